@@ -1,0 +1,48 @@
+# MNIST from scratch: download -> decode -> sanity plots -> train (one job per run)
+# -> evaluate (one job per run) -> report.  Run:  snakemake --cores 4
+# Options every invocation gets are in profiles/default/config.yaml.
+import os
+import re
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# `nn` is the project's package; make it importable here even if not installed.
+sys.path.insert(0, workflow.basedir)
+from nn import config as nnconfig
+from nn.sources import script_sources
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+# One line naming the key path, before any job runs (see nn/config.py).
+try:
+    _, RUNS, SWEEPS = nnconfig.load(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+except nnconfig.ConfigError as e:
+    sys.exit(f"Config error: {e}")
+
+SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
+
+
+def code(script):
+    """The nn files (and the shared script helper) a rule's script imports: editing them reruns the rule."""
+    return script_sources(os.path.join(SCRIPTS, f"{script}.py")) + [os.path.join(SCRIPTS, "_common.py")]
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/predict.smk"
+
+# Cheap stages run on the submitting machine, also under a cluster executor.
+localrules: all, download, report
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report.html",
+        "results/summary.csv",
+        PREDICT_TARGETS,

@@ -1,0 +1,112 @@
+"""Shared fixtures: tiny MNIST-format data and a way to run the workflow in a temp dir.
+
+The tiny files are written here with struct + gzip, independently of nn.idx, so the
+workflow tests do not test nn with itself.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "mnist"
+MNIST_NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """uint8 IDX: two zero bytes, type 0x08, ndim, big-endian sizes, data."""
+    assert array.dtype == np.uint8
+    return struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def tiny_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable fake digits: class k lights a 6x6 block at a class-specific place, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    for k in range(10):
+        r, c = 2 + 8 * (k // 4), 2 + 6 * (k % 4)
+        images[labels == k, r : r + 6, c : c + 6] = 255
+    return images, labels
+
+
+def write_tiny_mirror(folder: Path, n_train: int = 600, n_test: int = 200) -> dict[str, str]:
+    """Write the four .gz files; return {name: sha256 of the decompressed payload}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train = tiny_digits(n_train, seed=1)
+    test = tiny_digits(n_test, seed=2)
+    arrays = dict(zip(MNIST_NAMES, [train[0], train[1], test[0], test[1]]))
+    sums = {}
+    for name, array in arrays.items():
+        payload = idx_bytes(array)
+        (folder / f"{name}.gz").write_bytes(gzip.compress(payload, mtime=0))
+        sums[name] = hashlib.sha256(payload).hexdigest()
+    return sums
+
+
+def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
+    """A complete config (Snakemake's --configfile replaces config.yaml) with small, fast runs."""
+    return {
+        "mnist_mirror": str(mirror),
+        "download": {"mirrors": [], "sha256": sums, "timeout": 5, "retries": 1},
+        "evaluation": {"gallery_size": 8},
+        "defaults": {"hidden": [16], "epochs": 2, "batch_size": 32, "validation": 100, "seed": 3},
+        "runs": {
+            "sig": {"activation": "sigmoid", "output": "sigmoid", "loss": "quadratic", "init": "normal",
+                    "lr": 3.0, "batch_size": 10, "reference": {"accuracy": 0.5, "source": "a test"}},
+            "relu": {"hidden": [12, 12], "momentum": 0.9, "schedule": "cosine", "shift": 1},
+        },
+        "sweeps": {"width": {"base": {"epochs": 1}, "grid": {"hidden": [[4], [8]]}}},
+    }
+
+
+class Workflow:
+    """The pipeline in its own work dir: `run(...)` calls snakemake there."""
+
+    def __init__(self, workdir: Path, config: dict):
+        self.workdir = workdir
+        self.configfile = workdir / "config.yaml"
+        self.write_config(config)
+
+    @property
+    def config(self) -> dict:
+        return yaml.safe_load(self.configfile.read_text())
+
+    def write_config(self, config: dict) -> None:
+        self.configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(self.workdir), "--configfile", str(self.configfile), *args]
+        env = {**os.environ, "MPLBACKEND": "Agg"}
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def path(self, rel: str) -> Path:
+        return self.workdir / rel
+
+
+@pytest.fixture
+def tiny_mirror(tmp_path) -> tuple[Path, dict]:
+    folder = tmp_path / "mirror"
+    return folder, write_tiny_mirror(folder)
+
+
+@pytest.fixture
+def tiny_workflow(tmp_path, tiny_mirror) -> Workflow:
+    mirror, sums = tiny_mirror
+    work = tmp_path / "work"
+    work.mkdir()
+    return Workflow(work, tiny_config(mirror, sums))

@@ -1,0 +1,55 @@
+# The data stage: fetch the four MNIST files, decode them to .npy, draw sanity plots.
+
+MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+
+rule download:
+    # Only the checksum is a param: which mirror served the bytes does not change them,
+    # so switching mirrors (config `mnist_mirror`, `download:`) reruns nothing. The script
+    # reads the mirrors and network limits from snakemake.config.
+    output:
+        "results/raw/{name}.gz",
+    wildcard_constraints:
+        name="|".join(MNIST_FILES),
+    params:
+        sha256=lambda wc: config["download"]["sha256"][wc.name],
+    log:
+        "results/logs/download/{name}.log",
+    script:
+        "../scripts/download.py"
+
+
+rule decode:
+    input:
+        images=lambda wc: f"results/raw/{SPLIT_PREFIX[wc.split]}-images-idx3-ubyte.gz",
+        labels=lambda wc: f"results/raw/{SPLIT_PREFIX[wc.split]}-labels-idx1-ubyte.gz",
+        code=code("decode"),
+    output:
+        images="results/data/{split}-images.npy",
+        labels="results/data/{split}-labels.npy",
+    wildcard_constraints:
+        split="train|test",
+    log:
+        "results/logs/decode/{split}.log",
+    script:
+        "../scripts/decode.py"
+
+
+rule plot_data:
+    input:
+        train_images="results/data/train-images.npy",
+        train_labels="results/data/train-labels.npy",
+        test_images="results/data/test-images.npy",
+        test_labels="results/data/test-labels.npy",
+        code=code("plot_data"),
+    output:
+        first_ten=report("results/data/plots/first_ten.png", caption="../report/first_ten.rst", category="Data"),
+        class_means=report("results/data/plots/class_means.png", caption="../report/class_means.rst", category="Data"),
+        label_histogram=report(
+            "results/data/plots/label_histogram.png", caption="../report/label_histogram.rst", category="Data"
+        ),
+    log:
+        "results/logs/plot_data.log",
+    script:
+        "../scripts/plot_data.py"
