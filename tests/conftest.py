@@ -73,8 +73,9 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
 class Workflow:
     """The pipeline in its own work dir: `run(...)` calls snakemake there."""
 
-    def __init__(self, workdir: Path, config: dict):
+    def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile"):
         self.workdir = workdir
+        self.snakefile = snakefile
         self.configfile = workdir / "config.yaml"
         self.write_config(config)
 
@@ -86,7 +87,7 @@ class Workflow:
         self.configfile.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(self.snakefile),
                "--directory", str(self.workdir), "--configfile", str(self.configfile), *args]
         env = {**os.environ, "MPLBACKEND": "Agg"}
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
