@@ -20,7 +20,8 @@ def test_data_stage_on_tiny_files_then_noop(tiny_workflow):
     assert images.shape == (200, 28, 28) and images.dtype == np.uint8 and labels.shape == (200,)
     for p in DATA_TARGETS:
         assert tiny_workflow.path(p).stat().st_size > 0
-    assert "Nothing to be done" in "".join(tiny_workflow.run("--cores", "2", *DATA_TARGETS).stderr)
+    again = tiny_workflow.run("--cores", "2", *DATA_TARGETS)
+    assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_wrong_checksum_leaves_nothing_behind(tiny_workflow):
