@@ -1,0 +1,94 @@
+"""Every figure: a valid PNG, the same bytes when drawn twice, and no leftovers beside it."""
+import numpy as np
+import pytest
+
+from nn import plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+rng = np.random.default_rng(0)
+IMAGES = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+LABELS = (np.arange(30) % 10).astype(np.uint8)
+PROBS = rng.dirichlet(np.ones(10), size=30).astype(np.float32)
+LOSSES = -np.log(PROBS[np.arange(30), LABELS])
+HISTORY = {"epoch": [1, 2, 3], "lr": [0.1, 0.1, 0.1], "train_loss": [0.9, 0.5, 0.3],
+           "train_accuracy": [0.7, 0.85, 0.9], "val_loss": [0.8, 0.6, 0.55],
+           "val_accuracy": [0.75, 0.82, 0.86], "stopped_early": False, "best_epoch": 3}
+NO_VAL = dict(HISTORY, val_loss=None, val_accuracy=None, best_epoch=3)
+CM = np.bincount(LABELS.astype(np.int64) * 10 + PROBS.argmax(axis=1), minlength=100).reshape(10, 10)
+WIDTH_POINTS = [({"hidden": [w]}, 0.9 + 0.01 * i) for i, w in enumerate([16, 32, 64, 128])]
+GRID_POINTS = [({"hidden": [w], "lr": lr}, 0.9 + 0.0005 * w * lr)
+               for w in (16, 64) for lr in (0.01, 0.1, 1.0)]
+
+FIGURES = {
+    "first_ten": lambda p: plots.labelled_digits(p, IMAGES[:10], LABELS[:10]),
+    "flat_images": lambda p: plots.labelled_digits(p, IMAGES[:3].reshape(3, 784), LABELS[:3]),
+    "predictions": lambda p: plots.prediction_gallery(p, IMAGES[:16], LABELS[:16], PROBS[:16].argmax(1)),
+    "worst_errors": lambda p: plots.error_gallery(p, IMAGES[:5], LABELS[:5], PROBS[:5], LOSSES[:5],
+                                                  "Most confident mistakes"),
+    "no_errors": lambda p: plots.error_gallery(p, IMAGES[:0], LABELS[:0], PROBS[:0], LOSSES[:0],
+                                               "Near misses"),
+    "class_means": lambda p: plots.class_means(p, IMAGES, LABELS),
+    "class_means_missing_class": lambda p: plots.class_means(p, IMAGES[:5], LABELS[:5]),
+    "label_histogram": lambda p: plots.label_histogram(p, LABELS, LABELS[:17]),
+    "confusion": lambda p: plots.confusion_heatmap(p, CM, "Confusion matrix: run <a>"),
+    "curves": lambda p: plots.training_curves(p, HISTORY, "run a"),
+    "curves_no_validation": lambda p: plots.training_curves(p, NO_VAL),
+    "first_output": lambda p: plots.output_vector(p, PROBS[0], LABELS[0], IMAGES[0]),
+    "first_output_no_image": lambda p: plots.output_vector(p, PROBS[1], LABELS[1]),
+    "val_curves": lambda p: plots.val_accuracy_overlay(
+        p, {f"run{i}": HISTORY for i in range(12)} | {"noval": NO_VAL, "failed": None}),
+    "sweep_width": lambda p: plots.sweep_plot(p, "width", ["hidden"], WIDTH_POINTS + [({"hidden": [8]}, None)]),
+    "sweep_grid": lambda p: plots.sweep_plot(p, "grid", ["hidden", "lr"], GRID_POINTS),
+    "sweep_categorical": lambda p: plots.sweep_plot(
+        p, "act", ["activation"], [({"activation": a}, 0.9) for a in ("relu", "tanh", "sigmoid")]
+        + [({"activation": "deep"}, 0.91)]),
+    "sweep_layers": lambda p: plots.sweep_plot(p, "depth", ["hidden"],
+                                               [({"hidden": [64]}, 0.95), ({"hidden": [64, 64]}, 0.96)]),
+    "sweep_all_failed": lambda p: plots.sweep_plot(p, "bad", ["lr"], [({"lr": 1.0}, None)]),
+    "comparison": lambda p: plots.reference_comparison(
+        p, [("a", 0.97, 0.95), ("b", 0.91, None), ("failed", None, 0.9)]),
+    "comparison_none": lambda p: plots.reference_comparison(p, [("failed", None, 0.9)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_is_a_png_and_reproducible(tmp_path, name):
+    first, second = tmp_path / "a" / f"{name}.png", tmp_path / "b" / f"{name}.png"
+    FIGURES[name](first)
+    FIGURES[name](second)
+    data = first.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
+    assert second.read_bytes() == data
+    assert sorted(p.name for p in first.parent.iterdir()) == [f"{name}.png"]   # no temp file left
+
+
+def test_different_data_gives_a_different_figure(tmp_path):
+    # guards the test above: a plot that ignored its data would also be "reproducible"
+    plots.confusion_heatmap(tmp_path / "a.png", CM)
+    plots.confusion_heatmap(tmp_path / "b.png", CM.T)
+    assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
+
+
+def test_png_has_no_software_stamp(tmp_path):
+    plots.label_histogram(tmp_path / "h.png", LABELS, LABELS)
+    assert b"Software" not in (tmp_path / "h.png").read_bytes()
+
+
+def test_sweep_axis_unwraps_widths_and_uses_log2():
+    xs, base = plots._axis("hidden", [[16], [32], [128]])
+    assert xs == [16.0, 32.0, 128.0] and base == 2
+    xs, base = plots._axis("hidden", [[64], [64, 64], [64]])
+    assert xs == [0.0, 1.0, 0.0] and base is None
+    assert plots._axis("momentum", [0.0, 0.9]) == ([0.0, 0.9], None)
+
+
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
+    def boom(fig, fname, **kwargs):
+        with open(fname, "wb") as f:                   # a writer dying mid-file
+            f.write(b"\x89PNG half")
+        raise OSError("disk full")
+    monkeypatch.setattr(plots.Figure, "savefig", boom)
+    with pytest.raises(OSError):
+        plots.label_histogram(tmp_path / "h.png", LABELS, LABELS)
+    assert list(tmp_path.iterdir()) == []
