@@ -1,0 +1,152 @@
+"""Layers: each one a forward pass, a backward pass, and its parameters with their gradients.
+
+A layer maps a batch of row vectors (batch, n_in) to (batch, n_out). forward() remembers
+what backward() will need; backward(grad) takes dLoss/dOutput and returns dLoss/dInput,
+filling self.grads (same keys as self.params) on the way.
+
+Speed: every array a layer produces lives in a buffer it owns and reuses for the next
+batch of the same shape, so training allocates nothing per step. The price is that an
+output is only valid until the layer's next call: copy it if you want to keep it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nn.init import init_weights
+
+
+class Layer:
+    params: dict = {}  # name -> trainable array; the optimiser updates these in place
+    grads: dict = {}   # name -> dLoss/dparam, same shapes, filled by backward()
+
+    def _buffer(self, name, shape, dtype):
+        # keyed by shape too: an epoch alternates between full batches and one short last batch
+        key = (name, shape, np.dtype(dtype))
+        bufs = self.__dict__.setdefault("_bufs", {})
+        if key not in bufs:
+            bufs[key] = np.empty(shape, dtype)
+        return bufs[key]
+
+    def spec(self) -> dict:
+        """A JSON description from which the same layer (minus its weights) can be rebuilt."""
+        return {"type": type(self).__name__.lower()}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.spec().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+class Linear(Layer):
+    """y = x @ W + b, W (n_in, n_out) so a batch of rows multiplies without a transpose."""
+
+    def __init__(self, n_in: int, n_out: int, init: str = "normal", rng=None, dtype=np.float32):
+        # rng: a Generator or an int seed; None means seed 0, so an unseeded model is still repeatable.
+        # init=None gives zeros, for weights about to be loaded from a file.
+        if init is None:
+            W, b = np.zeros((n_in, n_out), dtype), np.zeros(n_out, dtype)
+        else:
+            rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
+            W, b = init_weights(init, n_in, n_out, rng, dtype)
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+
+    @property
+    def shape(self):
+        return self.params["W"].shape
+
+    def forward(self, x):
+        W, b = self.params["W"], self.params["b"]
+        self.x = x                                            # (batch, n_in), for dW
+        out = self._buffer("out", (x.shape[0], W.shape[1]), W.dtype)
+        np.matmul(x, W, out=out)                              # (batch, n_out)
+        out += b
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        W = self.params["W"]
+        np.matmul(self.x.T, grad, out=self.grads["W"])        # (n_in, n_out)
+        np.sum(grad, axis=0, out=self.grads["b"])             # (n_out,)
+        if not need_input_grad:  # the first layer: dLoss/dpixels is a third matmul nobody uses
+            return None
+        dx = self._buffer("dx", self.x.shape, W.dtype)
+        return np.matmul(grad, W.T, out=dx)                   # (batch, n_in)
+
+    def spec(self):
+        n_in, n_out = self.shape
+        return {"type": "linear", "n_in": n_in, "n_out": n_out}
+
+
+class Activation(Layer):
+    """An elementwise (or row-wise) function with no parameters.
+
+    Subclasses fill `out` from z in forward, and compute the local derivative from their
+    own output in backward, which is all sigmoid, tanh, ReLU and softmax need.
+    """
+
+    def forward(self, z):
+        self.out = self._buffer("out", z.shape, z.dtype)
+        self.fill(z, self.out)
+        return self.out
+
+    def backward(self, grad, need_input_grad=True):
+        dz = self._buffer("dz", grad.shape, grad.dtype)
+        self.local_backward(grad, self.out, dz)
+        return dz
+
+
+def sigmoid(z, out=None):
+    """1 / (1 + e^-z), as (1 + tanh(z/2)) / 2: no exp, so no overflow warning for any z."""
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+class Sigmoid(Activation):
+    def fill(self, z, out):
+        sigmoid(z, out=out)
+
+    def local_backward(self, grad, s, dz):
+        np.subtract(1, s, out=dz)   # sigma' = sigma (1 - sigma)
+        dz *= s
+        dz *= grad
+
+
+class Tanh(Activation):
+    def fill(self, z, out):
+        np.tanh(z, out=out)
+
+    def local_backward(self, grad, t, dz):
+        np.multiply(t, t, out=dz)   # tanh' = 1 - tanh^2
+        np.subtract(1, dz, out=dz)
+        dz *= grad
+
+
+class ReLU(Activation):
+    def fill(self, z, out):
+        np.maximum(z, 0, out=out)
+
+    def local_backward(self, grad, r, dz):
+        np.multiply(grad, r > 0, out=dz)
+
+
+def softmax(z, out=None):
+    """Row-wise e^z / sum(e^z), shifted by the row max first so exp never overflows."""
+    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+class Softmax(Activation):
+    def fill(self, z, out):
+        softmax(z, out=out)
+
+    def local_backward(self, grad, s, dz):
+        # Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)
+        np.multiply(grad, s, out=dz)
+        dz -= s * dz.sum(axis=1, keepdims=True)
+
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "softmax": Softmax}

@@ -1,0 +1,97 @@
+"""Losses: how far the network's output is from the one-hot target, and which way to move.
+
+Each loss gives the per-sample cost (batch,) and the gradient of the batch MEAN, so
+the learning rate means the same thing at every batch size (Nielsen's eta convention).
+
+Cross-entropy is fused with its output activation: it takes the logits z and computes
+log-softmax / log-sigmoid directly, which is stable for any z, and its gradient with
+respect to z is simply (a - y) / n, no saturating sigma'(z) factor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nn.layers import Sigmoid, Softmax, sigmoid
+
+
+def one_hot(labels, n_classes: int = 10, dtype=np.float32):
+    """(n,) integer labels -> (n, n_classes) rows with a single 1."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= n_classes)):
+        raise ValueError(f"one_hot: labels must be a 1-d array of integers in [0, {n_classes})")
+    y = np.zeros((labels.size, n_classes), dtype)
+    y[np.arange(labels.size), labels] = 1
+    return y
+
+
+class Quadratic:
+    """C = 1/(2n) sum_x ||y - a||^2, on the network's output a."""
+    name = "quadratic"
+    fuses = None  # works on the output of whatever the last layer is
+
+    def per_sample(self, a, y):
+        d = a - y
+        return 0.5 * np.einsum("ij,ij->i", d, d)               # (batch,)
+
+    def value_and_grad(self, a, y):
+        d = a - y                                              # (batch, 10)
+        loss = 0.5 * np.einsum("ij,ij->", d, d) / len(a)
+        d /= len(a)
+        return float(loss), d
+
+
+class SoftmaxCrossEntropy:
+    """C = -1/n sum_x log softmax(z)_label, taking the logits z (the Softmax layer is absorbed)."""
+    name = "cross_entropy"
+    fuses = Softmax
+
+    def per_sample(self, z, y):
+        shifted = z - z.max(axis=1, keepdims=True)             # (batch, 10), max 0: exp can't overflow
+        return np.log(np.exp(shifted).sum(axis=1)) - np.einsum("ij,ij->i", shifted, y)
+
+    def value_and_grad(self, z, y):
+        # per_sample and softmax in one pass: the exp is the costly part, do it once
+        shifted = z - z.max(axis=1, keepdims=True)             # (batch, 10)
+        p = np.exp(shifted)
+        total = p.sum(axis=1, keepdims=True)                   # (batch, 1)
+        loss = np.log(total).mean() - np.einsum("ij,ij->", shifted, y) / len(z)
+        p /= total
+        p -= y
+        p /= len(z)
+        return float(loss), p
+
+
+class SigmoidCrossEntropy:
+    """C = -1/n sum_x sum_j [y log a + (1-y) log(1-a)], a = sigmoid(z): Nielsen's chapter 3 cost.
+
+    In terms of the logits that is sum_j softplus(z) - y z, and logaddexp(0, z) is softplus
+    without overflow.
+    """
+    name = "cross_entropy"
+    fuses = Sigmoid
+
+    def per_sample(self, z, y):
+        return (np.logaddexp(0, z) - y * z).sum(axis=1)
+
+    def value_and_grad(self, z, y):
+        loss = self.per_sample(z, y).mean()
+        a = sigmoid(z)
+        a -= y
+        a /= len(z)
+        return float(loss), a
+
+
+LOSSES = ("quadratic", "cross_entropy")
+
+
+def get_loss(name: str, output: str | None):
+    """The loss object for a loss name and the network's output activation name."""
+    if name == "quadratic":
+        return Quadratic()
+    if name == "cross_entropy" and output == "softmax":
+        return SoftmaxCrossEntropy()
+    if name == "cross_entropy" and output == "sigmoid":
+        return SigmoidCrossEntropy()
+    if name == "cross_entropy":
+        raise ValueError(f"loss: cross_entropy needs a softmax or sigmoid output layer, not {output!r}")
+    raise ValueError(f"loss: unknown loss {name!r}; expected one of {', '.join(LOSSES)}")

@@ -1,0 +1,217 @@
+"""A model: a list of layers run in order, the loss it is trained with, and its file format.
+
+Two ways to build one:
+    Sequential([Linear(784, 30), ReLU(), Linear(30, 10), Sigmoid()])      # the blog's form
+    mlp([784, 30, 10], activation="relu", output="sigmoid", rng=seed)     # the seeds' form
+
+A model file is one .npz: an `architecture` entry (JSON bytes) and one array per
+parameter ("0.W", "0.b", "2.W", ...). No pickle anywhere; load() checks every name, shape
+and dtype against the architecture and says which one is wrong.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from nn.fileio import atomic_path
+from nn.layers import ACTIVATIONS, Linear
+from nn.losses import get_loss, one_hot
+
+FORMAT = "nn-sequential"
+VERSION = 1
+CHUNK = 4096  # rows per forward pass at inference: bounded memory for any n
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, corrupt, or does not describe a valid model."""
+
+
+class Sequential:
+    def __init__(self, layers, loss: str | None = None):
+        """loss: "quadratic" or "cross_entropy"; None picks cross_entropy after a softmax, else quadratic."""
+        self.layers = list(layers)
+        linears = [l for l in self.layers if isinstance(l, Linear)]
+        if not linears:
+            raise ValueError("Sequential: needs at least one Linear layer")
+        for a, b in zip(linears, linears[1:]):
+            if a.shape[1] != b.shape[0]:
+                raise ValueError(f"Sequential: {a!r} feeds {a.shape[1]} values into {b!r}, which takes {b.shape[0]}")
+        self.n_in, self.n_out = linears[0].shape[0], linears[-1].shape[1]
+        self.dtype = linears[0].params["W"].dtype
+        last = self.layers[-1]
+        self.output = type(last).__name__.lower() if type(last) in ACTIVATIONS.values() else None
+        self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)
+        # a fused loss takes the logits, so training skips the last layer's forward and backward
+        self.body = self.layers[:-1] if self.loss.fuses else self.layers
+
+    def __repr__(self):
+        return f"Sequential([{', '.join(map(repr, self.layers))}], loss={self.loss.name!r})"
+
+    # --- the passes -------------------------------------------------------------------------
+
+    def _run(self, layers, x):
+        for layer in layers:
+            x = layer.forward(x)
+        return x
+
+    def forward(self, x):
+        """(batch, n_in) -> (batch, n_out) output activations; a layer buffer, see nn.layers."""
+        return self._run(self.layers, self._check_inputs(x))
+
+    def backprop(self, x, y):
+        """One forward and backward pass on a batch: fills every layer's grads.
+
+        x (batch, n_in) inputs, y (batch, n_out) targets. Returns (mean loss, scores), scores
+        being the logits under a fused loss and the outputs otherwise: same argmax either way.
+        """
+        scores = self._run(self.body, x)
+        loss, grad = self.loss.value_and_grad(scores, y)
+        for i in range(len(self.body) - 1, -1, -1):
+            grad = self.body[i].backward(grad, need_input_grad=i > 0)
+        return loss, scores
+
+    def parameters(self):
+        """(name, array, grad, is_weight) for every trainable array, in a fixed order."""
+        for i, layer in enumerate(self.layers):
+            for key, p in layer.params.items():
+                yield f"{i}.{key}", p, layer.grads[key], key == "W"
+
+    def get_weights(self) -> dict:
+        return {name: p.copy() for name, p, _, _ in self.parameters()}
+
+    def set_weights(self, weights: dict) -> None:
+        for name, p, _, _ in self.parameters():
+            p[...] = weights[name]
+
+    # --- inference --------------------------------------------------------------------------
+
+    def _check_inputs(self, x):
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"model input: expected shape (n, {self.n_in}), got {x.shape}")
+        return x.astype(self.dtype, copy=False)
+
+    def _chunked(self, layers, x):
+        x = self._check_inputs(x)
+        out = np.empty((len(x), self.n_out), self.dtype)
+        for start in range(0, len(x), CHUNK):
+            out[start:start + CHUNK] = self._run(layers, x[start:start + CHUNK])
+        return out
+
+    def predict_proba(self, x):
+        """(n, n_in) -> (n, n_out): softmax probabilities or sigmoid activations."""
+        return self._chunked(self.layers, x)
+
+    def predict(self, x):
+        """(n, n_in) -> (n,) int64 predicted classes."""
+        return self._chunked(self.body, x).argmax(axis=1).astype(np.int64)
+
+    def sample_losses(self, x, labels):
+        """(n,) loss of each image under the model's own training loss."""
+        return self.loss.per_sample(self._chunked(self.body, x), one_hot(labels, self.n_out, self.dtype))
+
+    def evaluate(self, x, labels):
+        """(mean loss, accuracy) on inputs x (n, n_in) and integer labels (n,), in one pass."""
+        scores = self._chunked(self.body, x)
+        losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
+        return float(losses.mean()), float(np.mean(scores.argmax(axis=1) == labels))
+
+    # --- description ------------------------------------------------------------------------
+
+    def architecture(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "layers": [l.spec() for l in self.layers],
+                "loss": self.loss.name, "output": self.output, "dtype": self.dtype.name}
+
+
+def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32):
+    """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
+
+    rng: a numpy Generator or an int seed (None = 0), shared by all layers in order.
+    """
+    if len(sizes) < 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
+        raise ValueError(f"mlp: sizes must be at least two positive integers, got {sizes!r}")
+    for name in (activation, output):
+        if name not in ACTIVATIONS:
+            raise ValueError(f"mlp: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
+        layers.append(ACTIVATIONS[output if i == len(sizes) - 2 else activation]())
+    return Sequential(layers, loss=loss)
+
+
+# --- the file ---------------------------------------------------------------------------------
+
+def save(model: Sequential, path) -> None:
+    """Write the model as one .npz, byte-identical for identical weights (fixed zip timestamps)."""
+    arrays = {"architecture": np.frombuffer(json.dumps(model.architecture(), sort_keys=True).encode(), np.uint8)}
+    arrays.update((name, p) for name, p, _, _ in model.parameters())
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+
+
+def load(path) -> Sequential:
+    """Read a model written by save(); ModelFileError names the file and what is wrong."""
+    try:
+        # our own handle: np.load leaks the one it opens when the zip is corrupt
+        with open(path, "rb") as fh:
+            f = np.load(fh, allow_pickle=False)
+            if not isinstance(f, np.lib.npyio.NpzFile):
+                raise ModelFileError(f"{path}: holds a single array (.npy), not a model .npz")
+            with f:
+                arrays = {name: f[name] for name in f.files}
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ModelFileError(f"{path}: not a readable model .npz ({e})") from None
+    if "architecture" not in arrays:
+        raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
+    try:
+        arch = json.loads(arrays.pop("architecture").tobytes())
+        model = _build(arch)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelFileError(f"{path}: invalid architecture ({e})") from None
+    expected = {name: p for name, p, _, _ in model.parameters()}
+    for name in sorted(set(arrays) - set(expected)):
+        raise ModelFileError(f"{path}: unexpected array {name!r} for this architecture")
+    for name, p in expected.items():
+        if name not in arrays:
+            raise ModelFileError(f"{path}: missing array {name!r}")
+        a = arrays[name]
+        if a.shape != p.shape or a.dtype != p.dtype:
+            raise ModelFileError(f"{path}: array {name!r} is {a.dtype}{list(a.shape)}, "
+                                 f"the architecture says {p.dtype}{list(p.shape)}")
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{path}: array {name!r} holds NaN or infinite values")
+        p[...] = a
+    return model
+
+
+def _build(arch: dict) -> Sequential:
+    """An architecture dict -> a model with zero weights, ready to receive the saved ones."""
+    if arch.get("format") != FORMAT or arch.get("version") != VERSION:
+        raise ValueError(f"format {arch.get('format')!r} version {arch.get('version')!r}, "
+                         f"expected {FORMAT!r} version {VERSION}")
+    if arch["dtype"] not in ("float32", "float64"):
+        raise ValueError(f"dtype {arch['dtype']!r}, expected float32 or float64")
+    layers = []
+    for spec in arch["layers"]:
+        if spec["type"] == "linear":
+            layers.append(Linear(int(spec["n_in"]), int(spec["n_out"]), init=None, dtype=arch["dtype"]))
+        elif spec["type"] in ACTIVATIONS:
+            layers.append(ACTIVATIONS[spec["type"]]())
+        else:
+            raise ValueError(f"unknown layer type {spec['type']!r}")
+    model = Sequential(layers, loss=arch["loss"])
+    if model.output != arch["output"]:
+        raise ValueError(f"output {arch['output']!r} does not match the last layer ({model.output!r})")
+    return model

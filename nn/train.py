@@ -1,0 +1,157 @@
+"""Training: epochs of shuffled mini-batches, validation, early stopping, and one run from its hp.
+
+fit() works on arrays and is what tests and users call; train_run() takes one run's
+hyperparameter dict (docs/interfaces.md) and the raw uint8 images, and builds the rest.
+One numpy Generator, seeded once, draws the initial weights, then each epoch's shuffle
+and shifts in a fixed order: same seed, same bits.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from nn.data import check_split, to_inputs
+from nn.losses import one_hot
+from nn.model import mlp
+from nn.optim import SGD, learning_rate
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the message names the epoch and batch."""
+
+
+def shift_images(x, k: int, rng: np.random.Generator, side: int = 28):
+    """Shift each flattened image by its own random (dy, dx) in [-k, k]^2, zero-filling the edge.
+
+    x (batch, side*side) -> a new (batch, side*side). Vectorised: pad the batch once, then
+    gather every image's window with one index array, no loop over images.
+    """
+    m, p = len(x), side + 2 * k
+    padded = np.zeros((m, p, p), x.dtype)                     # (batch, 28+2k, 28+2k)
+    padded[:, k:k + side, k:k + side] = x.reshape(m, side, side)
+    dy, dx = rng.integers(-k, k + 1, size=(2, m))
+    window = np.add.outer(np.arange(side) * p, np.arange(side)).ravel()   # (784,) top-left window
+    start = (k - dy) * p + (k - dx)                           # (batch,) out[r, c] = in[r - dy, c - dx]
+    return np.take_along_axis(padded.reshape(m, p * p), start[:, None] + window, axis=1)
+
+
+def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
+        x_val=None, val_labels=None, schedule: str = "constant", lr_min: float = 0.0,
+        step_size: int = 1, step_gamma: float = 1.0, momentum: float = 0.0, nesterov: bool = False,
+        weight_decay: float = 0.0, shift: int = 0, early_stopping: int = 0, callback=None):
+    """Train `model` in place on inputs x (n, n_in) and integer labels (n,). Returns (history, timings).
+
+    train_loss / train_accuracy are the averages over the epoch's batches as they were
+    trained on (free to compute; Keras reports the same); val_* are measured after the epoch.
+    With early_stopping = patience > 0, training stops after that many epochs without a lower
+    validation loss, and the weights of the best epoch are restored.
+    callback(record) is called after each epoch with that epoch's figures (a dict).
+    """
+    n = len(x)
+    has_val = x_val is not None and len(x_val) > 0
+    if early_stopping and not has_val:
+        raise ValueError("early_stopping: needs a validation set (validation > 0)")
+    x = np.asarray(x, model.dtype)
+    y = one_hot(labels, model.n_out, model.dtype)             # (n, 10)
+    labels = np.asarray(labels)
+    opt = SGD(model, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    xb_buf = np.empty((min(batch_size, n), x.shape[1]), model.dtype)  # the batch gather's target
+    yb_buf = np.empty((min(batch_size, n), y.shape[1]), model.dtype)
+    n_batches = math.ceil(n / batch_size)
+
+    history = {"epoch": [], "lr": [], "train_loss": [], "train_accuracy": [],
+               "val_loss": [] if has_val else None, "val_accuracy": [] if has_val else None,
+               "stopped_early": False, "best_epoch": 0}
+    timings = {"epoch_seconds": [], "total_seconds": 0.0}
+    best_loss, best_weights = math.inf, None
+    start_all = time.perf_counter()
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        opt.lr = learning_rate(schedule, lr, epoch, epochs, lr_min, step_size, step_gamma)
+        order = rng.permutation(n)
+        loss_sum, correct = 0.0, 0
+        # overflow to inf/NaN is caught below as divergence, with a better message than a warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                xb = np.take(x, idx, axis=0, out=xb_buf[:len(idx)])   # (batch, 784)
+                yb = np.take(y, idx, axis=0, out=yb_buf[:len(idx)])   # (batch, 10)
+                if shift:
+                    xb = shift_images(xb, shift, rng)
+                loss, scores = model.backprop(xb, yb)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} of "
+                        f"{n_batches} (learning rate {opt.lr:g}); try a smaller lr or another init")
+                opt.step()
+                loss_sum += loss * len(idx)
+                correct += int(np.count_nonzero(scores.argmax(axis=1) == labels[idx]))
+
+        record = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": loss_sum / n, "train_accuracy": correct / n}
+        if has_val:
+            record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
+        for key, value in record.items():
+            history[key].append(value)
+        record["seconds"] = time.perf_counter() - start
+        timings["epoch_seconds"].append(record["seconds"])
+        if callback:
+            callback(record)
+
+        if not has_val:
+            history["best_epoch"] = epoch + 1
+        elif record["val_loss"] < best_loss:
+            best_loss, history["best_epoch"] = record["val_loss"], epoch + 1
+            if early_stopping:
+                best_weights = model.get_weights()
+        elif early_stopping and epoch + 1 - history["best_epoch"] >= early_stopping:
+            history["stopped_early"] = True
+            break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    timings["total_seconds"] = time.perf_counter() - start_all
+    return history, timings
+
+
+FIT_KEYS = ("epochs", "batch_size", "lr", "schedule", "lr_min", "step_size", "step_gamma", "momentum",
+            "nesterov", "weight_decay", "shift", "early_stopping")
+MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype")
+
+
+def format_record(r: dict, epochs: int) -> str:
+    """One log line per epoch."""
+    line = (f"epoch {r['epoch']}/{epochs}  lr {r['lr']:.4g}  "
+            f"train loss {r['train_loss']:.4f} acc {100 * r['train_accuracy']:.2f}%")
+    if "val_loss" in r:
+        line += f"  val loss {r['val_loss']:.4f} acc {100 * r['val_accuracy']:.2f}%"
+    return line + f"  {r['seconds']:.2f} s"
+
+
+def train_run(hp: dict, train_images, train_labels, log=print):
+    """One run: uint8 images (n, 28, 28) and labels (n,) -> (model, history, timings).
+
+    The last hp["validation"] images are held out; inputs are scaled by nn.data.to_inputs;
+    the model is mlp([784, *hidden, 10]). hp["threads"] and hp["reference"] are ignored here
+    (BLAS threads must be pinned before numpy is imported).
+    """
+    missing = [k for k in MODEL_KEYS + FIT_KEYS if k not in hp]
+    if missing:
+        raise ValueError(f"hyperparameters: missing key {missing[0]!r} ({len(missing)} missing)")
+    check_split(train_images, train_labels, "training images", "training labels")
+    n_val = hp["validation"]
+    if not 0 <= n_val < len(train_images):
+        raise ValueError(f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
+                         f"for {len(train_images)} training images")
+    dtype = np.dtype(hp["dtype"])
+    n_train = len(train_images) - n_val
+    x = to_inputs(train_images, dtype)                         # (n, 784) in [0, 1]
+    rng = np.random.default_rng(hp["seed"])
+    model = mlp([x.shape[1], *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
+                loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype)
+    log(f"model {model!r}")
+    history, timings = fit(
+        model, x[:n_train], train_labels[:n_train], x_val=x[n_train:], val_labels=train_labels[n_train:],
+        rng=rng, callback=lambda record: log(format_record(record, hp["epochs"])),
+        **{k: hp[k] for k in FIT_KEYS})
+    return model, history, timings

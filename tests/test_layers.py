@@ -1,0 +1,76 @@
+"""Layers: forward values against their formulas, backward against finite differences."""
+import numpy as np
+import pytest
+
+from nn.gradcheck import numerical_gradient, relative_error
+from nn.layers import Linear, ReLU, Sigmoid, Softmax, Tanh, sigmoid
+
+SHAPES = [(1, 1, 1), (1, 5, 3), (4, 7, 2), (9, 3, 6)]  # (batch, n_in, n_out), batch 1 included
+TOL = 1e-7
+
+
+def inputs(rng, shape, away_from_zero=False):
+    x = rng.normal(size=shape)
+    if away_from_zero:  # ReLU's kink at 0 has no derivative; keep the nudges clear of it
+        x += np.sign(x) * 0.1
+    return x
+
+
+def check_backward(layer, x, rng):
+    """Compare layer.backward with finite differences of L = sum(forward(x) * R)."""
+    out = layer.forward(x)
+    r = rng.normal(size=out.shape)                   # dL/dout for a random linear functional
+    dx = layer.backward(r).copy()
+    analytic = {"x": dx, **{k: g.copy() for k, g in layer.grads.items()}}
+    loss = lambda: float(np.sum(layer.forward(x) * r))  # noqa: E731
+    numeric = {"x": numerical_gradient(loss, x), **{k: numerical_gradient(loss, p) for k, p in layer.params.items()}}
+    for name in numeric:
+        assert relative_error(analytic[name], numeric[name]) < TOL, name
+
+
+@pytest.mark.parametrize("batch, n_in, n_out", SHAPES)
+def test_linear_gradients(batch, n_in, n_out):
+    rng = np.random.default_rng(batch * 100 + n_in)
+    layer = Linear(n_in, n_out, init="normal", rng=rng, dtype=np.float64)
+    check_backward(layer, inputs(rng, (batch, n_in)), rng)
+
+
+@pytest.mark.parametrize("cls", [Sigmoid, Tanh, ReLU, Softmax])
+@pytest.mark.parametrize("batch, width", [(1, 1), (1, 4), (5, 3), (8, 10)])
+def test_activation_gradients(cls, batch, width):
+    rng = np.random.default_rng(batch * 10 + width)
+    check_backward(cls(), inputs(rng, (batch, width), away_from_zero=cls is ReLU) * 3, rng)
+
+
+def test_linear_first_layer_skips_input_gradient():
+    layer = Linear(3, 2, rng=0, dtype=np.float64)
+    layer.forward(np.ones((4, 3)))
+    assert layer.backward(np.ones((4, 2)), need_input_grad=False) is None
+    np.testing.assert_allclose(layer.grads["W"], np.full((3, 2), 4.0))
+    np.testing.assert_allclose(layer.grads["b"], np.full(2, 4.0))
+
+
+def test_activation_values():
+    z = np.array([[-2.0, 0.0, 0.5, 3.0]])
+    np.testing.assert_allclose(Sigmoid().forward(z), 1 / (1 + np.exp(-z)), rtol=1e-12)
+    np.testing.assert_allclose(Tanh().forward(z), np.tanh(z))
+    np.testing.assert_array_equal(ReLU().forward(z), [[0, 0, 0.5, 3]])
+    s = Softmax().forward(z)
+    np.testing.assert_allclose(s, np.exp(z) / np.exp(z).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_and_softmax_extreme_inputs_are_finite_without_warnings(dtype):
+    z = np.array([[-1e30, -1000, -88, 0, 88, 1000, 1e30]], dtype)  # warnings are errors in pytest
+    s = sigmoid(z)
+    assert s.dtype == dtype and np.all(np.isfinite(s)) and s[0, 0] == 0 and s[0, -1] == 1
+    p = Softmax().forward(z)
+    assert np.all(np.isfinite(p)) and p[0, -1] == 1
+
+
+def test_layers_keep_dtype():
+    x = np.ones((2, 3), np.float32)
+    layer = Linear(3, 4, init="he", rng=0)
+    assert layer.forward(x).dtype == np.float32
+    for act in (Sigmoid(), Tanh(), ReLU(), Softmax()):
+        assert act.forward(x).dtype == np.float32

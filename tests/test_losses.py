@@ -1,0 +1,67 @@
+"""Losses: values against the textbook formulas, gradients against finite differences."""
+import numpy as np
+import pytest
+
+from nn.gradcheck import numerical_gradient, relative_error
+from nn.losses import Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, get_loss, one_hot
+
+LOSSES = [Quadratic(), SoftmaxCrossEntropy(), SigmoidCrossEntropy()]
+
+
+def batch(rng, n, k=10):
+    return rng.normal(size=(n, k)) * 2, one_hot(rng.integers(0, k, n), k, np.float64)
+
+
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("n, k", [(1, 1), (1, 10), (3, 4), (16, 10)])
+def test_gradient_matches_finite_differences(loss, n, k):
+    rng = np.random.default_rng(n * 31 + k)
+    z, y = batch(rng, n, k)
+    value, grad = loss.value_and_grad(z.copy(), y)
+    numeric = numerical_gradient(lambda: loss.per_sample(z, y).mean(), z)
+    assert relative_error(grad, numeric) < 1e-7
+    assert value == pytest.approx(loss.per_sample(z, y).mean(), rel=1e-12)
+
+
+def test_quadratic_is_half_mean_squared_norm():
+    a = np.array([[0.5, 0.5], [1.0, 0.0]])
+    y = np.array([[1.0, 0.0], [1.0, 0.0]])
+    value, grad = Quadratic().value_and_grad(a, y)
+    assert value == pytest.approx((0.25 + 0.25 + 0.0) / (2 * 2))   # C = 1/(2n) sum ||y - a||^2
+    np.testing.assert_allclose(grad, (a - y) / 2)
+
+
+def test_cross_entropies_match_naive_formulas():
+    rng = np.random.default_rng(0)
+    z, y = batch(rng, 5)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(SoftmaxCrossEntropy().per_sample(z, y), -np.log((p * y).sum(axis=1)), rtol=1e-12)
+    a = 1 / (1 + np.exp(-z))
+    bce = -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1)
+    np.testing.assert_allclose(SigmoidCrossEntropy().per_sample(z, y), bce, rtol=1e-10)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), SigmoidCrossEntropy()], ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_stable_for_huge_logits(loss, dtype):
+    z = np.array([[1e4, -1e4, 0.0], [-1e30, 1e30, 5.0]], dtype)
+    y = np.array([[0, 1, 0], [1, 0, 0]], dtype)
+    value, grad = loss.value_and_grad(z, y)
+    assert np.isfinite(value) and value > 1e4 and np.all(np.isfinite(grad))
+
+
+def test_one_hot():
+    np.testing.assert_array_equal(one_hot(np.array([2, 0], np.uint8), 3), [[0, 0, 1], [1, 0, 0]])
+    assert one_hot([1], 10).dtype == np.float32
+    with pytest.raises(ValueError, match=r"labels must be .* in \[0, 10\)"):
+        one_hot([10])
+
+
+def test_get_loss():
+    assert isinstance(get_loss("quadratic", "softmax"), Quadratic)
+    assert isinstance(get_loss("cross_entropy", "softmax"), SoftmaxCrossEntropy)
+    assert isinstance(get_loss("cross_entropy", "sigmoid"), SigmoidCrossEntropy)
+    with pytest.raises(ValueError, match="cross_entropy needs a softmax or sigmoid output"):
+        get_loss("cross_entropy", "relu")
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        get_loss("hinge", "softmax")

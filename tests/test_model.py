@@ -1,0 +1,134 @@
+"""The model: both ways of building it, whole-network gradients, inference, and its file."""
+import zipfile
+
+import numpy as np
+import pytest
+
+from nn.gradcheck import numerical_gradient, relative_error
+from nn.layers import Linear, ReLU, Sigmoid, Softmax
+from nn.losses import one_hot
+from nn.model import ModelFileError, Sequential, load, mlp, save
+
+
+@pytest.mark.parametrize("activation, output, loss", [
+    ("sigmoid", "sigmoid", "quadratic"), ("relu", "softmax", "cross_entropy"),
+    ("tanh", "sigmoid", "cross_entropy"), ("relu", "softmax", "quadratic")])
+@pytest.mark.parametrize("n", [1, 6])
+def test_backprop_matches_finite_differences(activation, output, loss, n):
+    rng = np.random.default_rng(n)
+    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss=loss, init="xavier", rng=rng,
+                dtype=np.float64)
+    x, y = rng.normal(size=(n, 5)), one_hot(rng.integers(0, 3, n), 3, np.float64)
+    model.backprop(x, y)
+    analytic = {name: g.copy() for name, _, g, _ in model.parameters()}
+    mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=1)).mean())  # noqa: E731
+    for name, p, _, _ in model.parameters():
+        assert relative_error(analytic[name], numerical_gradient(mean_loss, p)) < 1e-6, name
+
+
+def test_blog_form_and_sizes_form_agree():
+    rng = np.random.default_rng(7)
+    blog = Sequential([Linear(784, 30, rng=rng), ReLU(), Linear(30, 10, rng=rng), Sigmoid()])
+    seeds = mlp([784, 30, 10], activation="relu", output="sigmoid", rng=7)
+    assert blog.loss.name == seeds.loss.name == "quadratic"
+    x = np.random.default_rng(1).random((3, 784))
+    np.testing.assert_array_equal(blog.predict_proba(x), seeds.predict_proba(x))
+    assert Sequential([Linear(4, 2), Softmax()]).loss.name == "cross_entropy"
+
+
+def test_inference_shapes_and_dtypes():
+    model = mlp([6, 5, 4], activation="relu", output="softmax", init="he", rng=0)
+    x = np.random.default_rng(0).random((9, 6))
+    proba = model.predict_proba(x)
+    assert proba.shape == (9, 4) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    assert model.predict(x).dtype == np.int64
+    np.testing.assert_array_equal(model.predict(x), proba.argmax(axis=1))
+    losses = model.sample_losses(x, np.arange(9) % 4)
+    np.testing.assert_allclose(losses, -np.log(proba[np.arange(9), np.arange(9) % 4]), rtol=1e-5)
+    loss, acc = model.evaluate(x, np.arange(9) % 4)
+    assert loss == pytest.approx(losses.mean()) and acc == np.mean(model.predict(x) == np.arange(9) % 4)
+
+
+def test_bad_inputs_and_architectures():
+    model = mlp([6, 4], rng=0)
+    with pytest.raises(ValueError, match=r"expected shape \(n, 6\), got \(2, 5\)"):
+        model.predict(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="feeds 4 values into"):
+        Sequential([Linear(3, 4), ReLU(), Linear(5, 2)])
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        mlp([3, 2], activation="swish")
+    with pytest.raises(ValueError, match="unknown scheme 'zeros'"):
+        mlp([3, 2], init="zeros")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_save_load_round_trip_is_exact(tmp_path, dtype):
+    model = mlp([8, 6, 3], activation="tanh", output="softmax", init="he", rng=3, dtype=dtype)
+    save(model, tmp_path / "m.npz")
+    again = load(tmp_path / "m.npz")
+    assert repr(again) == repr(model) and again.dtype == dtype
+    x = np.random.default_rng(0).random((5, 8))
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
+    save(again, tmp_path / "again.npz")
+    assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "m.npz").read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] != [] and not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "model.npz"
+    save(mlp([8, 6, 3], rng=0), path)
+    return path
+
+
+def rewrite(path, replace):
+    """Copy the .npz with some entries replaced (bytes) or removed (None)."""
+    with zipfile.ZipFile(path) as zf:
+        entries = {name: zf.read(name) for name in zf.namelist()}
+    entries.update(replace)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries.items():
+            if data is not None:
+                zf.writestr(name, data)
+
+
+def npy_bytes(array):
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def test_load_truncated_file(saved):
+    saved.write_bytes(saved.read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match=f"{saved}: not a readable model .npz"):
+        load(saved)
+
+
+def test_load_missing_file_or_other_format(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load(tmp_path / "absent.npz")
+    (tmp_path / "array.npz").write_bytes(npy_bytes(np.zeros(3)))
+    with pytest.raises(ModelFileError, match=r"array.npz: holds a single array \(.npy\), not a model .npz$"):
+        load(tmp_path / "array.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ModelFileError, match="text.npz: not a readable model"):
+        load(tmp_path / "text.npz")
+
+
+@pytest.mark.parametrize("replace, message", [
+    ({"0.W.npy": npy_bytes(np.zeros((8, 5), np.float32))}, r"array '0.W' is float32\[8, 5\], the architecture says float32\[8, 6\]"),
+    ({"2.b.npy": npy_bytes(np.zeros(3, np.float64))}, r"array '2.b' is float64\[3\]"),
+    ({"2.W.npy": None}, "missing array '2.W'"),
+    ({"4.W.npy": npy_bytes(np.zeros(2))}, "unexpected array '4.W'"),
+    ({"0.b.npy": npy_bytes(np.full(6, np.nan, np.float32))}, "array '0.b' holds NaN or infinite"),
+    ({"architecture.npy": None}, "no 'architecture' entry"),
+    ({"architecture.npy": npy_bytes(np.frombuffer(b"{not json", np.uint8))}, "invalid architecture"),
+    ({"architecture.npy": npy_bytes(np.frombuffer(b'{"format": "other"}', np.uint8))}, "invalid architecture .*format 'other'"),
+    ({"architecture.npy": npy_bytes(np.array(["text"], dtype=object))}, "not a readable model"),
+])
+def test_load_mismatched_file(saved, replace, message):
+    rewrite(saved, replace)
+    with pytest.raises(ModelFileError, match=f"{saved}: {message}"):
+        load(saved)

@@ -1,0 +1,144 @@
+"""Training: it learns, it is reproducible, it fails loudly, and it reaches the blog's figure on MNIST."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nn.data import decode_split, to_inputs
+from nn.layers import Linear, Sigmoid, Tanh
+from nn.model import Sequential, mlp
+from nn.train import TrainingDiverged, fit, shift_images, train_run
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "mnist"
+
+
+def hp(**overrides):
+    """A complete hyperparameter dict (docs/interfaces.md), small and fast."""
+    base = dict(hidden=[16], activation="relu", output="softmax", loss="cross_entropy", init="he", lr=0.1,
+                schedule="constant", lr_min=0.0, step_size=1, step_gamma=1.0, momentum=0.9, nesterov=False,
+                weight_decay=0.0, batch_size=16, epochs=2, shift=0, validation=100, early_stopping=0, seed=0,
+                threads=1, dtype="float32", reference=None)
+    return {**base, **overrides}
+
+
+def blocks(n, seed):
+    """Learnable fake digits: class k lights a block at its own place, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+    for k in range(10):
+        r, c = 2 + 8 * (k // 4), 2 + 6 * (k % 4)
+        images[labels == k, r:r + 6, c:c + 6] = 255
+    return images, labels
+
+
+def test_learns_xor():
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
+    labels = np.array([0, 1, 1, 0])
+    model = Sequential([Linear(2, 8, init="xavier", rng=1, dtype=np.float64), Tanh(),
+                        Linear(8, 2, init="xavier", rng=2, dtype=np.float64), Sigmoid()])
+    fit(model, x, labels, epochs=1000, batch_size=4, lr=2.0, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(model.predict(x), labels)
+
+
+def test_fits_100_random_examples():
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((100, 20)).astype(np.float32), rng.integers(0, 10, 100)
+    model = mlp([20, 64, 10], activation="relu", output="softmax", init="he", rng=rng)
+    history, _ = fit(model, x, labels, epochs=300, batch_size=10, lr=0.05, momentum=0.9, rng=rng)
+    assert np.mean(model.predict(x) == labels) == 1.0
+    assert history["train_loss"][-1] < history["train_loss"][0] / 10
+
+
+def test_train_run_history_and_log():
+    images, labels = blocks(400, seed=1)
+    lines = []
+    model, history, timings = train_run(hp(epochs=3, schedule="cosine", lr_min=0.01), images, labels,
+                                        log=lines.append)
+    assert sorted(history) == ["best_epoch", "epoch", "lr", "stopped_early", "train_accuracy", "train_loss",
+                               "val_accuracy", "val_loss"]
+    assert history["epoch"] == [1, 2, 3] and len(history["val_loss"]) == 3 and len(timings["epoch_seconds"]) == 3
+    assert history["lr"][0] == 0.1 and history["lr"][2] < history["lr"][1] < 0.1
+    assert history["val_accuracy"][-1] > 0.9        # the blocks are easy; near chance means it did not learn
+    assert lines[0].startswith("model Sequential([Linear(n_in=784, n_out=16), ReLU()")
+    assert lines[1].startswith("epoch 1/3  lr 0.1  train loss ") and "val loss" in lines[1]
+    x = to_inputs(images[-100:])                    # the held-out images are the LAST 100
+    assert model.evaluate(x, labels[-100:]) == (history["val_loss"][-1], history["val_accuracy"][-1])
+
+
+def test_no_validation():
+    images, labels = blocks(200, seed=1)
+    _, history, _ = train_run(hp(validation=0, epochs=1), images, labels, log=lambda line: None)
+    assert history["val_loss"] is None and history["best_epoch"] == 1
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(shift=2, nesterov=True, weight_decay=1e-3, dtype="float64")])
+def test_same_seed_same_bits_other_seed_other_weights(overrides):
+    images, labels = blocks(300, seed=2)
+    runs = [train_run(hp(seed=s, **overrides), images, labels, log=lambda line: None) for s in (5, 5, 6)]
+    (m1, h1, _), (m2, h2, _), (m3, _, _) = runs
+    assert h1 == h2
+    for (name, p1, _, _), (_, p2, _, _), (_, p3, _, _) in zip(m1.parameters(), m2.parameters(), m3.parameters()):
+        assert p1.tobytes() == p2.tobytes(), name
+        assert not np.array_equal(p1, p3), name
+
+
+def test_divergence_names_epoch_and_batch():
+    images, labels = blocks(200, seed=3)
+    # a deep ReLU net with a huge step: activations overflow float32 within a few batches
+    with pytest.raises(TrainingDiverged, match=r"loss is (nan|inf) at epoch 1, batch \d+ of 7 \(learning rate 10000\)"):
+        train_run(hp(hidden=[64, 64, 64], lr=1e4), images, labels, log=lambda line: None)
+
+
+def test_early_stopping_restores_best_weights():
+    images, labels = blocks(300, seed=4)
+    # 50 training images, a big step with momentum: validation loss soon stops improving
+    model, history, _ = train_run(hp(lr=1.0, epochs=40, early_stopping=2, validation=250, hidden=[64]),
+                                  images, labels, log=lambda line: None)
+    best = history["best_epoch"]
+    assert history["stopped_early"] and len(history["epoch"]) == best + 2 < 40
+    assert min(history["val_loss"]) == history["val_loss"][best - 1]
+    loss, _ = model.evaluate(to_inputs(images[-250:]), labels[-250:])
+    assert loss == history["val_loss"][best - 1]
+
+
+def test_early_stopping_needs_validation():
+    images, labels = blocks(100, seed=4)
+    with pytest.raises(ValueError, match="early_stopping: needs a validation set"):
+        train_run(hp(validation=0, early_stopping=3), images, labels, log=lambda line: None)
+
+
+def test_bad_hyperparameters_and_data():
+    images, labels = blocks(50, seed=5)
+    with pytest.raises(ValueError, match="missing key 'lr'"):
+        train_run({k: v for k, v in hp().items() if k != "lr"}, images, labels)
+    with pytest.raises(ValueError, match=r"validation = 50 must be in \[0, 50\)"):
+        train_run(hp(validation=50), images, labels)
+    with pytest.raises(ValueError, match="training images: images must be uint8"):
+        train_run(hp(), images.astype(np.float32), labels)
+
+
+def test_shift_images_matches_a_per_image_reference():
+    rng = np.random.default_rng(0)
+    x = rng.random((50, 784)).astype(np.float32)
+    shifted = shift_images(x, 2, np.random.default_rng(1))
+    dy, dx = np.random.default_rng(1).integers(-2, 3, size=(2, 50))
+    for i in range(50):  # slow and obvious: zero canvas, paste the image at its offset
+        canvas = np.zeros((32, 32), np.float32)
+        canvas[2 + dy[i]:30 + dy[i], 2 + dx[i]:30 + dx[i]] = x[i].reshape(28, 28)
+        np.testing.assert_array_equal(shifted[i].reshape(28, 28), canvas[2:30, 2:30])
+    assert len({(a, b) for a, b in zip(dy, dx)}) > 10        # the shifts do vary
+
+
+@pytest.mark.slow
+def test_blog_network_one_epoch_on_real_mnist():
+    if not (MNIST / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST not found at {MNIST}")
+    images, labels = decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
+    test_images, test_labels = decode_split(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
+    # Nielsen's network: [784, 30, 10] sigmoid, quadratic cost, N(0, 1) init, batch 10, eta 3.0
+    model, _, _ = train_run(hp(hidden=[30], activation="sigmoid", output="sigmoid", loss="quadratic",
+                               init="normal", lr=3.0, momentum=0.0, batch_size=10, epochs=1, validation=10000),
+                            images, labels, log=lambda line: None)
+    _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
+    assert accuracy >= 0.85
