@@ -1,0 +1,60 @@
+"""workflow/scripts/_common.run: the log every script writes, and its error discipline.
+
+(That Snakemake 9 really runs the scripts this way is the workflow tests' job.)
+"""
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+import _common  # noqa: E402
+
+from nn.idx import IdxError  # noqa: E402
+
+
+def fake_snakemake(tmp_path, with_log=True):
+    return SimpleNamespace(rule="decode", log=[str(tmp_path / "logs" / "job.log")] if with_log else [])
+
+
+def test_lines_go_to_the_log(tmp_path):
+    sm = fake_snakemake(tmp_path)
+    _common.run(lambda log: (log("one"), log(2)), sm)
+    assert (tmp_path / "logs" / "job.log").read_text() == "one\n2\n"
+
+
+@pytest.mark.parametrize("error", [IdxError("x.gz: bad magic 0x1234"), FileNotFoundError("x.gz: missing")])
+def test_expected_errors_exit_1_with_one_message(tmp_path, error):
+    def main(log):
+        log("started")
+        raise error
+
+    with pytest.raises(SystemExit) as e:
+        _common.run(main, fake_snakemake(tmp_path))
+    message = f"error in rule decode: {error}"
+    assert e.value.code == message  # sys.exit(str): Python prints it and exits with status 1
+    assert (tmp_path / "logs" / "job.log").read_text() == f"started\n{message}\n"
+
+
+def test_bugs_keep_their_traceback(tmp_path):
+    def main(log):
+        raise KeyError("oops")
+
+    with pytest.raises(KeyError):
+        _common.run(main, fake_snakemake(tmp_path))
+    text = (tmp_path / "logs" / "job.log").read_text()
+    assert text.startswith("Traceback") and "KeyError: 'oops'" in text
+
+
+def test_no_log_means_stderr(tmp_path, capsys):
+    _common.run(lambda log: log("hello"), fake_snakemake(tmp_path, with_log=False))
+    assert capsys.readouterr().err == "hello\n"
+    assert not (tmp_path / "logs").exists()
+
+
+def test_snakemake_object_is_found_in_the_running_script(tmp_path, monkeypatch):
+    # Snakemake injects `snakemake` into the script it runs as __main__
+    monkeypatch.setattr(sys.modules["__main__"], "snakemake", fake_snakemake(tmp_path), raising=False)
+    _common.run(lambda log: log("found"))
+    assert (tmp_path / "logs" / "job.log").read_text() == "found\n"

@@ -1,0 +1,55 @@
+"""What every Snakemake `script:` here shares: a log, and one clear line when it fails.
+
+Snakemake 9 runs a `script:` as `python .snakemake/scripts/tmpXXXX.<name>.py`: a copy of
+the script behind a preamble that unpickles the `snakemake` object into the module's
+globals and sets `__file__` back to the real script. So a script in this folder reads:
+
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _common  # noqa: E402
+
+    def main(log):
+        log("something worth knowing")  # one line in snakemake.log[0], flushed at once
+        ...  # read snakemake.input / params, call nn, write snakemake.output
+
+    _common.run(main)
+
+run(main) opens the job's log (snakemake.log[0]; stderr if the rule has no log:) and
+calls main(log). A ValueError or OSError (every nn error is one: IdxError, DataError,
+DownloadError, ...) means bad input or a failed fetch, not a bug: its message goes to the
+log and to stderr, and the job exits with status 1 and no traceback. Anything else is
+a bug: its traceback goes to the log and the exception propagates as usual.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from pathlib import Path
+
+
+def run(main, snakemake=None) -> None:
+    """Call main(log) with the job's log open; turn expected errors into one clear exit."""
+    if snakemake is None:  # injected into the running script, which is __main__
+        snakemake = sys.modules["__main__"].snakemake
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") if log_path else contextlib.nullcontext(sys.stderr) as stream:
+
+        def log(line) -> None:
+            stream.write(f"{line}\n")
+            stream.flush()  # a crash or a kill keeps every line written so far
+
+        try:
+            main(log)
+        except (ValueError, OSError) as e:
+            message = f"error in rule {snakemake.rule}: {e}"
+            if log_path:
+                log(message)
+            sys.exit(message)  # to stderr, exit status 1
+        except Exception:
+            if log_path:  # without a log, Python prints the traceback to stderr anyway
+                log(traceback.format_exc().rstrip())
+            raise
