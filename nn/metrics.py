@@ -55,6 +55,14 @@ def _safe_div(num, den):
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
+def confusion_csv(confusion) -> str:
+    """The confusion matrix as CSV text: a header of predicted classes, one row per true class."""
+    cm = np.asarray(confusion)
+    lines = ["true/predicted," + ",".join(map(str, range(cm.shape[1])))]
+    lines += [f"{t}," + ",".join(map(str, row)) for t, row in enumerate(cm.tolist())]
+    return "\n".join(lines) + "\n"
+
+
 def per_class(confusion) -> list[dict]:
     """Precision, recall, F1 and support of each class, from a confusion matrix."""
     cm = np.asarray(confusion)

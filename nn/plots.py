@@ -216,7 +216,7 @@ def _axis(key, values):
 
 def _label(v):
     v = _unwrap(v)
-    return "-".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    return "x".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)   # [64, 64] -> 64x64
 
 
 def sweep_plot(path, name, keys, points):

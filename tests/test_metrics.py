@@ -129,3 +129,8 @@ def test_summarize_rejects_bad_input(args, match):
 def test_confusion_rejects_length_mismatch():
     with pytest.raises(ValueError, match="differ in length"):
         metrics.confusion_matrix([0, 1], [0])
+
+
+def test_confusion_csv():
+    cm = metrics.confusion_matrix([0, 0, 1], [0, 1, 1], n_classes=2)
+    assert metrics.confusion_csv(cm) == "true/predicted,0,1\n0,1,1\n1,0,1\n"
