@@ -1,6 +1,8 @@
 # The data stage: fetch the four MNIST files, decode them to .npy, draw sanity plots.
 
-MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+from nn.data import MNIST_FILES
+
+MNIST_NAMES = [f.removesuffix(".gz") for f in MNIST_FILES]
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
@@ -11,7 +13,7 @@ rule download:
     output:
         "results/raw/{name}.gz",
     wildcard_constraints:
-        name="|".join(MNIST_FILES),
+        name="|".join(MNIST_NAMES),
     params:
         sha256=lambda wc: config["download"]["sha256"][wc.name],
     log:

@@ -28,6 +28,10 @@ import sys
 import traceback
 from pathlib import Path
 
+# The nn package beside this workflow comes first, not whichever copy is installed, so a
+# checkout (or a test's copy of the project) always runs its own code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 
 def run(main, snakemake=None) -> None:
     """Call main(log) with the job's log open; turn expected errors into one clear exit."""

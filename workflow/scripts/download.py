@@ -9,17 +9,16 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
+from nn.config import mirrors  # noqa: E402
 from nn.download import fetch  # noqa: E402
 
 
 def main(log):
     config = snakemake.config  # noqa: F821 (injected by Snakemake)
     download = config["download"]
-    mirrors = [config["mnist_mirror"]] if config.get("mnist_mirror") else []
-    mirrors += download["mirrors"]
     limits = {k: download[k] for k in ("timeout", "retries", "max_bytes") if k in download}
     dest = snakemake.output[0]  # noqa: F821
-    fetch(os.path.basename(dest), mirrors, snakemake.params.sha256, dest, log=log, **limits)  # noqa: F821
+    fetch(os.path.basename(dest), mirrors(config), snakemake.params.sha256, dest, log=log, **limits)  # noqa: F821
 
 
 _common.run(main)
