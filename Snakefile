@@ -14,7 +14,12 @@ sys.path.insert(0, workflow.basedir)
 from nn import config as nnconfig
 from nn.sources import script_sources
 
-configfile: os.path.join(workflow.basedir, "config.yaml")
+# config.yaml, unless `--configfile` names another: that one then replaces it whole
+# (Snakemake's default would merge the two, mixing both files' runs).
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config.yaml")
+
 
 # One line naming the key path, before any job runs (see nn/config.py).
 try:
