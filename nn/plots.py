@@ -81,7 +81,7 @@ def error_gallery(path, images, labels, probs, losses, title):
 
 def class_means(path, images, labels, n_classes=10):
     """The average image of each class: what the network has to tell apart."""
-    images, labels = np.asarray(images, np.float64), np.asarray(labels)   # (n, 28, 28), (n,)
+    images, labels = np.asarray(images), np.asarray(labels)   # (n, 28, 28) uint8, (n,)
     fig = _figure(1.25 * n_classes, 1.7)
     fig.suptitle("Mean training image of each class")
     for c, ax in enumerate(fig.subplots(1, n_classes)):
@@ -89,7 +89,8 @@ def class_means(path, images, labels, n_classes=10):
         members = images[labels == c]
         ax.set_title(f"{c} (n={len(members)})", fontsize=8)
         if len(members):
-            ax.imshow(members.mean(axis=0), cmap="gray_r", interpolation="nearest")
+            # accumulate in float64 per class: no float copy of all 60,000 images at once
+            ax.imshow(members.mean(axis=0, dtype=np.float64), cmap="gray_r", interpolation="nearest")
     _save(fig, path)
 
 
@@ -98,13 +99,16 @@ def label_histogram(path, train_labels, test_labels, n_classes=10):
     fig = _figure(7, 3.5)
     ax = fig.subplots()
     classes = np.arange(n_classes)
+    top = 0.0
     for offset, (name, y) in zip((-0.2, 0.2), (("train", train_labels), ("test", test_labels))):
         counts = np.bincount(np.asarray(y, np.int64), minlength=n_classes)[:n_classes]
         share = 100 * counts / max(counts.sum(), 1)
         ax.bar(classes + offset, share, width=0.4, label=f"{name} (n={counts.sum()})")
+        top = max(top, share.max())
     ax.set_xticks(classes)
-    ax.set(xlabel="digit", ylabel="share of the set (%)", title="Label distribution, train vs test")
-    ax.legend()
+    ax.set(xlabel="digit", ylabel="share of the set (%)", title="Label distribution, train vs test",
+           ylim=(0, 1.3 * top))                 # headroom so the legend covers no bar
+    ax.legend(loc="upper right", ncols=2)
     _save(fig, path)
 
 
@@ -268,14 +272,41 @@ def reference_comparison(path, rows):
     refs = np.array([np.nan if r[2] is None else 100 * r[2] for r in rows])
     ax.barh(y - 0.2, ours, height=0.4, label="ours", color="C0")
     ax.barh(y + 0.2, refs, height=0.4, label="reference", color="C1")
-    for yi, o, r in zip(y, ours, refs):
-        ax.text(o, yi - 0.2, f" {o:.2f}", va="center", fontsize=7)
+    for yi, o, r in zip(y, ours, refs):       # values inside the bar ends: never clipped at 100 %
+        ax.text(o, yi - 0.2, f"{o:.2f} ", va="center", ha="right", fontsize=7, color="white")
         if not np.isnan(r):
-            ax.text(r, yi + 0.2, f" {r:.2f}", va="center", fontsize=7)
+            ax.text(r, yi + 0.2, f"{r:.2f} ", va="center", ha="right", fontsize=7, color="white")
     low = np.nanmin(np.concatenate([ours, refs]))
-    ax.set_xlim(max(0.0, low - 5), 101)       # zoom on the range that differs, keep room for labels
+    ax.set_xlim(max(0.0, low - 5), 100)       # zoom on the range where runs differ
     ax.set_yticks(y, [r[0] for r in rows])
     ax.invert_yaxis()                          # first run on top
     ax.set(xlabel="test accuracy (%)", title=title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)   # outside: covers no bar
+    _save(fig, path)
+
+
+# ---------------------------------------------------------------- your own digits (nn.predict)
+
+def contact_sheet(path, thumbs, digits, captions, failed, title, ncols=4):
+    """Each image beside the 28×28 digit the model saw, under its caption (failures in red).
+
+    thumbs: small grey originals (h, w) in [0, 1], or None when unreadable; digits: (28, 28) or None.
+    """
+    n = len(captions)
+    if n == 0:
+        return _empty(path, title, "no images to classify")
+    ncols = min(n, ncols)
+    nrows = math.ceil(n / ncols)
+    fig = _figure(2.6 * ncols, 1.75 * nrows + 0.4)
+    fig.suptitle(title)
+    axes = fig.subplots(nrows, 2 * ncols, squeeze=False)     # (rows, original|digit pairs)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i in range(n):
+        left, right = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
+        left.set_title(captions[i], fontsize=7, loc="left", color=WRONG if failed[i] else "black")
+        if thumbs[i] is not None:
+            left.imshow(thumbs[i], cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
+        if digits[i] is not None:
+            right.imshow(digits[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     _save(fig, path)

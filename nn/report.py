@@ -77,7 +77,8 @@ def summary_row(run) -> dict:
     row = {"run": run["run"], "status": status, "test_accuracy": ours,
            "test_loss": m.get("test_loss") if status == "ok" else None,
            "reference_accuracy": ref_acc, "reference_source": ref.get("source"),
-           "difference": None if ours is None or ref_acc is None else ours - ref_acc,
+           # rounded so that 0.97 - 0.95 reads 0.02, not 0.020000000000000018
+           "difference": None if ours is None or ref_acc is None else round(ours - ref_acc, 10),
            "epochs_run": len(history["epoch"]) if history.get("epoch") else None,
            "train_seconds": timings.get("total_seconds"), "error": error}
     row.update({k: v for k, v in sorted(run["hp"].items()) if k != "reference"})
