@@ -24,7 +24,8 @@ RUN_FILES = ["model.npz", "history.json", "timings.json", "metrics.json", "confu
 
 def planned(wf: Workflow, *args) -> Counter:
     """Snakemake's own plan (dry run): Counter of (rule, run wildcard or None)."""
-    out = wf.run("-n", *args).stdout
+    proc = wf.run("-n", *args)
+    out = proc.stdout + proc.stderr
     jobs, current = Counter(), None
     for line in out.splitlines() + ["rule end:"]:
         m = re.match(r"^(?:local)?rule (\w+):", line)
