@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn.layers import Sigmoid, Softmax, sigmoid
+from nn.layers import Sigmoid, Softmax, row_max, sigmoid
 
 
 def one_hot(labels, n_classes: int = 10, dtype=np.float32):
@@ -35,7 +35,7 @@ class Quadratic:
 
     def value_and_grad(self, a, y):
         d = a - y                                              # (batch, 10)
-        loss = 0.5 * np.einsum("ij,ij->", d, d) / len(a)
+        loss = 0.5 * np.vdot(d, d) / len(a)
         d /= len(a)
         return float(loss), d
 
@@ -46,18 +46,19 @@ class SoftmaxCrossEntropy:
     fuses = Softmax
 
     def per_sample(self, z, y):
-        shifted = z - z.max(axis=1, keepdims=True)             # (batch, 10), max 0: exp can't overflow
+        shifted = z - row_max(z)                               # (batch, 10), max 0: exp can't overflow
         return np.log(np.exp(shifted).sum(axis=1)) - np.einsum("ij,ij->i", shifted, y)
 
     def value_and_grad(self, z, y):
         # per_sample and softmax in one pass: the exp is the costly part, do it once
-        shifted = z - z.max(axis=1, keepdims=True)             # (batch, 10)
+        n = len(z)
+        shifted = z - row_max(z)                               # (batch, 10)
         p = np.exp(shifted)
         total = p.sum(axis=1, keepdims=True)                   # (batch, 1)
-        loss = np.log(total).mean() - np.einsum("ij,ij->", shifted, y) / len(z)
+        loss = (np.log(total).sum() - np.vdot(shifted, y)) / n
         p /= total
         p -= y
-        p /= len(z)
+        p /= n
         return float(loss), p
 
 

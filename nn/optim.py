@@ -26,24 +26,29 @@ class SGD:
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
         self.params = [(p, g, is_weight) for _, p, g, is_weight in model.parameters()]
         self.velocity = [np.zeros_like(p) for p, _, _ in self.params]
-        self.scratch = [np.empty_like(p) for p, _, _ in self.params]  # so a step allocates nothing
+        self.decay = [np.empty_like(p) for p, _, is_weight in self.params if weight_decay and is_weight]
 
     def step(self) -> None:
+        """Update every parameter from its grad. The grads are scratch afterwards: scaling them
+        in place instead of into a temporary saves a pass over each weight matrix, and
+        this update is bound by memory traffic, not arithmetic."""
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        for (p, g, is_weight), v, tmp in zip(self.params, self.velocity, self.scratch):
+        decay = iter(self.decay)
+        for (p, g, is_weight), v in zip(self.params, self.velocity):
             if wd and is_weight:
+                tmp = next(decay)
                 np.multiply(p, wd, out=tmp)
                 g += tmp
-            np.multiply(g, lr, out=tmp)           # tmp = lr g
+            g *= lr                                 # g is now the plain SGD step
             if not mu:
-                p -= tmp
+                p -= g
                 continue
             v *= mu
-            v -= tmp
+            v -= g
             if self.nesterov:
-                p -= tmp
-                np.multiply(v, mu, out=tmp)
-                p += tmp
+                p -= g
+                np.multiply(v, mu, out=g)
+                p += g
             else:
                 p += v
 

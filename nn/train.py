@@ -76,8 +76,9 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
         with np.errstate(over="ignore", invalid="ignore"):
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                xb = np.take(x, idx, axis=0, out=xb_buf[:len(idx)])   # (batch, 784)
-                yb = np.take(y, idx, axis=0, out=yb_buf[:len(idx)])   # (batch, 10)
+                # mode="clip": with the default "raise", take() buffers `out` (3x slower)
+                xb = x.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")   # (batch, 784)
+                yb = y.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")   # (batch, 10)
                 if shift:
                     xb = shift_images(xb, shift, rng)
                 loss, scores = model.backprop(xb, yb)

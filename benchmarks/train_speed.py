@@ -1,0 +1,115 @@
+"""How fast does nn train, and how close is that to the matrix products it cannot avoid?
+
+    .venv/bin/python benchmarks/train_speed.py [--repeats 5] [--threads 1 2] [--batches 32 128]
+
+For each BLAS thread count (a fresh process each: OpenBLAS reads its thread count when
+numpy is imported) and each batch size, it times epochs of the 60,000 MNIST training images
+through a 784-128-10 ReLU network with softmax cross-entropy, float32, SGD with momentum,
+and, in the same process, the bare matmuls that epoch needs (forward x W1, h W2; backward
+h^T g2, g2 W2^T, x^T g1; no gradient for the pixels). It prints medians of the repeats and
+the ratio epoch / matmul: what the Python, gather, activations and optimiser cost on top.
+A last row per thread count times Nielsen's 784-30-10 sigmoid network at batch 10 on 50,000
+images, where per-batch Python overhead matters most.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST = REPO.parent / "shared" / "mnist"
+
+
+def load_images(n=60000):
+    """The real training set if it is at ../shared/mnist, else random pixels (speed is the same)."""
+    import numpy as np
+    from nn.data import decode_split
+    if (MNIST / "train-images-idx3-ubyte.gz").exists():
+        return decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8)
+
+
+def time_matmuls(x, batch, repeats, sizes=(784, 128, 10)):
+    """Median seconds of one epoch's worth of the matmuls fit() does, on preallocated buffers."""
+    import time
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    n_in, n_hidden, n_out = sizes
+    w1, w2 = rng.standard_normal((n_in, n_hidden), np.float32), rng.standard_normal((n_hidden, n_out), np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for s in range(0, len(x), batch):
+            xb = x[s:s + batch]                                # (batch, 784)
+            h = xb @ w1                                        # (batch, 128)
+            z = h @ w2                                         # (batch, 10)
+            g2 = z                                             # stands in for dLoss/dz
+            dw2 = h.T @ g2                                     # (128, 10)
+            g1 = g2 @ w2.T                                     # (batch, 128)
+            dw1 = xb.T @ g1                                    # (784, 128)
+        times.append(time.perf_counter() - start)
+        del dw1, dw2
+    return float(np.median(times))
+
+
+def measure(threads, batches, repeats):
+    """Runs in the child process; returns rows of figures."""
+    import numpy as np
+    from nn.data import to_inputs
+    from nn.model import mlp
+    from nn.train import fit
+    images, labels = load_images()
+    x = to_inputs(images)                                      # (60000, 784) float32
+    rows = []
+    for batch in batches:
+        rng = np.random.default_rng(0)
+        model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng)
+        _, timings = fit(model, x, labels, epochs=repeats + 1, batch_size=batch, lr=0.05, momentum=0.9, rng=rng)
+        epoch = float(np.median(timings["epoch_seconds"][1:]))  # the first epoch warms caches up
+        matmul = time_matmuls(x, batch, repeats)
+        rows.append({"threads": threads, "net": "784-128-10 relu/CE", "batch": batch, "images": len(x),
+                     "epoch_s": epoch, "matmul_s": matmul})
+    rng = np.random.default_rng(0)
+    model = mlp([784, 30, 10], activation="sigmoid", output="sigmoid", loss="quadratic", rng=rng)
+    _, timings = fit(model, x[:50000], labels[:50000], epochs=repeats + 1, batch_size=10, lr=3.0, rng=rng)
+    rows.append({"threads": threads, "net": "784-30-10 sigmoid/quad", "batch": 10, "images": 50000,
+                 "epoch_s": float(np.median(timings["epoch_seconds"][1:])), "matmul_s": None})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # internal: the thread count of this process
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.batches, args.repeats)))
+        return
+
+    rows = []
+    for threads in args.threads:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+        cmd = [sys.executable, __file__, "--child", str(threads), "--repeats", str(args.repeats),
+               "--batches", *map(str, args.batches)]
+        rows += json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+
+    print(f"median of {args.repeats} epochs; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"{'threads':>7}  {'network':<22} {'batch':>5}  {'s/epoch':>8}  {'images/s':>9}  {'matmul s':>8}  {'ratio':>5}")
+    for r in rows:
+        matmul = f"{r['matmul_s']:8.3f}  {r['epoch_s'] / r['matmul_s']:5.2f}" if r["matmul_s"] else f"{'-':>8}  {'-':>5}"
+        print(f"{r['threads']:>7}  {r['net']:<22} {r['batch']:>5}  {r['epoch_s']:8.3f}  "
+              f"{r['images'] / r['epoch_s']:9.0f}  {matmul}")
+
+
+if __name__ == "__main__":
+    main()
