@@ -11,6 +11,7 @@ import math
 import time
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from nn.data import check_split, to_inputs
 from nn.losses import one_hot
@@ -25,16 +26,16 @@ class TrainingDiverged(ValueError):
 def shift_images(x, k: int, rng: np.random.Generator, side: int = 28):
     """Shift each flattened image by its own random (dy, dx) in [-k, k]^2, zero-filling the edge.
 
-    x (batch, side*side) -> a new (batch, side*side). Vectorised: pad the batch once, then
-    gather every image's window with one index array, no loop over images.
+    x (batch, side*side) -> a new (batch, side*side). Vectorised: pad the batch once, view
+    every possible window of it without copying, and pick one window per image.
     """
-    m, p = len(x), side + 2 * k
-    padded = np.zeros((m, p, p), x.dtype)                     # (batch, 28+2k, 28+2k)
+    m = len(x)
+    padded = np.zeros((m, side + 2 * k, side + 2 * k), x.dtype)          # (batch, 28+2k, 28+2k)
     padded[:, k:k + side, k:k + side] = x.reshape(m, side, side)
+    windows = sliding_window_view(padded, (side, side), axis=(1, 2))     # (batch, 2k+1, 2k+1, 28, 28)
     dy, dx = rng.integers(-k, k + 1, size=(2, m))
-    window = np.add.outer(np.arange(side) * p, np.arange(side)).ravel()   # (784,) top-left window
-    start = (k - dy) * p + (k - dx)                           # (batch,) out[r, c] = in[r - dy, c - dx]
-    return np.take_along_axis(padded.reshape(m, p * p), start[:, None] + window, axis=1)
+    # out[r, c] = in[r - dy, c - dx]: the window that starts dy rows above the image
+    return windows[np.arange(m), k - dy, k - dx].reshape(m, side * side)
 
 
 def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
