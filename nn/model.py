@@ -41,6 +41,8 @@ class Sequential:
                 raise ValueError(f"Sequential: {a!r} feeds {a.shape[1]} values into {b!r}, which takes {b.shape[0]}")
         self.n_in, self.n_out = linears[0].shape[0], linears[-1].shape[1]
         self.dtype = linears[0].params["W"].dtype
+        if any(l.params["W"].dtype != self.dtype for l in linears):
+            raise ValueError(f"Sequential: Linear layers mix dtypes; make them all {self.dtype}")
         last = self.layers[-1]
         self.output = type(last).__name__.lower() if type(last) in ACTIVATIONS.values() else None
         self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)

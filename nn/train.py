@@ -38,6 +38,32 @@ def shift_images(x, k: int, rng: np.random.Generator, side: int = 28):
     return windows[np.arange(m), k - dy, k - dx].reshape(m, side * side)
 
 
+def train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch):
+    """One pass over x in a fresh random order. Returns (summed batch loss x size, correct count)."""
+    n = len(x)
+    n_batches = math.ceil(n / batch_size)
+    order = rng.permutation(n)
+    xb_buf = np.empty((min(batch_size, n), x.shape[1]), x.dtype)   # gather targets, reused every batch
+    yb_buf = np.empty((min(batch_size, n), y.shape[1]), y.dtype)
+    loss_sum, correct = 0.0, 0
+    for b in range(n_batches):
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        # mode="clip": with the default "raise", take() buffers `out` (3x slower)
+        xb = x.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")   # (batch, 784)
+        yb = y.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")   # (batch, 10)
+        if shift:
+            xb = shift_images(xb, shift, rng)
+        loss, scores = model.backprop(xb, yb)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} of {n_batches} "
+                f"(learning rate {opt.lr:g}); try a smaller lr or another init")
+        opt.step()
+        loss_sum += loss * len(idx)
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == labels[idx]))
+    return loss_sum, correct
+
+
 def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
         x_val=None, val_labels=None, schedule: str = "constant", lr_min: float = 0.0,
         step_size: int = 1, step_gamma: float = 1.0, momentum: float = 0.0, nesterov: bool = False,
@@ -50,7 +76,6 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
     validation loss, and the weights of the best epoch are restored.
     callback(record) is called after each epoch with that epoch's figures (a dict).
     """
-    n = len(x)
     has_val = x_val is not None and len(x_val) > 0
     if early_stopping and not has_val:
         raise ValueError("early_stopping: needs a validation set (validation > 0)")
@@ -58,9 +83,6 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
     y = one_hot(labels, model.n_out, model.dtype)             # (n, 10)
     labels = np.asarray(labels)
     opt = SGD(model, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
-    xb_buf = np.empty((min(batch_size, n), x.shape[1]), model.dtype)  # the batch gather's target
-    yb_buf = np.empty((min(batch_size, n), y.shape[1]), model.dtype)
-    n_batches = math.ceil(n / batch_size)
 
     history = {"epoch": [], "lr": [], "train_loss": [], "train_accuracy": [],
                "val_loss": [] if has_val else None, "val_accuracy": [] if has_val else None,
@@ -71,29 +93,16 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
     for epoch in range(epochs):
         start = time.perf_counter()
         opt.lr = learning_rate(schedule, lr, epoch, epochs, lr_min, step_size, step_gamma)
-        order = rng.permutation(n)
-        loss_sum, correct = 0.0, 0
-        # overflow to inf/NaN is caught below as divergence, with a better message than a warning
+        # overflow to inf/NaN is caught as divergence, with a better message than a warning
         with np.errstate(over="ignore", invalid="ignore"):
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                # mode="clip": with the default "raise", take() buffers `out` (3x slower)
-                xb = x.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")   # (batch, 784)
-                yb = y.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")   # (batch, 10)
-                if shift:
-                    xb = shift_images(xb, shift, rng)
-                loss, scores = model.backprop(xb, yb)
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} of "
-                        f"{n_batches} (learning rate {opt.lr:g}); try a smaller lr or another init")
-                opt.step()
-                loss_sum += loss * len(idx)
-                correct += int(np.count_nonzero(scores.argmax(axis=1) == labels[idx]))
-
-        record = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": loss_sum / n, "train_accuracy": correct / n}
-        if has_val:
-            record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
+            loss_sum, correct = train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch)
+            record = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": loss_sum / len(x),
+                      "train_accuracy": correct / len(x)}
+            if has_val:
+                record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
+                if not math.isfinite(record["val_loss"]):
+                    raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
+                                           f"after epoch {epoch + 1} (learning rate {opt.lr:g})")
         for key, value in record.items():
             history[key].append(value)
         record["seconds"] = time.perf_counter() - start

@@ -56,6 +56,8 @@ def test_bad_inputs_and_architectures():
         model.predict(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="feeds 4 values into"):
         Sequential([Linear(3, 4), ReLU(), Linear(5, 2)])
+    with pytest.raises(ValueError, match="Linear layers mix dtypes"):
+        Sequential([Linear(3, 4), ReLU(), Linear(4, 2, dtype=np.float64)])
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         mlp([3, 2], activation="swish")
     with pytest.raises(ValueError, match="unknown scheme 'zeros'"):
