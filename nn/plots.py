@@ -7,6 +7,7 @@ dpi and no "Software" stamp, so the same data always gives the same PNG bytes.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -310,3 +311,8 @@ def contact_sheet(path, thumbs, digits, captions, failed, title, ncols=4):
         if digits[i] is not None:
             right.imshow(digits[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     _save(fig, path)
+
+
+def run_failed(path, title, reason):
+    """The stand-in for any figure of a run that produced no model: it says so, and why."""
+    _empty(path, title, textwrap.fill(f"This run failed: {reason}", 70))
