@@ -150,8 +150,22 @@ def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal",
 
 def save(model: Sequential, path) -> None:
     """Write the model as one .npz, byte-identical for identical weights (fixed zip timestamps)."""
-    arrays = {"architecture": np.frombuffer(json.dumps(model.architecture(), sort_keys=True).encode(), np.uint8)}
+    arrays = {"architecture": _json_array(model.architecture())}
     arrays.update((name, p) for name, p, _, _ in model.parameters())
+    _write_npz(path, arrays)
+
+
+def save_failed(path, reason: str) -> None:
+    """A model file for a run that produced no usable model (e.g. it diverged): no weights,
+    only the reason, which load() raises. Downstream rules find their input, and refuse it."""
+    _write_npz(path, {"architecture": _json_array({"format": FORMAT, "version": VERSION, "failed": str(reason)})})
+
+
+def _json_array(obj):
+    return np.frombuffer(json.dumps(obj, sort_keys=True).encode(), np.uint8)
+
+
+def _write_npz(path, arrays) -> None:
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for name, array in arrays.items():
             buf = io.BytesIO()
@@ -179,9 +193,12 @@ def load(path) -> Sequential:
         raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
     try:
         arch = json.loads(arrays.pop("architecture").tobytes())
-        model = _build(arch)
-    except (ValueError, KeyError, TypeError) as e:
+        failed = arch.get("failed") if isinstance(arch, dict) else None
+        model = None if failed is not None else _build(arch)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ModelFileError(f"{path}: invalid architecture ({e})") from None
+    if failed is not None:
+        raise ModelFileError(f"{path}: the run produced no usable model ({failed})")
     expected = {name: p for name, p, _, _ in model.parameters()}
     for name in sorted(set(arrays) - set(expected)):
         raise ModelFileError(f"{path}: unexpected array {name!r} for this architecture")
