@@ -1,27 +1,46 @@
-"""Rule evaluate: one run's model on the test set -> metrics.json, confusion.csv and its figures."""
+"""Rule evaluate: one run's model on the test set -> metrics.json, confusion.csv and its figures.
+
+A run whose training diverged (history.json says so) is not evaluated: metrics.json says
+{"status": "failed", ...}, confusion.csv has only its header, and every figure is a
+placeholder that says why. The job succeeds, so the report lists the run as failed.
+"""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from nn import data, fileio, metrics, model, plots  # noqa: E402
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy")
 
 
-def load_history(path):
-    history = fileio.read_json(path)
+def check_history(history, path):
     if not isinstance(history, dict) or any(not isinstance(history.get(k), list) for k in HISTORY_KEYS):
         raise ValueError(f"{path}: a history needs the lists {', '.join(HISTORY_KEYS)}")
-    return history
+
+
+FIGURES = ("confusion_png", "curves", "predictions", "worst_errors", "near_misses", "first_output")
+
+
+def failed(run, error, out, log):
+    log(f"run {run}: not evaluated, training failed: {error}")
+    fileio.write_json(out.metrics, {"run": run, "status": "failed", "error": error, "test_accuracy": None})
+    fileio.write_text(out.confusion_csv, metrics.confusion_csv(np.zeros((0, 10), np.int64)))
+    for key in FIGURES:
+        plots.run_failed(getattr(out, key), f"{run}: {key.removesuffix('_png').replace('_', ' ')}", error)
 
 
 def main(log):
     inp, out, run = snakemake.input, snakemake.output, snakemake.wildcards.run  # noqa: F821
     k = int(snakemake.params.k)  # noqa: F821
+    history = fileio.read_json(inp.history)
+    if isinstance(history, dict) and history.get("status") == "diverged":
+        return failed(run, str(history.get("error")), out, log)
+    check_history(history, inp.history)
     net = model.load(inp.model)
-    history = load_history(inp.history)
     images, labels = fileio.load_npy(inp.test_images), fileio.load_npy(inp.test_labels)
     data.check_split(images, labels, inp.test_images, inp.test_labels)
 

@@ -1,6 +1,13 @@
-"""Rule train: fit one run's network and save model, history and timings."""
+"""Rule train: fit one run's network and save model, history and timings.
+
+A run whose loss diverges is an outcome, not a crash: the same config and seed diverge
+again, so retrying is pointless and failing the job would stop the other runs. The job
+then writes the error into history.json ({"status": "diverged", ...}), a model file that
+nn.model.load refuses, and timings.json, and exits 0; evaluate and report mark the run failed.
+"""
 import os
 import sys
+import time
 
 # BLAS threads = the run's own `threads`, set before numpy loads. Snakemake scales a
 # job's threads down to --cores, but OpenBLAS gives different bits with 1 and 2
@@ -14,14 +21,35 @@ import _common  # noqa: E402
 from nn import data, fileio, model, train  # noqa: E402
 
 
+def diverged(run, error, epochs_done, seconds, out, log):
+    error = str(error)
+    log(f"run {run}: {error}")
+    print(f"run {run}: {error}", file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
+    model.save_failed(out.model, f"run {run}: {error}")
+    fileio.write_json(out.history, {"status": "diverged", "error": error,
+                                    "epoch": list(range(1, epochs_done + 1))})
+    fileio.write_json(out.timings, {"epoch_seconds": [], "total_seconds": seconds})
+
+
 def main(log):
-    hp = snakemake.params.hp  # noqa: F821
+    hp, out, run = snakemake.params.hp, snakemake.output, snakemake.wildcards.run  # noqa: F821
     images, labels = data.load_split(os.path.dirname(snakemake.input.images), "train")  # noqa: F821
-    log(f"run {snakemake.wildcards.run}: {len(images)} training images, hyperparameters {hp}")  # noqa: F821
-    net, history, timings = train.train_run(hp, images, labels, log=log)
-    model.save(net, snakemake.output.model)  # noqa: F821
-    fileio.write_json(snakemake.output.history, history)  # noqa: F821
-    fileio.write_json(snakemake.output.timings, timings)  # noqa: F821
+    log(f"run {run}: {len(images)} training images, hyperparameters {hp}")
+    epochs_done = 0
+
+    def log_epochs(line):  # train_run logs one "epoch ..." line per finished epoch
+        nonlocal epochs_done
+        epochs_done += line.startswith("epoch ")
+        log(line)
+
+    start = time.perf_counter()
+    try:
+        net, history, timings = train.train_run(hp, images, labels, log=log_epochs)
+    except train.TrainingDiverged as e:
+        return diverged(run, e, epochs_done, time.perf_counter() - start, out, log)
+    model.save(net, out.model)
+    fileio.write_json(out.history, history)
+    fileio.write_json(out.timings, timings)
     log(f"done in {timings['total_seconds']:.1f} s")
 
 
