@@ -12,6 +12,7 @@ min_version("9.0")
 # `nn` is the project's package; make it importable here even if not installed.
 sys.path.insert(0, workflow.basedir)
 from nn import config as nnconfig
+from nn import fileio
 from nn.sources import script_sources
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole
@@ -51,3 +52,23 @@ rule all:
         "results/report.html",
         "results/summary.csv",
         PREDICT_TARGETS,
+
+
+def warn_failed_runs():
+    """One WARNING line per run whose metrics say it failed: the last thing the user reads."""
+    for run in RUNS:
+        path = f"results/runs/{run}/metrics.json"
+        try:
+            metrics = fileio.read_json(path)
+        except (OSError, ValueError):  # not evaluated (yet): nothing to say
+            continue
+        if isinstance(metrics, dict) and metrics.get("status") == "failed":
+            print(f"WARNING: run {run} failed: {metrics.get('error')} (see {path})", file=sys.stderr)
+
+
+onsuccess:
+    warn_failed_runs()
+
+
+onerror:
+    warn_failed_runs()
