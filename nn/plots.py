@@ -301,15 +301,19 @@ def contact_sheet(path, thumbs, digits, captions, failed, title, ncols=4):
     fig = _figure(2.6 * ncols, 1.75 * nrows + 0.4)
     fig.suptitle(title)
     axes = fig.subplots(nrows, 2 * ncols, squeeze=False)     # (rows, original|digit pairs)
-    for ax in axes.flat:
+    for ax in axes.flat[2 * n:]:
         ax.set_axis_off()
+    missing = np.full((28, 28), 0.85)                          # a grey box holds a failed image's place
     for i in range(n):
         left, right = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
         left.set_title(captions[i], fontsize=7, loc="left", color=WRONG if failed[i] else "black")
-        if thumbs[i] is not None:
-            left.imshow(thumbs[i], cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
-        if digits[i] is not None:
-            right.imshow(digits[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        left.imshow(missing if thumbs[i] is None else thumbs[i], cmap="gray", vmin=0, vmax=1,
+                    interpolation="antialiased")
+        right.imshow(missing * 255 if digits[i] is None else digits[i], cmap="gray", vmin=0, vmax=255,
+                     interpolation="nearest")
+        for ax in (left, right):                               # a frame: white paper shows on white
+            ax.set_xticks([])
+            ax.set_yticks([])
     _save(fig, path)
 
 

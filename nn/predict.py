@@ -1,0 +1,142 @@
+"""Classify your own digit images with a trained model:  python -m nn.predict MODEL IMAGE...
+
+Each image is made into a 28×28 MNIST-style digit (nn.preprocess), scaled as the training
+images were (nn.data.to_inputs), and the good ones go through the model in one batch. A bad
+image (unreadable, blank, too big) gets its own error and the rest are still classified; a
+bad model file stops everything. "confidence" is the model's output for the predicted class:
+a softmax probability, or a sigmoid activation for the sigmoid-output networks.
+
+Exit status: 0 when every image was classified, 1 when any was not or the model is unusable.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+
+from nn.data import IMAGE_SHAPE, NUM_CLASSES, to_inputs
+from nn.model import ModelFileError, load
+from nn.preprocess import MAX_PIXELS, ImageError, load_digit, thumbnail
+
+TOP = 3
+CSV_COLUMNS = ["file", "predicted", "confidence", "second", "second_confidence", "third", "third_confidence", "error"]
+
+
+@dataclass
+class Result:
+    """One image's outcome: its output vector, or why there is none."""
+    file: str
+    digit: np.ndarray | None = None      # (28, 28) uint8, as the model saw it
+    thumb: np.ndarray | None = None      # small grey copy of the original, for contact sheets
+    output: np.ndarray | None = None     # (10,) the model's output vector
+    error: str | None = None             # the reason, without the file name
+
+    @property
+    def top(self) -> list[tuple[int, float]]:
+        """[(class, output), ...] for the TOP highest outputs, best first (ties: lower class)."""
+        order = np.argsort(-self.output, kind="stable")[:TOP]
+        return [(int(k), float(self.output[k])) for k in order]
+
+    @property
+    def predicted(self) -> int | None:
+        return None if self.output is None else self.top[0][0]
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.output is None else self.top[0][1]
+
+
+def load_model(path):
+    """nn.model.load, plus the check that the model takes 28×28 digits and scores 10 classes."""
+    net = load(path)
+    n_in = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    if (net.n_in, net.n_out) != (n_in, NUM_CLASSES):
+        raise ModelFileError(f"{path}: the model maps {net.n_in} inputs to {net.n_out} outputs; "
+                             f"a digit classifier maps {n_in} to {NUM_CLASSES}")
+    return net
+
+
+def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96) -> list[Result]:
+    """Preprocess every image, then run the good ones through `net` in one batch; order kept."""
+    results = []
+    for path in paths:
+        try:
+            grey, digit = load_digit(path, max_pixels)
+            results.append(Result(str(path), digit=digit, thumb=thumbnail(grey, thumb_size)))
+        except ImageError as e:
+            results.append(Result(str(path), error=str(e).removeprefix(f"{path}: ")))
+    good = [r for r in results if r.error is None]
+    if good:
+        x = to_inputs(np.stack([r.digit for r in good]), dtype=net.dtype)   # (n, 784)
+        for r, output in zip(good, net.predict_proba(x)):                    # (n, 10)
+            r.output = output
+    return results
+
+
+# ---------------------------------------------------------------- output formats
+
+def describe(r: Result, name=None) -> str:
+    """One human line: 'a.png: 7 (confidence 0.981; top 3: 7 0.981, 1 0.012, 9 0.004)'."""
+    name = r.file if name is None else name
+    if r.error is not None:
+        return f"{name}: error: {r.error}"
+    tops = ", ".join(f"{k} {p:.3f}" for k, p in r.top)
+    return f"{name}: {r.predicted} (confidence {r.confidence:.3f}; top {TOP}: {tops})"
+
+
+def as_dict(r: Result) -> dict:
+    if r.error is not None:
+        return {"file": r.file, "error": r.error}
+    return {"file": r.file, "predicted": r.predicted, "confidence": r.confidence,
+            "top": [{"class": k, "output": p} for k, p in r.top]}
+
+
+def to_csv(results, names=None) -> str:
+    """CSV text, one row per image in order; `names` replaces the file column (e.g. bare names)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r, name in zip(results, names or [r.file for r in results]):
+        tops = [] if r.error is not None else [v for k, p in r.top for v in (k, f"{p:.6f}")]
+        w.writerow([name, *(tops or [""] * 2 * TOP), r.error or ""])
+    return buf.getvalue()
+
+
+def caption(r: Result, name: str) -> str:
+    """Two short lines for a contact sheet: the name, then the digit and confidence or the error."""
+    if r.error is not None:
+        return f"{textwrap.shorten(name, 28)}\n{textwrap.shorten(r.error, 32, placeholder=' …')}"
+    return f"{textwrap.shorten(name, 28)}\n{r.predicted}  ({r.confidence:.2f})"
+
+
+# ---------------------------------------------------------------- command line
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="nn-predict", description=__doc__.split("\n\n")[0],
+                                     epilog="Exit status 0 when every image was classified, 1 otherwise.")
+    parser.add_argument("model", help="a model .npz written by training (results/runs/RUN/model.npz)")
+    parser.add_argument("images", nargs="+", help="PNG or JPEG files, any size, colour or grey, either polarity")
+    parser.add_argument("--json", action="store_true", help="print one JSON list instead of text lines")
+    args = parser.parse_args(argv)
+    try:
+        net = load_model(args.model)
+    except ModelFileError as e:
+        print(f"nn-predict: {e}", file=sys.stderr)
+        return 1
+    results = classify(net, args.images)
+    if args.json:
+        print(json.dumps([as_dict(r) for r in results], indent=2))
+    else:
+        for r in results:
+            print(describe(r), file=sys.stderr if r.error else sys.stdout)
+    return int(any(r.error for r in results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

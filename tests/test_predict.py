@@ -1,0 +1,276 @@
+"""nn.predict: your own digit images through a trained model, as a command and as a rule."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, SHARED_MNIST, Workflow
+from nn import plots
+from nn.data import to_inputs
+from nn.idx import read_idx
+from nn.model import mlp, save
+from nn.predict import CSV_COLUMNS, caption, classify, load_model, main, to_csv
+from nn.preprocess import load_digit
+from nn.train import fit
+from test_preprocess import png_header_only, ring, seven
+
+
+def write_grey(path, grey, **kw):
+    Image.fromarray(np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8)).save(path, **kw)
+    return path
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    """An untrained 784-16-10 softmax network: enough to test everything but accuracy."""
+    path = tmp_path / "model.npz"
+    save(mlp([784, 16, 10], activation="relu", output="softmax", init="he", rng=5), path)
+    return path
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """Good digits in three forms and the bad inputs the command must survive."""
+    d = tmp_path / "digits"
+    d.mkdir()
+    write_grey(d / "a-seven.png", 1 - seven())                      # black on white
+    write_grey(d / "b-ring.JPG", ring(), format="JPEG", quality=90)  # white on black, upper-case suffix
+    Image.fromarray(np.dstack([seven(60, 40) * 200] * 3).astype(np.uint8)).save(d / "c-colour.jpeg")
+    (d / "d-notes.png").write_text("not an image\n")
+    write_grey(d / "e-blank.png", np.ones((40, 40)))
+    png_header_only(d / "f-huge.png", 9000, 9000)
+    return d
+
+
+GOOD, BAD = ["a-seven.png", "b-ring.JPG", "c-colour.jpeg"], ["d-notes.png", "e-blank.png", "f-huge.png"]
+
+
+# ---------------------------------------------------------------- accuracy on rendered test digits
+
+def render(digit, canvas, size, at, ink, paper, fmt):
+    """A 28×28 MNIST digit drawn at `size` px on a `canvas` (w, h) at `at`, ink/paper RGB colours."""
+    big = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255
+    alpha = np.zeros((canvas[1], canvas[0], 1), np.float32)
+    alpha[at[1]:at[1] + size, at[0]:at[0] + size, 0] = np.clip(big, 0, 1)
+    rgb = np.float32(paper) + (np.float32(ink) - np.float32(paper)) * alpha     # (h, w, 3)
+    out = io.BytesIO()
+    Image.fromarray(np.round(rgb).astype(np.uint8)).save(out, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+VARIANTS = {  # name: (canvas (w, h), digit size, where, ink, paper, format)
+    "28x28 grey, as MNIST": ((28, 28), 28, (0, 0), (255,) * 3, (0,) * 3, "PNG"),
+    "64x64 black on white": ((64, 64), 64, (0, 0), (0,) * 3, (255,) * 3, "PNG"),
+    "300x200 blue on yellow": ((300, 200), 180, (100, 12), (30, 40, 170), (250, 235, 190), "PNG"),
+    "300x200 yellow on navy, JPEG": ((300, 200), 150, (20, 30), (255, 240, 120), (10, 20, 70), "JPEG"),
+}
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="../shared/mnist is not beside the repo")
+def test_rendered_test_digits_score_as_the_originals(tmp_path):
+    train_x = read_idx(SHARED_MNIST / "train-images-idx3-ubyte.gz")[:4000]
+    train_y = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz")[:4000]
+    test_x = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:300]
+    test_y = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:300]
+    net = mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=1)
+    fit(net, to_inputs(train_x), train_y, epochs=2, batch_size=64, lr=0.1, momentum=0.9, rng=np.random.default_rng(1))
+    save(net, tmp_path / "model.npz")
+    net = load_model(tmp_path / "model.npz")
+    original = float(np.mean(net.predict(to_inputs(test_x)) == test_y))
+    assert original > 0.85                                    # the model learned something
+    for name, variant in VARIANTS.items():
+        folder = tmp_path / name.replace(" ", "_").replace(",", "")
+        folder.mkdir()
+        paths = []
+        for i, digit in enumerate(test_x):
+            paths.append(folder / f"{i:03d}.{variant[-1].lower()}")
+            paths[-1].write_bytes(render(digit, *variant))
+        results = classify(net, paths)
+        assert all(r.error is None for r in results)
+        rendered = float(np.mean([r.predicted for r in results] == test_y))
+        assert rendered >= original - 0.03, f"{name}: {rendered:.3f} against {original:.3f} on the originals"
+
+
+# ---------------------------------------------------------------- batch logic
+
+def test_classify_keeps_order_and_survives_bad_images(model_path, mixed_folder):
+    net = load_model(model_path)
+    paths = sorted(mixed_folder.iterdir())
+    results = classify(net, paths)
+    assert [r.file for r in results] == [str(p) for p in paths]
+    errors = {p.name: r.error for p, r in zip(paths, results)}
+    assert all(errors[n] is None for n in GOOD)
+    assert errors["d-notes.png"] == "not a PNG or JPEG image"
+    assert errors["e-blank.png"].startswith("blank image")
+    assert "megapixels, over the cap" in errors["f-huge.png"]
+    for r in results:
+        if r.error is None:
+            # the model saw exactly the preprocessed digit on the training scale
+            digit = load_digit(r.file)[1]
+            assert np.array_equal(r.digit, digit)
+            # (BLAS may round a batch of one differently from a batch of three: last bits only)
+            np.testing.assert_allclose(r.output, net.predict_proba(to_inputs(digit[None]))[0], rtol=1e-5)
+            assert [k for k, _ in r.top] == list(np.argsort(-r.output, kind="stable")[:3])
+            assert r.predicted == int(r.output.argmax()) and r.confidence == r.top[0][1]
+            assert r.thumb.shape[0] <= 96 and r.thumb.shape[1] <= 96
+        else:
+            assert r.output is None and r.digit is None and r.predicted is None
+
+
+def test_all_bad_images_still_give_results(model_path, mixed_folder):
+    results = classify(load_model(model_path), [mixed_folder / n for n in BAD])
+    assert [r.error is not None for r in results] == [True] * 3
+
+
+def test_csv_has_a_row_per_image_and_is_reproducible(model_path, mixed_folder):
+    paths = sorted(mixed_folder.iterdir())
+    text = to_csv(classify(load_model(model_path), paths), [p.name for p in paths])
+    assert text == to_csv(classify(load_model(model_path), paths), [p.name for p in paths])
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == CSV_COLUMNS and [r["file"] for r in rows] == [p.name for p in paths]
+    for r in rows:
+        if r["file"] in GOOD:
+            assert r["error"] == "" and r["predicted"] in "0123456789"
+            assert float(r["confidence"]) >= float(r["second_confidence"]) >= float(r["third_confidence"])
+        else:
+            assert r["error"] and r["predicted"] == r["confidence"] == r["third"] == ""
+
+
+def test_wrong_model_shape_is_a_model_error(tmp_path):
+    save(mlp([100, 10], rng=1), tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=r"m\.npz: the model maps 100 inputs to 10 outputs"):
+        load_model(tmp_path / "m.npz")
+
+
+# ---------------------------------------------------------------- the command
+
+def test_command_prints_each_image(model_path, mixed_folder, capsys):
+    paths = [str(mixed_folder / n) for n in GOOD + BAD]
+    assert main([str(model_path), *paths]) == 1             # some images failed
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 3
+    for path, line in zip(paths, lines):
+        assert line.startswith(f"{path}: ") and "confidence" in line and "top 3:" in line
+    assert [line.split(": error: ")[0] for line in err.splitlines()] == paths[3:]
+
+
+def test_command_json(model_path, mixed_folder, capsys):
+    paths = [str(mixed_folder / n) for n in ("a-seven.png", "e-blank.png")]
+    assert main(["--json", str(model_path), *paths]) == 1
+    good, bad = json.loads(capsys.readouterr().out)
+    assert good["file"] == paths[0] and good["predicted"] == good["top"][0]["class"]
+    assert len(good["top"]) == 3 and good["confidence"] == good["top"][0]["output"]
+    assert sum(t["output"] for t in good["top"]) <= 1 + 1e-6   # softmax probabilities
+    assert bad == {"file": paths[1], "error": bad["error"]} and bad["error"].startswith("blank image")
+    assert main(["--json", str(model_path), paths[0]]) == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", None])
+def test_command_refuses_a_bad_model_in_one_line(tmp_path, mixed_folder, capsys, content):
+    bad = tmp_path / "bad.npz"
+    if content is not None:
+        bad.write_bytes(content)
+    assert main([str(bad), str(mixed_folder / "a-seven.png")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"nn-predict: {bad}: ")
+
+
+def test_runs_as_a_module(model_path, mixed_folder):
+    proc = subprocess.run([sys.executable, "-m", "nn.predict", str(model_path), str(mixed_folder / "a-seven.png")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith(str(mixed_folder / "a-seven.png"))
+
+
+# ---------------------------------------------------------------- the contact sheet
+
+def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
+    paths = sorted(mixed_folder.iterdir())
+    results = classify(load_model(model_path), paths)
+    args = ([r.thumb for r in results], [r.digit for r in results],
+            [caption(r, p.name) for r, p in zip(results, paths)], [r.error is not None for r in results], "test")
+    plots.contact_sheet(tmp_path / "a.png", *args)
+    plots.contact_sheet(tmp_path / "b.png", *args)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    with Image.open(tmp_path / "a.png") as sheet:
+        assert sheet.size[0] > 400
+    plots.contact_sheet(tmp_path / "empty.png", [], [], [], [], "none")
+    assert (tmp_path / "empty.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- the rule, through Snakemake
+
+SNAKEFILE = f"""
+import os, sys
+sys.path.insert(0, {str(REPO)!r})
+from nn.sources import script_sources
+RUNS = {{"best": {{}}, "wide": {{}}}}
+def code(script):
+    scripts = {str(REPO / "workflow" / "scripts")!r}
+    return script_sources(f"{{scripts}}/{{script}}.py") + [f"{{scripts}}/_common.py"]
+include: {str(REPO / "workflow" / "rules" / "predict.smk")!r}
+rule all:
+    input: PREDICT_TARGETS
+"""
+
+
+@pytest.fixture
+def predict_workflow(tmp_path, model_path, mixed_folder):
+    work = tmp_path / "work"
+    (work / "results" / "runs" / "best").mkdir(parents=True)
+    (work / "results" / "runs" / "best" / "model.npz").write_bytes(model_path.read_bytes())
+    (mixed_folder / "ignored.txt").write_text("not an image name\n")
+    (mixed_folder / "folder.png").mkdir()
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    return Workflow(work, {"predict_dir": str(mixed_folder), "predict_run": "best"}, snakefile=tmp_path / "Snakefile")
+
+
+@pytest.mark.slow
+def test_rule_classifies_a_mixed_folder(predict_workflow):
+    wf = predict_workflow
+    wf.run("--cores", "1")
+    rows = list(csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text())))
+    assert [r["file"] for r in rows] == GOOD + BAD                  # sorted, images only
+    assert [bool(r["error"]) for r in rows] == [False] * 3 + [True] * 3
+    log = wf.path("results/logs/predict.log").read_text()
+    assert "3 classified, 3 could not be: d-notes.png, e-blank.png, f-huge.png" in log
+    assert "d-notes.png: error: not a PNG or JPEG image" in log
+    first = {p: wf.path(p).read_bytes() for p in ("results/predictions.csv", "results/predictions.png")}
+    for p in first:
+        wf.path(p).unlink()
+    wf.run("--cores", "1")
+    assert first == {p: wf.path(p).read_bytes() for p in first}      # same inputs, same bytes
+    again = wf.run("--cores", "1")
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_rule_fails_on_a_bad_model_and_leaves_nothing(predict_workflow):
+    wf = predict_workflow
+    wf.path("results/runs/best/model.npz").write_text("not a model")
+    proc = wf.run("--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "error in rule predict: results/runs/best/model.npz: not a readable model .npz" in proc.stderr
+    assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
+
+
+@pytest.mark.slow
+def test_rule_config(predict_workflow, tmp_path):
+    wf = predict_workflow
+    wf.write_config({"predict_dir": None})
+    assert wf.run("--list-rules").stdout.split() == ["all"]            # no folder, no rule, no targets
+    wf.write_config({"predict_dir": str(tmp_path)})
+    assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict"]
+    wf.write_config({"predict_dir": str(tmp_path / "nowhere")})
+    proc = wf.run("--cores", "1", "-n", check=False)
+    assert proc.returncode != 0 and f"predict_dir: {tmp_path / 'nowhere'} is not a folder" in proc.stderr
+    wf.write_config({"predict_dir": str(tmp_path), "predict_run": "tiny"})
+    proc = wf.run("--cores", "1", "-n", check=False)
+    assert proc.returncode != 0 and "predict_run: 'tiny' is not a run (runs: best, wide)" in proc.stderr

@@ -1,0 +1,39 @@
+# Classify your own digit images: every *.png / *.jpg / *.jpeg directly in config
+# `predict_dir`, sorted by name, with the model of run `predict_run`. Nothing when
+# predict_dir is null. A bad image is a row with its error; a bad model fails the job.
+
+PREDICT_DIR = config.get("predict_dir")
+PREDICT_RUN = config.get("predict_run", "best")
+PREDICT_TARGETS = ["results/predictions.csv", "results/predictions.png"] if PREDICT_DIR else []
+
+
+def predict_images(folder):
+    """The images in `folder`, sorted by name; braces escaped so Snakemake sees no wildcards."""
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".png", ".jpg", ".jpeg"))
+                   and os.path.isfile(os.path.join(folder, n)))
+    return [os.path.join(folder, n).replace("{", "{{").replace("}", "}}") for n in names]
+
+
+if PREDICT_DIR:
+    if not os.path.isdir(PREDICT_DIR):
+        sys.exit(f"Config error: predict_dir: {PREDICT_DIR} is not a folder")
+    if PREDICT_RUN not in RUNS:
+        sys.exit(f"Config error: predict_run: {PREDICT_RUN!r} is not a run (runs: {', '.join(sorted(RUNS))})")
+
+    rule predict:
+        input:
+            model=f"results/runs/{PREDICT_RUN}/model.npz",
+            images=predict_images(PREDICT_DIR),
+            code=code("predict"),
+        output:
+            csv="results/predictions.csv",
+            sheet="results/predictions.png",
+        params:
+            run=PREDICT_RUN,
+            folder=PREDICT_DIR,
+        # one BLAS thread: the same bits on any machine load
+        threads: 1
+        log:
+            "results/logs/predict.log",
+        script:
+            "../scripts/predict.py"
