@@ -5,6 +5,7 @@ import os
 import re
 import sys
 
+import yaml
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -17,7 +18,27 @@ from nn.sources import script_sources
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole
 # (Snakemake's default would merge the two, mixing both files' runs).
+def check_yaml_syntax(path):
+    """Exit with one line naming the file and line of a YAML syntax error (Snakemake's names neither).
+
+    Only for config.yaml: a `--configfile` is parsed by Snakemake before this file runs.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            yaml.safe_load(f)
+    except FileNotFoundError:
+        return  # Snakemake's own message says which file is missing
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" ({e.context} at line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
+        sys.exit(f"Config error: {path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
+                 f"{e.problem or e.context}{where}")
+    except yaml.YAMLError as e:
+        sys.exit(f"Config error: {path}: not valid YAML ({' '.join(str(e).split())})")
+
+
 if not workflow.overwrite_configfiles:
+    check_yaml_syntax(os.path.join(workflow.basedir, "config.yaml"))
 
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
