@@ -18,7 +18,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import numpy as np  # safe in the parent too: only the children, with their thread counts, do BLAS work
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST = REPO.parent / "shared" / "mnist"
@@ -26,7 +29,6 @@ MNIST = REPO.parent / "shared" / "mnist"
 
 def load_images(n=60000):
     """The real training set if it is at ../shared/mnist, else random pixels (speed is the same)."""
-    import numpy as np
     from nn.data import decode_split
     if (MNIST / "train-images-idx3-ubyte.gz").exists():
         return decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
@@ -34,33 +36,25 @@ def load_images(n=60000):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8)
 
 
-def time_matmuls(x, batch, repeats, sizes=(784, 128, 10)):
-    """Median seconds of one epoch's worth of the matmuls fit() does, on preallocated buffers."""
-    import time
-
-    import numpy as np
-    rng = np.random.default_rng(0)
-    n_in, n_hidden, n_out = sizes
-    w1, w2 = rng.standard_normal((n_in, n_hidden), np.float32), rng.standard_normal((n_hidden, n_out), np.float32)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for s in range(0, len(x), batch):
-            xb = x[s:s + batch]                                # (batch, 784)
-            h = xb @ w1                                        # (batch, 128)
-            z = h @ w2                                         # (batch, 10)
-            g2 = z                                             # stands in for dLoss/dz
-            dw2 = h.T @ g2                                     # (128, 10)
-            g1 = g2 @ w2.T                                     # (batch, 128)
-            dw1 = xb.T @ g1                                    # (784, 128)
-        times.append(time.perf_counter() - start)
-        del dw1, dw2
-    return float(np.median(times))
+def matmul_epoch(x, batch, w1, w2):
+    """Seconds for one epoch's worth of the matmuls fit() does for a 784-128-10 net, nothing else."""
+    start = time.perf_counter()
+    for s in range(0, len(x), batch):
+        xb = x[s:s + batch]                                    # (batch, 784)
+        h = xb @ w1                                            # (batch, 128)
+        g2 = h @ w2                                            # (batch, 10), stands in for dLoss/dz
+        h.T @ g2                                               # (128, 10)   dW2
+        g1 = g2 @ w2.T                                         # (batch, 128) dLoss/dh
+        xb.T @ g1                                              # (784, 128)  dW1
+    return time.perf_counter() - start
 
 
 def measure(threads, batches, repeats):
-    """Runs in the child process; returns rows of figures."""
-    import numpy as np
+    """Runs in the child process; returns rows of figures.
+
+    Training epochs and matmul epochs alternate, so both see the same machine: on a shared
+    computer the load drifts, and the ratio is what matters.
+    """
     from nn.data import to_inputs
     from nn.model import mlp
     from nn.train import fit
@@ -70,11 +64,14 @@ def measure(threads, batches, repeats):
     for batch in batches:
         rng = np.random.default_rng(0)
         model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng)
-        _, timings = fit(model, x, labels, epochs=repeats + 1, batch_size=batch, lr=0.05, momentum=0.9, rng=rng)
-        epoch = float(np.median(timings["epoch_seconds"][1:]))  # the first epoch warms caches up
-        matmul = time_matmuls(x, batch, repeats)
+        w1, w2 = model.layers[0].params["W"].copy(), model.layers[2].params["W"].copy()
+        epochs, matmuls = [], []
+        for r in range(repeats + 1):                           # the first round warms caches up
+            _, timings = fit(model, x, labels, epochs=1, batch_size=batch, lr=0.05, momentum=0.9, rng=rng)
+            epochs.append(timings["epoch_seconds"][0])
+            matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append({"threads": threads, "net": "784-128-10 relu/CE", "batch": batch, "images": len(x),
-                     "epoch_s": epoch, "matmul_s": matmul})
+                     "epoch_s": float(np.median(epochs[1:])), "matmul_s": float(np.median(matmuls[1:]))})
     rng = np.random.default_rng(0)
     model = mlp([784, 30, 10], activation="sigmoid", output="sigmoid", loss="quadratic", rng=rng)
     _, timings = fit(model, x[:50000], labels[:50000], epochs=repeats + 1, batch_size=10, lr=3.0, rng=rng)
@@ -94,6 +91,7 @@ def main():
         print(json.dumps(measure(args.child, args.batches, args.repeats)))
         return
 
+    load_before = os.getloadavg()[0]  # a shared machine: say how busy it was
     rows = []
     for threads in args.threads:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -103,7 +101,8 @@ def main():
                "--batches", *map(str, args.batches)]
         rows += json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
-    print(f"median of {args.repeats} epochs; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"median of {args.repeats} epochs; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+          f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
     print(f"{'threads':>7}  {'network':<22} {'batch':>5}  {'s/epoch':>8}  {'images/s':>9}  {'matmul s':>8}  {'ratio':>5}")
     for r in rows:
         matmul = f"{r['matmul_s']:8.3f}  {r['epoch_s'] / r['matmul_s']:5.2f}" if r["matmul_s"] else f"{'-':>8}  {'-':>5}"
