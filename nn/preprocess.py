@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is about 160 MB as float32 grey; more is refused
 FORMATS = ("PNG", "JPEG")
+DRAFT_SIDE = 512         # a JPEG is decoded at the smallest scale that keeps its shorter side this long
 BOX, SIDE, CENTRE = 20, 28, 14
 MIN_CONTRAST = 0.1       # ink darker/lighter than the background by less than this (of full scale): blank
 NOISE = 0.2              # after stretching ink to [0, 1], weaker pixels are background (paper grain, JPEG)
@@ -60,6 +61,9 @@ def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                                      f"{max_pixels / 1e6:g}; refusing to decode it")
                 if w == 0 or h == 0:
                     raise ImageError(f"{path}: image has no pixels ({w}×{h})")
+                if img.format == "JPEG":  # decode a big photo at 1/2..1/8 scale: plenty for a 20×20 digit
+                    k = DRAFT_SIDE / min(w, h)
+                    img.draft("L", (round(w * k), round(h * k)))
                 img.load()
                 img = ImageOps.exif_transpose(img)            # phone photos: upright as shown
                 return _grey(img)

@@ -136,6 +136,15 @@ def test_16_bit_png(tmp_path):
     assert np.array_equal(load_digit(tmp_path / "d16.png")[1], to_mnist(g))
 
 
+def test_big_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
+    photo = np.ones((2400, 3200), np.float32)
+    photo[600:1800, 1200:2000] = 1 - seven(1200, 800)            # a black 7 on white paper
+    path = save(tmp_path / "photo.jpg", photo, quality=90)
+    grey, d = load_digit(path)
+    assert grey.shape == (600, 800)                               # 1/4 scale: shorter side still ≥ 512
+    assert diff(d, to_mnist(seven())) < 4
+
+
 def test_exif_orientation_is_applied(tmp_path):
     g = 1 - seven()
     img = Image.fromarray(np.round(g * 255).astype(np.uint8)).rotate(90, expand=True)  # stored on its side
