@@ -1,11 +1,12 @@
 """Training: it learns, it is reproducible, it fails loudly, and it reaches the blog's figure on MNIST."""
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nn.data import decode_split, to_inputs
-from nn.layers import Linear, Sigmoid, Tanh
+from nn.layers import Linear, ReLU, Sigmoid, Tanh
 from nn.model import Sequential, mlp
 from nn.train import TrainingDiverged, fit, shift_images, train_run
 
@@ -90,6 +91,17 @@ def test_divergence_names_epoch_and_batch():
         train_run(hp(hidden=[64, 64, 64], lr=1e4), images, labels, log=lambda line: None)
 
 
+def test_saturating_training_raises_no_warning():
+    images, labels = blocks(200, seed=3)
+    # ReLU into a sigmoid with N(0, 1) weights on 784 inputs: logits in the hundreds, sigmoid pinned
+    # at 0 or 1. The seeds' np.exp warned of overflow here; nothing may warn (warnings are errors).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, history, _ = train_run(hp(activation="relu", output="sigmoid", loss="quadratic", init="normal",
+                                     lr=3.0, momentum=0.0, batch_size=10), images, labels, log=lambda line: None)
+    assert all(np.isfinite(history["train_loss"] + history["val_loss"]))
+
+
 def test_early_stopping_restores_best_weights():
     images, labels = blocks(300, seed=4)
     # 50 training images, a big step with momentum: validation loss soon stops improving
@@ -130,12 +142,29 @@ def test_shift_images_matches_a_per_image_reference():
     assert len({(a, b) for a, b in zip(dy, dx)}) > 10        # the shifts do vary
 
 
-@pytest.mark.slow
-def test_blog_network_one_epoch_on_real_mnist():
+@pytest.fixture(scope="module")
+def mnist():
     if not (MNIST / "train-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found at {MNIST}")
-    images, labels = decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
-    test_images, test_labels = decode_split(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
+    train = decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
+    test = decode_split(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
+    return train, test
+
+
+@pytest.mark.slow
+def test_blog_network_one_epoch_on_real_mnist(mnist):
+    (images, labels), (test_images, test_labels) = mnist
+    # the blog's form, ReLU hidden and sigmoid output, quadratic cost; N(0, 1) would saturate it
+    rng = np.random.default_rng(0)
+    model = Sequential([Linear(784, 30, init="he", rng=rng), ReLU(), Linear(30, 10, init="he", rng=rng), Sigmoid()])
+    fit(model, to_inputs(images), labels, epochs=1, batch_size=10, lr=0.5, rng=rng)
+    _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
+    assert accuracy >= 0.85
+
+
+@pytest.mark.slow
+def test_nielsen_network_one_epoch_on_real_mnist(mnist):
+    (images, labels), (test_images, test_labels) = mnist
     # Nielsen's network: [784, 30, 10] sigmoid, quadratic cost, N(0, 1) init, batch 10, eta 3.0
     model, _, _ = train_run(hp(hidden=[30], activation="sigmoid", output="sigmoid", loss="quadratic",
                                init="normal", lr=3.0, momentum=0.0, batch_size=10, epochs=1, validation=10000),
