@@ -7,7 +7,7 @@ import pytest
 from nn.gradcheck import numerical_gradient, relative_error
 from nn.layers import Linear, ReLU, Sigmoid, Softmax
 from nn.losses import one_hot
-from nn.model import ModelFileError, Sequential, load, mlp, save
+from nn.model import ModelFileError, Sequential, load, mlp, save, save_failed
 
 
 @pytest.mark.parametrize("activation, output, loss", [
@@ -134,3 +134,9 @@ def test_load_mismatched_file(saved, replace, message):
     rewrite(saved, replace)
     with pytest.raises(ModelFileError, match=f"{saved}: {message}"):
         load(saved)
+
+
+def test_failed_run_file_is_refused_with_its_reason(tmp_path):
+    save_failed(tmp_path / "m.npz", "training diverged at epoch 2")
+    with pytest.raises(ModelFileError, match=r"m.npz: the run produced no usable model \(training diverged at epoch 2\)"):
+        load(tmp_path / "m.npz")
