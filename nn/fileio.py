@@ -27,6 +27,13 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        # a full disk, a quota, a read-only folder: name the file the user asked for, not our temp name
+        if e.filename is not None and os.fspath(e.filename) != os.fspath(tmp):
+            raise
+        if e.errno is None:  # numpy's short-write error has no errno
+            raise OSError(f"{path}: cannot write it ({e})") from None
+        raise OSError(e.errno, e.strerror, str(path)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
