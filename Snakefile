@@ -4,6 +4,7 @@
 import os
 import re
 import sys
+import tempfile
 
 import yaml
 from snakemake.utils import min_version
@@ -93,3 +94,19 @@ onsuccess:
 
 onerror:
     warn_failed_runs()
+
+
+def check_writable(top="results"):
+    """Exit with one line if an output folder cannot be written (read-only, immutable, full
+    quota); Snakemake's own failure, when it first clears an old output there, is a traceback."""
+    for folder, _, _ in os.walk(top):
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as e:
+            sys.exit(f"Output folder {folder} is not writable ({e.strerror or e}); "
+                     "make it writable and run again: nothing was changed")
+
+
+onstart:
+    check_writable()
