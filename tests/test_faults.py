@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MNIST_NAMES, REPO, Workflow, tiny_config, write_tiny_mirror
+from conftest import MNIST_NAMES, REPO, Workflow, snakemake_env, tiny_config, write_tiny_mirror
 from nn import model
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ class Snakemake:
                "--configfile", str(wf.configfile), *args]
         with open(self.out, "w") as f:  # a file, not a pipe: a full pipe would stall snakemake
             self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "MPLBACKEND": "Agg"})
+                                         env=snakemake_env())
 
     def wait_for_epoch(self, run: str, timeout: float = 120) -> None:
         log = self.wf.path(f"results/logs/train/{run}.log")
@@ -226,7 +226,7 @@ def test_disk_full_while_evaluating_leaves_no_partial_file(done, tmp_path):
     cmd = [sys.executable, "-c", FSIZE_LAUNCHER, "12000", "-m", "snakemake", "--snakefile", str(wf.snakefile),
            "--directory", str(wf.workdir), "--configfile", str(wf.configfile), "--cores", "1",
            "results/runs/a/metrics.json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=snakemake_env())
     assert proc.returncode == 1
     line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule evaluate:"))
     assert "File too large: 'results/runs/a/" in line, line
@@ -344,7 +344,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     line = next(i for i, l in enumerate(text) if l.strip().startswith("lr:"))
     text[line] = text[line].replace("lr: ", "lr: [", 1)  # an unclosed flow sequence
     (repo / "config.yaml").write_text("\n".join(text) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n"], cwd=repo,
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n"], cwd=repo, env=snakemake_env(),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[-1] == (

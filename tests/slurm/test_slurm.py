@@ -76,7 +76,7 @@ def test_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_mirror):
     (tmp_path / "local").mkdir()
     (tmp_path / "cluster").mkdir()
     local = Workflow(tmp_path / "local", config)
-    cluster = Workflow(tmp_path / "cluster", config)
+    cluster = Workflow(tmp_path / "cluster", config, cluster=True)
 
     local.run("--cores", "2")
     proc = cluster.run("--profile", str(PROFILE), timeout=600)
