@@ -4,9 +4,6 @@
 import os
 import re
 import sys
-import tempfile
-
-import yaml
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -15,31 +12,17 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 from nn import config as nnconfig
 from nn import fileio
+from nn.report import failed_runs
 from nn.sources import script_sources
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole
-# (Snakemake's default would merge the two, mixing both files' runs).
-def check_yaml_syntax(path):
-    """Exit with one line naming the file and line of a YAML syntax error (Snakemake's names neither).
-
-    Only for config.yaml: a `--configfile` is parsed by Snakemake before this file runs.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            yaml.safe_load(f)
-    except FileNotFoundError:
-        return  # Snakemake's own message says which file is missing
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f" ({e.context} at line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
-        sys.exit(f"Config error: {path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
-                 f"{e.problem or e.context}{where}")
-    except yaml.YAMLError as e:
-        sys.exit(f"Config error: {path}: not valid YAML ({' '.join(str(e).split())})")
-
-
+# (Snakemake's default would merge the two, mixing both files' runs). A --configfile is
+# parsed by Snakemake before this file runs, so only config.yaml gets our YAML check.
 if not workflow.overwrite_configfiles:
-    check_yaml_syntax(os.path.join(workflow.basedir, "config.yaml"))
+    try:
+        nnconfig.check_yaml_syntax(os.path.join(workflow.basedir, "config.yaml"))
+    except nnconfig.ConfigError as e:
+        sys.exit(f"Config error: {e}")
 
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
@@ -77,15 +60,9 @@ rule all:
 
 
 def warn_failed_runs():
-    """One WARNING line per run whose metrics say it failed: the last thing the user reads."""
-    for run in RUNS:
-        path = f"results/runs/{run}/metrics.json"
-        try:
-            metrics = fileio.read_json(path)
-        except (OSError, ValueError):  # not evaluated (yet): nothing to say
-            continue
-        if isinstance(metrics, dict) and metrics.get("status") == "failed":
-            print(f"WARNING: run {run} failed: {metrics.get('error')} (see {path})", file=sys.stderr)
+    """One WARNING line per failed run (e.g. diverged): the last thing the user reads."""
+    for run, error, path in failed_runs({run: f"results/runs/{run}/metrics.json" for run in RUNS}):
+        print(f"WARNING: run {run} failed: {error} (see {path})", file=sys.stderr)
 
 
 onsuccess:
@@ -96,17 +73,9 @@ onerror:
     warn_failed_runs()
 
 
-def check_writable(top="results"):
-    """Exit with one line if an output folder cannot be written (read-only, immutable, full
-    quota); Snakemake's own failure, when it first clears an old output there, is a traceback."""
-    for folder, _, _ in os.walk(top):
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-                pass
-        except OSError as e:
-            sys.exit(f"Output folder {folder} is not writable ({e.strerror or e}); "
-                     "make it writable and run again: nothing was changed")
-
-
 onstart:
-    check_writable()
+    # One line, before any job, if an output folder is read-only (Snakemake's own failure is a traceback).
+    try:
+        fileio.check_writable("results")
+    except OSError as e:
+        sys.exit(e.strerror)

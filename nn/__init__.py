@@ -5,8 +5,10 @@ Modules, each one idea:
   download  fetch files from a list of mirrors, verified by checksum
   data      load/validate MNIST arrays, scale inputs
   fileio    atomic writes: nothing half-written is ever left at an output path
-  layers, losses, model, optim, train   the network and how it learns
-  metrics, plots, report                 how a trained network is judged and shown
-  config    expand config.yaml into one canonical hyperparameter dict per run
-  predict   classify your own digit images
+  init, layers, losses, model, optim, train   the network and how it learns
+  gradcheck                                   finite-difference gradients, for the tests
+  metrics, plots, report                      how a trained network is judged and shown
+  config    validate config.yaml and expand it into one canonical hyperparameter dict per run
+  sources   which nn files a rule's script imports (declared as its inputs)
+  preprocess, predict   classify your own digit images
 """

@@ -52,6 +52,22 @@ def _first_error(validator, instance):
     return f"{_key_path(err.absolute_path)}: {err.message}"
 
 
+def check_yaml_syntax(path) -> None:
+    """Raise ConfigError naming the file and line of a YAML syntax error (Snakemake's message names neither)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            yaml.safe_load(f)
+    except FileNotFoundError:
+        return  # Snakemake's own message says which file is missing
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" ({e.context} at line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
+        raise ConfigError(f"{path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
+                          f"{e.problem or e.context}{where}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+
+
 def load_schema(path) -> dict:
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)

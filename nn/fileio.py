@@ -81,3 +81,16 @@ def load_npy(path) -> np.ndarray:
         raise ValueError(f"{path}: not a valid .npy file ({e})") from None
     except (OSError, EOFError) as e:
         raise ValueError(f"{path}: cannot read .npy file ({e})") from None
+
+
+def check_writable(top) -> None:
+    """Raise OSError naming the first folder under `top` that cannot be written (read-only,
+    immutable, full quota), before any job starts rather than midway."""
+    import tempfile
+    for folder, _, _ in os.walk(top):
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as e:
+            raise OSError(e.errno, f"Output folder {folder} is not writable ({e.strerror or e}); "
+                          "make it writable and run again: nothing was changed") from None

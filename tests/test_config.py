@@ -105,3 +105,12 @@ def test_module_sources_follow_imports_transitively(tmp_path):
     assert script_sources(script) == sorted([str(REPO / "nn" / "config.py"), str(REPO / "nn" / "fileio.py")])
     with pytest.raises(FileNotFoundError, match="nn/nope.py"):
         module_sources("nope")
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("runs:\n  a:\n    lr: [0.1\n    epochs: 3\n")
+    with pytest.raises(nnconfig.ConfigError, match=r"config.yaml: YAML syntax error at line 4, column \d+"):
+        nnconfig.check_yaml_syntax(bad)
+    bad.write_text("runs:\n  a: {}\n")
+    nnconfig.check_yaml_syntax(bad)  # a valid file passes silently

@@ -261,3 +261,12 @@ def test_report_script(evaluated, png, tmp_path):
     assert [r["run"] for r in rows] == ["tiny", "broken"] and rows[1]["status"] == "failed"
     for p in [outputs["val_curves"], outputs["comparison"], sweep_png]:
         assert Path(p).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_failed_runs_lists_only_runs_marked_failed(tmp_path):
+    from nn import fileio
+    from nn.report import failed_runs
+    fileio.write_json(tmp_path / "a.json", {"test_accuracy": 0.9})
+    fileio.write_json(tmp_path / "b.json", {"status": "failed", "error": "diverged at epoch 2, batch 7"})
+    paths = {"a": tmp_path / "a.json", "b": tmp_path / "b.json", "c": tmp_path / "missing.json"}
+    assert failed_runs(paths) == [("b", "diverged at epoch 2, batch 7", str(tmp_path / "b.json"))]

@@ -86,6 +86,9 @@ def test_report_is_self_contained(done):
     for run in all_runs(done):
         assert run in html
     assert "a test" in html  # the reference source of run `sig`
+    # the report's reproducibility claim names the test below, which must exist
+    claim = re.search(r"tests/test_workflow.py::(\w+)", html).group(1)
+    assert claim in globals() and claim.startswith("test_")
 
 
 def test_second_run_does_nothing(done):

@@ -35,5 +35,7 @@ rule evaluate:
     threads: 1
     log:
         "results/logs/evaluate/{run}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{run}.tsv"
     script:
         "../scripts/evaluate.py"

@@ -21,7 +21,8 @@ rule train:
         hp=lambda wc: TRAIN_HPARAMS[wc.run],
     threads: lambda wc: RUNS[wc.run]["threads"]
     resources:
-        mem_mb=lambda wc: 1500 + 4 * sum(RUNS[wc.run]["hidden"]),
+        # Measured peak: 270-370 MB (the float32 training set is 188 MB); room for float64.
+        mem_mb=1000,
     log:
         "results/logs/train/{run}.log",
     benchmark:
