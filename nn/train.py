@@ -20,7 +20,13 @@ from nn.optim import SGD, learning_rate
 
 
 class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; the message names the epoch and batch."""
+    """The loss became NaN or infinite; the message names the epoch and batch.
+
+    fit() attaches what it had: `history` and `timings` of the epochs that finished.
+    """
+
+    history: dict | None = None
+    timings: dict | None = None
 
 
 def shift_images(x, k: int, rng: np.random.Generator, side: int = 28):
@@ -94,15 +100,20 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
         start = time.perf_counter()
         opt.lr = learning_rate(schedule, lr, epoch, epochs, lr_min, step_size, step_gamma)
         # overflow to inf/NaN is caught as divergence, with a better message than a warning
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss_sum, correct = train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch)
-            record = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": loss_sum / len(x),
-                      "train_accuracy": correct / len(x)}
-            if has_val:
-                record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
-                if not math.isfinite(record["val_loss"]):
-                    raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
-                                           f"after epoch {epoch + 1} (learning rate {opt.lr:g})")
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss_sum, correct = train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch)
+                record = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": loss_sum / len(x),
+                          "train_accuracy": correct / len(x)}
+                if has_val:
+                    record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
+                    if not math.isfinite(record["val_loss"]):
+                        raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
+                                               f"after epoch {epoch + 1} (learning rate {opt.lr:g})")
+        except TrainingDiverged as e:  # keep the finished epochs: their curves show the blow-up coming
+            timings["total_seconds"] = time.perf_counter() - start_all
+            e.history, e.timings = history, timings
+            raise
         for key, value in record.items():
             history[key].append(value)
         record["seconds"] = time.perf_counter() - start

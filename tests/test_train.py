@@ -87,8 +87,24 @@ def test_same_seed_same_bits_other_seed_other_weights(overrides):
 def test_divergence_names_epoch_and_batch():
     images, labels = blocks(200, seed=3)
     # a deep ReLU net with a huge step: activations overflow float32 within a few batches
-    with pytest.raises(TrainingDiverged, match=r"loss is (nan|inf) at epoch 1, batch \d+ of 7 \(learning rate 10000\)"):
+    with pytest.raises(TrainingDiverged, match=r"loss is (nan|inf) at epoch 1, batch \d+ of 7 \(learning rate 10000\)") as e:
         train_run(hp(hidden=[64, 64, 64], lr=1e4), images, labels, log=lambda line: None)
+    assert e.value.history["epoch"] == [] and e.value.timings["total_seconds"] > 0  # what finished: nothing
+
+
+def test_divergence_keeps_the_epochs_that_finished():
+    images, labels = blocks(200, seed=3)
+    x = to_inputs(images)
+    model = mlp([784, 16, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=0)
+
+    def blow_up(record):  # after epoch 1, weights no float32 product survives
+        for layer in model.layers:
+            for p in getattr(layer, "params", {}).values():
+                p *= np.float32(1e30)
+
+    with pytest.raises(TrainingDiverged, match="at epoch 2, batch 1 of") as e:
+        fit(model, x, labels, epochs=3, batch_size=32, lr=0.1, rng=np.random.default_rng(0), callback=blow_up)
+    assert e.value.history["epoch"] == [1] and len(e.value.timings["epoch_seconds"]) == 1
 
 
 def test_saturating_training_raises_no_warning():

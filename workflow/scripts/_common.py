@@ -53,6 +53,10 @@ def run(main, snakemake=None) -> None:
             if log_path:
                 log(message)
             sys.exit(message)  # to stderr, exit status 1
+        except KeyboardInterrupt:  # Ctrl-C: Snakemake says so itself; one line here, no traceback
+            if log_path:
+                log("interrupted (Ctrl-C); outputs not written")
+            sys.exit(130)
         except Exception:
             if log_path:  # without a log, Python prints the traceback to stderr anyway
                 log(traceback.format_exc().rstrip())

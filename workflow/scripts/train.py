@@ -7,7 +7,6 @@ nn.model.load refuses, and timings.json, and exits 0; evaluate and report mark t
 """
 import os
 import sys
-import time
 
 # BLAS threads = the run's own `threads`, set before numpy loads. Snakemake scales a
 # job's threads down to --cores, but OpenBLAS gives different bits with 1 and 2
@@ -21,32 +20,23 @@ import _common  # noqa: E402
 from nn import data, fileio, model, train  # noqa: E402
 
 
-def diverged(run, error, epochs_done, seconds, out, log):
-    error = str(error)
-    log(f"run {run}: {error}")
-    print(f"run {run}: {error}", file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
-    model.save_failed(out.model, f"run {run}: {error}")
-    fileio.write_json(out.history, {"status": "diverged", "error": error,
-                                    "epoch": list(range(1, epochs_done + 1))})
-    fileio.write_json(out.timings, {"epoch_seconds": [], "total_seconds": seconds})
+def diverged(run, e, out, log):
+    error = f"run {run}: {e}"
+    log(error)
+    print(error, file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
+    model.save_failed(out.model, error)
+    fileio.write_json(out.history, {**e.history, "status": "diverged", "error": str(e)})
+    fileio.write_json(out.timings, e.timings)
 
 
 def main(log):
     hp, out, run = snakemake.params.hp, snakemake.output, snakemake.wildcards.run  # noqa: F821
     images, labels = data.load_split(os.path.dirname(snakemake.input.images), "train")  # noqa: F821
     log(f"run {run}: {len(images)} training images, hyperparameters {hp}")
-    epochs_done = 0
-
-    def log_epochs(line):  # train_run logs one "epoch ..." line per finished epoch
-        nonlocal epochs_done
-        epochs_done += line.startswith("epoch ")
-        log(line)
-
-    start = time.perf_counter()
     try:
-        net, history, timings = train.train_run(hp, images, labels, log=log_epochs)
+        net, history, timings = train.train_run(hp, images, labels, log=log)
     except train.TrainingDiverged as e:
-        return diverged(run, e, epochs_done, time.perf_counter() - start, out, log)
+        return diverged(run, e, out, log)
     model.save(net, out.model)
     fileio.write_json(out.history, history)
     fileio.write_json(out.timings, timings)
