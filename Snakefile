@@ -33,14 +33,8 @@ try:
 except nnconfig.ConfigError as e:
     sys.exit(f"Config error: {e}")
 
-SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
 
-
-def code(script):
-    """The nn files (and the shared script helper) a rule's script imports: editing them reruns the rule."""
-    return script_sources(os.path.join(SCRIPTS, f"{script}.py")) + [os.path.join(SCRIPTS, "_common.py")]
-
-
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
@@ -57,12 +51,6 @@ rule all:
         "results/report.html",
         "results/summary.csv",
         PREDICT_TARGETS,
-
-
-def warn_failed_runs():
-    """One WARNING line per failed run (e.g. diverged): the last thing the user reads."""
-    for run, error, path in failed_runs({run: f"results/runs/{run}/metrics.json" for run in RUNS}):
-        print(f"WARNING: run {run} failed: {error} (see {path})", file=sys.stderr)
 
 
 onsuccess:

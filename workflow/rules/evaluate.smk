@@ -1,16 +1,6 @@
 # One evaluation job per run: metrics on the 10,000 test images and the run's figures.
 
 
-def _run_figure(name, caption):
-    return report(
-        f"results/runs/{{run}}/{name}.png",
-        caption=f"../report/{caption}.rst",
-        category="Runs",
-        subcategory="{run}",
-        labels={"run": "{run}", "figure": name},
-    )
-
-
 rule evaluate:
     input:
         model="results/runs/{run}/model.npz",
@@ -21,12 +11,12 @@ rule evaluate:
     output:
         metrics="results/runs/{run}/metrics.json",
         confusion_csv="results/runs/{run}/confusion.csv",
-        confusion_png=_run_figure("confusion", "confusion"),
-        curves=_run_figure("curves", "curves"),
-        predictions=_run_figure("predictions", "predictions"),
-        worst_errors=_run_figure("worst_errors", "worst_errors"),
-        near_misses=_run_figure("near_misses", "near_misses"),
-        first_output=_run_figure("first_output", "first_output"),
+        confusion_png=run_figure("confusion", "confusion"),
+        curves=run_figure("curves", "curves"),
+        predictions=run_figure("predictions", "predictions"),
+        worst_errors=run_figure("worst_errors", "worst_errors"),
+        near_misses=run_figure("near_misses", "near_misses"),
+        first_output=run_figure("first_output", "first_output"),
     wildcard_constraints:
         run="|".join(map(re.escape, RUNS)),
     params:

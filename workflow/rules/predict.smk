@@ -7,13 +7,6 @@ PREDICT_RUN = config.get("predict_run", "best")
 PREDICT_TARGETS = ["results/predictions.csv", "results/predictions.png"] if PREDICT_DIR else []
 
 
-def predict_images(folder):
-    """The images in `folder`, sorted by name; braces escaped so Snakemake sees no wildcards."""
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".png", ".jpg", ".jpeg"))
-                   and os.path.isfile(os.path.join(folder, n)))
-    return [os.path.join(folder, n).replace("{", "{{").replace("}", "}}") for n in names]
-
-
 if PREDICT_DIR:
     if not os.path.isdir(PREDICT_DIR):
         sys.exit(f"Config error: predict_dir: {PREDICT_DIR} is not a folder")

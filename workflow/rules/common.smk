@@ -1,0 +1,32 @@
+# Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
+
+SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
+
+
+def code(script):
+    """The nn files (and the shared script helper) a rule's script imports: editing them reruns the rule."""
+    return script_sources(os.path.join(SCRIPTS, f"{script}.py")) + [os.path.join(SCRIPTS, "_common.py")]
+
+
+def run_figure(name, caption):
+    """A per-run figure, marked for Snakemake's report with its caption."""
+    return report(
+        f"results/runs/{{run}}/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category="Runs",
+        subcategory="{run}",
+        labels={"run": "{run}", "figure": name},
+    )
+
+
+def predict_images(folder):
+    """The images in `folder`, sorted by name; braces escaped so Snakemake sees no wildcards."""
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".png", ".jpg", ".jpeg"))
+                   and os.path.isfile(os.path.join(folder, n)))
+    return [os.path.join(folder, n).replace("{", "{{").replace("}", "}}") for n in names]
+
+
+def warn_failed_runs():
+    """One WARNING line per failed run (e.g. diverged): the last thing the user reads."""
+    for run, error, path in failed_runs({run: f"results/runs/{run}/metrics.json" for run in RUNS}):
+        print(f"WARNING: run {run} failed: {error} (see {path})", file=sys.stderr)
