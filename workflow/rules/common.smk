@@ -8,6 +8,13 @@ def code(script):
     return script_sources(os.path.join(SCRIPTS, f"{script}.py")) + [os.path.join(SCRIPTS, "_common.py")]
 
 
+def training_cost(hp):
+    """Rough work of a run (epochs x multiply-adds per image), in millions: the scheduler's priority,
+    so the longest run starts first instead of finishing alone at the end."""
+    sizes = [784, *hp["hidden"], 10]
+    return hp["epochs"] * sum(a * b for a, b in zip(sizes, sizes[1:])) // 1_000_000
+
+
 def run_figure(name, caption):
     """A per-run figure, marked for Snakemake's report with its caption."""
     return report(

@@ -20,6 +20,7 @@ rule train:
     params:
         hp=lambda wc: TRAIN_HPARAMS[wc.run],
     threads: lambda wc: RUNS[wc.run]["threads"]
+    priority: lambda wc: training_cost(RUNS[wc.run])
     resources:
         # Measured peak: 270-370 MB (the float32 training set is 188 MB); room for float64.
         mem_mb=1000,
