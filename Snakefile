@@ -12,8 +12,6 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 from nn import config as nnconfig
 from nn import fileio
-from nn.report import failed_runs
-from nn.sources import script_sources
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole
 # (Snakemake's default would merge the two, mixing both files' runs). A --configfile is

@@ -210,11 +210,8 @@ def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
 SNAKEFILE = f"""
 import os, sys
 sys.path.insert(0, {str(REPO)!r})
-from nn.sources import script_sources
 RUNS = {{"best": {{}}, "wide": {{}}}}
-def code(script):
-    scripts = {str(REPO / "workflow" / "scripts")!r}
-    return script_sources(f"{{scripts}}/{{script}}.py") + [f"{{scripts}}/_common.py"]
+include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
 include: {str(REPO / "workflow" / "rules" / "predict.smk")!r}
 rule all:
     input: PREDICT_TARGETS

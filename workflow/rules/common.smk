@@ -1,6 +1,9 @@
 # Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
+from nn.report import failed_runs
+from nn.sources import PACKAGE_DIR, script_sources
 
-SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
+# Beside the nn package in use (the Snakefile puts its own checkout first on sys.path).
+SCRIPTS = os.path.join(PACKAGE_DIR.parent, "workflow", "scripts")
 
 
 def code(script):
