@@ -172,3 +172,14 @@ def test_bad_config_fails_before_any_job(tiny_workflow):
     assert proc.returncode != 0
     assert "Config error: runs.sig.lr: -1 is less than or equal to the minimum of 0" in proc.stderr
     assert not tiny_workflow.path("results").exists()
+
+
+def test_snakemakes_own_report_has_every_marked_figure(done, tmp_path):
+    out = tmp_path / "snakemake-report.html"
+    done.run("--cores", "1", "--report", str(out))
+    html = out.read_text()
+    for name in ["first_ten.png", "confusion.png", "curves.png", "val_curves.png", "sweep-width.png"]:
+        assert name in html, name
+    for caption in ["confusion", "sweep", "first_ten"]:  # report() captions, rendered by Snakemake
+        first_words = (REPO / "workflow" / "report" / f"{caption}.rst").read_text().split(":")[0][:40]
+        assert first_words in html, caption
