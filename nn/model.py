@@ -178,6 +178,11 @@ def load(path) -> Sequential:
     try:
         # our own handle: np.load leaks the one it opens when the zip is corrupt
         with open(path, "rb") as fh:
+            # np.load calls anything that is neither zip nor .npy "pickled data": say what it is
+            magic = fh.read(6)
+            if magic != b"\x93NUMPY" and not magic.startswith(b"PK\x03\x04"):
+                raise ModelFileError(f"{path}: not a readable model .npz (not a zip archive)")
+            fh.seek(0)
             f = np.load(fh, allow_pickle=False)
             if not isinstance(f, np.lib.npyio.NpzFile):
                 raise ModelFileError(f"{path}: holds a single array (.npy), not a model .npz")

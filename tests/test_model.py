@@ -117,6 +117,10 @@ def test_load_missing_file_or_other_format(tmp_path):
     (tmp_path / "text.npz").write_text("hello")
     with pytest.raises(ModelFileError, match="text.npz: not a readable model"):
         load(tmp_path / "text.npz")
+    # an image passed where a model belongs: said plainly, not numpy's "contains pickled data"
+    (tmp_path / "digit.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with pytest.raises(ModelFileError, match=r"digit.png: not a readable model .npz \(not a zip archive\)$"):
+        load(tmp_path / "digit.png")
 
 
 @pytest.mark.parametrize("replace, message", [
