@@ -63,12 +63,16 @@ def split_paths(data_dir, split):
     return data_dir / f"{split}-images.npy", data_dir / f"{split}-labels.npy"
 
 
-def load_split(data_dir, split):
-    """Load a decoded split (no pickles) and validate it as decode_split does."""
-    images_path, labels_path = split_paths(data_dir, split)
+def load_arrays(images_path, labels_path):
+    """Load a decoded images/labels pair of .npy files (no pickles), validated as decode_split does."""
     images, labels = load_npy(images_path), load_npy(labels_path)
     check_split(images, labels, images_path, labels_path)
     return images, labels
+
+
+def load_split(data_dir, split):
+    """load_arrays on results/data/{split}-images.npy and -labels.npy under data_dir."""
+    return load_arrays(*split_paths(data_dir, split))
 
 
 def to_inputs(images, dtype=np.float32):

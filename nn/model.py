@@ -115,6 +115,13 @@ class Sequential:
         """(n,) loss of each image under the model's own training loss."""
         return self.loss.per_sample(self._chunked(self.body, x), one_hot(labels, self.n_out, self.dtype))
 
+    def outputs_and_losses(self, x, labels):
+        """(predict_proba(x), sample_losses(x, labels)) from one forward pass: what evaluation needs."""
+        scores = self._chunked(self.body, x)                                   # (n, n_out)
+        losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
+        tail = self.layers[len(self.body):]                                    # the fused output layer, if any
+        return (self._run(tail, scores).copy() if tail else scores), losses
+
     def evaluate(self, x, labels):
         """(mean loss, accuracy) on inputs x (n, n_in) and integer labels (n,), in one pass."""
         scores = self._chunked(self.body, x)

@@ -165,11 +165,17 @@ def test_diverging_run_with_keep_going_fails_the_same_way(done, tmp_path):
 
 # ---------------------------------------------------------------- killed and interrupted runs
 
-def test_sigkill_of_a_training_job_then_rerun(done, tmp_path):
+def training_in_progress(done, tmp_path):
+    """A copy of the pipeline retraining run `slow` in the background, caught after its first epoch."""
     wf = copy_of(done, tmp_path)
     target = forget(wf, "slow")
     sm = Snakemake(wf, "--cores", "1", target)
     sm.wait_for_epoch("slow")
+    return wf, target, sm
+
+
+def test_sigkill_of_a_training_job_then_rerun(done, tmp_path):
+    wf, target, sm = training_in_progress(done, tmp_path)
     os.kill(sm.job_pid("train.py"), signal.SIGKILL)
     assert sm.wait() == 1
     out = sm.output()
@@ -181,10 +187,7 @@ def test_sigkill_of_a_training_job_then_rerun(done, tmp_path):
 
 
 def test_ctrl_c_of_the_whole_workflow_then_rerun(done, tmp_path):
-    wf = copy_of(done, tmp_path)
-    target = forget(wf, "slow")
-    sm = Snakemake(wf, "--cores", "1", target)
-    sm.wait_for_epoch("slow")
+    wf, target, sm = training_in_progress(done, tmp_path)
     os.killpg(sm.proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     assert sm.wait() != 0
     assert "Terminating processes on user request" in sm.output()
@@ -194,10 +197,7 @@ def test_ctrl_c_of_the_whole_workflow_then_rerun(done, tmp_path):
 
 
 def test_second_snakemake_meets_the_lock_then_a_clean_run(done, tmp_path):
-    wf = copy_of(done, tmp_path)
-    target = forget(wf, "slow")
-    first = Snakemake(wf, "--cores", "1", target)
-    first.wait_for_epoch("slow")
+    wf, target, first = training_in_progress(done, tmp_path)
     train = first.job_pid("train.py")
     os.kill(train, signal.SIGSTOP)  # hold the first run inside its job, however fast the machine
     try:

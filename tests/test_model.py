@@ -144,3 +144,15 @@ def test_failed_run_file_is_refused_with_its_reason(tmp_path):
     save_failed(tmp_path / "m.npz", "training diverged at epoch 2")
     with pytest.raises(ModelFileError, match=r"m.npz: the run produced no usable model \(training diverged at epoch 2\)"):
         load(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("output, loss", [("softmax", "cross_entropy"), ("sigmoid", "quadratic"),
+                                          ("sigmoid", "cross_entropy")])
+def test_outputs_and_losses_equal_the_two_separate_passes(output, loss):
+    rng = np.random.default_rng(5)
+    net = mlp([784, 12, 10], activation="relu", output=output, loss=loss, init="he", rng=1)
+    x = rng.random((37, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, 37)
+    probs, losses = net.outputs_and_losses(x, labels)
+    assert np.array_equal(probs, net.predict_proba(x))
+    assert np.array_equal(losses, net.sample_losses(x, labels))

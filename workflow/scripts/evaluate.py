@@ -41,13 +41,11 @@ def main(log):
         return failed(run, str(history.get("error")), out, log)
     check_history(history, inp.history)
     net = model.load(inp.model)
-    images, labels = fileio.load_npy(inp.test_images), fileio.load_npy(inp.test_labels)
-    data.check_split(images, labels, inp.test_images, inp.test_labels)
+    images, labels = data.load_arrays(inp.test_images, inp.test_labels)
 
-    # one forward pass each for outputs and losses; everything below is derived from them
+    # one forward pass for outputs and losses; everything below is derived from them
     x = data.to_inputs(images, dtype=net.dtype)          # (n, 784)
-    probs = net.predict_proba(x)                         # (n, 10)
-    losses = net.sample_losses(x, labels)                # (n,)
+    probs, losses = net.outputs_and_losses(x, labels)    # (n, 10), (n,)
     summary = metrics.summarize(labels, probs, losses, k=k)
     fileio.write_json(out.metrics, {"run": run, **summary})
     fileio.write_text(out.confusion_csv, metrics.confusion_csv(summary["confusion"]))

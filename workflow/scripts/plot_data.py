@@ -5,19 +5,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import data, fileio, plots  # noqa: E402
-
-
-def load(images_path, labels_path):
-    images, labels = fileio.load_npy(images_path), fileio.load_npy(labels_path)
-    data.check_split(images, labels, images_path, labels_path)
-    return images, labels
+from nn import plots  # noqa: E402
+from nn.data import load_arrays  # noqa: E402
 
 
 def main(log):
     inp, out = snakemake.input, snakemake.output  # noqa: F821 (injected by Snakemake)
-    train_images, train_labels = load(inp.train_images, inp.train_labels)
-    _, test_labels = load(inp.test_images, inp.test_labels)
+    train_images, train_labels = load_arrays(inp.train_images, inp.train_labels)
+    _, test_labels = load_arrays(inp.test_images, inp.test_labels)
     log(f"{len(train_images)} training and {len(test_labels)} test images")
     plots.labelled_digits(out.first_ten, train_images[:10], train_labels[:10])
     plots.class_means(out.class_means, train_images, train_labels)

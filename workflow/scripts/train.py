@@ -31,7 +31,7 @@ def diverged(run, e, out, log):
 
 def main(log):
     hp, out, run = snakemake.params.hp, snakemake.output, snakemake.wildcards.run  # noqa: F821
-    images, labels = data.load_split(os.path.dirname(snakemake.input.images), "train")  # noqa: F821
+    images, labels = data.load_arrays(snakemake.input.images, snakemake.input.labels)  # noqa: F821
     log(f"run {run}: {len(images)} training images, hyperparameters {hp}")
     try:
         net, history, timings = train.train_run(hp, images, labels, log=log)
