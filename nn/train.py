@@ -47,6 +47,10 @@ def shift_images(x, k: int, rng: np.random.Generator, side: int = 28):
 def train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch):
     """One pass over x in a fresh random order. Returns (summed batch loss x size, correct count)."""
     n = len(x)
+    if batch_size >= n and not shift:
+        # full-batch gradient descent: the order of a sum does not matter, so neither
+        # shuffle nor gather: no copy of the training set per round
+        return train_full_batch(model, opt, x, y, labels, epoch)
     n_batches = math.ceil(n / batch_size)
     order = rng.permutation(n)
     xb_buf = np.empty((min(batch_size, n), x.shape[1]), x.dtype)   # gather targets, reused every batch
@@ -70,16 +74,29 @@ def train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch):
     return loss_sum, correct
 
 
+def train_full_batch(model, opt, x, y, labels, epoch):
+    """One gradient step on all of x (n, n_in) at once: train_epoch's result for batch_size >= n."""
+    loss, scores = model.backprop(x, y)
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"training diverged: loss is {loss} at round {epoch + 1} "
+                               f"(full batch, learning rate {opt.lr:g}); try a smaller lr or another init")
+    opt.step()
+    return loss * len(x), int(np.count_nonzero(scores.argmax(axis=1) == labels))
+
+
 def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
         x_val=None, val_labels=None, schedule: str = "constant", lr_min: float = 0.0,
         step_size: int = 1, step_gamma: float = 1.0, momentum: float = 0.0, nesterov: bool = False,
-        weight_decay: float = 0.0, shift: int = 0, early_stopping: int = 0, callback=None):
+        weight_decay: float = 0.0, shift: int = 0, early_stopping: int = 0, callback=None, monitor=None):
     """Train `model` in place on inputs x (n, n_in) and integer labels (n,). Returns (history, timings).
 
     train_loss / train_accuracy are the averages over the epoch's batches as they were
     trained on (free to compute; Keras reports the same); val_* are measured after the epoch.
     With early_stopping = patience > 0, training stops after that many epochs without a lower
     validation loss, and the weights of the best epoch are restored.
+    monitor = (x_test, test_labels) measures test_loss / test_accuracy after every epoch, as
+    Nielsen's code does, only to be plotted beside a published curve: it never chooses a model.
+    batch_size >= len(x) is full-batch gradient descent: one step per epoch ("round").
     callback(record) is called after each epoch with that epoch's figures (a dict).
     """
     has_val = x_val is not None and len(x_val) > 0
@@ -92,6 +109,7 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
 
     history = {"epoch": [], "lr": [], "train_loss": [], "train_accuracy": [],
                "val_loss": [] if has_val else None, "val_accuracy": [] if has_val else None,
+               "test_loss": [] if monitor else None, "test_accuracy": [] if monitor else None,
                "stopped_early": False, "best_epoch": 0}
     timings = {"epoch_seconds": [], "total_seconds": 0.0}
     best_loss, best_weights = math.inf, None
@@ -110,6 +128,8 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
                     if not math.isfinite(record["val_loss"]):
                         raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
                                                f"after epoch {epoch + 1} (learning rate {opt.lr:g})")
+                if monitor:
+                    record["test_loss"], record["test_accuracy"] = model.evaluate(*monitor)
         except TrainingDiverged as e:  # keep the finished epochs: their curves show the blow-up coming
             timings["total_seconds"] = time.perf_counter() - start_all
             e.history, e.timings = history, timings
@@ -138,7 +158,7 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
 
 FIT_KEYS = ("epochs", "batch_size", "lr", "schedule", "lr_min", "step_size", "step_gamma", "momentum",
             "nesterov", "weight_decay", "shift", "early_stopping")
-MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype")
+MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype", "monitor_test")
 
 
 def format_record(r: dict, epochs: int) -> str:
@@ -147,15 +167,19 @@ def format_record(r: dict, epochs: int) -> str:
             f"train loss {r['train_loss']:.4f} acc {100 * r['train_accuracy']:.2f}%")
     if "val_loss" in r:
         line += f"  val loss {r['val_loss']:.4f} acc {100 * r['val_accuracy']:.2f}%"
+    if "test_loss" in r:
+        line += f"  test acc {100 * r['test_accuracy']:.2f}%"
     return line + f"  {r['seconds']:.2f} s"
 
 
-def train_run(hp: dict, train_images, train_labels, log=print):
+def train_run(hp: dict, train_images, train_labels, log=print, test=None):
     """One run: uint8 images (n, 28, 28) and labels (n,) -> (model, history, timings).
 
     The last hp["validation"] images are held out; inputs are scaled by nn.data.to_inputs;
     the model is mlp([784, *hidden, 10]). hp["threads"] and hp["reference"] are ignored here
-    (BLAS threads must be pinned before numpy is imported).
+    (BLAS threads must be pinned before numpy is imported). batch_size "full" = every
+    training image in one batch. With hp["monitor_test"], test = (images, labels) is
+    measured after every epoch (history test_*). epochs 0 returns the untrained network.
     """
     missing = [k for k in MODEL_KEYS + FIT_KEYS if k not in hp]
     if missing:
@@ -172,8 +196,16 @@ def train_run(hp: dict, train_images, train_labels, log=print):
     model = mlp([x.shape[1], *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
                 loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype)
     log(f"model {model!r}")
+    monitor = None
+    if hp["monitor_test"]:
+        if test is None:
+            raise ValueError("hyperparameters: monitor_test is on but no test images were given")
+        check_split(*test, "test images", "test labels")
+        monitor = (to_inputs(test[0], dtype), test[1])
+    fit_args = {k: hp[k] for k in FIT_KEYS}
+    if fit_args["batch_size"] == "full":
+        fit_args["batch_size"] = n_train
     history, timings = fit(
         model, x[:n_train], train_labels[:n_train], x_val=x[n_train:], val_labels=train_labels[n_train:],
-        rng=rng, callback=lambda record: log(format_record(record, hp["epochs"])),
-        **{k: hp[k] for k in FIT_KEYS})
+        rng=rng, callback=lambda record: log(format_record(record, hp["epochs"])), monitor=monitor, **fit_args)
     return model, history, timings

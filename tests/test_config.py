@@ -56,7 +56,7 @@ def test_defaults_filled_from_schema(cfg):
     (lambda c: c["runs"]["best"].update(lr=-1), "runs.best.lr: -1 is less than or equal to the minimum of 0"),
     (lambda c: c["runs"]["best"].update(lr=0), "runs.best.lr: 0 is less than or equal to the minimum of 0"),
     (lambda c: c["runs"]["best"].update(batch_size=0), "runs.best.batch_size: 0 is less than the minimum of 1"),
-    (lambda c: c["runs"]["best"].update(epochs=-3), "runs.best.epochs: -3 is less than the minimum of 1"),
+    (lambda c: c["runs"]["best"].update(epochs=-3), "runs.best.epochs: -3 is less than the minimum of 0"),
     (lambda c: c["runs"]["best"].update(hidden=[128, 0]), "runs.best.hidden[1]: 0 is less than the minimum of 1"),
     (lambda c: c["defaults"].update(activation="swish"), "defaults.activation: 'swish' is not one of"),
     (lambda c: c["runs"].update({"a/b": {}}), "runs: name 'a/b' is not allowed"),

@@ -18,7 +18,7 @@ def hp(**overrides):
     base = dict(hidden=[16], activation="relu", output="softmax", loss="cross_entropy", init="he", lr=0.1,
                 schedule="constant", lr_min=0.0, step_size=1, step_gamma=1.0, momentum=0.9, nesterov=False,
                 weight_decay=0.0, batch_size=16, epochs=2, shift=0, validation=100, early_stopping=0, seed=0,
-                threads=1, dtype="float32", reference=None)
+                threads=1, dtype="float32", reference=None, monitor_test=False)
     return {**base, **overrides}
 
 
@@ -56,8 +56,8 @@ def test_train_run_history_and_log():
     lines = []
     model, history, timings = train_run(hp(epochs=3, schedule="cosine", lr_min=0.01), images, labels,
                                         log=lines.append)
-    assert sorted(history) == ["best_epoch", "epoch", "lr", "stopped_early", "train_accuracy", "train_loss",
-                               "val_accuracy", "val_loss"]
+    assert sorted(history) == ["best_epoch", "epoch", "lr", "stopped_early", "test_accuracy", "test_loss",
+                               "train_accuracy", "train_loss", "val_accuracy", "val_loss"]
     assert history["epoch"] == [1, 2, 3] and len(history["val_loss"]) == 3 and len(timings["epoch_seconds"]) == 3
     assert history["lr"][0] == 0.1 and history["lr"][2] < history["lr"][1] < 0.1
     assert history["val_accuracy"][-1] > 0.9        # the blocks are easy; near chance means it did not learn
