@@ -40,7 +40,7 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/predict.smk"
 
 # Cheap stages run on the submitting machine, also under a cluster executor.
-localrules: all, download, report
+localrules: all, download, report, quick
 
 
 rule all:

@@ -151,6 +151,66 @@ def expand_runs(config: dict, schema: dict) -> dict:
     return runs
 
 
+# What a published figure can be compared with: (history key, at) per reference `measure`.
+MEASURES = {"final_test": ("test_accuracy", "final"), "peak_test": ("test_accuracy", "peak"),
+            "final_validation": ("val_accuracy", "final"), "peak_validation": ("val_accuracy", "peak")}
+
+
+def seeds(hp: dict) -> list[int]:
+    """The seeds a run trains: seed, seed+1, ..., one training job each."""
+    return [hp["seed"] + i for i in range(hp["replicates"])]
+
+
+def seed_hparams(hp: dict, seed: int) -> dict:
+    """What one training job depends on: the run's hyperparameters for one seed, without
+    `reference` (report only) and `replicates` (so adding seeds leaves the others alone)."""
+    return canonical({**{k: v for k, v in hp.items() if k not in ("reference", "replicates")}, "seed": seed})
+
+
+def _curve_needs(key: str, hp: dict) -> str | None:
+    # which setting makes our history hold `key` per epoch
+    if key.startswith("test_") and not hp["monitor_test"]:
+        return "monitor_test: true"
+    if key.startswith("val_") and not hp["validation"]:
+        return "validation > 0"
+    return None
+
+
+def check_references(runs: dict) -> None:
+    """Cross-key checks of each run's `reference` that a schema cannot express."""
+    for name, hp in runs.items():
+        ref = hp.get("reference")
+        if not ref:
+            continue
+        where = f"runs.{name}.reference"
+        key, at = MEASURES[ref.get("measure", "final_test")]
+        need = _curve_needs(key, hp) if (at == "peak" or key != "test_accuracy") else None
+        if need:
+            raise ConfigError(f"{where}.measure: {ref['measure']} needs {need} in this run")
+        for curve_key, curve in (ref.get("curves") or {}).items():
+            if need := _curve_needs(curve_key, hp):
+                raise ConfigError(f"{where}.curves.{curve_key}: needs {need} in this run")
+            if len(curve["epochs"]) != len(curve["values"]):
+                raise ConfigError(f"{where}.curves.{curve_key}: {len(curve['epochs'])} epochs but "
+                                  f"{len(curve['values'])} values")
+            if max(curve["epochs"]) > hp["epochs"]:
+                raise ConfigError(f"{where}.curves.{curve_key}: epoch {max(curve['epochs'])} is past "
+                                  f"the run's {hp['epochs']} epochs")
+
+
+def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
+    """The configured [A, B] run pairs for McNemar's test, checked against the runs."""
+    out = []
+    for i, pair in enumerate(config.get("comparisons") or []):
+        for name in pair:
+            if name not in runs:
+                raise ConfigError(f"comparisons[{i}]: {name!r} is not a run")
+        if pair[0] == pair[1]:
+            raise ConfigError(f"comparisons[{i}]: compares {pair[0]!r} with itself")
+        out.append((pair[0], pair[1]))
+    return out
+
+
 def mirrors(config: dict) -> list[str]:
     """The user's mnist_mirror first, then the configured ones, without repeats."""
     first = [config["mnist_mirror"]] if config.get("mnist_mirror") else []
@@ -165,4 +225,7 @@ def load(config: dict, schema_path) -> tuple[dict, dict, dict]:
     """Validate and expand: returns (config with defaults, runs, sweeps)."""
     schema = load_schema(schema_path)
     validate(config, schema)
-    return config, expand_runs(config, schema), expand_sweeps(config)
+    runs = expand_runs(config, schema)
+    check_references(runs)
+    comparisons(config, runs)
+    return config, runs, expand_sweeps(config)

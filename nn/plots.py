@@ -134,7 +134,7 @@ def confusion_heatmap(path, confusion, title="Confusion matrix"):
 
 
 def training_curves(path, history, title="Training curves"):
-    """Loss and accuracy per epoch, train against validation (when a set was held out)."""
+    """Loss and accuracy per epoch, train against validation (when a set was held out) and test (monitor_test)."""
     epochs = history["epoch"]
     fig = _figure(10, 4)
     fig.suptitle(title)
@@ -145,6 +145,8 @@ def training_curves(path, history, title="Training curves"):
             ax.plot(epochs, [np.nan if v is None else v for v in val], marker=".", label="validation")
             if history.get("best_epoch"):
                 ax.axvline(history["best_epoch"], color="gray", linestyle=":", label="best epoch")
+        if history.get(f"test_{what}"):     # monitor_test: measured after each epoch, chose nothing
+            ax.plot(epochs, history[f"test_{what}"], marker=".", label="test (monitored)")
         ax.set(xlabel="epoch", ylabel=what, title=what)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)

@@ -1,8 +1,10 @@
 """The HTML report and summary.csv: every run side by side, in one self-contained file.
 
-A run is a dict {"run", "hp", "metrics", "history", "timings", "plots"} (see `load_run`
-in workflow/scripts/report.py). A run whose metrics are missing or say
-{"status": "failed", "error": ...} is listed as failed with its error, never dropped.
+A run is a dict {"run", "hp", "seeds", "plots"} (nn.reproduction); the statistics over
+its seeds, verdicts and paired tests come from nn.reproduction and nn.stats. A seed whose
+metrics are missing or say {"status": "failed", "error": ...} is listed as failed with its
+error, never dropped. The page opens with the ledger: each published figure, ours beside it
+over several seeds, and a computed verdict.
 
 The page has no external reference of any kind: images are base64 data URIs, the
 style is inline, so it opens the same offline, mailed, or years from now. Every
@@ -19,42 +21,36 @@ from pathlib import Path
 
 import yaml
 
-from nn import fileio
+from nn import fileio, stats
 from nn.fileio import write_text
+from nn.reproduction import describe, ours_text, pct, seed_status, verdict_text
 
-# what the runs table shows; summary.csv carries every hyperparameter
-TABLE_HP = ["hidden", "activation", "output", "loss", "init", "lr", "momentum", "weight_decay",
-            "batch_size", "epochs", "shift"]
-SUMMARY_COLUMNS = ["run", "status", "test_accuracy", "test_loss", "reference_accuracy",
-                   "reference_source", "difference", "epochs_run", "train_seconds", "error"]
+SUMMARY_COLUMNS = ["run", "status", "n_seeds", "n_ok", "test_accuracy_mean", "test_accuracy_sd",
+                   "test_accuracy_min", "test_accuracy_max", "test_accuracy_ci_low", "test_accuracy_ci_high",
+                   "test_accuracies", "test_loss_mean", "reference_accuracy", "reference_source", "reference_kind",
+                   "measure", "measured_mean", "verdict", "gap", "z", "epochs_run", "train_seconds_mean", "error"]
+SEED_COLUMNS = ["run", "seed", "status", "test_accuracy", "test_loss", "peak_test_accuracy", "final_val_accuracy",
+                "epochs_run", "train_seconds", "error"]
 RUN_FIGURES = [("curves", "Loss and accuracy per epoch"), ("confusion", "Confusion matrix"),
                ("predictions", "Test predictions (wrong ones in red)"),
                ("worst_errors", "Highest-loss mistakes"), ("near_misses", "Lowest-loss mistakes"),
                ("first_output", "Output vector of the first test image")]
 
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
-.wide { overflow-x: auto; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; vertical-align: top; }
 th { background: #f0f0f0; } td.l, th.l { text-align: left; }
 tr.failed td { background: #fdecea; } .failed { color: #b00020; }
+.reproduced { color: #1b5e20; font-weight: 600; } .off { color: #b26a00; font-weight: 600; }
+.small { font-size: 0.85em; color: #555; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.3em 0; }
 figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #555; }
+details { border: 1px solid #ddd; border-radius: 4px; padding: 0.3em 0.8em; margin: 0.4em 0; }
+summary { cursor: pointer; font-weight: 600; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .missing { color: #888; font-style: italic; }
 """
-
-
-def run_status(metrics):
-    """(status, error): "ok" or "failed" with the reason, from a run's metrics (or None)."""
-    if metrics is None:
-        return "failed", "metrics.json is missing"
-    if metrics.get("status") == "failed":
-        return "failed", str(metrics.get("error") or "unknown error")
-    if not isinstance(metrics.get("test_accuracy"), (int, float)):
-        return "failed", "metrics.json has no test_accuracy"
-    return "ok", ""
 
 
 def failed_runs(metrics_paths: dict) -> list[tuple[str, str, str]]:
@@ -71,7 +67,7 @@ def failed_runs(metrics_paths: dict) -> list[tuple[str, str, str]]:
 
 
 def _cell(value):
-    # one text form for the table and the CSV: hidden [800, 800] -> 800x800, None -> ""
+    # one text form for the tables and the CSVs: hidden [800, 800] -> 800x800, None -> ""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
@@ -81,40 +77,26 @@ def _cell(value):
     return str(value)
 
 
-def summary_row(run) -> dict:
-    """One run's line of summary.csv (and of the runs table), numbers left as numbers."""
-    status, error = run_status(run.get("metrics"))
-    m = run.get("metrics") or {}
-    ref = run["hp"].get("reference") or {}
-    ours = m.get("test_accuracy") if status == "ok" else None
-    ref_acc = ref.get("accuracy")
-    history, timings = run.get("history") or {}, run.get("timings") or {}
-    row = {"run": run["run"], "status": status, "test_accuracy": ours,
-           "test_loss": m.get("test_loss") if status == "ok" else None,
-           "reference_accuracy": ref_acc, "reference_source": ref.get("source"),
-           # rounded so that 0.97 - 0.95 reads 0.02, not 0.020000000000000018
-           "difference": None if ours is None or ref_acc is None else round(ours - ref_acc, 10),
-           "epochs_run": len(history["epoch"]) if history.get("epoch") else None,
-           "train_seconds": timings.get("total_seconds"), "error": error}
-    row.update({k: v for k, v in sorted(run["hp"].items()) if k != "reference"})
-    return row
-
-
-def sorted_rows(runs) -> list[dict]:
-    """Summary rows, best test accuracy first, ties by name; failed runs last, by name."""
-    rows = [summary_row(r) for r in runs]
-    return sorted(rows, key=lambda r: (r["test_accuracy"] is None, -(r["test_accuracy"] or 0.0), r["run"]))
-
-
-def write_summary_csv(path, rows) -> None:
-    """summary.csv: SUMMARY_COLUMNS, then every hyperparameter key in sorted order."""
-    hp_keys = sorted({k for r in rows for k in r} - set(SUMMARY_COLUMNS))
+def _write_csv(path, columns, rows) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SUMMARY_COLUMNS + hp_keys)
+    writer.writerow(columns)
     for r in rows:
-        writer.writerow([_cell(r.get(k)) for k in SUMMARY_COLUMNS + hp_keys])
+        writer.writerow([_cell(r.get(k)) for k in columns])
     write_text(path, buf.getvalue())
+
+
+def write_summary_csv(path, rows, hps: dict) -> None:
+    """summary.csv: one line per run, SUMMARY_COLUMNS then every hyperparameter but `reference`, sorted."""
+    keys = sorted({k for hp in hps.values() for k in hp} - {"reference"})
+    rows = [{**r, "test_accuracies": " ".join(map(str, r["test_accuracies"])),
+             **{k: hps[r["run"]].get(k) for k in keys}} for r in rows]
+    _write_csv(path, SUMMARY_COLUMNS + keys, rows)
+
+
+def write_seeds_csv(path, rows) -> None:
+    """seeds.csv: one line per run and seed (SEED_COLUMNS)."""
+    _write_csv(path, SEED_COLUMNS, rows)
 
 
 # ---------------------------------------------------------------- HTML pieces
@@ -138,62 +120,112 @@ def _table(header, rows, left=1, attrs=None):
             + "</table>")
 
 
-def _pct(x, signed=False):
-    # a difference of two accuracies is in percentage points, not percent
-    return "" if x is None else f"{100 * x:+.2f} pts" if signed else f"{100 * x:.2f} %"
+def _verdict_html(row):
+    text = escape(verdict_text(row))
+    if row["verdict"] == "reproduced":
+        return f'<span class="reproduced">{text}</span>'
+    if row["verdict"] in ("above", "below"):
+        return f'<span class="off">{text}</span>'
+    return text
 
 
-def _lr(hp):
-    # the learning rate and how it moves, in one cell
-    s = hp.get("schedule", "constant")
-    lr = _cell(hp.get("lr"))
-    if s in ("linear", "cosine"):
-        return f"{lr} {s} → {_cell(hp.get('lr_min'))}"
-    if s == "step":
-        return f"{lr} ×{_cell(hp.get('step_gamma'))} every {_cell(hp.get('step_size'))}"
-    return lr
+def _ledger(rows, runs):
+    """The top table: one line per run with a published figure, in config order."""
+    header = ["run", "source", "protocol", "published", "ours", "95% interval of our mean", "verdict"]
+    body, attrs = [], []
+    for row in rows:
+        ref = runs[row["run"]]["hp"].get("reference")
+        if not ref:
+            continue
+        source = escape(ref["source"])
+        if ref.get("url"):
+            source = f'<a href="{escape(ref["url"])}">{source}</a>'
+        net, training = describe(runs[row["run"]]["hp"])
+        protocol = escape(ref.get("protocol") or f"{net}; {training}")
+        if ref.get("notes"):
+            protocol += f'<br><span class="small">Our choices: {escape(ref["notes"])}</span>'
+        interval = ""
+        if len(row["measured"]) > 1:      # shown within [0, 100] %: the t interval can reach past it
+            s = stats.summarize(row["measured"])
+            interval = f"{pct(max(s['ci_low'], 0.0))} – {pct(min(s['ci_high'], 1.0))}"
+        ours = escape(ours_text(row)) or f'<span class="failed">{escape(row["status"])}: {escape(row["error"])}</span>'
+        body.append([f'<a href="#run-{escape(row["run"])}">{escape(row["run"])}</a>', source, protocol,
+                     f"{pct(ref['accuracy'])}<br><span class=small>{escape(ref['measure'].replace('_', ' '))}</span>",
+                     ours, interval, _verdict_html(row)])
+        attrs.append("" if row["status"] == "ok" else ' class="failed"')
+    if not body:
+        return "<p>No run names a published figure (<code>reference:</code> in config.yaml).</p>"
+    return _table(header, body, left=3, attrs=attrs)
 
 
-def _runs_table(rows):
-    header = ["#", "run", "test acc.", "test loss", "reference", "source", "diff.", "epochs run",
-              "train time"] + [("lr / schedule" if k == "lr" else k) for k in TABLE_HP]
+def _paired_table(tests):
+    if not tests:
+        return "<p>No pairs to compare.</p>"
+    header = ["A", "B", "only A right", "only B right", "p (McNemar, exact)", "seed pairs with p < 0.05"]
+    body = [[escape(t["a"]), escape(t["b"]) + (" (best)" if t["vs_best"] else ""), str(t["only_a"]),
+             str(t["only_b"]), f"{t['p_value']:.3g}", f"{t['n_significant']} of {t['n_pairs']}"] for t in tests]
+    return _table(header, body, left=2)
+
+
+def _runs_table(rows, runs):
+    header = ["#", "run", "test accuracy (mean ± sd)", "seeds", "min – max", "test loss", "network", "training",
+              "epochs run", "train time / seed"]
     body, attrs = [], []
     for i, r in enumerate(rows):
-        name = f'<a href="#run-{i}">{escape(r["run"])}</a>'
+        name = f'<a href="#run-{escape(r["run"])}">{escape(r["run"])}</a>'
         if r["status"] != "ok":
-            name += f' <span class="failed">failed: {escape(r["error"])}</span>'
-        loss = "" if r["test_loss"] is None else f"{r['test_loss']:.4f}"
-        secs = "" if r["train_seconds"] is None else f"{r['train_seconds']:.1f} s"
-        hp = [escape(_lr(r) if k == "lr" else _cell(r.get(k))) for k in TABLE_HP]
-        body.append([str(i + 1), name, _pct(r["test_accuracy"]), loss, _pct(r["reference_accuracy"]),
-                     escape(_cell(r["reference_source"])), _pct(r["difference"], signed=True),
-                     escape(_cell(r["epochs_run"])), secs] + hp)
+            name += f' <span class="failed">{escape(r["status"])}: {escape(r["error"])}</span>'
+        mean = "" if r["test_accuracy_mean"] is None else pct(r["test_accuracy_mean"])
+        if r["test_accuracy_sd"] is not None:
+            mean = f"{100 * r['test_accuracy_mean']:.2f} ± {100 * r['test_accuracy_sd']:.2f} %"
+        span = "" if r["test_accuracy_min"] is None else f"{pct(r['test_accuracy_min'])} – {pct(r['test_accuracy_max'])}"
+        loss = "" if r["test_loss_mean"] is None else f"{r['test_loss_mean']:.4f}"
+        secs = "" if r["train_seconds_mean"] is None else f"{r['train_seconds_mean']:.1f} s"
+        net, training = describe(runs[r["run"]]["hp"])
+        body.append([str(i + 1), name, mean, f"{r['n_ok']}/{r['n_seeds']}", span, loss, escape(net),
+                     escape(training), escape(_cell(r["epochs_run"])), secs])
         attrs.append("" if r["status"] == "ok" else ' class="failed"')
     return _table(header, body, left=2, attrs=attrs)
 
 
-def _run_section(i, row, run):
-    out = [f'<section id="run-{i}"><h3>{escape(row["run"])}</h3>']
+def _run_section(row, run):
+    seeds = ", ".join(map(str, row["seeds"]))
+    out = [f'<details id="run-{escape(row["run"])}"><summary>{escape(row["run"])}: '
+           f'{escape(pct(row["test_accuracy_mean"]) or row["status"])} ({row["n_ok"]} of {row["n_seeds"]} seeds)</summary>']
     hp = ", ".join(f"{k}={_cell(v)}" for k, v in sorted(run["hp"].items()) if k != "reference")
-    out.append(f"<p><b>Hyperparameters:</b> {escape(hp)}</p>")
-    if row["status"] != "ok":
-        out.append(f'<p class="failed"><b>Failed:</b> {escape(row["error"])}</p></section>')
-        return "".join(out)
-    m = run["metrics"]
-    out.append(f"<p><b>Test accuracy</b> {_pct(row['test_accuracy'])}, <b>test loss</b> "
-               f"{row['test_loss']:.4f}</p>")
-    first = m.get("first_test_image")
-    if first:
-        vec = ", ".join(f"{p:.4f}" for p in first["output"])
-        out.append(f"<p><b>First test image:</b> label {escape(_cell(first['label']))}, predicted "
-                   f"{escape(_cell(first['predicted']))} with confidence {first['confidence']:.4f}; "
-                   f"output [{escape(vec)}]</p>")
-    per_class = [[escape(_cell(c["class"])), f"{c['precision']:.4f}", f"{c['recall']:.4f}",
-                  f"{c['f1']:.4f}", escape(_cell(c["support"]))] for c in m.get("per_class", [])]
-    out.append(_table(["class", "precision", "recall", "F1", "support"], per_class))
+    out.append(f"<p><b>Hyperparameters:</b> {escape(hp)}; <b>seeds</b> {escape(seeds)}</p>")
+    if row["error"]:
+        out.append(f'<p class="failed"><b>Failed:</b> {escape(row["error"])}</p>')
+    if row["n_ok"] == 0:
+        return "".join(out) + "</details>"
+    per_seed = [[escape(_cell(s["seed"])), pct(s["metrics"]["test_accuracy"]), f"{s['metrics']['test_loss']:.4f}"]
+                for s in run["seeds"] if seed_status(s)[0] == "ok"]
+    out.append(_table(["seed", "test accuracy", "test loss"], per_seed))
+    first = run["seeds"][0]
+    if seed_status(first)[0] == "ok":
+        m = first["metrics"]
+        out.append(f"<p>Figures and per-class scores below are of the first seed ({escape(_cell(first['seed']))}).</p>")
+        f0 = m.get("first_test_image")
+        if f0:
+            vec = ", ".join(f"{p:.4f}" for p in f0["output"])
+            out.append(f"<p><b>First test image:</b> label {escape(_cell(f0['label']))}, predicted "
+                       f"{escape(_cell(f0['predicted']))} with confidence {f0['confidence']:.4f}; "
+                       f"output [{escape(vec)}]</p>")
+        per_class = [[escape(_cell(c["class"])), f"{c['precision']:.4f}", f"{c['recall']:.4f}",
+                      f"{c['f1']:.4f}", escape(_cell(c["support"]))] for c in m.get("per_class", [])]
+        out.append(_table(["class", "precision", "recall", "F1", "support"], per_class))
     out += [_img(run["plots"][kind], caption) for kind, caption in RUN_FIGURES if kind in run["plots"]]
-    out.append("</section>")
+    out.append("</details>")
     return "".join(out)
+
+
+VERDICT_RULE = ("<p class=small><b>Verdict:</b> <i>reproduced</i> when the published figure lies inside the 95% "
+                "prediction interval for one more run of the same protocol: our mean over seeds ± "
+                "sqrt((t·sd·sqrt(1+1/n))² + (1.96·se)²), with t Student's 97.5% quantile for n−1 degrees of "
+                "freedom and se = sqrt(p(1−p)/N) the sampling error of an accuracy measured on N images. "
+                "Otherwise the published figure is <i>above</i> or <i>below</i> ours, by the gap in points and "
+                "in standard errors sqrt(sd²(1+1/n) + se²). A <i>comparison</i> ran a different protocol: "
+                "it is shown, never called a reproduction. The 95% interval of our mean is mean ± t·sd/sqrt(n).</p>")
 
 
 # Said only because a test checks it on every CI run.
@@ -219,33 +251,45 @@ def _provenance(p):
             + f"<h3>Configuration as run</h3><pre>{escape(config)}</pre>")
 
 
-def render_report(runs, data_plots, overview_plots, sweep_plots, provenance,
+def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, curve_plots, provenance,
                   title="MNIST from scratch: results") -> str:
     """The whole report as one HTML string.
 
-    runs: run dicts (module docstring); data_plots, overview_plots: {caption: png path};
-    sweep_plots: {sweep name: png path}; provenance: {"config": dict, "checksums": {file:
-    sha256}, "versions": {package: version}, "platform": str, "git_commit": str or None}.
+    runs: {name: run dict (nn.reproduction)}; rows: nn.reproduction.rows_best_first(runs);
+    paired: nn.reproduction.paired_tests(...); data_plots, overview_plots: {caption: png};
+    sweep_plots: {sweep: png}; curve_plots: {run: png}; provenance: {"config": dict,
+    "checksums": {file: sha256}, "versions": {package: version}, "platform": str, "git_commit": str or None}.
     """
-    by_name = {r["run"]: r for r in runs}
-    rows = sorted_rows(runs)
+    order = list(runs)                                          # config order for the ledger
+    ledger_rows = sorted((r for r in rows if r["reference_accuracy"] is not None), key=lambda r: order.index(r["run"]))
     best = next((r for r in rows if r["status"] == "ok"), None)
     n_failed = sum(r["status"] != "ok" for r in rows)
+    n_seeds = sum(r["n_seeds"] for r in rows)
     headline = ("No run finished." if best is None else
-                f"Best run: <b>{escape(best['run'])}</b>, test accuracy <b>{_pct(best['test_accuracy'])}</b>")
+                f"Best run: <b>{escape(best['run'])}</b>, test accuracy <b>{pct(best['test_accuracy_mean'])}</b> "
+                f"(mean of {best['n_ok']} seed{'s' if best['n_ok'] > 1 else ''})")
     parts = [
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
         f"<style>{CSS}</style></head><body>",
-        f"<h1>{escape(title)}</h1><p>{headline}. {len(rows)} runs"
-        + (f', <span class="failed">{n_failed} failed</span>' if n_failed else "") + ".</p>",
-        "<h2>All runs, best first</h2>", f'<div class="wide">{_runs_table(rows)}</div>',
-        "<h2>Comparison</h2>", *(_img(p, c) for c, p in overview_plots.items()),
-        "<h2>Sweeps</h2>", *(_img(p, f"Sweep {n}") for n, p in sweep_plots.items()),
+        f"<h1>{escape(title)}</h1><p>{headline}. {len(rows)} runs, {n_seeds} trained networks"
+        + (f', <span class="failed">{n_failed} runs with failures</span>' if n_failed else "") + ".</p>",
+        "<h2>Published results, run again</h2>", _ledger(ledger_rows, runs), VERDICT_RULE,
+        "<h2>Published curves over ours</h2>",
+        *(_img(p, f"{name}: published per-epoch figures over ours, every seed") for name, p in curve_plots.items()),
     ]
+    if not curve_plots:
+        parts.append("<p>No reference publishes a per-epoch curve.</p>")
+    parts += ["<h2>Is A really better than B?</h2>",
+              "<p class=small>McNemar's exact test on the 10,000 test predictions: the digits only A gets right, "
+              "the digits only B gets right, and the two-sided p-value that they differ by chance. Seeds are "
+              "paired in order; the counts and p are those of the first seed pair.</p>", _paired_table(paired),
+              "<h2>All runs, best first</h2>", _runs_table(rows, runs),
+              "<h2>Comparison</h2>", *(_img(p, c) for c, p in overview_plots.items()),
+              "<h2>Sweeps</h2>", *(_img(p, f"Sweep {n}") for n, p in sweep_plots.items())]
     if not sweep_plots:
         parts.append("<p>No sweeps configured.</p>")
     parts.append("<h2>Runs</h2>")
-    parts += [_run_section(i, row, by_name[row["run"]]) for i, row in enumerate(rows)]
+    parts += [_run_section(row, runs[row["run"]]) for row in rows]
     parts += ["<h2>Data sanity checks</h2>", *(_img(p, c) for c, p in data_plots.items())]
     parts += [_provenance(provenance), "</body></html>\n"]
     return "\n".join(parts)

@@ -64,11 +64,15 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
         "evaluation": {"gallery_size": 8},
         "defaults": {"hidden": [16], "epochs": 2, "batch_size": 32, "validation": 100, "seed": 3},
         "runs": {
+            # two seeds, test accuracy per epoch, and a published curve to overlay
             "sig": {"activation": "sigmoid", "output": "sigmoid", "loss": "quadratic", "init": "normal",
-                    "lr": 3.0, "batch_size": 10, "reference": {"accuracy": 0.5, "source": "a test"}},
+                    "lr": 3.0, "batch_size": 10, "replicates": 2, "monitor_test": True,
+                    "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "peak_test",
+                                  "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.3, 0.5]}}}},
             "relu": {"hidden": [12, 12], "momentum": 0.9, "schedule": "cosine", "shift": 1},
         },
         "sweeps": {"width": {"base": {"epochs": 1}, "grid": {"hidden": [[4], [8]]}}},
+        "comparisons": [["width-hidden-4", "width-hidden-8"]],
     }
 
 

@@ -37,7 +37,7 @@ VOLATILE = ("timings.json",)  # wall-clock times: the only run file allowed to d
 def done(tmp_path_factory) -> Workflow:
     root = tmp_path_factory.mktemp("faults")
     cfg = tiny_config(root / "mirror", write_tiny_mirror(root / "mirror"))
-    cfg["runs"], cfg["sweeps"] = RUNS, {}
+    cfg["runs"], cfg["sweeps"], cfg["comparisons"] = RUNS, {}, []
     (root / "work").mkdir()
     wf = Workflow(root / "work", cfg)
     wf.proc = wf.run("--cores", "2")  # no --keep-going: a diverging run must not fail the workflow
@@ -51,14 +51,14 @@ def copy_of(done: Workflow, tmp_path: Path) -> Workflow:
 
 
 def files_in(wf: Workflow, run: str) -> list[str]:
-    return sorted(p.name for p in wf.path(f"results/runs/{run}").glob("*"))
+    return sorted(p.name for p in wf.path(f"results/runs/{run}/seed-3").glob("*"))
 
 
 def forget(wf: Workflow, run: str) -> str:
     """Remove a run's outputs and training log; return the target that trains and evaluates it again."""
-    for p in [*wf.path(f"results/runs/{run}").iterdir(), wf.path(f"results/logs/train/{run}.log")]:
+    for p in [*wf.path(f"results/runs/{run}/seed-3").iterdir(), wf.path(f"results/logs/train/{run}/seed-3.log")]:
         p.unlink()
-    return f"results/runs/{run}/metrics.json"
+    return f"results/runs/{run}/seed-3/metrics.json"
 
 
 def assert_same_run(done: Workflow, wf: Workflow, run: str) -> None:
@@ -66,8 +66,8 @@ def assert_same_run(done: Workflow, wf: Workflow, run: str) -> None:
     assert files_in(wf, run) == names
     for name in names:
         if name not in VOLATILE:
-            assert wf.path(f"results/runs/{run}/{name}").read_bytes() == \
-                done.path(f"results/runs/{run}/{name}").read_bytes(), f"{run}/{name} differs from an undisturbed run"
+            assert wf.path(f"results/runs/{run}/seed-3/{name}").read_bytes() == \
+                done.path(f"results/runs/{run}/seed-3/{name}").read_bytes(), f"{run}/{name} differs from an undisturbed run"
 
 
 def leftovers(wf: Workflow) -> list[str]:
@@ -95,7 +95,7 @@ class Snakemake:
                                          env=snakemake_env())
 
     def wait_for_epoch(self, run: str, timeout: float = 120) -> None:
-        log = self.wf.path(f"results/logs/train/{run}.log")
+        log = self.wf.path(f"results/logs/train/{run}/seed-3.log")
         deadline = time.monotonic() + timeout
         while not (log.exists() and "\nepoch 1/" in log.read_text()):
             assert self.proc.poll() is None, f"snakemake ended before training {run}:\n{self.output()}"
@@ -138,11 +138,11 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 def test_diverging_run_is_a_failed_run_not_a_failed_workflow(done):
     out = done.proc.stdout + done.proc.stderr
     assert f"run diverge: {DIVERGED}" in out                       # the job's own line
-    assert any(line.startswith(f"WARNING: run diverge failed: {DIVERGED}") for line in out.splitlines()[-6:])
-    metrics = done.path("results/runs/diverge/metrics.json")
+    assert any(line.startswith(f"WARNING: run diverge (seed 3) failed: {DIVERGED}") for line in out.splitlines()[-6:])
+    metrics = done.path("results/runs/diverge/seed-3/metrics.json")
     assert '"status": "failed"' in metrics.read_text() and '"test_accuracy": null' in metrics.read_text()
     for run in ("a", "slow"):
-        assert '"test_accuracy": 1.0' in done.path(f"results/runs/{run}/metrics.json").read_text()
+        assert '"test_accuracy": 1.0' in done.path(f"results/runs/{run}/seed-3/metrics.json").read_text()
     rows = summary(done)
     assert rows["diverge"]["status"] == "failed" and DIVERGED in rows["diverge"]["error"]
     assert rows["a"]["status"] == rows["slow"]["status"] == "ok"
@@ -152,14 +152,14 @@ def test_diverging_run_is_a_failed_run_not_a_failed_workflow(done):
     for png in ("confusion", "curves", "predictions", "worst_errors", "near_misses", "first_output"):
         assert done.path(f"results/runs/diverge/{png}.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(model.ModelFileError, match=f"model.npz: the run produced no usable model .*{DIVERGED}"):
-        model.load(done.path("results/runs/diverge/model.npz"))
+        model.load(done.path("results/runs/diverge/seed-3/model.npz"))
     assert leftovers(done) == []
 
 
 def test_diverging_run_with_keep_going_fails_the_same_way(done, tmp_path):
     wf = copy_of(done, tmp_path)
     proc = wf.run("--cores", "1", "--keep-going", forget(wf, "diverge"))
-    assert f"WARNING: run diverge failed: {DIVERGED}" in proc.stderr
+    assert f"WARNING: run diverge (seed 3) failed: {DIVERGED}" in proc.stderr
     assert_same_run(done, wf, "diverge")  # deterministic: the same NaN at the same batch
 
 
@@ -180,7 +180,7 @@ def test_sigkill_of_a_training_job_then_rerun(done, tmp_path):
     assert sm.wait() == 1
     out = sm.output()
     assert "died with <Signals.SIGKILL: 9>" in out and "Error in rule train:" in out
-    assert "output: results/runs/slow/model.npz" in out
+    assert "output: results/runs/slow/seed-3/model.npz" in out
     assert files_in(wf, "slow") == [] and leftovers(wf) == []
     wf.run("--cores", "1", target)  # the profile's rerun-incomplete: no --unlock needed
     assert_same_run(done, wf, "slow")
@@ -222,18 +222,18 @@ FSIZE_LAUNCHER = ("import os, resource, sys; limit = int(sys.argv[1]); "
 def test_disk_full_while_evaluating_leaves_no_partial_file(done, tmp_path):
     """RLIMIT_FSIZE makes the kernel refuse every write past 12 kB (EFBIG), as a full disk would."""
     wf = copy_of(done, tmp_path)
-    wf.path("results/runs/a/metrics.json").unlink()
+    wf.path("results/runs/a/seed-3/metrics.json").unlink()
     cmd = [sys.executable, "-c", FSIZE_LAUNCHER, "12000", "-m", "snakemake", "--snakefile", str(wf.snakefile),
            "--directory", str(wf.workdir), "--configfile", str(wf.configfile), "--cores", "1",
-           "results/runs/a/metrics.json"]
+           "results/runs/a/seed-3/metrics.json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=snakemake_env())
     assert proc.returncode == 1
     line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule evaluate:"))
-    assert "File too large: 'results/runs/a/" in line, line
+    assert "File too large: 'results/runs/a/seed-3/" in line, line
     assert leftovers(wf) == []
-    assert not wf.path("results/runs/a/metrics.json").exists(), "a failed job's outputs must not stay"
+    assert not wf.path("results/runs/a/seed-3/metrics.json").exists(), "a failed job's outputs must not stay"
     assert_same_run(done, wf, "slow")  # the other runs are untouched
-    wf.run("--cores", "1", "results/runs/a/metrics.json")
+    wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json")
     assert_same_run(done, wf, "a")
 
 
@@ -257,19 +257,19 @@ class ReadOnly:
 
 def test_read_only_output_folder_stops_before_any_job(done, tmp_path):
     wf = copy_of(done, tmp_path)
-    wf.path("results/runs/a/metrics.json").unlink()
-    before = {p: p.read_bytes() for p in wf.path("results/runs/a").iterdir()}
-    frozen = ReadOnly(wf.path("results/runs/a"))
+    wf.path("results/runs/a/seed-3/metrics.json").unlink()
+    before = {p: p.read_bytes() for p in wf.path("results/runs/a/seed-3").iterdir()}
+    frozen = ReadOnly(wf.path("results/runs/a/seed-3"))
     try:
-        proc = wf.run("--cores", "1", "results/runs/a/metrics.json", check=False)
+        proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     finally:
         frozen.undo()
     assert proc.returncode == 1
-    assert proc.stderr.splitlines()[-1] == (f"Output folder results/runs/a is not writable ({frozen.reason}); "
+    assert proc.stderr.splitlines()[-1] == (f"Output folder results/runs/a/seed-3 is not writable ({frozen.reason}); "
                                             "make it writable and run again: nothing was changed")
-    assert {p: p.read_bytes() for p in wf.path("results/runs/a").iterdir()} == before
+    assert {p: p.read_bytes() for p in wf.path("results/runs/a/seed-3").iterdir()} == before
     assert leftovers(wf) == []
-    wf.run("--cores", "1", "results/runs/a/metrics.json")
+    wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json")
     assert_same_run(done, wf, "a")
 
 
@@ -290,14 +290,14 @@ def test_pickled_npy_in_results_is_refused_never_loaded(done, tmp_path):
     marker = tmp_path / "unpickled"
     bad = wf.path("results/data/test-images.npy")
     np.save(bad, np.array([Unpickled(marker)], dtype=object), allow_pickle=True)
-    proc = wf.run("--cores", "1", "results/runs/a/metrics.json", check=False)
+    proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     assert proc.returncode == 1
     assert ("error in rule evaluate: results/data/test-images.npy: holds a pickled object array; "
             "refusing to unpickle it") in proc.stderr.splitlines()
     assert not marker.exists(), "the pickle was loaded"
-    assert not wf.path("results/runs/a/metrics.json").exists() and leftovers(wf) == []
+    assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
     bad.unlink()  # the fix: remove the file; decode makes it again
-    wf.run("--cores", "1", "results/runs/a/metrics.json")
+    wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json")
     assert not marker.exists()
     assert_same_run(done, wf, "a")
 
@@ -322,13 +322,13 @@ def rewrite_architecture(path: Path, edit) -> None:
 ], ids=["truncated", "architecture-mismatch"])
 def test_damaged_model_fails_its_evaluation_in_one_line(done, tmp_path, damage, message):
     wf = copy_of(done, tmp_path)
-    damage(wf.path("results/runs/a/model.npz"))
-    proc = wf.run("--cores", "1", "results/runs/a/metrics.json", check=False)
+    damage(wf.path("results/runs/a/seed-3/model.npz"))
+    proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     assert proc.returncode == 1
     line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule evaluate:"))
-    assert line.startswith("error in rule evaluate: results/runs/a/model.npz: ")
+    assert line.startswith("error in rule evaluate: results/runs/a/seed-3/model.npz: ")
     assert re.search(message, line), line
-    assert not wf.path("results/runs/a/metrics.json").exists() and leftovers(wf) == []
+    assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
     assert_same_run(done, wf, "slow")
 
 

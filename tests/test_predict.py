@@ -208,10 +208,13 @@ def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
 # ---------------------------------------------------------------- the rule, through Snakemake
 
 SNAKEFILE = f"""
-import os, sys
+import os, re, sys
 sys.path.insert(0, {str(REPO)!r})
-RUNS = {{"best": {{}}, "wide": {{}}}}
+from nn import config as nnconfig
+HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [4]}}
+RUNS = {{"best": HP, "wide": HP}}
 include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
+include: {str(REPO / "workflow" / "rules" / "train.smk")!r}
 include: {str(REPO / "workflow" / "rules" / "predict.smk")!r}
 rule all:
     input: PREDICT_TARGETS
@@ -221,8 +224,8 @@ rule all:
 @pytest.fixture
 def predict_workflow(tmp_path, model_path, mixed_folder):
     work = tmp_path / "work"
-    (work / "results" / "runs" / "best").mkdir(parents=True)
-    (work / "results" / "runs" / "best" / "model.npz").write_bytes(model_path.read_bytes())
+    (work / "results" / "runs" / "best" / "seed-1").mkdir(parents=True)
+    (work / "results" / "runs" / "best" / "seed-1" / "model.npz").write_bytes(model_path.read_bytes())
     (mixed_folder / "ignored.txt").write_text("not an image name\n")
     (mixed_folder / "folder.png").mkdir()
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
@@ -251,10 +254,10 @@ def test_rule_classifies_a_mixed_folder(predict_workflow):
 @pytest.mark.slow
 def test_rule_fails_on_a_bad_model_and_leaves_nothing(predict_workflow):
     wf = predict_workflow
-    wf.path("results/runs/best/model.npz").write_text("not a model")
+    wf.path("results/runs/best/seed-1/model.npz").write_text("not a model")
     proc = wf.run("--cores", "1", check=False)
     assert proc.returncode != 0
-    assert "error in rule predict: results/runs/best/model.npz: not a readable model .npz" in proc.stderr
+    assert "error in rule predict: results/runs/best/seed-1/model.npz: not a readable model .npz" in proc.stderr
     assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
 
 
@@ -262,9 +265,9 @@ def test_rule_fails_on_a_bad_model_and_leaves_nothing(predict_workflow):
 def test_rule_config(predict_workflow, tmp_path):
     wf = predict_workflow
     wf.write_config({"predict_dir": None})
-    assert wf.run("--list-rules").stdout.split() == ["all"]            # no folder, no rule, no targets
+    assert wf.run("--list-rules").stdout.split() == ["all", "train"]   # no folder, no rule, no targets
     wf.write_config({"predict_dir": str(tmp_path)})
-    assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict"]
+    assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict", "train"]
     wf.write_config({"predict_dir": str(tmp_path / "nowhere")})
     proc = wf.run("--cores", "1", "-n", check=False)
     assert proc.returncode != 0 and f"predict_dir: {tmp_path / 'nowhere'} is not a folder" in proc.stderr

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nn import fileio, plots, report
+from nn import fileio, plots, report, reproduction
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -18,13 +18,16 @@ HOSTILE = '<script>alert("x")</script>'
 HP = {"hidden": [16], "activation": "relu", "output": "softmax", "loss": "cross_entropy", "init": "he",
       "lr": 0.1, "schedule": "cosine", "lr_min": 0.0, "step_size": 10, "step_gamma": 0.1, "momentum": 0.9,
       "nesterov": False, "weight_decay": 0.0, "batch_size": 32, "epochs": 2, "shift": 1, "validation": 10,
-      "early_stopping": 0, "seed": 1, "threads": 1, "dtype": "float32", "reference": None}
+      "early_stopping": 0, "seed": 1, "threads": 1, "dtype": "float32", "monitor_test": True, "replicates": 1,
+      "reference": None}
 HISTORY = {"epoch": [1, 2], "lr": [0.1, 0.05], "train_loss": [0.9, 0.5], "train_accuracy": [0.7, 0.8],
-           "val_loss": [0.8, 0.7], "val_accuracy": [0.72, 0.78], "stopped_early": False, "best_epoch": 2}
+           "val_loss": [0.8, 0.7], "val_accuracy": [0.72, 0.78], "test_loss": [0.6, 0.4],
+           "test_accuracy": [0.75, 0.74], "stopped_early": False, "best_epoch": 2}
+LABELS = np.arange(20) % 10
 
 
 def _metrics(acc):
-    return {"test_accuracy": acc, "test_loss": 0.3, "confusion": [[1] * 10] * 10,
+    return {"test_accuracy": acc, "test_loss": 0.3, "confusion": [[1] * 10] * 10, "n_test": 10000,
             "per_class": [{"class": c, "precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4}
                           for c in range(10)],
             "first_test_image": {"label": 7, "predicted": 7, "confidence": 0.9, "output": [0.01] * 10}}
@@ -40,63 +43,104 @@ def png(tmp_path_factory):
     return _png(tmp_path_factory.mktemp("png") / "fig.png")
 
 
-def _run(name, acc, png, status=None, ref=None, error="training diverged at epoch 3, batch 7"):
+def _seed(seed, acc, status=None, error="training diverged at epoch 3, batch 7", n_right=None):
     metrics = None if acc is None else _metrics(acc)
     if status == "failed":
         metrics = {"status": "failed", "error": error}
-    return {"run": name, "hp": dict(HP, reference=ref), "metrics": metrics, "history": HISTORY,
-            "timings": {"total_seconds": 12.5, "epoch_seconds": [6.0, 6.5]},
+    predictions = LABELS.copy()
+    predictions[n_right if n_right is not None else 20:] = (predictions[n_right or 20:] + 1) % 10
+    return {"seed": seed, "metrics": metrics, "history": HISTORY,
+            "timings": {"total_seconds": 12.5, "epoch_seconds": [6.0, 6.5]}, "predictions": predictions}
+
+
+def _run(name, accs, png, ref=None, **kw):
+    return {"run": name, "hp": dict(HP, reference=ref, replicates=len(accs)),
+            "seeds": [_seed(i + 1, a, **kw) for i, a in enumerate(accs)],
             "plots": {kind: png for kind, _ in report.RUN_FIGURES}}
 
 
 @pytest.fixture
 def runs(png):
-    return [_run("low", 0.91, png, ref={"accuracy": 0.95, "source": "Nielsen ch. 1"}),
-            _run("high", 0.97, png),
-            _run(HOSTILE, 0.93, png, ref={"accuracy": 0.9, "source": "<img src=x onerror=alert(1)>"}),
-            _run("diverged", 0.0, png, status="failed", error="lr too high: <b>nan</b>"),
-            _run("missing", None, png)]
+    out = [_run("low", [0.915, 0.92, 0.925], png, n_right=12,
+                ref={"accuracy": 0.95, "source": "Nielsen ch. 1", "kind": "reproduction", "measure": "final_test",
+                     "notes": "we chose <this>"}),
+           _run("high", [0.97], png, n_right=18),
+           _run(HOSTILE, [0.93], png, ref={"accuracy": 0.9, "source": "<img src=x onerror=alert(1)>",
+                                           "kind": "comparison", "measure": "peak_test"}),
+           _run("diverged", [0.0], png, status="failed", error="lr too high: <b>nan</b>"),
+           _run("missing", [None], png)]
+    return {r["run"]: r for r in out}
 
 
 def _render(runs, png, **kw):
     prov = {"config": {"runs": {HOSTILE: {"lr": 1}}, "download": {"mirrors": ["https://example.org/"]}},
             "checksums": {"train-images-idx3-ubyte": "ab" * 32}, "versions": {"numpy": "2.4.0"},
             "platform": "Linux-test", "git_commit": "0123abc"}
+    rows = reproduction.rows_best_first(runs.values())
+    best = next((r["run"] for r in rows if r["status"] == "ok"), None)
+    pairs = [("low", HOSTILE)] if {"low", HOSTILE} <= set(runs) else []
+    paired = reproduction.paired_tests(runs.values(), pairs, LABELS, best)
     args = dict(data_plots={"First ten": png, "Class means": png}, overview_plots={"Validation": png},
-                sweep_plots={"width": png}, provenance=prov)
-    return report.render_report(runs, **{**args, **kw})
+                sweep_plots={"width": png}, curve_plots={"low": png}, provenance=prov)
+    return report.render_report(runs, rows, paired, **{**args, **kw})
 
 
-def test_sorted_rows_best_first_failed_last(runs):
-    rows = report.sorted_rows(runs)
+def test_rows_best_first_failed_last(runs):
+    rows = reproduction.rows_best_first(runs.values())
     assert [r["run"] for r in rows] == ["high", HOSTILE, "low", "diverged", "missing"]
     assert [r["status"] for r in rows] == ["ok", "ok", "ok", "failed", "failed"]
-    assert rows[2]["difference"] == pytest.approx(-0.04)
-    assert rows[3]["error"] == "lr too high: <b>nan</b>" and rows[3]["test_accuracy"] is None
-    assert rows[4]["error"] == "metrics.json is missing"
-    assert rows[0]["epochs_run"] == 2 and rows[0]["train_seconds"] == 12.5
+    low = rows[2]
+    assert low["test_accuracy_mean"] == pytest.approx(0.92) and low["test_accuracy_sd"] == pytest.approx(0.005)
+    assert low["n_seeds"] == 3 and low["verdict"] == "above" and low["gap"] == pytest.approx(0.03)
+    assert rows[1]["verdict"] == "comparison"          # another protocol is never a reproduction
+    assert rows[1]["measured"] == [0.75]                # peak_test: the best epoch of the monitored curve
+    assert rows[3]["error"] == "seed 1: lr too high: <b>nan</b>" and rows[3]["test_accuracy_mean"] is None
+    assert rows[4]["error"] == "seed 1: metrics.json is missing"
+    assert rows[0]["epochs_run"] == 2 and rows[0]["train_seconds_mean"] == 12.5
 
 
-def test_report_has_every_section(runs, png):
+def test_a_run_with_some_failed_seeds_is_partial(png):
+    run = _run("mixed", [0.9, 0.9], png)
+    run["seeds"][1]["metrics"] = {"status": "failed", "error": "diverged"}
+    row = reproduction.run_row(run)
+    assert row["status"] == "partial" and row["n_ok"] == 1 and row["error"] == "seed 2: diverged"
+
+
+def test_paired_tests_count_the_digits_only_one_run_gets_right(runs):
+    tests = reproduction.paired_tests(runs.values(), [("low", HOSTILE)], LABELS, "high")
+    first = tests[0]
+    # low gets images 0-11 right, the hostile-named run all 20: only B right on 8 digits
+    assert (first["a"], first["b"], first["only_a"], first["only_b"]) == ("low", HOSTILE, 0, 8)
+    assert first["p_value"] == pytest.approx(2 / 256) and first["n_pairs"] == 1 and not first["vs_best"]
+    against_best = {t["a"]: t for t in tests if t["vs_best"]}
+    assert set(against_best) == {"low", HOSTILE}       # failed runs have nothing to compare
+    assert (against_best["low"]["only_a"], against_best["low"]["only_b"]) == (0, 6)
+
+
+def test_report_opens_with_the_ledger_and_has_every_section(runs, png):
     html = _render(runs, png)
-    for heading in ["All runs, best first", "Comparison", "Sweeps", "Runs", "Data sanity checks",
-                    "Provenance", "Package versions", "Dataset checksums (SHA-256 of the decompressed IDX files)", "Configuration as run"]:
-        assert f">{heading}</h" in html, heading
+    headings = ["Published results, run again", "Published curves over ours", "Is A really better than B?",
+                "All runs, best first", "Comparison", "Sweeps", "Runs", "Data sanity checks", "Provenance",
+                "Package versions", "Dataset checksums (SHA-256 of the decompressed IDX files)",
+                "Configuration as run"]
+    positions = [html.index(f">{h}</h") for h in headings]
+    assert positions == sorted(positions)
     assert "Best run: <b>high</b>, test accuracy <b>97.00 %</b>" in html
-    assert "Nielsen ch. 1" in html and "-4.00 pts" in html and "95.00 %" in html
-    assert "12.5 s" in html and "0.1 cosine → 0.0" in html
+    assert "Nielsen ch. 1" in html and "95.00 %" in html and "92.00 ± 0.50 % (3 seeds)" in html
+    assert "published is 3.00 pts above our mean" in html and "we chose &lt;this&gt;" in html
+    assert "comparison only (different protocol)" in html
+    assert "12.5 s" in html and "lr 0.1 cosine to 0" in html
     assert "0123abc" in html and "Linux-test" in html and "ab" * 32 in html and "2.4.0" in html
-    assert html.count('id="run-') == 5
-    # 4 figure groups + 6 plots per finished run (3 runs); failed runs show no figures
-    assert html.count('src="data:image/png;base64,') == 2 + 1 + 1 + 3 * len(report.RUN_FIGURES)
-    assert html.index(">high<") < html.index(">low<")                  # table sorted by accuracy
+    assert html.count("<details") == 5                 # every run folds away
+    # 4 figure groups + the curve overlay + 6 plots per finished run (3 runs); failed runs show no figures
+    assert html.count('src="data:image/png;base64,') == 2 + 1 + 1 + 1 + 3 * len(report.RUN_FIGURES)
 
 
 def test_failed_runs_are_listed_with_their_error(runs, png):
     html = _render(runs, png)
-    assert "failed: lr too high: &lt;b&gt;nan&lt;/b&gt;" in html
-    assert "failed: metrics.json is missing" in html
-    assert '<tr class="failed">' in html and "2 failed" in html
+    assert "failed: seed 1: lr too high: &lt;b&gt;nan&lt;/b&gt;" in html
+    assert "failed: seed 1: metrics.json is missing" in html
+    assert '<tr class="failed">' in html and "2 runs with failures" in html
 
 
 def test_hostile_strings_are_escaped(runs, png):
@@ -116,31 +160,48 @@ def test_no_external_references(runs, png):
 
 
 def test_missing_figure_is_noted_not_fatal(runs, png, tmp_path):
-    runs[0]["plots"]["curves"] = tmp_path / "nope.png"
+    runs["low"]["plots"]["curves"] = tmp_path / "nope.png"
     html = _render(runs, png, sweep_plots={})
     assert "figure not available (nope.png)" in html and "No sweeps configured." in html
 
 
 def test_no_finished_run(png):
-    html = _render([_run("x", None, png)], png)
+    html = _render({"x": _run("x", [None], png)}, png)
     assert "No run finished." in html
 
 
-def test_summary_csv(runs, tmp_path):
+def test_summary_and_seeds_csv(runs, tmp_path):
     path = tmp_path / "summary.csv"
-    report.write_summary_csv(path, report.sorted_rows(runs))
+    rows = reproduction.rows_best_first(runs.values())
+    report.write_summary_csv(path, rows, {n: r["hp"] for n, r in runs.items()})
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["run"] for r in rows] == ["high", HOSTILE, "low", "diverged", "missing"]
-    assert float(rows[0]["test_accuracy"]) == 0.97 and rows[3]["test_accuracy"] == ""
-    assert rows[2]["reference_accuracy"] == "0.95" and rows[2]["reference_source"] == "Nielsen ch. 1"
-    assert rows[0]["hidden"] == "16" and rows[0]["schedule"] == "cosine" and rows[0]["epochs_run"] == "2"
-    assert "reference" not in rows[0]
-    for column in ["test_loss", "train_seconds", "status", "lr", "momentum", "shift"]:
-        assert column in rows[0]
+        lines = list(csv.DictReader(f))
+    assert [r["run"] for r in lines] == ["high", HOSTILE, "low", "diverged", "missing"]
+    assert float(lines[0]["test_accuracy_mean"]) == 0.97 and lines[3]["test_accuracy_mean"] == ""
+    low = lines[2]
+    assert low["reference_accuracy"] == "0.95" and low["reference_source"] == "Nielsen ch. 1"
+    assert low["test_accuracies"] == "0.915 0.92 0.925" and low["verdict"] == "above" and low["n_seeds"] == "3"
+    assert float(low["test_accuracy_ci_low"]) == pytest.approx(0.92 - 4.302653 * 0.005 / 3 ** 0.5, abs=1e-6)
+    assert lines[0]["hidden"] == "16" and lines[0]["schedule"] == "cosine" and lines[0]["epochs_run"] == "2"
+    assert "reference" not in lines[0]
     first = path.read_bytes()
-    report.write_summary_csv(path, report.sorted_rows(runs))
+    report.write_summary_csv(path, rows, {n: r["hp"] for n, r in runs.items()})
     assert path.read_bytes() == first
+    seeds = tmp_path / "seeds.csv"
+    report.write_seeds_csv(seeds, reproduction.seed_rows(runs.values()))
+    with open(seeds, newline="") as f:
+        per_seed = list(csv.DictReader(f))
+    assert [(r["run"], r["seed"]) for r in per_seed][:3] == [("low", "1"), ("low", "2"), ("low", "3")]
+    assert per_seed[0]["peak_test_accuracy"] == "0.75" and per_seed[0]["final_val_accuracy"] == "0.78"
+
+
+def test_ledger_markdown(runs):
+    rows = [reproduction.run_row(r) for r in runs.values()]
+    md = reproduction.ledger_markdown(rows, {"low": "784-16-10, SGD"})
+    lines = md.splitlines()
+    assert lines[0] == "| run | source | protocol | published | ours | verdict |"
+    assert lines[2].startswith("| low | Nielsen ch. 1 | 784-16-10, SGD | 95.00 % (final test) | 92.00 ± 0.50 % (3 seeds) | above:")
+    assert len(lines) == 4                              # only runs with a reference
 
 
 # ---------------------------------------------------------------- the scripts, in-process
@@ -189,37 +250,47 @@ def test_plot_data_script_rejects_bad_labels(tiny_data, tmp_path):
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_data, tmp_path_factory):
-    """evaluate.py on a real (untrained) model: one run folder as the pipeline would leave it."""
+    """evaluate.py on a real (untrained) model: one seed folder as the pipeline would leave it."""
     from nn import model
-    folder = tmp_path_factory.mktemp("runs") / "runs" / "tiny"
+    folder = tmp_path_factory.mktemp("runs") / "runs" / "tiny" / "seed-1"
     folder.mkdir(parents=True)
     model.save(model.mlp([784, 8, 10], activation="relu", output="softmax", init="he", rng=0),
                folder / "model.npz")
     fileio.write_json(folder / "history.json", HISTORY)
     fileio.write_json(folder / "timings.json", {"total_seconds": 1.5, "epoch_seconds": [0.7, 0.8]})
-    names = ["metrics.json", "confusion.csv", "confusion.png", "curves.png", "predictions.png",
-             "worst_errors.png", "near_misses.png", "first_output.png"]
-    keys = ["metrics", "confusion_csv", "confusion_png", "curves", "predictions", "worst_errors",
-            "near_misses", "first_output"]
-    out = {k: str(folder / n) for k, n in zip(keys, names)}
+    out = {"metrics": str(folder / "metrics.json"), "confusion_csv": str(folder / "confusion.csv"),
+           "predictions": str(folder / "test-predictions.npy")}
     inp = {"model": str(folder / "model.npz"), "history": str(folder / "history.json"),
            "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
     log = _script("evaluate", folder.parent.parent, input=inp, output=out,
-                  params=SimpleNamespace(k=5), wildcards=SimpleNamespace(run="tiny"))
+                  params=SimpleNamespace(k=5), wildcards=SimpleNamespace(run="tiny", seed="1"))
     return folder, out, log
 
 
 def test_evaluate_script(evaluated, tiny_data):
     folder, out, log = evaluated
     m = fileio.read_json(out["metrics"])
-    assert m["run"] == "tiny" and m["n_test"] == 60 and 0 <= m["test_accuracy"] <= 1
+    assert m["run"] == "tiny" and m["seed"] == 1 and m["n_test"] == 60 and 0 <= m["test_accuracy"] <= 1
     assert len(m["worst_errors"]) == len(m["near_misses"]) == 5
     assert f"test accuracy {m['test_accuracy']:.4f}" in log
     cm = np.loadtxt(out["confusion_csv"], delimiter=",", skiprows=1, dtype=np.int64)[:, 1:]
     assert cm.tolist() == m["confusion"] and cm.sum() == 60
-    for key in out:
-        if key.endswith(("png", "curves", "predictions", "worst_errors", "near_misses", "first_output")):
-            assert Path(out[key]).read_bytes()[:4] == b"\x89PNG", key
+    predicted = fileio.load_npy(out["predictions"])
+    labels = fileio.load_npy(tiny_data["test_labels"])
+    assert predicted.dtype == np.uint8 and predicted.shape == (60,)
+    assert np.mean(predicted == labels) == m["test_accuracy"]
+
+
+def test_plot_run_script(evaluated, tiny_data, tmp_path):
+    folder, out, _ = evaluated
+    figures = {k: str(tmp_path / f"{k}.png") for k in ("confusion_png", "curves", "predictions", "worst_errors",
+                                                          "near_misses", "first_output")}
+    inp = {"model": str(folder / "model.npz"), "history": str(folder / "history.json"), "metrics": out["metrics"],
+           "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
+    log = _script("plot_run", tmp_path, input=inp, output=figures, params=SimpleNamespace(k=5, seed=1),
+                  wildcards=SimpleNamespace(run="tiny"))
+    assert "run tiny (seed 1): 6 figures" in log
+    assert all(Path(p).read_bytes()[:4] == b"\x89PNG" for p in figures.values())
 
 
 def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):
@@ -231,35 +302,44 @@ def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):
     elsewhere = {k: str(tmp_path / Path(v).name) for k, v in out.items()}
     with pytest.raises(SystemExit, match="history.json: a history needs the lists"):
         _script("evaluate", tmp_path, input=inp, output=elsewhere, params=SimpleNamespace(k=5),
-                wildcards=SimpleNamespace(run="tiny"))
+                wildcards=SimpleNamespace(run="tiny", seed="1"))
     assert not any(Path(p).exists() for p in elsewhere.values())
 
 
-def test_report_script(evaluated, png, tmp_path):
+def test_report_script(evaluated, tiny_data, png, tmp_path):
     folder, out, _ = evaluated
-    failed = tmp_path / "runs" / "broken"
+    failed = tmp_path / "runs" / "broken" / "seed-1"
     fileio.write_json(failed / "metrics.json", {"status": "failed", "error": "diverged"})
     names = ["tiny", "broken"]
-    sweep_png = str(tmp_path / "report" / "sweep-width.png")
+    report_dir = tmp_path / "report"
     outputs = {"html": str(tmp_path / "report.html"), "summary": str(tmp_path / "summary.csv"),
-               "val_curves": str(tmp_path / "report" / "val_curves.png"),
-               "comparison": str(tmp_path / "report" / "comparison.png"), "sweep_plots": [sweep_png]}
+               "seeds": str(tmp_path / "seeds.csv"), "ledger": str(tmp_path / "ledger.md"),
+               "val_curves": str(report_dir / "val_curves.png"), "comparison": str(report_dir / "comparison.png"),
+               "sweep_plots": [str(report_dir / "sweep-width.png")],
+               "curve_plots": [str(report_dir / "published-tiny.png")]}
     inputs = {"metrics": [out["metrics"], str(failed / "metrics.json")],
               "histories": [str(folder / "history.json"), str(failed / "history.json")],
               "timings": [str(folder / "timings.json"), str(failed / "timings.json")],
+              "predictions": [out["predictions"], str(failed / "test-predictions.npy")],
+              "figures": [str(folder.parent / "curves.png"), str(failed.parent / "curves.png")],
+              "test_labels": tiny_data["test_labels"],
               "first_ten": str(png), "class_means": str(png), "label_histogram": str(png)}
+    ref = {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "final_test",
+           "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.5, 0.6]}}}
     params = SimpleNamespace(
-        run_names=names, runs={n: HP for n in names},
+        seeds={"tiny": [1], "broken": [1]}, runs={"tiny": dict(HP, reference=ref), "broken": HP},
         sweeps={"width": {"keys": ["hidden"], "runs": {"tiny": {"hidden": [8]}, "broken": {"hidden": [4]}}}},
+        comparisons=[], curve_runs=["tiny"],
         config={"runs": {"tiny": {}, "broken": {}}}, checksums={"t10k-labels-idx1-ubyte": "cd" * 32})
     log = _script("report", tmp_path, input=inputs, output=outputs, params=params)
     html = Path(outputs["html"]).read_text()
-    assert "Best run: <b>tiny</b>" in html and "failed: diverged" in html and "cd" * 32 in html
-    assert "numpy" in html and "2 runs" in html and "1 failed" in log
+    assert "Best run: <b>tiny</b>" in html and "failed: seed 1: diverged" in html and "cd" * 32 in html
+    assert "numpy" in html and "2 runs" in html and "1 with failures" in log
     with open(outputs["summary"], newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["run"] for r in rows] == ["tiny", "broken"] and rows[1]["status"] == "failed"
-    for p in [outputs["val_curves"], outputs["comparison"], sweep_png]:
+    assert Path(outputs["ledger"]).read_text().splitlines()[2].startswith("| tiny | a test |")
+    for p in [outputs["val_curves"], outputs["comparison"], *outputs["sweep_plots"], *outputs["curve_plots"]]:
         assert Path(p).read_bytes()[:4] == b"\x89PNG"
 
 

@@ -187,3 +187,41 @@ def test_nielsen_network_one_epoch_on_real_mnist(mnist):
                             images, labels, log=lambda line: None)
     _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
     assert accuracy >= 0.85
+
+
+def test_full_batch_steps_on_the_training_set_itself_once_per_round():
+    images, labels = blocks(300, seed=4)
+    x = to_inputs(images)
+    model = mlp([784, 8, 10], activation="sigmoid", output="sigmoid", loss="quadratic", init="scaled_normal", rng=0)
+    seen, backprop = [], model.backprop
+    model.backprop = lambda xb, yb: (seen.append(xb), backprop(xb, yb))[1]
+    history, _ = fit(model, x, labels, epochs=3, batch_size=len(x), lr=1.0, rng=np.random.default_rng(0))
+    assert len(seen) == 3 and all(xb is x for xb in seen)          # no shuffle, no gather, no copy
+    assert history["train_loss"][2] < history["train_loss"][0]
+
+
+def test_batch_size_full_and_untrained_runs():
+    images, labels = blocks(300, seed=5)
+    _, history, _ = train_run(hp(batch_size="full", epochs=2, validation=0), images, labels, log=lambda s: None)
+    assert history["epoch"] == [1, 2]
+    model, history, _ = train_run(hp(epochs=0), images, labels, log=lambda s: None)
+    assert history["epoch"] == [] and history["best_epoch"] == 0
+    untouched = mlp([784, 16, 10], activation="relu", output="softmax", init="he", rng=np.random.default_rng(0))
+    for (_, a, _, _), (_, b, _, _) in zip(model.parameters(), untouched.parameters()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_monitor_test_records_test_figures_and_changes_nothing_else():
+    images, labels = blocks(400, seed=6)
+    test = blocks(100, seed=7)
+    plain, h0, _ = train_run(hp(epochs=3), images, labels, log=lambda s: None)
+    lines = []
+    watched, h1, _ = train_run(hp(epochs=3, monitor_test=True), images, labels, log=lines.append, test=test)
+    assert len(h1["test_accuracy"]) == len(h1["test_loss"]) == 3 and h0["test_accuracy"] is None
+    assert {k: v for k, v in h1.items() if not k.startswith("test_")} == {k: v for k, v in h0.items() if not k.startswith("test_")}
+    for (_, a, _, _), (_, b, _, _) in zip(plain.parameters(), watched.parameters()):
+        np.testing.assert_array_equal(a, b)                          # measuring never steers training
+    assert h1["test_accuracy"][-1] == watched.evaluate(to_inputs(test[0]), test[1])[1]
+    assert "test acc" in lines[-1]
+    with pytest.raises(ValueError, match="monitor_test is on but no test images"):
+        train_run(hp(monitor_test=True), images, labels, log=lambda s: None)

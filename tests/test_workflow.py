@@ -18,12 +18,14 @@ from conftest import REPO, Workflow, tiny_config
 
 pytestmark = pytest.mark.slow
 
-RUN_FILES = ["model.npz", "history.json", "timings.json", "metrics.json", "confusion.csv", "confusion.png",
-             "curves.png", "predictions.png", "worst_errors.png", "near_misses.png", "first_output.png"]
+SEED_FILES = ["model.npz", "history.json", "timings.json", "metrics.json", "confusion.csv", "test-predictions.npy"]
+RUN_FIGURES = ["confusion.png", "curves.png", "predictions.png", "worst_errors.png", "near_misses.png",
+               "first_output.png"]
 
 
 def planned(wf: Workflow, *args) -> Counter:
-    """Snakemake's own plan (dry run): Counter of (rule, run wildcard or None)."""
+    """Snakemake's own plan (dry run): Counter of (rule, run wildcard or None), one per job (so a
+    run's seeds count one each)."""
     proc = wf.run("-n", *args)
     out = proc.stdout + proc.stderr
     jobs, current = Counter(), None
@@ -44,6 +46,12 @@ def all_runs(wf: Workflow) -> list[str]:
     return list(cfg["runs"]) + sweep
 
 
+def seeds(wf: Workflow, run: str) -> list[int]:
+    cfg = wf.config
+    hp = {**cfg["defaults"], **(cfg["runs"].get(run) or {})}
+    return [hp["seed"] + i for i in range(hp.get("replicates", 1))]
+
+
 @pytest.fixture(scope="module")
 def done(tmp_path_factory) -> Workflow:
     """One complete run of the tiny pipeline, shared by the read-only checks below."""
@@ -57,16 +65,25 @@ def done(tmp_path_factory) -> Workflow:
 
 
 def test_every_output_is_present_and_well_formed(done):
+    assert seeds(done, "sig") == [3, 4]
     for run in all_runs(done):
-        for name in RUN_FILES:
-            assert done.path(f"results/runs/{run}/{name}").stat().st_size > 0, (run, name)
-        metrics = json.loads(done.path(f"results/runs/{run}/metrics.json").read_text())
-        assert 0.0 <= metrics["test_accuracy"] <= 1.0
-        history = json.loads(done.path(f"results/runs/{run}/history.json").read_text())
-        assert len(history["epoch"]) == (1 if run.startswith("width") else 2)
-        assert done.path(f"results/logs/train/{run}.log").read_text().count("epoch") >= 1
-        assert done.path(f"results/benchmarks/train/{run}.tsv").exists()
-    assert json.loads(done.path("results/runs/relu/metrics.json").read_text())["test_accuracy"] > 0.5
+        for name in RUN_FIGURES:
+            assert done.path(f"results/runs/{run}/{name}").read_bytes()[:4] == b"\x89PNG", (run, name)
+        for seed in seeds(done, run):
+            folder = f"results/runs/{run}/seed-{seed}"
+            for name in SEED_FILES:
+                assert done.path(f"{folder}/{name}").stat().st_size > 0, (run, seed, name)
+            metrics = json.loads(done.path(f"{folder}/metrics.json").read_text())
+            assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["seed"] == seed
+            history = json.loads(done.path(f"{folder}/history.json").read_text())
+            assert len(history["epoch"]) == (1 if run.startswith("width") else 2)
+            assert (history["test_accuracy"] is not None) == (run == "sig")      # monitor_test
+            assert done.path(f"results/logs/train/{run}/seed-{seed}.log").read_text().count("epoch") >= 1
+            assert done.path(f"results/benchmarks/train/{run}/seed-{seed}.tsv").exists()
+    assert json.loads(done.path("results/runs/relu/seed-3/metrics.json").read_text())["test_accuracy"] > 0.5
+    # the two seeds of one run are two different networks
+    assert done.path("results/runs/sig/seed-3/model.npz").read_bytes() != \
+        done.path("results/runs/sig/seed-4/model.npz").read_bytes()
     images = np.load(done.path("results/data/train-images.npy"), allow_pickle=False)
     assert images.shape == (600, 28, 28) and images.dtype == np.uint8
     for name in ["first_ten", "class_means", "label_histogram"]:
@@ -74,8 +91,14 @@ def test_every_output_is_present_and_well_formed(done):
     with open(done.path("results/summary.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["run"] for r in rows) == sorted(all_runs(done))
-    assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
+    assert all(0 <= float(r["test_accuracy_mean"]) <= 1 for r in rows)
+    sig = next(r for r in rows if r["run"] == "sig")
+    assert sig["n_seeds"] == "2" and sig["verdict"] in ("reproduced", "above", "below") and sig["test_accuracy_sd"]
+    with open(done.path("results/seeds.csv"), newline="") as f:
+        assert sum(1 for _ in csv.DictReader(f)) == sum(len(seeds(done, r)) for r in all_runs(done))
     assert done.path("results/report/sweep-width.png").exists()
+    assert done.path("results/report/published-sig.png").read_bytes()[:4] == b"\x89PNG"
+    assert done.path("results/ledger.md").read_text().count("| sig |") == 1
 
 
 def test_report_is_self_contained(done):
@@ -86,6 +109,8 @@ def test_report_is_self_contained(done):
     for run in all_runs(done):
         assert run in html
     assert "a test" in html  # the reference source of run `sig`
+    assert html.index("Published results, run again") < html.index("All runs, best first")
+    assert "width-hidden-4</td><td class=l>width-hidden-8" in html      # the configured McNemar pair
     # the report's reproducibility claim names the test below, which must exist
     claim = re.search(r"tests/test_workflow.py::(\w+)", html).group(1)
     assert claim in globals() and claim.startswith("test_")
@@ -111,15 +136,25 @@ def test_editing_one_run_reruns_only_that_run(done):
     try:
         cfg["runs"]["sig"]["lr"] = 2.0
         done.write_config(cfg)
-        assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 1, ("report", None): 1, ("all", None): 1})
+        assert planned(done) == Counter({("train", "sig"): 2, ("evaluate", "sig"): 2, ("plot_run", "sig"): 1,
+                                         ("report", None): 1, ("all", None): 1})
         cfg["runs"]["sig"]["lr"] = 3.0
         cfg["runs"]["sig"]["reference"] = {"accuracy": 0.6, "source": "another"}
         done.write_config(cfg)
         assert planned(done) == Counter({("report", None): 1, ("all", None): 1})
         cfg["runs"]["sig"]["reference"] = original["runs"]["sig"]["reference"]
+        cfg["runs"]["sig"]["replicates"] = 3       # one more seed: only its jobs
+        done.write_config(cfg)
+        assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 1, ("report", None): 1,
+                                         ("all", None): 1})
+        cfg["runs"]["sig"]["replicates"] = 1       # fewer seeds: nothing retrains, the report drops one
+        done.write_config(cfg)
+        assert planned(done) == Counter({("report", None): 1, ("all", None): 1})
+        cfg["runs"]["sig"]["replicates"] = 2
         cfg["runs"]["extra"] = {"hidden": [5]}
         done.write_config(cfg)
-        assert planned(done) == Counter({("train", "extra"): 1, ("evaluate", "extra"): 1, ("report", None): 1, ("all", None): 1})
+        assert planned(done) == Counter({("train", "extra"): 1, ("evaluate", "extra"): 1, ("plot_run", "extra"): 1,
+                                         ("report", None): 1, ("all", None): 1})
         del cfg["runs"]["extra"]
         cfg["mnist_mirror"] = "/nonexistent/elsewhere"
         done.write_config(cfg)
@@ -135,7 +170,7 @@ def test_editing_an_nn_module_reruns_training(tmp_path, tiny_mirror):
     mirror, sums = tiny_mirror
     cfg = tiny_config(mirror, sums)
     cfg["runs"] = {"only": {"epochs": 1}}
-    cfg["sweeps"] = {}
+    cfg["sweeps"], cfg["comparisons"] = {}, []
     (tmp_path / "work").mkdir()
     wf = Workflow(tmp_path / "work", cfg, snakefile=repo / "Snakefile")
     wf.run("--cores", "2")
@@ -143,7 +178,8 @@ def test_editing_an_nn_module_reruns_training(tmp_path, tiny_mirror):
     with open(repo / "nn" / "layers.py", "a") as f:
         f.write("\n# an edit\n")
     jobs = planned(wf)
-    assert ("train", "only") in jobs and ("evaluate", "only") in jobs and ("report", None) in jobs
+    assert ("train", "only") in jobs and ("evaluate", "only") in jobs and ("plot_run", "only") in jobs
+    assert ("report", None) in jobs
     assert not any(rule in ("download", "decode") for rule, _ in jobs)
 
 
@@ -155,13 +191,24 @@ def test_two_fresh_runs_are_byte_identical_whatever_the_cores(done, tmp_path):
     compared = 0
     for path in sorted(done.path("results").rglob("*")):
         rel = path.relative_to(done.workdir)
-        if path.is_dir() or path.name in ("timings.json", "report.html", "summary.csv") or "logs" in rel.parts \
+        if path.is_dir() or path.name in ("timings.json", "report.html", "summary.csv", "seeds.csv") \
+                or "logs" in rel.parts or "quick" in rel.parts \
                 or "benchmarks" in rel.parts:
             continue
         assert (again.workdir / rel).read_bytes() == path.read_bytes(), f"{rel} differs between two runs"
         compared += 1
-    assert compared >= 8 * len(all_runs(done)), compared
+    assert compared >= 5 * sum(len(seeds(done, r)) for r in all_runs(done)) + 6 * len(all_runs(done)), compared
     assert mirror.exists()
+
+
+def test_quick_target_trains_only_first_seeds(done):
+    jobs = planned(done, "quick", "--forcerun", "train")
+    assert jobs[("train", "sig")] == 1 and jobs[("quick", None)] == 1 and ("report", None) not in jobs
+    done.run("--cores", "2", "quick")
+    with open(done.path("results/quick/summary.csv"), newline="") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert rows["sig"]["n_seeds"] == "1" and set(rows) == set(all_runs(done))
+    assert "Published results, run again" in done.path("results/quick/report.html").read_text()
 
 
 def test_bad_config_fails_before_any_job(tiny_workflow):

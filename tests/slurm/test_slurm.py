@@ -65,7 +65,7 @@ def slurm_record(run_uuid: str) -> dict[str, tuple[str, str]]:
 
 def run_files(wf: Workflow) -> dict[str, bytes]:
     """Every file the comparison covers, by path relative to the work dir."""
-    paths = sorted(p for name in SAME_BYTES for p in wf.path("results/runs").glob(f"*/{name}"))
+    paths = sorted(p for name in SAME_BYTES for p in wf.path("results/runs").glob(f"*/seed-*/{name}"))
     paths += sorted(wf.path("results/data").glob("*.npy"))
     return {str(p.relative_to(wf.workdir)): p.read_bytes() for p in paths}
 
@@ -86,7 +86,7 @@ def test_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_mirror):
     ran_here, sent = announced_jobs(log)
     assert set(ran_here) <= LOCAL_RULES, f"rules run outside Slurm: {set(ran_here) - LOCAL_RULES}"
     assert not set(sent) & LOCAL_RULES, f"local rules submitted to Slurm: {set(sent) & LOCAL_RULES}"
-    n_runs = len(list(local.path("results/runs").glob("*/model.npz")))
+    n_runs = len(list(local.path("results/runs").glob("*/seed-*/model.npz")))
     assert n_runs >= 2 and sent["train"] == n_runs and sent["evaluate"] == n_runs, sent
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert len(submitted) == len(set(submitted)) == sum(sent.values()), (submitted, sent)

@@ -11,6 +11,24 @@ def code(script):
     return script_sources(os.path.join(SCRIPTS, f"{script}.py")) + [os.path.join(SCRIPTS, "_common.py")]
 
 
+# Every run's seeds (config `replicates`), the McNemar pairs, and the decoded test set.
+SEEDS = {run: nnconfig.seeds(hp) for run, hp in RUNS.items()}
+COMPARISONS = nnconfig.comparisons(config, RUNS)
+TEST_DATA = ["results/data/test-images.npy", "results/data/test-labels.npy"]
+RUN_PATTERN = "|".join(map(re.escape, RUNS))
+
+
+def per_seed(pattern, first_only=False):
+    """`pattern` (with {run} and {seed}) for every run and each of its seeds, runs in config order."""
+    pairs = [(run, seed) for run, seeds in SEEDS.items() for seed in (seeds[:1] if first_only else seeds)]
+    return expand(pattern, zip, run=[r for r, _ in pairs], seed=[s for _, s in pairs])
+
+
+def first_seed(pattern, run):
+    """`pattern` for a run's first seed: the one whose figures the report shows."""
+    return expand(pattern, run=run, seed=SEEDS[run][0])[0]
+
+
 def training_cost(hp):
     """Rough work of a run (epochs x multiply-adds per image), in millions: the scheduler's priority,
     so the longest run starts first instead of finishing alone at the end."""
@@ -38,5 +56,7 @@ def predict_images(folder):
 
 def warn_failed_runs():
     """One WARNING line per failed run (e.g. diverged): the last thing the user reads."""
-    for run, error, path in failed_runs({run: f"results/runs/{run}/metrics.json" for run in RUNS}):
+    paths = {f"{run} (seed {seed})": expand(rules.evaluate.output.metrics, run=run, seed=seed)[0]
+             for run, seeds in SEEDS.items() for seed in seeds}
+    for run, error, path in failed_runs(paths):
         print(f"WARNING: run {run} failed: {error} (see {path})", file=sys.stderr)

@@ -1,16 +1,43 @@
-# One evaluation job per run: metrics on the 10,000 test images and the run's figures.
+# Per seed: metrics and the test predictions (for McNemar's test). Per run: the figures of
+# its first seed.
 
 
 rule evaluate:
     input:
-        model="results/runs/{run}/model.npz",
-        history="results/runs/{run}/history.json",
-        test_images="results/data/test-images.npy",
-        test_labels="results/data/test-labels.npy",
+        model=rules.train.output.model,
+        history=rules.train.output.history,
+        test_images=TEST_DATA[0],
+        test_labels=TEST_DATA[1],
         code=code("evaluate"),
     output:
-        metrics="results/runs/{run}/metrics.json",
-        confusion_csv="results/runs/{run}/confusion.csv",
+        metrics="results/runs/{run}/seed-{seed}/metrics.json",
+        confusion_csv="results/runs/{run}/seed-{seed}/confusion.csv",
+        # the predicted class of each test image (uint8), for paired tests between runs
+        predictions="results/runs/{run}/seed-{seed}/test-predictions.npy",
+    wildcard_constraints:
+        run=RUN_PATTERN,
+        seed=r"\d+",
+    params:
+        k=config["evaluation"]["gallery_size"],
+    # One BLAS thread: the test-set products then give the same bits on every machine load.
+    threads: 1
+    log:
+        "results/logs/evaluate/{run}/seed-{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{run}/seed-{seed}.tsv"
+    script:
+        "../scripts/evaluate.py"
+
+
+rule plot_run:
+    input:
+        model=lambda wc: first_seed(rules.train.output.model, wc.run),
+        history=lambda wc: first_seed(rules.train.output.history, wc.run),
+        metrics=lambda wc: first_seed(rules.evaluate.output.metrics, wc.run),
+        test_images=TEST_DATA[0],
+        test_labels=TEST_DATA[1],
+        code=code("plot_run"),
+    output:
         confusion_png=run_figure("confusion", "confusion"),
         curves=run_figure("curves", "curves"),
         predictions=run_figure("predictions", "predictions"),
@@ -18,14 +45,12 @@ rule evaluate:
         near_misses=run_figure("near_misses", "near_misses"),
         first_output=run_figure("first_output", "first_output"),
     wildcard_constraints:
-        run="|".join(map(re.escape, RUNS)),
+        run=RUN_PATTERN,
     params:
         k=config["evaluation"]["gallery_size"],
-    # One BLAS thread: the test-set products then give the same bits on every machine load.
+        seed=lambda wc: SEEDS[wc.run][0],
     threads: 1
     log:
-        "results/logs/evaluate/{run}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{run}.tsv"
+        "results/logs/plot_run/{run}.log",
     script:
-        "../scripts/evaluate.py"
+        "../scripts/plot_run.py"

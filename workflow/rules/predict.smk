@@ -15,7 +15,7 @@ if PREDICT_DIR:
 
     rule predict:
         input:
-            model=f"results/runs/{PREDICT_RUN}/model.npz",
+            model=first_seed(rules.train.output.model, PREDICT_RUN),
             images=predict_images(PREDICT_DIR),
             code=code("predict"),
         output:

@@ -1,32 +1,33 @@
-# One training job per run (config `runs:` and every sweep point).
-
-# What a run's model depends on. `reference` is only shown in the report, so editing
-# it retrains nothing; sorted keys keep Snakemake's params comparison stable.
-TRAIN_HPARAMS = {run: {k: v for k, v in hp.items() if k != "reference"} for run, hp in RUNS.items()}
+# One training job per run and seed (config `runs:`, every sweep point, each of its `replicates`).
 
 
 rule train:
     input:
         images="results/data/train-images.npy",
         labels="results/data/train-labels.npy",
+        # test images only for runs that measure them after every epoch (monitor_test)
+        monitor=lambda wc: TEST_DATA if RUNS[wc.run]["monitor_test"] else [],
         code=code("train"),
     output:
-        model="results/runs/{run}/model.npz",
-        history="results/runs/{run}/history.json",
+        model="results/runs/{run}/seed-{seed}/model.npz",
+        history="results/runs/{run}/seed-{seed}/history.json",
         # Kept apart so that model and history are byte-identical between runs.
-        timings="results/runs/{run}/timings.json",
+        timings="results/runs/{run}/seed-{seed}/timings.json",
     wildcard_constraints:
-        run="|".join(map(re.escape, RUNS)),
+        run=RUN_PATTERN,
+        seed=r"\d+",
     params:
-        hp=lambda wc: TRAIN_HPARAMS[wc.run],
+        # only this seed's own hyperparameters (no reference, no replicate count), sorted:
+        # editing another run, a reference or the number of seeds retrains nothing here
+        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
     threads: lambda wc: RUNS[wc.run]["threads"]
     priority: lambda wc: training_cost(RUNS[wc.run])
     resources:
         # Measured peak: 270-370 MB (the float32 training set is 188 MB); room for float64.
         mem_mb=1000,
     log:
-        "results/logs/train/{run}.log",
+        "results/logs/train/{run}/seed-{seed}.log",
     benchmark:
-        "results/benchmarks/train/{run}.tsv"
+        "results/benchmarks/train/{run}/seed-{seed}.tsv"
     script:
         "../scripts/train.py"

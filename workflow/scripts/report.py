@@ -1,4 +1,5 @@
-"""Rule report: every run side by side -> report.html (self-contained), summary.csv, comparison figures."""
+"""Rule report (and quick): every run and seed side by side -> report.html (self-contained),
+summary.csv (per run), seeds.csv (per seed), ledger.md, and the comparison figures."""
 import os
 import platform
 import subprocess
@@ -9,25 +10,37 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import fileio, plots, report  # noqa: E402
+from nn import fileio, plots, report, reproduction  # noqa: E402
+from nn.plots_published import published_overlay  # noqa: E402
 from nn.report import RUN_FIGURES  # noqa: E402
 
 PACKAGES = ("numpy", "matplotlib", "snakemake", "pyyaml")
 
 
-def read_optional(path, log):
-    """A run's JSON file, or None if it is missing (the run is then reported as failed)."""
+def read_optional(path, log, reader=fileio.read_json):
+    """A seed's file, or None if it is missing (the seed is then reported as failed)."""
     if not os.path.exists(path):
         log(f"{path}: missing")
         return None
-    return fileio.read_json(path)
+    return reader(path)
 
 
-def load_run(name, hp, metrics_path, history_path, timings_path, log):
-    folder = Path(metrics_path).parent          # the per-run figures live beside metrics.json
-    return {"run": name, "hp": hp, "metrics": read_optional(metrics_path, log),
-            "history": read_optional(history_path, log), "timings": read_optional(timings_path, log),
-            "plots": {kind: folder / f"{kind}.png" for kind, _ in RUN_FIGURES}}
+def load_runs(params, inp, log):
+    """{run: {"run", "hp", "seeds": [...], "plots"}} in config order; inputs are per_seed() lists."""
+    files = zip(inp.metrics, inp.histories, inp.timings, inp.predictions)
+    runs = {}
+    for name, seeds in params.seeds.items():
+        folder = Path(inp.figures[len(runs)]).parent          # results/runs/{run}/, where plot_run writes
+        records = []
+        for seed in seeds:
+            m, h, t, p = next(files)
+            records.append({"seed": seed, "metrics": read_optional(m, log), "history": read_optional(h, log),
+                            "timings": read_optional(t, log), "predictions": read_optional(p, log, fileio.load_npy)})
+        runs[name] = {"run": name, "hp": params.runs[name], "seeds": records,
+                      "plots": {kind: folder / f"{kind}.png" for kind, _ in RUN_FIGURES}}
+    if next(files, None) is not None:
+        raise ValueError("report: more per-seed inputs than the configured seeds")
+    return runs
 
 
 def git_commit():
@@ -54,43 +67,49 @@ def provenance(config, checksums):
 
 def main(log):
     inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
-    names = list(params.run_names)
-    if not len(names) == len(inp.metrics) == len(inp.histories) == len(inp.timings):
-        raise ValueError(f"report: {len(names)} run names for {len(inp.metrics)} metrics, "
-                         f"{len(inp.histories)} histories and {len(inp.timings)} timings files")
-    runs = [load_run(n, params.runs[n], m, h, t, log)
-            for n, m, h, t in zip(names, inp.metrics, inp.histories, inp.timings)]
-    rows = report.sorted_rows(runs)
-    accuracy = {r["run"]: r["test_accuracy"] for r in rows}       # None for a failed run
+    runs = load_runs(params, inp, log)
+    test_labels = fileio.load_npy(inp.test_labels)
+    rows = reproduction.rows_best_first(runs.values())
+    best = next((r["run"] for r in rows if r["status"] == "ok"), None)
+    paired = reproduction.paired_tests(runs.values(), [tuple(p) for p in params.comparisons], test_labels, best)
 
-    by_name = {r["run"]: r for r in runs}
-    histories = {r["run"]: by_name[r["run"]]["history"] for r in rows if r["status"] == "ok"}
-    plots.val_accuracy_overlay(out.val_curves, histories)
-    plots.reference_comparison(out.comparison, [(r["run"], r["test_accuracy"], r["reference_accuracy"])
+    first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
+                       if reproduction.seed_status(r["seeds"][0])[0] == "ok"}
+    plots.val_accuracy_overlay(out.val_curves, first_histories)
+    plots.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
                                                 for r in rows])
+    mean_accuracy = {r["run"]: r["test_accuracy_mean"] for r in rows}
     sweep_names = list(params.sweeps)
     if len(sweep_names) != len(out.sweep_plots):
         raise ValueError(f"report: {len(sweep_names)} sweeps but {len(out.sweep_plots)} sweep_plots outputs")
     for name, path in zip(sweep_names, out.sweep_plots):
         sweep = params.sweeps[name]
-        points = [(values, accuracy.get(run)) for run, values in sweep["runs"].items()]
-        plots.sweep_plot(path, name, list(sweep["keys"]), points)
+        plots.sweep_plot(path, name, list(sweep["keys"]), [(v, mean_accuracy.get(run)) for run, v in sweep["runs"].items()])
+    for name, path in zip(params.curve_runs, out.curve_plots):
+        ref = runs[name]["hp"]["reference"]
+        published_overlay(path, name, [s["history"] for s in runs[name]["seeds"]], ref["curves"], ref["source"])
 
-    report.write_summary_csv(out.summary, rows)
+    report.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
+    report.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
+    protocols = {name: r["hp"]["reference"].get("protocol") or "; ".join(reproduction.describe(r["hp"]))
+                 for name, r in runs.items() if r["hp"].get("reference")}
+    fileio.write_text(out.ledger, reproduction.ledger_markdown(
+        sorted((r for r in rows if r["reference_accuracy"] is not None), key=lambda r: list(runs).index(r["run"])),
+        protocols))
     html = report.render_report(
-        runs,
+        runs, rows, paired,
         data_plots={"The first ten training images and their labels": inp.first_ten,
                     "Mean training image of each class": inp.class_means,
                     "Label distribution, train vs test": inp.label_histogram},
-        overview_plots={"Validation accuracy of every run": out.val_curves,
-                        "Our test accuracy against the reference figure": out.comparison},
+        overview_plots={"Validation accuracy of every run (first seed)": out.val_curves,
+                        "Our mean test accuracy against the reference figure": out.comparison},
         sweep_plots=dict(zip(sweep_names, out.sweep_plots)),
+        curve_plots=dict(zip(params.curve_runs, out.curve_plots)),
         provenance=provenance(dict(params.config), dict(params.checksums)),
     )
     fileio.write_text(out.html, html)
-    best = rows[0]
-    log(f"{len(rows)} runs, best {best['run']} ({best['test_accuracy']}); "
-        f"{sum(r['status'] != 'ok' for r in rows)} failed")
+    log(f"{len(rows)} runs, {sum(r['n_seeds'] for r in rows)} seeds, best {best}; "
+        f"{sum(r['status'] != 'ok' for r in rows)} with failures; {len(paired)} paired tests")
 
 
 _common.run(main)

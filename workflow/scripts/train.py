@@ -32,9 +32,10 @@ def diverged(run, e, out, log):
 def main(log):
     hp, out, run = snakemake.params.hp, snakemake.output, snakemake.wildcards.run  # noqa: F821
     images, labels = data.load_arrays(snakemake.input.images, snakemake.input.labels)  # noqa: F821
-    log(f"run {run}: {len(images)} training images, hyperparameters {hp}")
+    log(f"run {run}, seed {hp['seed']}: {len(images)} training images, hyperparameters {hp}")
+    test = data.load_arrays(*snakemake.input.monitor) if hp["monitor_test"] else None  # noqa: F821
     try:
-        net, history, timings = train.train_run(hp, images, labels, log=log)
+        net, history, timings = train.train_run(hp, images, labels, log=log, test=test)
     except train.TrainingDiverged as e:
         return diverged(run, e, out, log)
     model.save(net, out.model)

@@ -1,0 +1,190 @@
+"""From per-seed results to per-run figures, verdicts against published ones, and paired tests.
+
+A run here is a dict {"run", "hp", "seeds": [seed record, ...], "plots"}; a seed record is
+{"seed", "metrics", "history", "timings", "predictions"} (any of them None when missing;
+predictions: the uint8 predicted class of each test image). workflow/scripts/report.py
+builds them; nn.report draws them.
+"""
+from __future__ import annotations
+
+from nn import stats
+from nn.config import MEASURES
+
+
+def seed_status(seed) -> tuple[str, str]:
+    """(status, error): "ok" or "failed" with the reason, from a seed's metrics (or None)."""
+    m = seed.get("metrics")
+    if m is None:
+        return "failed", "metrics.json is missing"
+    if m.get("status") == "failed":
+        return "failed", str(m.get("error") or "unknown error")
+    if not isinstance(m.get("test_accuracy"), (int, float)):
+        return "failed", "metrics.json has no test_accuracy"
+    return "ok", ""
+
+
+def measured(seed, measure: str) -> float | None:
+    """A seed's figure for a reference `measure` (nn.config.MEASURES): the final test accuracy
+    from evaluation, or the final / peak of a per-epoch history curve."""
+    key, at = MEASURES[measure]
+    if measure == "final_test":
+        return seed["metrics"]["test_accuracy"]
+    curve = (seed.get("history") or {}).get(key) or []
+    if not curve:
+        return None
+    return max(curve) if at == "peak" else curve[-1]
+
+
+def _n_measured(hp, seed, measure) -> int:
+    # the size of the set a figure was measured on: the test set, or the held-out validation images
+    if MEASURES[measure][0] == "val_accuracy":
+        return hp["validation"]
+    return seed["metrics"].get("n_test") or 10000
+
+
+def run_row(run) -> dict:
+    """One run's line: seeds, the test-accuracy statistics over them, and the verdict."""
+    hp, seeds = run["hp"], run["seeds"]
+    ok = [s for s in seeds if seed_status(s)[0] == "ok"]
+    errors = [f"seed {s['seed']}: {seed_status(s)[1]}" for s in seeds if seed_status(s)[0] != "ok"]
+    status = "ok" if not errors else ("failed" if not ok else "partial")
+    ref = hp.get("reference") or {}
+    row = {"run": run["run"], "status": status, "error": "; ".join(errors), "n_seeds": len(seeds),
+           "n_ok": len(ok), "seeds": [s["seed"] for s in seeds],
+           "test_accuracies": [s["metrics"]["test_accuracy"] for s in ok],
+           "reference_accuracy": ref.get("accuracy"), "reference_source": ref.get("source"),
+           "reference_kind": ref.get("kind") if ref else None, "measure": ref.get("measure") if ref else None,
+           "measured": [], "verdict": None, "gap": None, "z": None, "half_width": None}
+    acc = stats.summarize(row["test_accuracies"]) if ok else {}
+    row.update({f"test_accuracy_{k}": acc.get(k) for k in ("mean", "sd", "min", "max", "ci_low", "ci_high")})
+    row["test_loss_mean"] = stats.summarize([s["metrics"]["test_loss"] for s in ok])["mean"] if ok else None
+    epochs = [len(s["history"]["epoch"]) for s in ok if s.get("history")]
+    row["epochs_run"] = max(epochs) if epochs else None
+    secs = [s["timings"]["total_seconds"] for s in seeds if (s.get("timings") or {}).get("total_seconds") is not None]
+    row["train_seconds_mean"] = sum(secs) / len(secs) if secs else None
+    if ref and ok:
+        values = [measured(s, ref["measure"]) for s in ok]
+        row["measured"] = [v for v in values if v is not None]
+        if row["measured"]:
+            row["measured_mean"] = stats.summarize(row["measured"])["mean"]
+            v = stats.verdict(ref["accuracy"], row["measured"], _n_measured(hp, ok[0], ref["measure"]))
+            row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"])
+            # a different protocol can be compared but not reproduced: no verdict word for it
+            row["verdict"] = v["verdict"] if ref["kind"] == "reproduction" else "comparison"
+    return row
+
+
+def rows_best_first(runs) -> list[dict]:
+    """run_row of every run, best mean test accuracy first, ties by name; failed runs last."""
+    rows = [run_row(r) for r in runs]
+    return sorted(rows, key=lambda r: (r["test_accuracy_mean"] is None, -(r["test_accuracy_mean"] or 0.0), r["run"]))
+
+
+def paired_tests(runs, pairs, labels, best: str | None) -> list[dict]:
+    """McNemar's exact test for each configured (A, B) pair and each run against `best`.
+
+    Seeds are paired in order (A's first seed with B's first, ...): one test per seed pair.
+    Returns one dict per comparison: the first seed pair's counts and p-value, and how many
+    of the seed pairs differ at p < 0.05.
+    """
+    by_name = {r["run"]: r for r in runs}
+    wanted = list(dict.fromkeys(list(pairs) + [(name, best) for name in by_name if best and name != best]))
+    out = []
+    for a, b in wanted:
+        tests = []
+        for sa, sb in zip(by_name[a]["seeds"], by_name[b]["seeds"]):
+            if seed_status(sa)[0] != "ok" or seed_status(sb)[0] != "ok":
+                continue
+            tests.append(stats.mcnemar(sa["predictions"] == labels, sb["predictions"] == labels))
+        if not tests:
+            continue
+        first = tests[0]
+        out.append({"a": a, "b": b, "vs_best": (a, b) not in pairs, "only_a": first["only_a"],
+                    "only_b": first["only_b"], "p_value": first["p_value"], "n_pairs": len(tests),
+                    "n_significant": sum(t["p_value"] < 0.05 for t in tests)})
+    return out
+
+
+def seed_rows(runs) -> list[dict]:
+    """One line per run and seed: what seeds.csv holds."""
+    out = []
+    for run in runs:
+        for s in run["seeds"]:
+            status, error = seed_status(s)
+            m, h = s.get("metrics") or {}, s.get("history") or {}
+            peak = max(h["test_accuracy"]) if h.get("test_accuracy") else None
+            out.append({"run": run["run"], "seed": s["seed"], "status": status,
+                        "test_accuracy": m.get("test_accuracy") if status == "ok" else None,
+                        "test_loss": m.get("test_loss") if status == "ok" else None,
+                        "peak_test_accuracy": peak,
+                        "final_val_accuracy": h["val_accuracy"][-1] if h.get("val_accuracy") else None,
+                        "epochs_run": len(h["epoch"]) if h.get("epoch") is not None else None,
+                        "train_seconds": (s.get("timings") or {}).get("total_seconds"), "error": error})
+    return out
+
+
+def pct(x, signed=False) -> str:
+    """0.9417 -> '94.17 %'; a signed difference of accuracies is in percentage points."""
+    return "" if x is None else f"{100 * x:+.2f} pts" if signed else f"{100 * x:.2f} %"
+
+
+def ours_text(row) -> str:
+    """'97.70 ± 0.12 % (3 seeds)' for the figure a reference is compared with."""
+    vals = row["measured"]
+    if not vals:
+        return ""
+    s = stats.summarize(vals)
+    spread = f" ± {100 * s['sd']:.2f}" if s["sd"] is not None else ""
+    return f"{100 * s['mean']:.2f}{spread} % ({s['n']} seed{'s' if s['n'] > 1 else ''})"
+
+
+def verdict_text(row) -> str:
+    """'reproduced', 'below: published 1.20 pts under ours (3.1 SE)', or 'comparison: ...'."""
+    v = row["verdict"]
+    if v is None:
+        return ""
+    gap = f"{100 * abs(row['gap']):.2f} pts"
+    if v == "reproduced":
+        return f"reproduced (published {pct(row['gap'], signed=True)} from our mean, within ±{100 * row['half_width']:.2f})"
+    if v == "comparison":
+        return f"comparison only (different protocol): published {pct(row['gap'], signed=True)} from ours"
+    side = "above" if v == "above" else "below"
+    return f"{side}: published is {gap} {side} our mean ({abs(row['z']):.1f} SE)"
+
+
+def ledger_markdown(rows, protocols: dict) -> str:
+    """The reproductions as a Markdown table (the README copies it from a measured run)."""
+    lines = ["| run | source | protocol | published | ours | verdict |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["reference_accuracy"] is None:
+            continue
+        cells = [r["run"], r["reference_source"] or "", protocols.get(r["run"], ""),
+                 f"{pct(r['reference_accuracy'])} ({r['measure'].replace('_', ' ')})", ours_text(r) or r["status"],
+                 verdict_text(r) or r["error"]]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+INIT_NAMES = {"normal": "N(0,1)", "scaled_normal": "N(0,1/n_in)", "xavier": "Glorot", "he": "He"}
+
+
+def describe(hp) -> tuple[str, str]:
+    """(network, training) in words, e.g. ('784-128-10 sigmoid/sigmoid, quadratic, N(0,1) init',
+    'SGD lr 3 constant, batch 10, 30 epochs, 50,000 train / 10,000 validation')."""
+    sizes = "-".join(map(str, [784, *hp["hidden"], 10]))
+    net = f"{sizes} {hp['activation']}/{hp['output']}, {hp['loss'].replace('_', '-')}, {INIT_NAMES.get(hp['init'], hp['init'])} init"
+    lr = f"lr {hp['lr']:g}"
+    if hp["schedule"] in ("linear", "cosine"):
+        lr += f" {hp['schedule']} to {hp['lr_min']:g}"
+    elif hp["schedule"] == "step":
+        lr += f" x{hp['step_gamma']:g} every {hp['step_size']}"
+    opt = "SGD" + (f" momentum {hp['momentum']:g}" if hp["momentum"] else "") + (" Nesterov" if hp.get("nesterov") else "")
+    batch = "full batch" if hp["batch_size"] == "full" else f"batch {hp['batch_size']}"
+    unit = "rounds" if hp["batch_size"] == "full" else "epochs"
+    parts = [f"{opt} {lr}", batch, f"{hp['epochs']} {unit}"]
+    if hp.get("weight_decay"):
+        parts.append(f"L2 {hp['weight_decay']:g}")
+    if hp.get("shift"):
+        parts.append(f"±{hp['shift']} px shifts")
+    parts.append(f"validation {hp['validation']:,}" if hp["validation"] else "no validation")
+    return net, ", ".join(parts)
