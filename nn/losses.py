@@ -40,6 +40,27 @@ class Quadratic:
         return float(loss), d
 
 
+class LabelDifference:
+    """The blog's bug, kept as a teaching case: C = 1/(2n) sum_x sum_j (a_j - label)^2.
+
+    The label (0..9) is subtracted from every output instead of comparing with a one-hot
+    target, so a sigmoid output can never reach its target for labels above 1 and argmax
+    carries little information: accuracy stays far below a one-hot network's.
+    """
+    name = "label_difference"
+    fuses = None
+
+    def per_sample(self, a, y):
+        d = a - y.argmax(axis=1)[:, None].astype(a.dtype)       # (batch, 10): output minus the label
+        return 0.5 * np.einsum("ij,ij->i", d, d)
+
+    def value_and_grad(self, a, y):
+        d = a - y.argmax(axis=1)[:, None].astype(a.dtype)
+        loss = 0.5 * np.vdot(d, d) / len(a)
+        d /= len(a)
+        return float(loss), d
+
+
 class SoftmaxCrossEntropy:
     """C = -1/n sum_x log softmax(z)_label, taking the logits z (the Softmax layer is absorbed)."""
     name = "cross_entropy"
@@ -82,13 +103,15 @@ class SigmoidCrossEntropy:
         return float(loss), a
 
 
-LOSSES = ("quadratic", "cross_entropy")
+LOSSES = ("quadratic", "cross_entropy", "label_difference")
 
 
 def get_loss(name: str, output: str | None):
     """The loss object for a loss name and the network's output activation name."""
     if name == "quadratic":
         return Quadratic()
+    if name == "label_difference":
+        return LabelDifference()
     if name == "cross_entropy" and output == "softmax":
         return SoftmaxCrossEntropy()
     if name == "cross_entropy" and output == "sigmoid":

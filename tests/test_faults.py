@@ -148,7 +148,7 @@ def test_diverging_run_is_a_failed_run_not_a_failed_workflow(done):
     assert rows["a"]["status"] == rows["slow"]["status"] == "ok"
     assert list(rows)[-1] == "diverge", "failed runs come last"
     html = done.path("results/report.html").read_text()
-    assert f"failed: {DIVERGED}" in html
+    assert f"failed: seed 3: {DIVERGED}" in html
     for png in ("confusion", "curves", "predictions", "worst_errors", "near_misses", "first_output"):
         assert done.path(f"results/runs/diverge/{png}.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(model.ModelFileError, match=f"model.npz: the run produced no usable model .*{DIVERGED}"):

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from nn.gradcheck import numerical_gradient, relative_error
-from nn.losses import Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, get_loss, one_hot
+from nn.losses import LabelDifference, Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, get_loss, one_hot
 
-LOSSES = [Quadratic(), SoftmaxCrossEntropy(), SigmoidCrossEntropy()]
+LOSSES = [Quadratic(), SoftmaxCrossEntropy(), SigmoidCrossEntropy(), LabelDifference()]
 
 
 def batch(rng, n, k=10):
@@ -65,3 +65,11 @@ def test_get_loss():
         get_loss("cross_entropy", "relu")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         get_loss("hinge", "softmax")
+
+
+def test_label_difference_subtracts_the_label_from_every_output():
+    a = np.array([[0.5, 1.0, 0.0]])
+    y = one_hot(np.array([2]), 3, np.float64)           # label 2
+    value, grad = get_loss("label_difference", "sigmoid").value_and_grad(a.copy(), y)
+    assert value == pytest.approx(0.5 * (1.5 ** 2 + 1.0 ** 2 + 2.0 ** 2))
+    np.testing.assert_allclose(grad, [[-1.5, -1.0, -2.0]])
