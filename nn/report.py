@@ -111,10 +111,13 @@ def _img(path, caption):
 
 
 def _table(header, rows, left=1, attrs=None):
-    """An HTML table of already-escaped cells; the first `left` columns align left."""
+    """An HTML table of already-escaped cells; the first `left` columns (or the columns in the
+    set `left`) align left: text reads from the left, numbers line up on the right."""
+    left = set(range(left)) if isinstance(left, int) else set(left)
+
     def tr(cells, tag, attr=""):
         return f"<tr{attr}>" + "".join(
-            f'<{tag}{" class=l" if i < left else ""}>{c}</{tag}>' for i, c in enumerate(cells)) + "</tr>"
+            f'<{tag}{" class=l" if i in left else ""}>{c}</{tag}>' for i, c in enumerate(cells)) + "</tr>"
     attrs = attrs or [""] * len(rows)
     return ("<table>" + tr(header, "th") + "".join(tr(r, "td", a) for r, a in zip(rows, attrs))
             + "</table>")
@@ -155,7 +158,7 @@ def _ledger(rows, runs):
         attrs.append("" if row["status"] == "ok" else ' class="failed"')
     if not body:
         return "<p>No run names a published figure (<code>reference:</code> in config.yaml).</p>"
-    return _table(header, body, left=3, attrs=attrs)
+    return _table(header, body, left={0, 1, 2, 6}, attrs=attrs)
 
 
 def _paired_table(tests):
@@ -185,7 +188,7 @@ def _runs_table(rows, runs):
         body.append([str(i + 1), name, mean, f"{r['n_ok']}/{r['n_seeds']}", span, loss, escape(net),
                      escape(training), escape(_cell(r["epochs_run"])), secs])
         attrs.append("" if r["status"] == "ok" else ' class="failed"')
-    return _table(header, body, left=2, attrs=attrs)
+    return _table(header, body, left={1, 6, 7}, attrs=attrs)
 
 
 def _run_section(row, run):
@@ -280,7 +283,7 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
     if not curve_plots:
         parts.append("<p>No reference publishes a per-epoch curve.</p>")
     parts += ["<h2>Is A really better than B?</h2>",
-              "<p class=small>McNemar's exact test on the 10,000 test predictions: the digits only A gets right, "
+              "<p class=small>McNemar's exact test on the test-set predictions: the digits only A gets right, "
               "the digits only B gets right, and the two-sided p-value that they differ by chance. Seeds are "
               "paired in order; the counts and p are those of the first seed pair.</p>", _paired_table(paired),
               "<h2>All runs, best first</h2>", _runs_table(rows, runs),

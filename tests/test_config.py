@@ -25,7 +25,7 @@ def test_default_config_expands_every_run_with_every_key(cfg):
     config, runs, sweeps = load(cfg)
     keys = set(config["defaults"])
     assert {"hidden", "lr", "schedule", "seed", "threads", "dtype", "reference"} <= keys
-    assert "best" in runs and "nielsen-30" in runs
+    assert "best" in runs and "nielsen-ch1-30" in runs
     for name, hp in runs.items():
         assert set(hp) == keys, name
         assert list(hp) == sorted(hp), "params must be canonical (sorted keys)"
@@ -36,6 +36,7 @@ def test_default_config_expands_every_run_with_every_key(cfg):
 
 def test_two_key_sweep_names_are_deterministic(cfg):
     cfg["sweeps"] = {"g": {"grid": {"lr": [0.1, 0.5], "momentum": [0.0, 0.9]}}}
+    cfg["comparisons"] = []
     _, runs, sweeps = load(cfg)
     assert list(sweeps["g"]["runs"]) == ["g-lr-0.1_momentum-0.0", "g-lr-0.1_momentum-0.9",
                                         "g-lr-0.5_momentum-0.0", "g-lr-0.5_momentum-0.9"]
@@ -46,7 +47,7 @@ def test_defaults_filled_from_schema(cfg):
     del cfg["defaults"]["threads"], cfg["evaluation"]
     config, runs, _ = load(cfg)
     assert config["defaults"]["threads"] == 1 and config["evaluation"]["gallery_size"] == 16
-    assert runs["nielsen-30"]["threads"] == 1
+    assert runs["nielsen-ch1-30"]["threads"] == 1
 
 
 @pytest.mark.parametrize("edit, expected", [
@@ -114,3 +115,47 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
         nnconfig.check_yaml_syntax(bad)
     bad.write_text("runs:\n  a: {}\n")
     nnconfig.check_yaml_syntax(bad)  # a valid file passes silently
+
+
+def test_replicates_give_one_seed_each_and_leave_the_training_params_alone(cfg):
+    cfg["runs"]["best"].update(seed=7, replicates=3)
+    _, runs, _ = load(cfg)
+    assert nnconfig.seeds(runs["best"]) == [7, 8, 9]
+    job = nnconfig.seed_hparams(runs["best"], 8)
+    assert job["seed"] == 8 and "replicates" not in job and "reference" not in job and list(job) == sorted(job)
+    cfg["runs"]["best"]["replicates"] = 5
+    _, more, _ = load(cfg)
+    assert nnconfig.seed_hparams(more["best"], 8) == job       # more seeds: the existing ones unchanged
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.update(reference={"accuracy": 0.9, "source": "x", "measure": "peak_test"}),
+     "runs.best.reference.measure: peak_test needs monitor_test: true in this run"),
+    (lambda r: r.update(validation=0, reference={"accuracy": 0.9, "source": "x", "measure": "final_validation"}),
+     "runs.best.reference.measure: final_validation needs validation > 0 in this run"),
+    (lambda r: r.update(monitor_test=True, reference={"accuracy": 0.9, "source": "x",
+                                                      "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.5]}}}),
+     "runs.best.reference.curves.test_accuracy: 2 epochs but 1 values"),
+    (lambda r: r.update(monitor_test=True, epochs=3, reference={"accuracy": 0.9, "source": "x",
+                                                                "curves": {"test_accuracy": {"epochs": [4], "values": [0.5]}}}),
+     "runs.best.reference.curves.test_accuracy: epoch 4 is past the run's 3 epochs"),
+    (lambda r: r.update(reference={"accuracy": 0.9, "source": "x", "kind": "copy"}),
+     "runs.best.reference.kind: 'copy' is not one of ['reproduction', 'comparison']"),
+])
+def test_reference_cross_checks(cfg, edit, message):
+    edit(cfg["runs"]["best"])
+    with pytest.raises(nnconfig.ConfigError) as e:
+        load(cfg)
+    assert str(e.value) == message
+
+
+def test_reference_defaults_and_comparisons(cfg):
+    cfg["runs"]["best"]["reference"] = {"accuracy": 0.99, "source": "x"}
+    _, runs, _ = load(cfg)
+    assert runs["best"]["reference"]["kind"] == "comparison" and runs["best"]["reference"]["measure"] == "final_test"
+    cfg["comparisons"] = [["best", "nope"]]
+    with pytest.raises(nnconfig.ConfigError, match=r"comparisons\[0\]: 'nope' is not a run"):
+        load(cfg)
+    cfg["comparisons"] = [["best", "best"]]
+    with pytest.raises(nnconfig.ConfigError, match="compares 'best' with itself"):
+        load(cfg)
