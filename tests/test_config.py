@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from nn import config as nnconfig
-from nn.sources import module_sources, script_sources
+from nn.sources import code_fingerprint, module_sources, script_sources
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -105,6 +105,16 @@ def test_module_sources_follow_imports_transitively(tmp_path):
     assert script_sources(script) == sorted([str(REPO / "nn" / "config.py"), str(REPO / "nn" / "fileio.py")])
     with pytest.raises(FileNotFoundError, match="nn/nope.py"):
         module_sources("nope")
+
+
+def test_code_fingerprint_is_relative_and_follows_content(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("from nn import config\n")
+    helper = REPO / "workflow" / "scripts" / "_common.py"
+    prints = code_fingerprint(script, helper)
+    assert sorted(prints) == ["nn/config.py", "workflow/scripts/_common.py"]  # no absolute path
+    import hashlib
+    assert prints["nn/config.py"] == hashlib.sha256((REPO / "nn" / "config.py").read_bytes()).hexdigest()
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):

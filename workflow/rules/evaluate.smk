@@ -7,7 +7,6 @@ rule evaluate:
         history="results/runs/{run}/history.json",
         test_images="results/data/test-images.npy",
         test_labels="results/data/test-labels.npy",
-        code=code("evaluate"),
     output:
         metrics="results/runs/{run}/metrics.json",
         confusion_csv="results/runs/{run}/confusion.csv",
@@ -20,6 +19,7 @@ rule evaluate:
     wildcard_constraints:
         run="|".join(map(re.escape, RUNS)),
     params:
+        code=code("evaluate"),
         k=config["evaluation"]["gallery_size"],
     # One BLAS thread: the test-set products then give the same bits on every machine load.
     threads: 1

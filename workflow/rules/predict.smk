@@ -17,11 +17,11 @@ if PREDICT_DIR:
         input:
             model=f"results/runs/{PREDICT_RUN}/model.npz",
             images=predict_images(PREDICT_DIR),
-            code=code("predict"),
         output:
             csv="results/predictions.csv",
             sheet="results/predictions.png",
         params:
+            code=code("predict"),
             run=PREDICT_RUN,
             folder=PREDICT_DIR,
         # one BLAS thread: the same bits on any machine load

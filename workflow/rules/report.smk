@@ -13,7 +13,6 @@ rule report:
         first_ten="results/data/plots/first_ten.png",
         class_means="results/data/plots/class_means.png",
         label_histogram="results/data/plots/label_histogram.png",
-        code=code("report"),
     output:
         html="results/report.html",
         summary="results/summary.csv",
@@ -24,6 +23,7 @@ rule report:
             for name in SWEEPS
         ],
     params:
+        code=code("report"),
         run_names=list(RUNS),
         runs=RUNS,
         sweeps=SWEEPS,

@@ -9,7 +9,6 @@ rule train:
     input:
         images="results/data/train-images.npy",
         labels="results/data/train-labels.npy",
-        code=code("train"),
     output:
         model="results/runs/{run}/model.npz",
         history="results/runs/{run}/history.json",
@@ -18,6 +17,7 @@ rule train:
     wildcard_constraints:
         run="|".join(map(re.escape, RUNS)),
     params:
+        code=code("train"),
         hp=lambda wc: TRAIN_HPARAMS[wc.run],
     threads: lambda wc: RUNS[wc.run]["threads"]
     priority: lambda wc: training_cost(RUNS[wc.run])
