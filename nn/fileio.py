@@ -94,3 +94,15 @@ def check_writable(top) -> None:
         except OSError as e:
             raise OSError(e.errno, f"Output folder {folder} is not writable ({e.strerror or e}); "
                           "make it writable and run again: nothing was changed") from None
+
+
+def check_folders(folders) -> None:
+    """Raise OSError naming the first existing path that stands where a folder of `folders`
+    (or one of its parents) must be, but is not a folder (a plain file called `results`)."""
+    for folder in folders:
+        parts = Path(folder).parts
+        for i in range(1, len(parts) + 1):
+            path = Path(*parts[:i])
+            if path.exists() and not path.is_dir():
+                raise OSError(20, f"Output folder {path} is a file, not a folder; move it away and run again: "
+                                  "nothing was changed")
