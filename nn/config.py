@@ -276,6 +276,17 @@ def check_memory(runs: dict, available: int | None = None) -> None:
                               f"batch_size {hp['batch_size']}, {hp['dtype']}); this machine has {human(available)}")
 
 
+def redacted(config: dict) -> dict:
+    """A copy of `config` with the credentials of every mirror URL replaced by *** (for the report)."""
+    from nn.http import redact
+    out = {**config}
+    if out.get("mnist_mirror"):
+        out["mnist_mirror"] = redact(out["mnist_mirror"])
+    if isinstance(out.get("download"), dict):
+        out["download"] = {**out["download"], "mirrors": [redact(m) for m in out["download"].get("mirrors", [])]}
+    return out
+
+
 def mirrors(config: dict) -> list[str]:
     """The user's mnist_mirror first, then the configured ones, without repeats."""
     first = [config["mnist_mirror"]] if config.get("mnist_mirror") else []

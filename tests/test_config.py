@@ -106,10 +106,10 @@ def test_validation_does_not_change_a_valid_config_twice(cfg):
 
 def test_module_sources_follow_imports_transitively(tmp_path):
     files = module_sources("config")
-    assert files == [str(REPO / "nn" / "config.py"), str(REPO / "nn" / "limits.py")]
+    assert files == [str(REPO / "nn" / n) for n in ("config.py", "http.py", "limits.py")]
     script = tmp_path / "s.py"
     script.write_text("import os\nfrom nn import config\nimport nn.fileio\n")
-    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "limits.py")])
+    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "http.py", "limits.py")])
     with pytest.raises(FileNotFoundError, match="nn/nope.py"):
         module_sources("nope")
 
@@ -119,7 +119,7 @@ def test_code_fingerprint_is_relative_and_follows_content(tmp_path):
     script.write_text("from nn import config\n")
     helper = REPO / "workflow" / "scripts" / "_common.py"
     prints = code_fingerprint(script, helper)
-    assert sorted(prints) == ["nn/config.py", "nn/limits.py", "workflow/scripts/_common.py"]  # no absolute path
+    assert sorted(prints) == ["nn/config.py", "nn/http.py", "nn/limits.py", "workflow/scripts/_common.py"]  # no absolute path
     import hashlib
     assert prints["nn/config.py"] == hashlib.sha256((REPO / "nn" / "config.py").read_bytes()).hexdigest()
 
@@ -205,3 +205,13 @@ def test_training_memory_estimate_matches_the_measured_default_run():
     assert 270e6 <= training_bytes(hp) <= 400e6  # measured peak 270-370 MB (workflow/rules/train.smk)
     assert training_bytes({**hp, "batch_size": "full"}) > training_bytes(hp)
     assert training_bytes({**hp, "dtype": "float64"}) > training_bytes(hp)
+
+
+def test_redacted_hides_mirror_credentials_only(cfg):
+    cfg["mnist_mirror"] = "https://me:pw@example.org/mnist/"
+    cfg["download"]["mirrors"] = ["http://u:p@host:8080/x/", "https://plain.example/y/"]
+    shown = nnconfig.redacted(cfg)
+    assert shown["mnist_mirror"] == "https://***@example.org/mnist/"
+    assert shown["download"]["mirrors"] == ["http://***@host:8080/x/", "https://plain.example/y/"]
+    assert cfg["download"]["mirrors"][0] == "http://u:p@host:8080/x/", "the config itself is unchanged"
+    assert shown["download"]["sha256"] == cfg["download"]["sha256"]

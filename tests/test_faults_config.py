@@ -1,11 +1,14 @@
-"""Config and output-folder faults through Snakemake: one line before any job, nothing written.
+"""Config, output-folder and mirror faults through Snakemake: one line before any job, nothing written.
 
 Each test writes the config file as text (YAML as a user types it: `1e-3`, `10.0`, a key
 twice) and runs the real workflow on the tiny data.
 """
 from __future__ import annotations
 
+import base64
+import http.server
 import json
+import threading
 
 import pytest
 import yaml
@@ -89,3 +92,44 @@ def test_whole_floats_and_yaml11_exponents_train_as_meant(wf):
     assert history["epoch"] == [1] and history["lr"] == [0.001]
     log = wf.path("results/logs/train/a.log").read_text()
     assert "epoch 1/1 " in log and "Traceback" not in log
+
+
+def test_mirror_credentials_are_written_nowhere(wf, tiny_mirror):
+    """A password-protected mirror (HTTP Basic on 127.0.0.1): used, then absent from every file."""
+    folder, _ = tiny_mirror
+    expected = "Basic " + base64.b64encode(b"me:s3cret-pw").decode()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.headers.get("Authorization") != expected:
+                self.send_error(401)
+                return
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://me:s3cret-pw@127.0.0.1:{server.server_address[1]}/"
+        cfg = wf.config
+        cfg["mnist_mirror"] = None
+        cfg["download"]["mirrors"] = [f"http://me:wrong@127.0.0.1:{server.server_address[1]}/", url]
+        wf.write_config(cfg)
+        proc = wf.run("--cores", "2")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert wf.path("results/report.html").exists()
+    log = wf.path("results/logs/download/train-images-idx3-ubyte.log").read_text()
+    assert "http://***@127.0.0.1" in log and "HTTP 401" in log
+    leaks = [str(p) for p in [*wf.path("results").rglob("*"), *wf.path(".snakemake").rglob("*")]
+             if p.is_file() and (b"s3cret" in p.read_bytes() or b"wrong@" in p.read_bytes())]
+    assert leaks == []
+    assert "s3cret" not in proc.stdout + proc.stderr

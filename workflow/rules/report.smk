@@ -2,7 +2,8 @@
 
 # The config as run, without the keys that only say where data came from or what to
 # predict: switching mirrors must not rebuild the report.
-REPORT_CONFIG = {k: v for k, v in config.items() if k not in ("mnist_mirror", "predict_dir", "predict_run")}
+# Mirror credentials (https://user:pass@host/) are replaced by ***.
+REPORT_CONFIG = nnconfig.redacted({k: v for k, v in config.items() if k not in ("mnist_mirror", "predict_dir", "predict_run")})
 
 
 rule report:
