@@ -72,12 +72,37 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+MAX_CONFIG_BYTES = 1 << 20      # config.yaml is about 5 kB
+MAX_CONFIG_VALUES = 100_000     # values after YAML aliases are expanded; config.yaml has about 300
+
+
+def _expanded_size(node, sizes: dict) -> int:
+    """Values `node` stands for once every alias is expanded (memoized: linear time, whatever the bomb)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a cycle counts once (PyYAML builds it as a reference)
+        children = node.value if isinstance(node.value, list) else []
+        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
+        sizes[id(node)] = 1 + sum(_expanded_size(c, sizes) for c in flat)
+    return sizes[id(node)]
+
+
 def check_yaml_syntax(path) -> None:
     """Raise ConfigError naming the file and line of a YAML syntax error or of a key written twice
     (Snakemake's message names neither, and it keeps the last of two equal keys without a word)."""
     try:
         with open(path, encoding="utf-8") as f:
-            yaml.load(f, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: {size} bytes, over the bound of {MAX_CONFIG_BYTES} for a config file")
+            loader = _StrictLoader(f)
+            try:
+                node = loader.get_single_node()
+                if node is not None and _expanded_size(node, {}) > MAX_CONFIG_VALUES:
+                    raise ConfigError(f"{path}: its YAML aliases expand to more than {MAX_CONFIG_VALUES} values "
+                                      "(an alias bomb?); refusing")
+                loader.construct_document(node)
+            finally:
+                loader.dispose()
     except FileNotFoundError:
         return  # Snakemake's own message says which file is missing
     except yaml.MarkedYAMLError as e:

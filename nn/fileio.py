@@ -10,6 +10,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +62,30 @@ def write_json(path, obj) -> None:
     write_text(path, dumps_json(obj))
 
 
+def open_regular(path, mode="rb", encoding=None):
+    """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
+    would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path}: not a regular file (a FIFO, socket or device); refusing to read it")
+        os.set_blocking(fd, True)
+        return open(fd, mode, encoding=encoding)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 MAX_JSON_BYTES = 64 << 20  # a history of 100,000 epochs is about 20 MB
 
 
 def read_json(path, max_bytes: int = MAX_JSON_BYTES):
     """Parse a JSON file of at most `max_bytes` (checked before reading it)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_regular(path, "r", encoding="utf-8") as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise ValueError(f"{path}: {size} bytes, over the bound of {max_bytes} for a JSON file; refusing")
@@ -108,7 +126,7 @@ def load_npy(path, max_bytes: int | None = None) -> np.ndarray:
     """Load a .npy file, refusing pickled (object) arrays (they could run code) and any header
     whose declared size the file does not hold or that is over the bound (see npy_header)."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             npy_header(f, path, os.fstat(f.fileno()).st_size, max_bytes)
             f.seek(0)
             return np.load(f, allow_pickle=False)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nn.fileio import write_bytes
+from nn.fileio import open_regular, write_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -81,7 +81,11 @@ def read_payload(path, max_bytes: int | None = None, sha256: str | None = None) 
     path = Path(path)
     max_bytes = MAX_PAYLOAD if max_bytes is None else max_bytes
     hasher = hashlib.sha256()
-    with open(path, "rb") as f:
+    try:
+        f = open_regular(path)
+    except ValueError as e:
+        raise IdxError(str(e)) from None
+    with f:
         if f.read(2) == GZIP_MAGIC:
             f.seek(0)
             data = _gunzip_stream(f, path, max_bytes, hasher)

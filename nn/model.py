@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from nn.fileio import atomic_path, npy_header
+from nn.fileio import atomic_path, npy_header, open_regular
 from nn.limits import array_bound
 from nn.layers import ACTIVATIONS, Linear
 from nn.losses import get_loss, one_hot
@@ -194,7 +194,7 @@ def load(path) -> Sequential:
     deflate bomb or a header claiming terabytes is refused in one line."""
     try:
         # our own handle: np.load leaks the one it opens when the zip is corrupt
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             # np.load calls anything that is neither zip nor .npy "pickled data": say what it is
             magic = fh.read(6)
             if magic == b"\x93NUMPY":
@@ -209,6 +209,8 @@ def load(path) -> Sequential:
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        if str(e).startswith(f"{path}: "):  # already names the file (open_regular: a FIFO, a device)
+            raise ModelFileError(str(e)) from None
         raise ModelFileError(f"{path}: not a readable model .npz ({e})") from None
 
 

@@ -9,7 +9,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import struct
+import threading
 import tracemalloc
 import zipfile
 
@@ -185,3 +187,30 @@ def test_an_architecture_declaring_a_huge_layer_is_refused_before_building(model
     assert message.startswith(f"{model_file}: invalid architecture (it declares 318000000040 bytes of parameters, "
                               "over the bound of ")
     assert peak < 5 * MB
+
+
+# ---------------------------------------------------------------- not a regular file
+
+@pytest.mark.parametrize("reader", ["load_npy", "read_json", "read_idx", "model.load"])
+def test_a_fifo_in_place_of_a_file_is_refused_without_blocking(tmp_path, reader):
+    """Opening a FIFO for reading blocks until a writer comes: every reader refuses it at once."""
+    path = tmp_path / "results-file"
+    os.mkfifo(path)
+    call = {"load_npy": fileio.load_npy, "read_json": fileio.read_json, "read_idx": read_idx, "model.load": load}[reader]
+    outcome = {}
+
+    def run():
+        try:
+            call(path)
+        except (ValueError, OSError) as e:
+            outcome["error"] = str(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # unblock it so the test process can end
+        with open(path, "wb"):
+            pass
+        thread.join()
+        pytest.fail(f"{reader} blocked on a FIFO")
+    assert outcome["error"] == f"{path}: not a regular file (a FIFO, socket or device); refusing to read it"

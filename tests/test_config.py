@@ -215,3 +215,22 @@ def test_redacted_hides_mirror_credentials_only(cfg):
     assert shown["download"]["mirrors"] == ["http://***@host:8080/x/", "https://plain.example/y/"]
     assert cfg["download"]["mirrors"][0] == "http://u:p@host:8080/x/", "the config itself is unchanged"
     assert shown["download"]["sha256"] == cfg["download"]["sha256"]
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]  # 9**12 values
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\nruns: {a: {}}\n")
+    with pytest.raises(nnconfig.ConfigError) as e:
+        nnconfig.check_yaml_syntax(path)
+    assert str(e.value) == f"{path}: its YAML aliases expand to more than 100000 values (an alias bomb?); refusing"
+    path.write_text("base: &b {lr: 0.1}\nruns: {a: *b, b: *b}\n")  # ordinary anchors are fine
+    nnconfig.check_yaml_syntax(path)
+
+
+def test_a_config_file_over_1_mb_is_refused_unread(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("# " + "x" * (1 << 20) + "\nruns: {a: {}}\n")
+    with pytest.raises(nnconfig.ConfigError, match=r"config.yaml: \d+ bytes, over the bound of 1048576 for a config file"):
+        nnconfig.check_yaml_syntax(path)
