@@ -61,7 +61,7 @@ def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, 
         (default 4 x timeout), against a server that trickles bytes just fast enough never
         to trip `timeout`.
     total_timeout: one deadline for the file across every mirror, attempt and backoff
-        (default 10 x timeout = 5 minutes); mirrors not reached by then are not tried.
+        (default 10 x timeout = 5 minutes); each mirror gets an equal share of the time left.
     retries: attempts per mirror (at least 1); waits backoff, 2*backoff, ... between them.
     max_bytes: cap on the download and, separately, on the decompressed payload.
     """
@@ -72,15 +72,18 @@ def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, 
     file_end = time.monotonic() + total_timeout
     raw_log, log = log, (lambda line: raw_log(redact(line)))  # no credential in any line
     failures = []
-    for mirror in mirrors:
+    for i, mirror in enumerate(mirrors):
         shown = redact(mirror)
-        if time.monotonic() >= file_end:
-            log(f"{filename}: {shown}: not tried: the {total_timeout:g} s for this file ran out")
-            failures.append(f"  {shown}: not tried: the {total_timeout:g} s for this file ran out")
+        left = file_end - time.monotonic()
+        if left <= 0:
+            log(f"{filename}: {shown}: not tried: the {total_timeout:.3g} s for this file ran out")
+            failures.append(f"  {shown}: not tried: the {total_timeout:.3g} s for this file ran out")
             continue
+        # an equal share of the time left, so one trickling mirror cannot starve the good ones after it
+        mirror_end = time.monotonic() + left / (len(mirrors) - i)
         try:
             data = _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes,
-                                attempt_timeout, file_end)
+                                attempt_timeout, mirror_end)
         except _Permanent as e:
             log(f"{filename}: {shown}: failed: {e}")
             failures.append(redact(f"  {shown}: {e}"))
@@ -97,19 +100,19 @@ def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, 
     ]))
 
 
-def _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout, file_end):
-    """The verified gz bytes from one mirror, retrying transient failures; else _Permanent."""
+def _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout, end):
+    """The verified gz bytes from one mirror, retrying transient failures until `end`; else _Permanent."""
     for attempt in range(1, attempts + 1):
         log(f"{filename}: trying {mirror} (attempt {attempt}/{attempts})")
         try:
-            limit = min(attempt_timeout, file_end - time.monotonic())
+            limit = min(attempt_timeout, end - time.monotonic())
             data = _read(mirror, filename, log, timeout, max_bytes, limit)
             return _verify(data, filename, sha256, max_bytes)
         except _Transient as e:
             wait = backoff * 2 ** (attempt - 1)
-            if time.monotonic() + wait >= file_end:
-                raise _Permanent(f"{e} (gave up after {attempt} of {attempts} attempts: the time for this file "
-                                 "ran out)") from None
+            if attempt < attempts and time.monotonic() + wait >= end:
+                raise _Permanent(f"{e} (gave up after {attempt} of {attempts} attempts: this mirror's share of "
+                                 "the time for the file ran out)") from None
             if attempt == attempts:
                 raise _Permanent(f"{e} (gave up after {attempts} attempts)") from None
             log(f"{filename}: {mirror}: {e}; retrying in {wait:g} s")
@@ -154,7 +157,7 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
         try:
             with open_url(url, deadline, timeout, {"User-Agent": USER_AGENT}) as response:
                 if deadline.expired:  # the headers were cut off, whatever http.client made of them
-                    raise _Transient(f"no complete response headers within {attempt_timeout:g} s; aborted")
+                    raise _Transient(f"no complete response headers within {attempt_timeout:.3g} s; aborted")
                 length = response.headers.get("Content-Length")
                 length = int(length) if length and length.isdigit() else None
                 if length is not None and length > max_bytes:
@@ -170,7 +173,7 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
                     if got >= next_report:
                         next_report = _progress(log, filename, url, got, length)
                 if deadline.expired:
-                    raise _Transient(f"still downloading after {attempt_timeout:g} s ({got} bytes); aborted")
+                    raise _Transient(f"still downloading after {attempt_timeout:.3g} s ({got} bytes); aborted")
                 if length is not None and got < length:
                     raise _Transient(f"connection closed after {got} of {length} bytes")
                 log(f"{filename}: {got} bytes{' (100%)' if length else ''} from {url}")
@@ -183,8 +186,8 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
             raise _Permanent(problem) from None
         except (urllib.error.URLError, OSError, HTTPException) as e:  # timeouts and resets, also in the body
             if deadline.expired:
-                phase = f"still downloading after {attempt_timeout:g} s ({got} bytes)" if got else \
-                    f"no complete response headers within {attempt_timeout:g} s"
+                phase = f"still downloading after {attempt_timeout:.3g} s ({got} bytes)" if got else \
+                    f"no complete response headers within {attempt_timeout:.3g} s"
                 raise _Transient(f"{phase}; aborted") from None
             raise _classify(e.reason if isinstance(e, urllib.error.URLError) else e) from None
 

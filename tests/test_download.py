@@ -237,8 +237,8 @@ def test_one_deadline_bounds_a_file_across_mirrors_and_retries(url, server, dest
                 timeout=0.2, retries=3, backoff=1.0)
     elapsed = time.monotonic() - start
     assert elapsed < 2.0 + 1.0, elapsed  # the file's deadline, plus the time to notice it
-    assert "the time for this file ran out" in msg
-    assert "not tried: the 2 s for this file ran out" in msg
+    assert msg.count("share of the time for the file ran out") >= 3, msg  # each mirror got its turn
+    assert len(msg.splitlines()) == 1 + 4 + 2
 
 
 def test_credentials_in_a_mirror_url_are_used_and_written_nowhere(url, dest):
