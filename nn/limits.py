@@ -37,14 +37,20 @@ def training_bytes(hp: dict, n_train: int = MNIST_TRAIN) -> int:
     """Peak memory of training one run, from its hyperparameters (Python ints: no overflow).
 
     The training set as uint8 and as floats with one-hot targets; every parameter five times
-    (weights, gradients, momentum, weight-decay buffer, the best epoch's copy); per layer,
-    forward and backward buffers of one batch, and of one inference chunk for validation.
-    For the default run (hidden [128], batch 128, float32) this gives 340 MB; measured 270-370.
+    (weights, gradients, momentum, weight-decay buffer, the best epoch's copy); one batch of
+    inputs and three buffers per layer for it (forward, activation, backward), and one
+    inference chunk for validation. An upper bound, measured (benchmarks/training_memory.py) as ru_maxrss of train_run on
+    the real MNIST (1 epoch, momentum and early stopping on; the process also decoded the .gz):
+
+        hidden [128], batch 128, float32        measured 284 MB   estimate 375 MB
+        hidden [1024, 1024], batch 128, float32 measured 424 MB   estimate 476 MB
+        hidden [128], batch "full", float32     measured 388 MB   estimate 662 MB
+        hidden [256], batch 128, float64        measured 514 MB   estimate 612 MB
     """
     item = 8 if hp.get("dtype") == "float64" else 4
     sizes = [784, *hp["hidden"], 10]
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     batch = n_train if hp.get("batch_size") == "full" else min(int(hp["batch_size"]), n_train)
     data = n_train * 784 * (1 + item) + n_train * 10 * item
-    activations = (3 * batch + 2 * CHUNK) * sum(sizes) * item
+    activations = (batch * (784 + 3 * sum(sizes[1:])) + 2 * CHUNK * sum(sizes)) * item
     return BASE_BYTES + data + 5 * params * item + activations

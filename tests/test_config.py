@@ -202,7 +202,8 @@ def test_a_run_too_big_for_memory_is_refused_with_the_estimate(cfg):
 def test_training_memory_estimate_matches_the_measured_default_run():
     from nn.limits import training_bytes
     hp = {"hidden": [128], "batch_size": 128, "dtype": "float32"}
-    assert 270e6 <= training_bytes(hp) <= 400e6  # measured peak 270-370 MB (workflow/rules/train.smk)
+    # an upper bound within 1.5x of the measured peak, 284 MB (nn/limits.py docstring)
+    assert 284e6 <= training_bytes(hp) <= 1.5 * 284e6
     assert training_bytes({**hp, "batch_size": "full"}) > training_bytes(hp)
     assert training_bytes({**hp, "dtype": "float64"}) > training_bytes(hp)
 
