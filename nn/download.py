@@ -29,7 +29,7 @@ from http.client import HTTPException
 from pathlib import Path
 
 from nn.fileio import write_bytes
-from nn.http import Deadline, open_url, redact
+from nn.http import Deadline, DeadlinePassed, open_url, redact
 from nn.idx import GZIP_MAGIC, IdxError, gunzip
 
 CHUNK = 1 << 16
@@ -189,7 +189,10 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
                 phase = f"still downloading after {attempt_timeout:.3g} s ({got} bytes)" if got else \
                     f"no complete response headers within {attempt_timeout:.3g} s"
                 raise _Transient(f"{phase}; aborted") from None
-            raise _classify(e.reason if isinstance(e, urllib.error.URLError) else e) from None
+            reason = e.reason if isinstance(e, urllib.error.URLError) else e
+            if isinstance(reason, DeadlinePassed):  # the DNS lookup outlived the deadline
+                raise _Transient(f"{reason}; aborted") from None
+            raise _classify(reason) from None
 
 
 def _classify(reason):

@@ -228,6 +228,20 @@ def test_trickled_headers_hit_the_attempt_deadline(url, dest):
     assert time.monotonic() - start < 15
 
 
+def test_a_dns_lookup_that_hangs_is_under_the_attempt_deadline(dest, monkeypatch):
+    """getaddrinfo cannot be interrupted: it runs in a thread the deadline stops waiting for."""
+    import nn.http
+    release = threading.Event()
+    monkeypatch.setattr(nn.http.socket, "getaddrinfo", lambda *a, **k: release.wait(30) and [])
+    start = time.monotonic()
+    try:
+        msg = fails(dest, ["http://mirror.invalid/mnist/"], retries=1, attempt_timeout=0.5)
+    finally:
+        release.set()
+    assert "  http://mirror.invalid/mnist/: no address for mirror.invalid within 0.5 s; aborted" in msg, msg
+    assert time.monotonic() - start < 15
+
+
 def test_one_deadline_bounds_a_file_across_mirrors_and_retries(url, server, dest):
     """With the defaults scaled down (timeout 0.2 s: 0.8 s per attempt, 2 s per file, backoff 1 s),
     four bad mirrors and three attempts each end within the file's 10 x timeout: 300 s for timeout 30."""
