@@ -15,12 +15,15 @@ from nn import fileio
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole
 # (Snakemake's default would merge the two, mixing both files' runs). A --configfile is
-# parsed by Snakemake before this file runs, so only config.yaml gets our YAML check.
+# parsed by Snakemake before this file runs: our check (syntax with file and line, a key
+# written twice) then only adds the duplicate keys, which Snakemake drops silently.
+try:
+    for _file in workflow.overwrite_configfiles or [os.path.join(workflow.basedir, "config.yaml")]:
+        nnconfig.check_yaml_syntax(_file)
+except nnconfig.ConfigError as e:
+    sys.exit(f"Config error: {e}")
+
 if not workflow.overwrite_configfiles:
-    try:
-        nnconfig.check_yaml_syntax(os.path.join(workflow.basedir, "config.yaml"))
-    except nnconfig.ConfigError as e:
-        sys.exit(f"Config error: {e}")
 
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
@@ -28,8 +31,17 @@ if not workflow.overwrite_configfiles:
 # One line naming the key path, before any job runs (see nn/config.py).
 try:
     _, RUNS, SWEEPS = nnconfig.load(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+    nnconfig.check_memory(RUNS)
 except nnconfig.ConfigError as e:
     sys.exit(f"Config error: {e}")
+
+# A file where an output folder belongs: one line here (Snakemake's own failure, while it
+# builds the DAG, is a traceback, and comes before onstart).
+try:
+    fileio.check_folders(["results/raw", "results/data/plots", "results/logs", "results/report", "results/benchmarks",
+                          *(f"results/runs/{run}" for run in RUNS)])
+except OSError as e:
+    sys.exit(e.strerror)
 
 
 include: "workflow/rules/common.smk"

@@ -6,7 +6,10 @@ line naming the key path ("runs.best.lr: -1 is less than or equal to 0").
 """
 from __future__ import annotations
 
+import math
+import os
 import re
+import sys
 
 import yaml
 from jsonschema import Draft202012Validator, validators
@@ -52,11 +55,54 @@ def _first_error(validator, instance):
     return f"{_key_path(err.absolute_path)}: {err.message}"
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last, silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: PyYAML's own error says so
+                break
+            if first != key_node.start_mark.line + 1:
+                raise ConfigError(f"{node.start_mark.name}: key {key!r} is written twice in one mapping "
+                                  f"(lines {first} and {key_node.start_mark.line + 1}); keep one")
+        return super().construct_mapping(node, deep)
+
+
+MAX_CONFIG_BYTES = 1 << 20      # config.yaml is about 5 kB
+MAX_CONFIG_VALUES = 100_000     # values after YAML aliases are expanded; config.yaml has about 300
+
+
+def _expanded_size(node, sizes: dict) -> int:
+    """Values `node` stands for once every alias is expanded (memoized: linear time, whatever the bomb)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a cycle counts once (PyYAML builds it as a reference)
+        children = node.value if isinstance(node.value, list) else []
+        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
+        sizes[id(node)] = 1 + sum(_expanded_size(c, sizes) for c in flat)
+    return sizes[id(node)]
+
+
 def check_yaml_syntax(path) -> None:
-    """Raise ConfigError naming the file and line of a YAML syntax error (Snakemake's message names neither)."""
+    """Raise ConfigError naming the file and line of a YAML syntax error or of a key written twice
+    (Snakemake's message names neither, and it keeps the last of two equal keys without a word)."""
     try:
         with open(path, encoding="utf-8") as f:
-            yaml.safe_load(f)
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: {size} bytes, over the bound of {MAX_CONFIG_BYTES} for a config file")
+            loader = _StrictLoader(f)
+            try:
+                node = loader.get_single_node()
+                if node is not None and _expanded_size(node, {}) > MAX_CONFIG_VALUES:
+                    raise ConfigError(f"{path}: its YAML aliases expand to more than {MAX_CONFIG_VALUES} values "
+                                      "(an alias bomb?); refusing")
+                loader.construct_document(node)
+            finally:
+                loader.dispose()
     except FileNotFoundError:
         return  # Snakemake's own message says which file is missing
     except yaml.MarkedYAMLError as e:
@@ -87,10 +133,102 @@ def validate(config: dict, schema: dict) -> dict:
                     f"{section}: name {name!r} is not allowed (it becomes a path): "
                     "use letters, digits, '_', '-' and '.', starting with a letter or digit"
                 )
+    coerce_numbers(config, schema)
+    refuse_non_finite(config)
     problem = _first_error(_validator_with_defaults(schema), config)
     if problem:
         raise ConfigError(problem)
+    for warning in cap_threads(config, cpu_count()):
+        print(f"WARNING: {warning}", file=sys.stderr)
     return config
+
+
+# --- numbers that mean what they say ---------------------------------------------------------
+
+# A number as YAML 1.1 fails to read it: PyYAML takes `1e-3` (no dot) for a string.
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _resolve(sub: dict, schema: dict) -> dict:
+    while isinstance(sub, dict) and "$ref" in sub:
+        sub = schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]]
+    return sub if isinstance(sub, dict) else {}
+
+
+def _coerce(value, sub, schema):
+    """`value` as the schema `sub` means it: 10.0 where an integer is due -> 10; "1e-3" where a number is due -> 0.001."""
+    sub = _resolve(sub, schema)
+    types = sub.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, float) and value.is_integer() and "integer" in types and "number" not in types:
+        return int(value)
+    if isinstance(value, str) and "string" not in types and _NUMBER.match(value.strip()):
+        number = float(value)
+        if "number" in types:
+            return number
+        if "integer" in types and number.is_integer():
+            return int(number)
+    if isinstance(value, dict):
+        props, extra = sub.get("properties", {}), sub.get("additionalProperties")
+        for key in value:
+            child = props.get(key, extra if isinstance(extra, dict) else None)
+            if child is not None:
+                value[key] = _coerce(value[key], child, schema)
+    elif isinstance(value, list) and isinstance(sub.get("items"), dict):
+        value[:] = [_coerce(v, sub["items"], schema) for v in value]
+    return value
+
+
+def coerce_numbers(config: dict, schema: dict) -> None:
+    """In place, before validation: whole-number floats become ints where the schema wants an
+    integer (`epochs: 10.0`), numeric strings become numbers (`lr: 1e-3`), sweep grids included."""
+    _coerce(config, schema, schema)
+    for spec in (config.get("sweeps") or {}).values():
+        grid = spec.get("grid") if isinstance(spec, dict) else None
+        for key, values in (grid if isinstance(grid, dict) else {}).items():
+            if key in schema["$defs"] and isinstance(values, list):
+                grid[key] = [_coerce(v, schema["$defs"][key], schema) for v in values]
+
+
+def refuse_non_finite(value, path=()) -> None:
+    """ConfigError naming the first NaN or infinite number anywhere in the config (a schema's
+    minimum lets +inf through, and NaN passes every comparison)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{_key_path(path)}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        refuse_non_finite(child, (*path, key))
+
+
+# --- what this machine can do ----------------------------------------------------------------
+
+def cpu_count() -> int:
+    """CPUs this process may use (the affinity mask, as a container or taskset limits it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def cap_threads(config: dict, cpus: int) -> list[str]:
+    """Lower every `threads` above `cpus` to it, in place; one warning per key lowered.
+
+    More BLAS threads than CPUs only makes them wait on each other (64 threads on 2 CPUs:
+    18 s per epoch instead of 0.8 s)."""
+    warnings, places = [], [("defaults", config.get("defaults") or {})]
+    places += [(f"runs.{n}", hp or {}) for n, hp in config["runs"].items()]
+    places += [(f"sweeps.{n}.base", s.get("base") or {}) for n, s in (config.get("sweeps") or {}).items()]
+    for where, hp in places:
+        if hp.get("threads", 0) > cpus:
+            warnings.append(f"{where}.threads: {hp['threads']} is more than the {cpus} CPUs here; using {cpus}")
+            hp["threads"] = cpus
+    for name, spec in (config.get("sweeps") or {}).items():
+        values = spec["grid"].get("threads")
+        if values and max(values) > cpus:
+            lowered = [min(v, cpus) for v in values]
+            if len(set(lowered)) < len(lowered):
+                raise ConfigError(f"sweeps.{name}.grid.threads: {values} would repeat {cpus} on the {cpus} CPUs here; "
+                                  "keep one value at or above it")
+            warnings.append(f"sweeps.{name}.grid.threads: {values} has values above the {cpus} CPUs here; using {lowered}")
+            spec["grid"]["threads"] = lowered
+    return warnings
 
 
 def _format_value(value) -> str:
@@ -208,6 +346,27 @@ def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
         if pair[0] == pair[1]:
             raise ConfigError(f"comparisons[{i}]: compares {pair[0]!r} with itself")
         out.append((pair[0], pair[1]))
+
+def check_memory(runs: dict, available: int | None = None) -> None:
+    """ConfigError, before any job, for the first run whose training cannot fit in this machine's
+    memory (e.g. hidden: [100000000]), with the estimate (nn.limits.training_bytes)."""
+    from nn.limits import human, physical_memory, training_bytes
+    available = physical_memory() if available is None else available
+    for name, hp in runs.items():
+        need = training_bytes(hp)
+        if need > available:
+            raise ConfigError(f"runs.{name}: training needs about {human(need)} of memory (hidden {hp['hidden']}, "
+                              f"batch_size {hp['batch_size']}, {hp['dtype']}); this machine has {human(available)}")
+
+
+def redacted(config: dict) -> dict:
+    """A copy of `config` with the credentials of every mirror URL replaced by *** (for the report)."""
+    from nn.http import redact
+    out = {**config}
+    if out.get("mnist_mirror"):
+        out["mnist_mirror"] = redact(out["mnist_mirror"])
+    if isinstance(out.get("download"), dict):
+        out["download"] = {**out["download"], "mirrors": [redact(m) for m in out["download"].get("mirrors", [])]}
     return out
 
 

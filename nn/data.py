@@ -48,9 +48,13 @@ def check_split(images, labels, images_name, labels_name):
         raise DataError(f"{labels_name}: label {labels[i]} at index {i} is outside 0..9 ({bad.size} such labels)")
 
 
-def decode_split(images_path, labels_path):
-    """Read and validate one split's IDX files -> (images (n, 28, 28) uint8, labels (n,) uint8)."""
-    images, labels = read_idx(images_path), read_idx(labels_path)
+def decode_split(images_path, labels_path, checksums=(None, None), max_bytes=None):
+    """Read and validate one split's IDX files -> (images (n, 28, 28) uint8, labels (n,) uint8).
+
+    checksums: the SHA-256 of each file's payload (images, labels), checked before decoding;
+    max_bytes: bound on each decompressed payload (nn.idx.read_payload)."""
+    images = read_idx(images_path, max_bytes, checksums[0])
+    labels = read_idx(labels_path, max_bytes, checksums[1])
     check_split(images, labels, images_path, labels_path)
     return images, labels
 

@@ -10,6 +10,11 @@ Failures come in two kinds. Transient ones (timeouts, dropped connections, HTTP 
 are retried on the same mirror with exponential backoff, a bounded number of times.
 Permanent ones (404, an HTML page, a checksum mismatch, too large) move straight on
 to the next mirror. Standard library only.
+
+Time is bounded twice (nn/http.py): one attempt gets one deadline for DNS, connect,
+headers and body (default 4 x timeout), and one file gets one deadline for every mirror,
+attempt and backoff together (default 10 x timeout: 5 minutes with the default 30 s).
+Credentials in a mirror URL are used, and written nowhere: every line is redacted.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from http.client import HTTPException
 from pathlib import Path
 
 from nn.fileio import write_bytes
+from nn.http import Deadline, DeadlinePassed, open_url, redact
 from nn.idx import GZIP_MAGIC, IdxError, gunzip
 
 CHUNK = 1 << 16
@@ -47,28 +53,43 @@ class _Transient(Exception):
 
 
 def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, backoff=1.0,
-          max_bytes=100_000_000, attempt_timeout=None):
+          max_bytes=100_000_000, attempt_timeout=None, total_timeout=None):
     """Download `filename` from the first good mirror to `dest`; return `dest` as a Path.
 
-    timeout: seconds for a connect or any single read (urllib applies it per socket call).
-    attempt_timeout: bound on one whole attempt (default 20 x timeout), against a server
-        that trickles bytes just fast enough never to trip `timeout`.
+    timeout: seconds for a connect or any single read.
+    attempt_timeout: one deadline for a whole attempt: DNS, connect, headers and body
+        (default 4 x timeout), against a server that trickles bytes just fast enough never
+        to trip `timeout`.
+    total_timeout: one deadline for the file across every mirror, attempt and backoff
+        (default 10 x timeout = 5 minutes); each mirror gets an equal share of the time left.
     retries: attempts per mirror (at least 1); waits backoff, 2*backoff, ... between them.
     max_bytes: cap on the download and, separately, on the decompressed payload.
     """
     dest = Path(dest)
     attempts = max(1, int(retries))
-    attempt_timeout = 20 * timeout if attempt_timeout is None else attempt_timeout
+    attempt_timeout = 4 * timeout if attempt_timeout is None else attempt_timeout
+    total_timeout = 10 * timeout if total_timeout is None else total_timeout
+    file_end = time.monotonic() + total_timeout
+    raw_log, log = log, (lambda line: raw_log(redact(line)))  # no credential in any line
     failures = []
-    for mirror in mirrors:
+    for i, mirror in enumerate(mirrors):
+        shown = redact(mirror)
+        left = file_end - time.monotonic()
+        if left <= 0:
+            log(f"{filename}: {shown}: not tried: the {total_timeout:.3g} s for this file ran out")
+            failures.append(f"  {shown}: not tried: the {total_timeout:.3g} s for this file ran out")
+            continue
+        # an equal share of the time left, so one trickling mirror cannot starve the good ones after it
+        mirror_end = time.monotonic() + left / (len(mirrors) - i)
         try:
-            data = _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout)
+            data = _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes,
+                                attempt_timeout, mirror_end)
         except _Permanent as e:
-            log(f"{filename}: {mirror}: failed: {e}")
-            failures.append(f"  {mirror}: {e}")
+            log(f"{filename}: {shown}: failed: {e}")
+            failures.append(redact(f"  {shown}: {e}"))
             continue
         write_bytes(dest, data)
-        log(f"{filename}: verified and saved {len(data)} bytes from {mirror} to {dest}")
+        log(f"{filename}: verified and saved {len(data)} bytes from {shown} to {dest}")
         return dest
     if not failures:
         raise DownloadError(f"could not download {filename}: no mirrors given\n{LOCAL_COPY_HINT}")
@@ -79,17 +100,21 @@ def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, 
     ]))
 
 
-def _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout):
-    """The verified gz bytes from one mirror, retrying transient failures; else _Permanent."""
+def _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout, end):
+    """The verified gz bytes from one mirror, retrying transient failures until `end`; else _Permanent."""
     for attempt in range(1, attempts + 1):
         log(f"{filename}: trying {mirror} (attempt {attempt}/{attempts})")
         try:
-            data = _read(mirror, filename, log, timeout, max_bytes, attempt_timeout)
+            limit = min(attempt_timeout, end - time.monotonic())
+            data = _read(mirror, filename, log, timeout, max_bytes, limit)
             return _verify(data, filename, sha256, max_bytes)
         except _Transient as e:
+            wait = backoff * 2 ** (attempt - 1)
+            if attempt < attempts and time.monotonic() + wait >= end:
+                raise _Permanent(f"{e} (gave up after {attempt} of {attempts} attempts: this mirror's share of "
+                                 "the time for the file ran out)") from None
             if attempt == attempts:
                 raise _Permanent(f"{e} (gave up after {attempts} attempts)") from None
-            wait = backoff * 2 ** (attempt - 1)
             log(f"{filename}: {mirror}: {e}; retrying in {wait:g} s")
             time.sleep(wait)
 
@@ -109,6 +134,8 @@ def _read(mirror, filename, log, timeout, max_bytes, attempt_timeout) -> bytes:
 
 
 def _read_local(folder: Path, filename, max_bytes) -> bytes:
+    if folder.exists() and not folder.is_dir():
+        raise _Permanent(f"{folder.resolve()} is a file, not a folder: give the folder that holds the four .gz files")
     if not folder.is_dir():
         raise _Permanent(f"folder {folder.resolve()} does not exist")
     path = folder / filename
@@ -124,41 +151,48 @@ def _read_local(folder: Path, filename, max_bytes) -> bytes:
 
 
 def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes:
-    """GET `url` within the caps; sort every failure into transient or permanent."""
-    deadline = time.monotonic() + attempt_timeout
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            length = int(length) if length and length.isdigit() else None
-            if length is not None and length > max_bytes:
-                raise _Permanent(f"Content-Length {length} is over the cap of {max_bytes} bytes")
-            if "html" in response.headers.get("Content-Type", "").lower():
-                raise _Permanent(f"served an HTML page (Content-Type {response.headers['Content-Type']}), not the file")
-            chunks, got, next_report = [], 0, 0
-            while chunk := response.read1(CHUNK):  # whatever has arrived, so the deadline is checked
-                got += len(chunk)
-                if got > max_bytes:
-                    raise _Permanent(f"sent more than the cap of {max_bytes} bytes; aborted")
-                if time.monotonic() > deadline:
-                    raise _Transient(f"still downloading after {attempt_timeout:g} s ({got} bytes); aborted")
-                chunks.append(chunk)
-                if got >= next_report:
-                    next_report = _progress(log, filename, url, got, length)
-            if length is not None and got < length:
-                raise _Transient(f"connection closed after {got} of {length} bytes")
-            log(f"{filename}: {got} bytes{' (100%)' if length else ''} from {url}")
-            return b"".join(chunks)
-    except urllib.error.HTTPError as e:  # before URLError: it is one
-        problem = f"HTTP {e.code} {e.reason}"
-        e.close()  # it holds the error page's open response
-        if e.code >= 500 or e.code in (408, 429):
-            raise _Transient(problem) from None
-        raise _Permanent(problem) from None
-    except urllib.error.URLError as e:
-        raise _classify(e.reason) from None
-    except (OSError, HTTPException) as e:  # timeouts and resets while reading the body
-        raise _classify(e) from None
+    """GET `url` within the caps and one deadline; sort every failure into transient or permanent."""
+    got = 0
+    with Deadline(attempt_timeout) as deadline:
+        try:
+            with open_url(url, deadline, timeout, {"User-Agent": USER_AGENT}) as response:
+                if deadline.expired:  # the headers were cut off, whatever http.client made of them
+                    raise _Transient(f"no complete response headers within {attempt_timeout:.3g} s; aborted")
+                length = response.headers.get("Content-Length")
+                length = int(length) if length and length.isdigit() else None
+                if length is not None and length > max_bytes:
+                    raise _Permanent(f"Content-Length {length} is over the cap of {max_bytes} bytes")
+                if "html" in response.headers.get("Content-Type", "").lower():
+                    raise _Permanent(f"served an HTML page (Content-Type {response.headers['Content-Type']}), not the file")
+                chunks, next_report = [], 0
+                while chunk := response.read1(CHUNK):  # whatever has arrived, so the deadline is checked
+                    got += len(chunk)
+                    if got > max_bytes:
+                        raise _Permanent(f"sent more than the cap of {max_bytes} bytes; aborted")
+                    chunks.append(chunk)
+                    if got >= next_report:
+                        next_report = _progress(log, filename, url, got, length)
+                if deadline.expired:
+                    raise _Transient(f"still downloading after {attempt_timeout:.3g} s ({got} bytes); aborted")
+                if length is not None and got < length:
+                    raise _Transient(f"connection closed after {got} of {length} bytes")
+                log(f"{filename}: {got} bytes{' (100%)' if length else ''} from {url}")
+                return b"".join(chunks)
+        except urllib.error.HTTPError as e:  # before URLError: it is one
+            problem = f"HTTP {e.code} {e.reason}"
+            e.close()  # it holds the error page's open response
+            if e.code >= 500 or e.code in (408, 429):
+                raise _Transient(problem) from None
+            raise _Permanent(problem) from None
+        except (urllib.error.URLError, OSError, HTTPException) as e:  # timeouts and resets, also in the body
+            if deadline.expired:
+                phase = f"still downloading after {attempt_timeout:.3g} s ({got} bytes)" if got else \
+                    f"no complete response headers within {attempt_timeout:.3g} s"
+                raise _Transient(f"{phase}; aborted") from None
+            reason = e.reason if isinstance(e, urllib.error.URLError) else e
+            if isinstance(reason, DeadlinePassed):  # the DNS lookup outlived the deadline
+                raise _Transient(f"{reason}; aborted") from None
+            raise _classify(reason) from None
 
 
 def _classify(reason):

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
+
+from nn.limits import array_bound
 
 
 @contextlib.contextmanager
@@ -58,9 +62,33 @@ def write_json(path, obj) -> None:
     write_text(path, dumps_json(obj))
 
 
-def read_json(path):
+def open_regular(path, mode="rb", encoding=None):
+    """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
+    would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        with open(path, encoding="utf-8") as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path}: not a regular file (a FIFO, socket or device); refusing to read it")
+        os.set_blocking(fd, True)
+        return open(fd, mode, encoding=encoding)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+MAX_JSON_BYTES = 64 << 20  # a history of 100,000 epochs is about 20 MB
+
+
+def read_json(path, max_bytes: int = MAX_JSON_BYTES):
+    """Parse a JSON file of at most `max_bytes` (checked before reading it)."""
+    try:
+        with open_regular(path, "r", encoding="utf-8") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise ValueError(f"{path}: {size} bytes, over the bound of {max_bytes} for a JSON file; refusing")
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
@@ -71,13 +99,40 @@ def save_npy(path, array: np.ndarray) -> None:
         np.save(tmp, array, allow_pickle=False)
 
 
-def load_npy(path) -> np.ndarray:
-    """Load a .npy file, refusing pickled (object) arrays: they could run code."""
+def npy_header(f, name, size: int, max_bytes: int | None = None):
+    """(shape, dtype) from the .npy header at f's position, checked before anything is allocated:
+    no object (pickled) dtype, and the data the header declares is exactly the `size` bytes the
+    file (or zip member) holds after it, and at most `max_bytes` (default nn.limits.array_bound())."""
+    start = f.tell()
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"{name}: .npy format version {version} is not supported")
+    # numpy bounds the header text itself (max_header_size, 10 kB)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(f)
+    if dtype.hasobject:
+        raise ValueError(f"{name}: holds a pickled object array; refusing to unpickle it")
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on absurd headers
+    held = size - (f.tell() - start)
+    if declared != held:
+        raise ValueError(f"{name}: header declares {declared} data bytes {list(shape)}, the file holds {held}")
+    bound = array_bound() if max_bytes is None else max_bytes
+    if declared > bound:
+        raise ValueError(f"{name}: {declared} data bytes {list(shape)}, over the bound of {bound}; refusing")
+    return shape, dtype
+
+
+def load_npy(path, max_bytes: int | None = None) -> np.ndarray:
+    """Load a .npy file, refusing pickled (object) arrays (they could run code) and any header
+    whose declared size the file does not hold or that is over the bound (see npy_header)."""
     try:
-        return np.load(path, allow_pickle=False)
+        with open_regular(path) as f:
+            npy_header(f, path, os.fstat(f.fileno()).st_size, max_bytes)
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
     except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ValueError(f"{path}: holds a pickled object array; refusing to unpickle it") from None
+        if str(e).startswith(str(path)):
+            raise
         raise ValueError(f"{path}: not a valid .npy file ({e})") from None
     except (OSError, EOFError) as e:
         raise ValueError(f"{path}: cannot read .npy file ({e})") from None
@@ -94,3 +149,15 @@ def check_writable(top) -> None:
         except OSError as e:
             raise OSError(e.errno, f"Output folder {folder} is not writable ({e.strerror or e}); "
                           "make it writable and run again: nothing was changed") from None
+
+
+def check_folders(folders) -> None:
+    """Raise OSError naming the first existing path that stands where a folder of `folders`
+    (or one of its parents) must be, but is not a folder (a plain file called `results`)."""
+    for folder in folders:
+        parts = Path(folder).parts
+        for i in range(1, len(parts) + 1):
+            path = Path(*parts[:i])
+            if path.exists() and not path.is_dir():
+                raise OSError(20, f"Output folder {path} is a file, not a folder; move it away and run again: "
+                                  "nothing was changed")

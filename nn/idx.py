@@ -15,15 +15,17 @@ file); whether an empty set makes sense is for the caller to say (nn.data does).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from nn.fileio import write_bytes
+from nn.fileio import open_regular, write_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -44,20 +46,60 @@ class IdxError(ValueError):
     """A malformed IDX file; the message starts with the file's name."""
 
 
-def gunzip(data: bytes, name, max_bytes: int | None = None) -> bytes:
-    """Decompress gzip `data`, refusing to produce more than `max_bytes` (a gzip bomb guard).
+CHUNK = 1 << 20
+MAX_PAYLOAD = 100_000_000  # the config's download.max_bytes default: MNIST's largest file is 47 MB
 
-    Reads through GzipFile so multi-member files (as some recompressing tools write)
-    and the CRC/length trailer are handled; the cap bounds memory, not just the result.
-    """
+
+def _gunzip_stream(stream, name, max_bytes: int, hasher=None) -> bytes:
+    """Decompress a gzip stream a chunk at a time; stop past `max_bytes` (a gzip bomb guard:
+    memory stays bounded, the bomb is never inflated in full). GzipFile handles multi-member
+    files (as some recompressing tools write) and checks the CRC/length trailer."""
+    chunks, got = [], 0
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-            out = f.read() if max_bytes is None else f.read(max_bytes + 1)
+        with gzip.GzipFile(fileobj=stream) as f:
+            while chunk := f.read(min(CHUNK, max_bytes + 1 - got)):
+                got += len(chunk)
+                if got > max_bytes:
+                    raise IdxError(f"{name}: decompresses to more than {max_bytes} bytes; refusing (gzip bomb?)")
+                if hasher is not None:
+                    hasher.update(chunk)
+                chunks.append(chunk)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         raise IdxError(f"{name}: not a valid gzip stream ({e or 'truncated'})") from None
-    if max_bytes is not None and len(out) > max_bytes:
-        raise IdxError(f"{name}: decompresses to more than {max_bytes} bytes; refusing (gzip bomb?)")
-    return out
+    return b"".join(chunks)
+
+
+def gunzip(data: bytes, name, max_bytes: int | None = None) -> bytes:
+    """Decompress gzip `data`, refusing to produce more than `max_bytes` (default MAX_PAYLOAD)."""
+    return _gunzip_stream(io.BytesIO(data), name, MAX_PAYLOAD if max_bytes is None else max_bytes)
+
+
+def read_payload(path, max_bytes: int | None = None, sha256: str | None = None) -> bytes:
+    """The uncompressed IDX bytes of `path` (gzip'd or not, told apart by the magic bytes, not
+    the name): at most `max_bytes` (default MAX_PAYLOAD), and, given `sha256`, exactly the
+    payload with that checksum (the hash is taken while decompressing, before any parsing)."""
+    path = Path(path)
+    max_bytes = MAX_PAYLOAD if max_bytes is None else max_bytes
+    hasher = hashlib.sha256()
+    try:
+        f = open_regular(path)
+    except ValueError as e:
+        raise IdxError(str(e)) from None
+    with f:
+        if f.read(2) == GZIP_MAGIC:
+            f.seek(0)
+            data = _gunzip_stream(f, path, max_bytes, hasher)
+        else:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise IdxError(f"{path}: {size} bytes, over the bound of {max_bytes}; refusing")
+            f.seek(0)
+            data = f.read()
+            hasher.update(data)
+    if sha256 is not None and hasher.hexdigest() != sha256.lower():
+        raise IdxError(f"{path}: payload SHA-256 {hasher.hexdigest()} is not the configured {sha256.lower()} "
+                       "(download.sha256); delete the file to download it again")
+    return data
 
 
 def parse_idx(data: bytes, name="<bytes>") -> np.ndarray:
@@ -92,13 +134,9 @@ def parse_idx(data: bytes, name="<bytes>") -> np.ndarray:
         raise IdxError(f"{name}: cannot hold {ndim} dimensions in a numpy array ({e})") from None
 
 
-def read_idx(path, max_bytes: int | None = None) -> np.ndarray:
-    """Read an IDX file, gzip'd or not (told apart by the gzip magic bytes, not the name)."""
-    path = Path(path)
-    data = path.read_bytes()
-    if data[:2] == GZIP_MAGIC:
-        data = gunzip(data, path, max_bytes)
-    return parse_idx(data, path)
+def read_idx(path, max_bytes: int | None = None, sha256: str | None = None) -> np.ndarray:
+    """Read an IDX file, gzip'd or not, bounded and optionally verified (see read_payload)."""
+    return parse_idx(read_payload(path, max_bytes, sha256), Path(path))
 
 
 def format_idx(array: np.ndarray, name="<array>") -> bytes:

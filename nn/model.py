@@ -16,13 +16,15 @@ import zipfile
 
 import numpy as np
 
-from nn.fileio import atomic_path
+from nn.fileio import atomic_path, npy_header, open_regular
+from nn.limits import array_bound
 from nn.layers import ACTIVATIONS, Linear
 from nn.losses import get_loss, one_hot
 
 FORMAT = "nn-sequential"
 VERSION = 1
 CHUNK = 4096  # rows per forward pass at inference: bounded memory for any n
+NPY_HEADER_ROOM = 1 << 16  # a .npy header is at most 64 kB (numpy pads it to 64 bytes, caps it at 10 kB to read)
 
 
 class ModelFileError(ValueError):
@@ -180,31 +182,67 @@ def _write_npz(path, arrays) -> None:
             zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
 
 
+MAX_ARCHITECTURE_BYTES = 1 << 20  # the architecture entry of a 10-layer model is under 2 kB
+
+
 def load(path) -> Sequential:
-    """Read a model written by save(); ModelFileError names the file and what is wrong."""
+    """Read a model written by save(); ModelFileError names the file and what is wrong.
+
+    Nothing is allocated from a size the file states before it is checked: the architecture
+    entry is at most 1 MB, the parameters it declares fit the bound (nn.limits.array_bound),
+    and each weight entry, before it is read, declares no more bytes than its layer needs, so a
+    deflate bomb or a header claiming terabytes is refused in one line."""
     try:
         # our own handle: np.load leaks the one it opens when the zip is corrupt
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             # np.load calls anything that is neither zip nor .npy "pickled data": say what it is
             magic = fh.read(6)
-            if magic != b"\x93NUMPY" and not magic.startswith(b"PK\x03\x04"):
+            if magic == b"\x93NUMPY":
+                raise ModelFileError(f"{path}: holds a single array (.npy), not a model .npz")
+            if not magic.startswith(b"PK\x03\x04"):
                 raise ModelFileError(f"{path}: not a readable model .npz (not a zip archive)")
             fh.seek(0)
-            f = np.load(fh, allow_pickle=False)
-            if not isinstance(f, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: holds a single array (.npy), not a model .npz")
-            with f:
-                arrays = {name: f[name] for name in f.files}
+            with zipfile.ZipFile(fh) as zf:
+                return _read_model(zf, path)
     except ModelFileError:
         raise
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        if str(e).startswith(f"{path}: "):  # already names the file (open_regular: a FIFO, a device)
+            raise ModelFileError(str(e)) from None
         raise ModelFileError(f"{path}: not a readable model .npz ({e})") from None
-    if "architecture" not in arrays:
-        raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
+
+
+def _member(zf, info, path, max_bytes):
+    """One .npy entry of the archive, its sizes checked (zip header, then .npy header) before reading."""
+    if info.file_size > max_bytes:
+        raise ModelFileError(f"{path}: entry {info.filename!r} declares {info.file_size} bytes, "
+                             f"over the {max_bytes} its place allows; refusing")
+    with zf.open(info) as f:
+        data = f.read(max_bytes + 1)  # zipfile also stops at the declared size
+    buf = io.BytesIO(data)
     try:
-        arch = json.loads(arrays.pop("architecture").tobytes())
+        npy_header(buf, f"{path}: entry {info.filename!r}", len(data), max_bytes)
+    except ValueError as e:
+        raise ModelFileError(str(e)) from None
+    buf.seek(0)
+    return np.lib.format.read_array(buf, allow_pickle=False)
+
+
+def _parameter_bytes(arch: dict) -> int:
+    """Bytes of every weight and bias the architecture declares (Python ints: no overflow)."""
+    item = np.dtype(arch["dtype"]).itemsize
+    return item * sum(int(l["n_in"]) * int(l["n_out"]) + int(l["n_out"]) for l in arch["layers"] if l["type"] == "linear")
+
+
+def _read_model(zf, path) -> Sequential:
+    members = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
+    if "architecture" not in members:
+        raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
+    raw = _member(zf, members.pop("architecture"), path, MAX_ARCHITECTURE_BYTES)
+    try:
+        arch = json.loads(raw.tobytes())
         failed = arch.get("failed") if isinstance(arch, dict) else None
         model = None if failed is not None else _build(arch)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -212,12 +250,12 @@ def load(path) -> Sequential:
     if failed is not None:
         raise ModelFileError(f"{path}: the run produced no usable model ({failed})")
     expected = {name: p for name, p, _, _ in model.parameters()}
-    for name in sorted(set(arrays) - set(expected)):
+    for name in sorted(set(members) - set(expected)):
         raise ModelFileError(f"{path}: unexpected array {name!r} for this architecture")
     for name, p in expected.items():
-        if name not in arrays:
+        if name not in members:
             raise ModelFileError(f"{path}: missing array {name!r}")
-        a = arrays[name]
+        a = _member(zf, members[name], path, p.nbytes + NPY_HEADER_ROOM)
         if a.shape != p.shape or a.dtype != p.dtype:
             raise ModelFileError(f"{path}: array {name!r} is {a.dtype}{list(a.shape)}, "
                                  f"the architecture says {p.dtype}{list(p.shape)}")
@@ -234,6 +272,9 @@ def _build(arch: dict) -> Sequential:
                          f"expected {FORMAT!r} version {VERSION}")
     if arch["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype {arch['dtype']!r}, expected float32 or float64")
+    if _parameter_bytes(arch) > array_bound():  # before a single layer is allocated
+        raise ValueError(f"it declares {_parameter_bytes(arch)} bytes of parameters, over the bound of "
+                         f"{array_bound()} (half this machine's memory)")
     layers = []
     for spec in arch["layers"]:
         if spec["type"] == "linear":

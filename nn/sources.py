@@ -1,11 +1,15 @@
-"""Which nn/*.py files a module pulls in, so rules can declare them as `input:`.
+"""Which nn/*.py files a module pulls in, and a fingerprint of their content for rules.
 
-Snakemake never tracks imported modules; a rule that lists the files its script
-imports (transitively) reruns exactly when that code changes.
+Snakemake never tracks imported modules. A rule whose `params:` hold the content hash
+of every file its script imports (transitively) reruns exactly when that code changes.
+A hash, not the files as `input:`: an input is recorded by its path, and the absolute
+path of nn/ changes whenever the project is moved, copied or run with `--directory`,
+which would rerun everything for nothing.
 """
 from __future__ import annotations
 
 import ast
+import hashlib
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -46,3 +50,11 @@ def module_sources(*modules: str) -> list[str]:
 def script_sources(script) -> list[str]:
     """The nn files a script imports, directly or not (the script itself is tracked by Snakemake)."""
     return module_sources(*sorted(_nn_imports(Path(script))))
+
+
+def code_fingerprint(script, *extra) -> dict[str, str]:
+    """{path relative to the project: SHA-256 of its bytes} for the nn files `script` imports
+    and the `extra` files: equal wherever the project lives, different after any edit."""
+    root = PACKAGE_DIR.parent
+    files = [Path(p) for p in script_sources(script)] + [Path(p).resolve() for p in extra]
+    return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files)}

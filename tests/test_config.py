@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from nn import config as nnconfig
-from nn.sources import module_sources, script_sources
+from nn.sources import code_fingerprint, module_sources, script_sources
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -70,6 +70,13 @@ def test_defaults_filled_from_schema(cfg):
     (lambda c: c["sweeps"]["width"]["grid"].update(hidden=[[0]]), "sweeps.width.grid.hidden[0]: 0 is less than the minimum of 1"),
     (lambda c: c["download"]["sha256"].update({"t10k-images-idx3-ubyte": "abc"}), "download.sha256.t10k-images-idx3-ubyte: 'abc' does not match"),
     (lambda c: c["runs"]["best"].update(reference={"accuracy": 99.2, "source": "x"}), "runs.best.reference.accuracy: 99.2 is greater than the maximum of 1"),
+    (lambda c: c["runs"]["best"].update(weight_decay=float("inf")), "runs.best.weight_decay: inf is not a finite number"),
+    (lambda c: c["runs"]["best"].update(weight_decay=float("nan")), "runs.best.weight_decay: nan is not a finite number"),
+    (lambda c: c["defaults"].update(lr=float("-inf")), "defaults.lr: -inf is not a finite number"),
+    (lambda c: c["download"].update(timeout=float("inf")), "download.timeout: inf is not a finite number"),
+    (lambda c: c["sweeps"]["width"]["grid"].update(lr=[0.1, float("nan")]), "sweeps.width.grid.lr[1]: nan is not a finite number"),
+    (lambda c: c["runs"]["best"].update(epochs=2.5), "runs.best.epochs: 2.5 is not of type 'integer'"),
+    (lambda c: c["runs"]["best"].update(lr="1e-3x"), "runs.best.lr: '1e-3x' is not of type 'number'"),
 ])
 def test_bad_config_gives_one_line_naming_the_key(cfg, edit, expected):
     edit(cfg)
@@ -100,12 +107,22 @@ def test_validation_does_not_change_a_valid_config_twice(cfg):
 
 def test_module_sources_follow_imports_transitively(tmp_path):
     files = module_sources("config")
-    assert files == [str(REPO / "nn" / "config.py")]
+    assert files == [str(REPO / "nn" / n) for n in ("config.py", "http.py", "limits.py")]
     script = tmp_path / "s.py"
     script.write_text("import os\nfrom nn import config\nimport nn.fileio\n")
-    assert script_sources(script) == sorted([str(REPO / "nn" / "config.py"), str(REPO / "nn" / "fileio.py")])
+    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "http.py", "limits.py")])
     with pytest.raises(FileNotFoundError, match="nn/nope.py"):
         module_sources("nope")
+
+
+def test_code_fingerprint_is_relative_and_follows_content(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("from nn import config\n")
+    helper = REPO / "workflow" / "scripts" / "_common.py"
+    prints = code_fingerprint(script, helper)
+    assert sorted(prints) == ["nn/config.py", "nn/http.py", "nn/limits.py", "workflow/scripts/_common.py"]  # no absolute path
+    import hashlib
+    assert prints["nn/config.py"] == hashlib.sha256((REPO / "nn" / "config.py").read_bytes()).hexdigest()
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
@@ -159,3 +176,106 @@ def test_reference_defaults_and_comparisons(cfg):
     cfg["comparisons"] = [["best", "best"]]
     with pytest.raises(nnconfig.ConfigError, match="compares 'best' with itself"):
         load(cfg)
+
+def test_whole_floats_and_yaml11_exponents_mean_what_they_say(cfg):
+    text = yaml.safe_dump(cfg).replace("runs:\n", "runs:\n  typed:\n    epochs: 10.0\n    batch_size: 128.0\n"
+                                       "    lr: 1e-3\n    hidden: [64.0, 32]\n    weight_decay: 5e-4\n", 1)
+    raw = yaml.safe_load(text)
+    assert raw["runs"]["typed"]["lr"] == "1e-3" and raw["runs"]["typed"]["epochs"] == 10.0  # what YAML 1.1 gives
+    _, runs, _ = load(raw)
+    hp = runs["typed"]
+    assert (hp["epochs"], hp["batch_size"], hp["lr"], hp["hidden"], hp["weight_decay"]) == (10, 128, 0.001, [64, 32], 0.0005)
+    assert [type(hp[k]) for k in ("epochs", "batch_size", "lr")] == [int, int, float]
+    assert type(hp["hidden"][0]) is int
+
+
+def test_sweep_grids_are_coerced_too(cfg):
+    cfg["sweeps"], cfg["comparisons"] = {"g": {"grid": {"lr": ["1e-2", 0.1], "epochs": [2.0]}}}, []
+    _, runs, sweeps = load(cfg)
+    assert list(sweeps["g"]["runs"]) == ["g-lr-0.01_epochs-2", "g-lr-0.1_epochs-2"]
+    assert runs["g-lr-0.01_epochs-2"]["epochs"] == 2 and type(runs["g-lr-0.01_epochs-2"]["epochs"]) is int
+
+
+@pytest.mark.parametrize("text, line", [
+    ("runs:\n  a: {}\n  b: {}\n  a: {lr: 0.5}\n", "key 'a' is written twice in one mapping (lines 2 and 4)"),
+    ("runs:\n  a:\n    lr: 0.1\n    epochs: 2\n    lr: 0.2\n", "key 'lr' is written twice in one mapping (lines 3 and 5)"),
+    ("download: {}\nruns: {}\ndownload: {}\n", "key 'download' is written twice in one mapping (lines 1 and 3)"),
+])
+def test_a_key_written_twice_is_named_with_its_lines(tmp_path, text, line):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(nnconfig.ConfigError) as e:
+        nnconfig.check_yaml_syntax(path)
+    assert str(e.value) == f"{path}: {line}; keep one"
+
+
+def test_threads_above_the_cpu_count_are_lowered_with_a_warning(cfg):
+    cfg["defaults"]["threads"] = 64
+    cfg["runs"]["best"]["threads"] = 3
+    cfg["sweeps"] = {"t": {"base": {"threads": 9}, "grid": {"threads": [1, 8]}}}
+    warnings = nnconfig.cap_threads(cfg, 2)
+    assert warnings == ["defaults.threads: 64 is more than the 2 CPUs here; using 2",
+                        "runs.best.threads: 3 is more than the 2 CPUs here; using 2",
+                        "sweeps.t.base.threads: 9 is more than the 2 CPUs here; using 2",
+                        "sweeps.t.grid.threads: [1, 8] has values above the 2 CPUs here; using [1, 2]"]
+    assert cfg["defaults"]["threads"] == cfg["runs"]["best"]["threads"] == 2 and cfg["sweeps"]["t"]["grid"]["threads"] == [1, 2]
+    cfg["sweeps"]["t"]["grid"]["threads"] = [4, 8]
+    with pytest.raises(nnconfig.ConfigError, match=r"sweeps.t.grid.threads: \[4, 8\] would repeat 2"):
+        nnconfig.cap_threads(cfg, 2)
+
+
+def test_validation_lowers_threads_to_this_machines_cpus(cfg, capsys):
+    cfg["runs"]["best"]["threads"] = 10_000
+    _, runs, _ = load(cfg)
+    cpus = nnconfig.cpu_count()
+    assert runs["best"]["threads"] == min(10_000, cpus)
+    assert f"WARNING: runs.best.threads: 10000 is more than the {cpus} CPUs here; using {cpus}" in capsys.readouterr().err
+
+
+def test_a_run_too_big_for_memory_is_refused_with_the_estimate(cfg):
+    cfg["runs"]["huge"] = {"hidden": [100_000_000]}
+    _, runs, _ = load(cfg)
+    with pytest.raises(nnconfig.ConfigError) as e:
+        nnconfig.check_memory(runs, available=16 << 30)
+    assert str(e.value) == ("runs.huge: training needs about 5.0 TB of memory (hidden [100000000], batch_size 128, "
+                            "float32); this machine has 17.2 GB")
+    del runs["huge"]
+    nnconfig.check_memory(runs, available=16 << 30)  # every shipped run fits a small machine
+
+
+def test_training_memory_estimate_matches_the_measured_default_run():
+    from nn.limits import training_bytes
+    hp = {"hidden": [128], "batch_size": 128, "dtype": "float32"}
+    # an upper bound within 1.5x of the measured peak, 284 MB (nn/limits.py docstring)
+    assert 284e6 <= training_bytes(hp) <= 1.5 * 284e6
+    assert training_bytes({**hp, "batch_size": "full"}) > training_bytes(hp)
+    assert training_bytes({**hp, "dtype": "float64"}) > training_bytes(hp)
+
+
+def test_redacted_hides_mirror_credentials_only(cfg):
+    cfg["mnist_mirror"] = "https://me:pw@example.org/mnist/"
+    cfg["download"]["mirrors"] = ["http://u:p@host:8080/x/", "https://plain.example/y/"]
+    shown = nnconfig.redacted(cfg)
+    assert shown["mnist_mirror"] == "https://***@example.org/mnist/"
+    assert shown["download"]["mirrors"] == ["http://***@host:8080/x/", "https://plain.example/y/"]
+    assert cfg["download"]["mirrors"][0] == "http://u:p@host:8080/x/", "the config itself is unchanged"
+    assert shown["download"]["sha256"] == cfg["download"]["sha256"]
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]  # 9**12 values
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\nruns: {a: {}}\n")
+    with pytest.raises(nnconfig.ConfigError) as e:
+        nnconfig.check_yaml_syntax(path)
+    assert str(e.value) == f"{path}: its YAML aliases expand to more than 100000 values (an alias bomb?); refusing"
+    path.write_text("base: &b {lr: 0.1}\nruns: {a: *b, b: *b}\n")  # ordinary anchors are fine
+    nnconfig.check_yaml_syntax(path)
+
+
+def test_a_config_file_over_1_mb_is_refused_unread(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("# " + "x" * (1 << 20) + "\nruns: {a: {}}\n")
+    with pytest.raises(nnconfig.ConfigError, match=r"config.yaml: \d+ bytes, over the bound of 1048576 for a config file"):
+        nnconfig.check_yaml_syntax(path)

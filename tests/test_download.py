@@ -4,6 +4,7 @@ Each mirror is a path prefix on the server that names its behaviour (/good/, /40
 /hang/, ...). Timeouts are ~0.5 s and backoffs tiny, so the whole file runs in seconds.
 After every failure the destination folder must be empty: no file, no temp file.
 """
+import base64
 import gzip
 import hashlib
 import http.server
@@ -92,6 +93,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             self.wfile.write(bytes([b]))
             self.wfile.flush()
+
+    def serve_slowheaders(self):  # a header line a byte every 0.1 s, never ending: the body never starts
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(600):  # at most a minute, and the test's release ends it at once
+            if self.server.release.wait(0.1):
+                return
+            self.wfile.write(b"X")
+            self.wfile.flush()
+
+    def serve_auth(self):  # Basic auth as user "me", password "s3cret word"
+        expected = "Basic " + base64.b64encode(b"me:s3cret word").decode()
+        if self.headers.get("Authorization") != expected:
+            return self.send(b"who are you?", status=401, ctype="text/plain")
+        self.serve_good()
 
     def serve_huge(self):  # announces more than the cap
         self.send(b"", length=10**12)
@@ -203,6 +218,60 @@ def test_trickling_mirror_hits_the_attempt_deadline(url, dest):
     msg = fails(dest, [url("trickle")], retries=1, attempt_timeout=0.6)
     assert "still downloading after 0.6 s" in msg
     assert time.monotonic() - start < 15
+
+
+def test_trickled_headers_hit_the_attempt_deadline(url, dest):
+    """urllib's timeout is per socket call: without one deadline over the headers this hangs a minute."""
+    start = time.monotonic()
+    msg = fails(dest, [url("slowheaders")], retries=1, attempt_timeout=0.6)
+    assert "no complete response headers within 0.6 s; aborted" in msg
+    assert time.monotonic() - start < 15
+
+
+def test_a_dns_lookup_that_hangs_is_under_the_attempt_deadline(dest, monkeypatch):
+    """getaddrinfo cannot be interrupted: it runs in a thread the deadline stops waiting for."""
+    import nn.http
+    release = threading.Event()
+    monkeypatch.setattr(nn.http.socket, "getaddrinfo", lambda *a, **k: release.wait(30) and [])
+    start = time.monotonic()
+    try:
+        msg = fails(dest, ["http://mirror.invalid/mnist/"], retries=1, attempt_timeout=0.5)
+    finally:
+        release.set()
+    assert "  http://mirror.invalid/mnist/: no address for mirror.invalid within 0.5 s; aborted" in msg, msg
+    assert time.monotonic() - start < 15
+
+
+def test_one_deadline_bounds_a_file_across_mirrors_and_retries(url, server, dest):
+    """With the defaults scaled down (timeout 0.2 s: 0.8 s per attempt, 2 s per file, backoff 1 s),
+    four bad mirrors and three attempts each end within the file's 10 x timeout: 300 s for timeout 30."""
+    lines = []
+    start = time.monotonic()
+    msg = fails(dest, [url("trickle"), url("slowheaders"), url("hang"), url("trickle")], lines,
+                timeout=0.2, retries=3, backoff=1.0)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.0 + 1.0, elapsed  # the file's deadline, plus the time to notice it
+    assert msg.count("share of the time for the file ran out") >= 3, msg  # each mirror got its turn
+    assert len(msg.splitlines()) == 1 + 4 + 2
+
+
+def test_credentials_in_a_mirror_url_are_used_and_written_nowhere(url, dest):
+    host = url("auth").removeprefix("http://")
+    lines = []
+    fetches(dest, [f"http://me:s3cret%20word@{host}"], lines)
+    assert lines and not any("s3cret" in line for line in lines), lines
+    assert any(f"http://***@{host}" in line for line in lines)
+    dest.unlink()
+    lines = []
+    msg = fails(dest, [f"http://me:wrong-pass@{host}"], lines)
+    assert "HTTP 401" in msg and "wrong-pass" not in msg and not any("wrong-pass" in line for line in lines)
+    assert f"  http://***@{host}: HTTP 401" in msg
+
+
+def test_a_mirror_that_is_a_file_says_so(tmp_path, dest):
+    (tmp_path / NAME).write_bytes(GZ)
+    msg = fails(dest, [str(tmp_path / NAME)])
+    assert f"{tmp_path / NAME} is a file, not a folder: give the folder that holds the four .gz files" in msg
 
 
 def test_content_length_over_cap_is_refused_early(url, server, dest):

@@ -132,7 +132,7 @@ def test_load_missing_file_or_other_format(tmp_path):
     ({"architecture.npy": None}, "no 'architecture' entry"),
     ({"architecture.npy": npy_bytes(np.frombuffer(b"{not json", np.uint8))}, "invalid architecture"),
     ({"architecture.npy": npy_bytes(np.frombuffer(b'{"format": "other"}', np.uint8))}, "invalid architecture .*format 'other'"),
-    ({"architecture.npy": npy_bytes(np.array(["text"], dtype=object))}, "not a readable model"),
+    ({"architecture.npy": npy_bytes(np.array(["text"], dtype=object))}, "entry 'architecture.npy': holds a pickled object array"),
 ])
 def test_load_mismatched_file(saved, replace, message):
     rewrite(saved, replace)

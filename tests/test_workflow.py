@@ -8,13 +8,15 @@ import csv
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO, Workflow, tiny_config
+from conftest import REPO, Workflow, snakemake_env, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -181,6 +183,42 @@ def test_editing_an_nn_module_reruns_training(tmp_path, tiny_mirror):
     assert ("train", "only") in jobs and ("evaluate", "only") in jobs and ("plot_run", "only") in jobs
     assert ("report", None) in jobs
     assert not any(rule in ("download", "decode") for rule, _ in jobs)
+
+
+def project_copy(dest: Path) -> Path:
+    """The project's source tree (no tests, results or git) at `dest`."""
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(".git", ".venv", "results", ".snakemake", "__pycache__", "tests"))
+    return dest
+
+
+def test_a_moved_or_copied_project_reruns_nothing_but_an_nn_edit_reruns_its_importers(tmp_path, tiny_mirror):
+    """Code is tracked by content hash (params), not by absolute path: a move changes nothing."""
+    mirror, sums = tiny_mirror
+    cfg = tiny_config(mirror, sums)
+    cfg["runs"], cfg["sweeps"], cfg["comparisons"] = {"only": {"epochs": 1}}, {}, []
+    first = Workflow(project_copy(tmp_path / "first"), cfg, snakefile=tmp_path / "first" / "Snakefile")
+    first.run("--cores", "2")
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    (tmp_path / "first").rename(moved)
+    subprocess.run(["cp", "-r", str(moved), str(tmp_path / "copied")], check=True)  # no -p: new mtimes
+    for folder in (moved, tmp_path / "copied"):
+        wf = Workflow(folder, cfg, snakefile=folder / "Snakefile")
+        assert planned(wf) == Counter(), folder
+        # as a user runs it: from inside the folder, no --directory
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config.yaml"],
+                              cwd=folder, capture_output=True, text=True, timeout=300, env=snakemake_env())
+        assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stderr
+    with open(moved / "nn" / "metrics.py", "a") as f:  # imported by evaluate's script only
+        f.write("\n# an edit\n")
+    wf = Workflow(moved, cfg, snakefile=moved / "Snakefile")
+    assert planned(wf) == Counter({("evaluate", "only"): 1, ("plot_run", "only"): 1, ("report", None): 1,
+                                   ("all", None): 1})
+    with open(moved / "nn" / "plots.py", "a") as f:  # imported by plot_data, plot_run and report
+        f.write("\n# an edit\n")
+    assert planned(wf) == Counter({("plot_data", None): 1, ("evaluate", "only"): 1, ("plot_run", "only"): 1,
+                                   ("report", None): 1, ("all", None): 1})
+    assert planned(Workflow(tmp_path / "copied", cfg, snakefile=tmp_path / "copied" / "Snakefile")) == Counter()
 
 
 def test_two_fresh_runs_are_byte_identical_whatever_the_cores(done, tmp_path):

@@ -1,6 +1,10 @@
 """The data stage through Snakemake: download -> decode -> sanity plots."""
 from __future__ import annotations
 
+import gzip
+import hashlib
+import struct
+
 import numpy as np
 import pytest
 import yaml
@@ -32,6 +36,36 @@ def test_wrong_checksum_leaves_nothing_behind(tiny_workflow):
     assert proc.returncode != 0
     assert "t10k-labels-idx1-ubyte" in proc.stderr and "mnist_mirror" in proc.stderr
     assert not list(tiny_workflow.path("results/raw").glob("*t10k-labels*"))
+
+
+@pytest.mark.parametrize("kind", ["other content", "gzip bomb"])
+def test_decode_refuses_raw_files_that_are_not_the_verified_ones(tiny_workflow, kind):
+    """A file put in results/raw/ after download is checked again by decode, bounded, before anything is written."""
+    wf = tiny_workflow
+    cfg = wf.config
+    cfg["download"]["max_bytes"] = 20_000_000
+    wf.write_config(cfg)
+    wf.run("--cores", "1", "results/raw/t10k-images-idx3-ubyte.gz", "results/raw/t10k-labels-idx1-ubyte.gz")
+    raw = wf.path("results/raw/t10k-labels-idx1-ubyte.gz")
+    if kind == "other content":  # a valid IDX file: 200 labels, all 7
+        payload = struct.pack(">HBBI", 0, 8, 1, 200) + bytes([7] * 200)
+        raw.write_bytes(gzip.compress(payload, mtime=0))
+        message = (f"error in rule decode: {raw.relative_to(wf.workdir)}: payload SHA-256 "
+                   f"{hashlib.sha256(payload).hexdigest()} is not the configured {cfg['download']['sha256']['t10k-labels-idx1-ubyte']} "
+                   "(download.sha256); delete the file to download it again")
+    else:
+        with gzip.GzipFile(raw, "wb", compresslevel=1, mtime=0) as f:
+            for _ in range(50):
+                f.write(bytes(1 << 20))
+        message = (f"error in rule decode: {raw.relative_to(wf.workdir)}: decompresses to more than 20000000 bytes; "
+                   "refusing (gzip bomb?)")
+    proc = wf.run("--cores", "1", "results/data/test-labels.npy", check=False)
+    assert proc.returncode == 1
+    # the job's line, and Snakemake showing the failed log: the same one line
+    assert {line for line in proc.stderr.splitlines() if line.startswith("error in rule")} == {message}
+    assert message in wf.path("results/logs/decode/test.log").read_text()
+    assert not wf.path("results/data").exists() or not any(wf.path("results/data").iterdir())
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.skipif(not SHARED_MNIST.exists(), reason="../shared/mnist is not beside the repo")

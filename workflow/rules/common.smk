@@ -1,14 +1,16 @@
 # Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
 from nn.report import failed_runs
-from nn.sources import PACKAGE_DIR, script_sources
+from nn.sources import PACKAGE_DIR, code_fingerprint
 
 # Beside the nn package in use (the Snakefile puts its own checkout first on sys.path).
 SCRIPTS = os.path.join(PACKAGE_DIR.parent, "workflow", "scripts")
 
 
 def code(script):
-    """The nn files (and the shared script helper) a rule's script imports: editing them reruns the rule."""
-    return script_sources(os.path.join(SCRIPTS, f"{script}.py")) + [os.path.join(SCRIPTS, "_common.py")]
+    """A `params:` value: the content hash of every nn file (and the shared script helper) a rule's
+    script imports, by path relative to the project. Editing one reruns exactly the rules that import
+    it; moving or copying the project, or `--directory`, changes nothing (see nn/sources.py)."""
+    return code_fingerprint(os.path.join(SCRIPTS, f"{script}.py"), os.path.join(SCRIPTS, "_common.py"))
 
 
 # Every run's seeds (config `replicates`), the McNemar pairs, and the decoded test set.

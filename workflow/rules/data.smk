@@ -26,12 +26,13 @@ rule decode:
     input:
         images=lambda wc: f"results/raw/{SPLIT_PREFIX[wc.split]}-images-idx3-ubyte.gz",
         labels=lambda wc: f"results/raw/{SPLIT_PREFIX[wc.split]}-labels-idx1-ubyte.gz",
-        code=code("decode"),
     output:
         images="results/data/{split}-images.npy",
         labels="results/data/{split}-labels.npy",
     wildcard_constraints:
         split="train|test",
+    params:
+        code=code("decode"),
     log:
         "results/logs/decode/{split}.log",
     script:
@@ -44,13 +45,14 @@ rule plot_data:
         train_labels="results/data/train-labels.npy",
         test_images="results/data/test-images.npy",
         test_labels="results/data/test-labels.npy",
-        code=code("plot_data"),
     output:
         first_ten=report("results/data/plots/first_ten.png", caption="../report/first_ten.rst", category="Data"),
         class_means=report("results/data/plots/class_means.png", caption="../report/class_means.rst", category="Data"),
         label_histogram=report(
             "results/data/plots/label_histogram.png", caption="../report/label_histogram.rst", category="Data"
         ),
+    params:
+        code=code("plot_data"),
     log:
         "results/logs/plot_data.log",
     script:

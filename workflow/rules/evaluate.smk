@@ -8,7 +8,6 @@ rule evaluate:
         history=rules.train.output.history,
         test_images=TEST_DATA[0],
         test_labels=TEST_DATA[1],
-        code=code("evaluate"),
     output:
         metrics="results/runs/{run}/seed-{seed}/metrics.json",
         confusion_csv="results/runs/{run}/seed-{seed}/confusion.csv",
@@ -18,6 +17,7 @@ rule evaluate:
         run=RUN_PATTERN,
         seed=r"\d+",
     params:
+        code=code("evaluate"),
         k=config["evaluation"]["gallery_size"],
     # One BLAS thread: the test-set products then give the same bits on every machine load.
     threads: 1
@@ -36,7 +36,6 @@ rule plot_run:
         metrics=lambda wc: first_seed(rules.evaluate.output.metrics, wc.run),
         test_images=TEST_DATA[0],
         test_labels=TEST_DATA[1],
-        code=code("plot_run"),
     output:
         confusion_png=run_figure("confusion", "confusion"),
         curves=run_figure("curves", "curves"),
@@ -47,6 +46,7 @@ rule plot_run:
     wildcard_constraints:
         run=RUN_PATTERN,
     params:
+        code=code("evaluate"),
         k=config["evaluation"]["gallery_size"],
         seed=lambda wc: SEEDS[wc.run][0],
     threads: 1

@@ -17,11 +17,11 @@ if PREDICT_DIR:
         input:
             model=first_seed(rules.train.output.model, PREDICT_RUN),
             images=predict_images(PREDICT_DIR),
-            code=code("predict"),
         output:
             csv="results/predictions.csv",
             sheet="results/predictions.png",
         params:
+            code=code("predict"),
             run=PREDICT_RUN,
             folder=PREDICT_DIR,
         # one BLAS thread: the same bits on any machine load

@@ -4,7 +4,8 @@
 
 # The config as run, without the keys that only say where data came from or what to
 # predict: switching mirrors must not rebuild the report.
-REPORT_CONFIG = {k: v for k, v in config.items() if k not in ("mnist_mirror", "predict_dir", "predict_run")}
+# Mirror credentials (https://user:pass@host/) are replaced by ***.
+REPORT_CONFIG = nnconfig.redacted({k: v for k, v in config.items() if k not in ("mnist_mirror", "predict_dir", "predict_run")})
 # Runs whose reference publishes a per-epoch curve: one overlay figure each.
 CURVE_RUNS = [run for run, hp in RUNS.items() if (hp.get("reference") or {}).get("curves")]
 
@@ -21,13 +22,13 @@ def report_inputs(first_only):
         first_ten=rules.plot_data.output.first_ten,
         class_means=rules.plot_data.output.class_means,
         label_histogram=rules.plot_data.output.label_histogram,
-        code=code("report"),
     )
 
 
 def report_params(first_only):
     """Everything the report reads from config; seeds in the order of the per_seed() inputs."""
     return dict(
+        code=code("report"),
         seeds={run: seeds[:1] if first_only else seeds for run, seeds in SEEDS.items()},
         runs=RUNS,
         sweeps=SWEEPS,

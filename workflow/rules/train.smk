@@ -7,7 +7,6 @@ rule train:
         labels="results/data/train-labels.npy",
         # test images only for runs that measure them after every epoch (monitor_test)
         monitor=lambda wc: TEST_DATA if RUNS[wc.run]["monitor_test"] else [],
-        code=code("train"),
     output:
         model="results/runs/{run}/seed-{seed}/model.npz",
         history="results/runs/{run}/seed-{seed}/history.json",
@@ -17,6 +16,7 @@ rule train:
         run=RUN_PATTERN,
         seed=r"\d+",
     params:
+        code=code("train"),
         # only this seed's own hyperparameters (no reference, no replicate count), sorted:
         # editing another run, a reference or the number of seeds retrains nothing here
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),

@@ -71,7 +71,8 @@ def main(log):
     test_labels = fileio.load_npy(inp.test_labels)
     rows = reproduction.rows_best_first(runs.values())
     best = next((r["run"] for r in rows if r["status"] == "ok"), None)
-    paired = reproduction.paired_tests(runs.values(), [tuple(p) for p in params.comparisons], test_labels, best)
+    pairs = [tuple(p) for p in params.comparisons or []]           # Snakemake passes an empty list as None
+    paired = reproduction.paired_tests(runs.values(), pairs, test_labels, best)
 
     first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
                        if reproduction.seed_status(r["seeds"][0])[0] == "ok"}
@@ -85,7 +86,8 @@ def main(log):
     for name, path in zip(sweep_names, out.sweep_plots):
         sweep = params.sweeps[name]
         plots.sweep_plot(path, name, list(sweep["keys"]), [(v, mean_accuracy.get(run)) for run, v in sweep["runs"].items()])
-    for name, path in zip(params.curve_runs, out.curve_plots):
+    curve_runs = list(params.curve_runs or [])
+    for name, path in zip(curve_runs, out.curve_plots):
         ref = runs[name]["hp"]["reference"]
         published_overlay(path, name, [s["history"] for s in runs[name]["seeds"]], ref["curves"], ref["source"])
 
@@ -104,7 +106,7 @@ def main(log):
         overview_plots={"Validation accuracy of every run (first seed)": out.val_curves,
                         "Our mean test accuracy against the reference figure": out.comparison},
         sweep_plots=dict(zip(sweep_names, out.sweep_plots)),
-        curve_plots=dict(zip(params.curve_runs, out.curve_plots)),
+        curve_plots=dict(zip(curve_runs, out.curve_plots)),
         provenance=provenance(dict(params.config), dict(params.checksums)),
     )
     fileio.write_text(out.html, html)

@@ -1,0 +1,56 @@
+"""Bounds: what this machine can hold, and what one training run needs.
+
+Every reader checks a size it read from a file against the file's own length and a
+bound BEFORE allocating (nn.idx, nn.fileio.load_npy, nn.model.load); the config is
+checked against the machine's memory before any job (nn.config.check_memory).
+"""
+from __future__ import annotations
+
+import os
+
+MNIST_TRAIN = 60_000      # images a run trains on (tiny test data has fewer: an overestimate there)
+CHUNK = 4096              # rows per inference pass (nn.model.CHUNK)
+BASE_BYTES = 100 << 20    # Python, numpy and the script itself, before any data
+
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
+        return 8 << 30
+
+
+def array_bound() -> int:
+    """Largest array a reader accepts from a file: half the machine's memory."""
+    return physical_memory() // 2
+
+
+def human(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def training_bytes(hp: dict, n_train: int = MNIST_TRAIN) -> int:
+    """Peak memory of training one run, from its hyperparameters (Python ints: no overflow).
+
+    The training set as uint8 and as floats with one-hot targets; every parameter five times
+    (weights, gradients, momentum, weight-decay buffer, the best epoch's copy); one batch of
+    inputs and three buffers per layer for it (forward, activation, backward), and one
+    inference chunk for validation. An upper bound, measured (benchmarks/training_memory.py) as ru_maxrss of train_run on
+    the real MNIST (1 epoch, momentum and early stopping on; the process also decoded the .gz):
+
+        hidden [128], batch 128, float32        measured 284 MB   estimate 375 MB
+        hidden [1024, 1024], batch 128, float32 measured 424 MB   estimate 476 MB
+        hidden [128], batch "full", float32     measured 388 MB   estimate 662 MB
+        hidden [256], batch 128, float64        measured 514 MB   estimate 612 MB
+    """
+    item = 8 if hp.get("dtype") == "float64" else 4
+    sizes = [784, *hp["hidden"], 10]
+    params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    batch = n_train if hp.get("batch_size") == "full" else min(int(hp["batch_size"]), n_train)
+    data = n_train * 784 * (1 + item) + n_train * 10 * item
+    activations = (batch * (784 + 3 * sum(sizes[1:])) + 2 * CHUNK * sum(sizes)) * item
+    return BASE_BYTES + data + 5 * params * item + activations
