@@ -346,6 +346,8 @@ def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
         if pair[0] == pair[1]:
             raise ConfigError(f"comparisons[{i}]: compares {pair[0]!r} with itself")
         out.append((pair[0], pair[1]))
+    return out
+
 
 def check_memory(runs: dict, available: int | None = None) -> None:
     """ConfigError, before any job, for the first run whose training cannot fit in this machine's

@@ -168,7 +168,8 @@ def test_reference_cross_checks(cfg, edit, message):
 
 def test_reference_defaults_and_comparisons(cfg):
     cfg["runs"]["best"]["reference"] = {"accuracy": 0.99, "source": "x"}
-    _, runs, _ = load(cfg)
+    config, runs, _ = load(cfg)
+    assert nnconfig.comparisons(config, runs)[0] == ("width-hidden-64", "width-hidden-128")
     assert runs["best"]["reference"]["kind"] == "comparison" and runs["best"]["reference"]["measure"] == "final_test"
     cfg["comparisons"] = [["best", "nope"]]
     with pytest.raises(nnconfig.ConfigError, match=r"comparisons\[0\]: 'nope' is not a run"):

@@ -32,7 +32,7 @@ def report_params(first_only):
         seeds={run: seeds[:1] if first_only else seeds for run, seeds in SEEDS.items()},
         runs=RUNS,
         sweeps=SWEEPS,
-        comparisons=COMPARISONS,
+        comparisons={f"{a} vs {b}": [a, b] for a, b in COMPARISONS},
         curve_runs=CURVE_RUNS,
         config=REPORT_CONFIG,
         checksums=config["download"]["sha256"],

@@ -71,7 +71,7 @@ def main(log):
     test_labels = fileio.load_npy(inp.test_labels)
     rows = reproduction.rows_best_first(runs.values())
     best = next((r["run"] for r in rows if r["status"] == "ok"), None)
-    pairs = [tuple(p) for p in params.comparisons or []]           # Snakemake passes an empty list as None
+    pairs = [tuple(p) for p in dict(params.comparisons or {}).values()]
     paired = reproduction.paired_tests(runs.values(), pairs, test_labels, best)
 
     first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
