@@ -57,6 +57,7 @@ def measure(threads, batches, repeats):
     """
     from nn.data import to_inputs
     from nn.model import mlp
+    from nn.optim import SGD
     from nn.train import fit
     images, labels = load_images()
     x = to_inputs(images)                                      # (60000, 784) float32
@@ -67,14 +68,14 @@ def measure(threads, batches, repeats):
         w1, w2 = model.layers[0].params["W"].copy(), model.layers[2].params["W"].copy()
         epochs, matmuls = [], []
         for r in range(repeats + 1):                           # the first round warms caches up
-            _, timings = fit(model, x, labels, epochs=1, batch_size=batch, lr=0.05, momentum=0.9, rng=rng)
+            _, timings = fit(model, x, labels, SGD(model, lr=0.05, momentum=0.9), epochs=1, batch_size=batch, rng=rng)
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append({"threads": threads, "net": "784-128-10 relu/CE", "batch": batch, "images": len(x),
                      "epoch_s": float(np.median(epochs[1:])), "matmul_s": float(np.median(matmuls[1:]))})
     rng = np.random.default_rng(0)
     model = mlp([784, 30, 10], activation="sigmoid", output="sigmoid", loss="quadratic", rng=rng)
-    _, timings = fit(model, x[:50000], labels[:50000], epochs=repeats + 1, batch_size=10, lr=3.0, rng=rng)
+    _, timings = fit(model, x[:50000], labels[:50000], SGD(model, lr=3.0), epochs=repeats + 1, batch_size=10, rng=rng)
     rows.append({"threads": threads, "net": "784-30-10 sigmoid/quad", "batch": 10, "images": 50000,
                  "epoch_s": float(np.median(timings["epoch_seconds"][1:])), "matmul_s": None})
     return rows

@@ -99,10 +99,10 @@ def test_validation_does_not_change_a_valid_config_twice(cfg):
 
 def test_module_sources_follow_imports_transitively(tmp_path):
     files = module_sources("config")
-    assert files == [str(REPO / "nn" / "config.py")]
+    assert files == [str(REPO / "nn" / "config.py"), str(REPO / "nn" / "optim.py")]  # config imports optim
     script = tmp_path / "s.py"
     script.write_text("import os\nfrom nn import config\nimport nn.fileio\n")
-    assert script_sources(script) == sorted([str(REPO / "nn" / "config.py"), str(REPO / "nn" / "fileio.py")])
+    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "optim.py")])
     with pytest.raises(FileNotFoundError, match="nn/nope.py"):
         module_sources("nope")
 
@@ -114,3 +114,30 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
         nnconfig.check_yaml_syntax(bad)
     bad.write_text("runs:\n  a: {}\n")
     nnconfig.check_yaml_syntax(bad)  # a valid file passes silently
+
+
+def test_optimizer_names_come_from_the_registry(cfg):
+    from nn.optim import OPTIMIZERS
+    assert nnconfig.load_schema(SCHEMA)["$defs"]["optimizer"]["enum"] == list(OPTIMIZERS)
+    cfg["runs"]["best"]["optimizer"] = "adagrad"
+    with pytest.raises(nnconfig.ConfigError, match="runs.best.optimizer: 'adagrad' is not one of .'sgd', 'adam', 'rmsprop'."):
+        load(cfg)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("dropout", 1.0, "runs.best.dropout: 1.0 is greater than or equal to the maximum of 1"),
+    ("dropout", [0.2, -0.1], r"runs.best.dropout\[1\]: -0.1 is less than the minimum of 0"),
+    ("elastic_sigma", 0, "runs.best.elastic_sigma: 0 is less than or equal to the minimum of 0"),
+    ("rotate", -5, "runs.best.rotate: -5 is less than the minimum of 0"),
+    ("eps", 0, "runs.best.eps: 0 is less than or equal to the minimum of 0")])
+def test_new_keys_are_bounded(cfg, key, value, message):
+    cfg["runs"]["best"][key] = value
+    with pytest.raises(nnconfig.ConfigError, match=message):
+        load(cfg)
+
+
+def test_new_keys_default_to_off(cfg):
+    _, runs, _ = load(cfg)
+    hp = runs["nielsen-30"]
+    assert (hp["optimizer"], hp["dropout"], hp["rotate"], hp["scale"], hp["shear"], hp["translate"],
+            hp["elastic_alpha"]) == ("sgd", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
