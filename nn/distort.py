@@ -130,3 +130,39 @@ def build_augment(hp: dict):
             xb = distort_images(xb, rng, **settings)
         return xb
     return augment
+
+
+# Simard et al. 2003's elastic setting for MNIST, shown when no run distorts its images
+SIMARD_ELASTIC = {"elastic_alpha": 34.0, "elastic_sigma": 4.0}
+
+
+def augment_settings(hp: dict) -> dict:
+    """The augmentation keys of a run that are switched on (elastic_sigma only with elastic_alpha)."""
+    on = {k: hp[k] for k in ("shift", *DISTORTION_KEYS) if hp.get(k) and k != "elastic_sigma"}
+    if on.get("elastic_alpha"):
+        on["elastic_sigma"] = hp.get("elastic_sigma", 4.0)
+    return on
+
+
+def preview_settings(runs: dict) -> tuple[str | None, dict]:
+    """(run name, its augmentation) for the first run in `runs` that augments its images,
+    else (None, Simard's elastic setting): what the data figure shows."""
+    for name, hp in runs.items():
+        if augment_settings(hp):
+            return name, augment_settings(hp)
+    return None, dict(SIMARD_ELASTIC)
+
+
+def describe(settings: dict) -> str:
+    """'shift ±2 px, rotate ±15°, elastic α=34 σ=4', or 'none'."""
+    parts = []
+    if settings.get("shift"):
+        parts.append(f"shift ±{settings['shift']} px")
+    for key, unit in (("rotate", "°"), ("shear", "°"), ("translate", " px")):
+        if settings.get(key):
+            parts.append(f"{key} ±{settings[key]:g}{unit}")
+    if settings.get("scale"):
+        parts.append(f"scale ±{100 * settings['scale']:g}%")
+    if settings.get("elastic_alpha"):
+        parts.append(f"elastic α={settings['elastic_alpha']:g} σ={settings.get('elastic_sigma', 4.0):g}")
+    return ", ".join(parts) or "none"

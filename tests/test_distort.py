@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from nn.distort import (DISTORTION_KEYS, affine_matrices, bilinear, build_augment, distort_images,
-                        elastic_field, gaussian_matrix)
+from nn.distort import (DISTORTION_KEYS, affine_matrices, bilinear, build_augment, describe, distort_images,
+                        elastic_field, gaussian_matrix, preview_settings)
+from nn.distort_plots import distortion_grid, first_of_each_class
 
 
 def test_bilinear_reads_pixels_between_pixels_and_zeros_outside():
@@ -100,3 +101,24 @@ def test_build_augment_is_none_when_everything_is_off():
     assert augment(x, np.random.default_rng(0)).shape == (4, 784)
     with pytest.raises(ValueError, match="elastic_sigma: must be > 0"):
         build_augment({**off, "elastic_alpha": 5.0, "elastic_sigma": 0})
+
+
+def test_preview_settings_and_their_description():
+    runs = {"plain": {"shift": 0, "rotate": 0.0, "elastic_alpha": 0.0, "elastic_sigma": 4.0},
+            "aug": {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0, "elastic_sigma": 4.0}}
+    assert preview_settings(runs) == ("aug", {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0,
+                                              "elastic_sigma": 4.0})
+    assert preview_settings({"plain": runs["plain"]}) == (None, {"elastic_alpha": 34.0, "elastic_sigma": 4.0})
+    assert describe(preview_settings(runs)[1]) == "shift ±2 px, rotate ±15°, scale ±10%, elastic α=34 σ=4"
+    assert describe({}) == "none"
+
+
+def test_distortion_figure_is_a_reproducible_png(tmp_path):
+    rng = np.random.default_rng(9)
+    images, labels = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), (np.arange(30) % 7).astype(np.uint8)
+    for name in ("a", "b"):
+        distortion_grid(tmp_path / f"{name}.png", images, labels, {"rotate": 10.0, "elastic_alpha": 20.0}, "run x")
+    data = (tmp_path / "a.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data == (tmp_path / "b.png").read_bytes()
+    distortion_grid(tmp_path / "none.png", images, labels, {}, "no run")   # nothing on: the originals
+    assert first_of_each_class(images, labels)[1].tolist() == list(range(7))
