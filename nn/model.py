@@ -48,6 +48,25 @@ class Sequential:
         self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)
         # a fused loss takes the logits, so training skips the last layer's forward and backward
         self.body = self.layers[:-1] if self.loss.fuses else self.layers
+        self.flat_params, self.flat_grads = self._flatten()
+
+    def _flatten(self):
+        """Move every parameter, and its grad, into one contiguous array; the layers keep views
+        into it. An optimiser then updates the whole model in a few numpy calls, not a few per
+        array (per-call overhead is what small batches pay for). The model owns its layers'
+        arrays from here on: do not put the same layer object into two models."""
+        arrays = [(layer, key) for layer in self.layers for key in layer.params]
+        total = sum(layer.params[key].size for layer, key in arrays)
+        flat_params, flat_grads = np.empty(total, self.dtype), np.zeros(total, self.dtype)
+        start = 0
+        for layer, key in arrays:
+            p = layer.params[key]
+            end = start + p.size
+            layer.params[key] = flat_params[start:end].reshape(p.shape)
+            layer.params[key][...] = p
+            layer.grads[key] = flat_grads[start:end].reshape(p.shape)
+            start = end
+        return flat_params, flat_grads
 
     def __repr__(self):
         return f"Sequential([{', '.join(map(repr, self.layers))}], loss={self.loss.name!r})"

@@ -13,7 +13,7 @@ g <- g + weight_decay * w for weights only (not biases), added to the gradient b
 optimiser's own rule (so for Adam this is L2, not AdamW's decoupled decay).
 
 Adding one: subclass Optimizer (KEYS = the hp keys its __init__ takes besides lr and
-weight_decay; update(i, p, g) = the rule for one parameter), then add it to OPTIMIZERS.
+weight_decay; update(p, g) = the rule on the flat parameter array), then add it to OPTIMIZERS.
 The config schema's `optimizer` enum is filled from OPTIMIZERS (nn.config.load_schema).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ SCHEDULES = ("constant", "linear", "step", "cosine")
 
 class Optimizer:
     KEYS: tuple = ()          # hyperparameter keys (docs/interfaces.md) passed to __init__
-    BUFFERS: tuple = ()       # names of the per-parameter state arrays, e.g. ("m", "v")
+    BUFFERS: tuple = ()       # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
 
     def __init__(self, model, lr: float, weight_decay: float = 0.0):
         if not lr > 0:
@@ -35,11 +35,13 @@ class Optimizer:
         if weight_decay < 0:
             raise ValueError(f"{self.name}: weight_decay must be >= 0, got {weight_decay}")
         self.lr, self.weight_decay = lr, weight_decay
-        self.names = [name for name, _, _, _ in model.parameters()]
-        self.params = [(p, g, is_weight) for _, p, g, is_weight in model.parameters()]
+        # every parameter of the model in one flat array (nn.model.Sequential keeps them so):
+        # an update is a handful of numpy calls whatever the number of layers
+        self.p, self.g = model.flat_params, model.flat_grads                     # (n_params,)
+        self.weights = [(p, g) for _, p, g, is_weight in model.parameters() if is_weight]
         # scratch for w * weight_decay, one per weight matrix (an in-place add, no temporary)
-        self.decay = [np.empty_like(p) for p, _, is_weight in self.params if weight_decay and is_weight]
-        self.state = {b: [np.zeros_like(p) for p, _, _ in self.params] for b in self.BUFFERS}
+        self.decay = [np.empty_like(p) for p, _ in self.weights] if weight_decay else []
+        self.state = {b: np.zeros_like(self.p) for b in self.BUFFERS}
         self.t = 0            # steps taken
 
     @property
@@ -51,36 +53,32 @@ class Optimizer:
         in place instead of through temporaries saves passes over each weight matrix, and
         these updates are bound by memory traffic, not arithmetic."""
         self.t += 1
-        wd, decay = self.weight_decay, iter(self.decay)
-        for i, (p, g, is_weight) in enumerate(self.params):
-            if wd and is_weight:
-                tmp = next(decay)
-                np.multiply(p, wd, out=tmp)
+        if self.weight_decay:
+            for (p, g), tmp in zip(self.weights, self.decay):
+                np.multiply(p, self.weight_decay, out=tmp)
                 g += tmp
-            self.update(i, p, g)
+        self.update(self.p, self.g)
 
-    def update(self, i: int, p, g) -> None:
+    def update(self, p, g) -> None:
+        """The rule itself, on all parameters p and their grads g at once (both (n_params,))."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """{"t": steps, "lr": lr, "<buffer>.<param name>": array copy, ...}: plain numbers and arrays."""
-        out = {"t": self.t, "lr": self.lr}
-        for b, arrays in self.state.items():
-            out.update((f"{b}.{name}", a.copy()) for name, a in zip(self.names, arrays))
-        return out
+        """{"t": steps taken, "lr": lr, "<buffer>": (n_params,) array copy, ...}: numbers and arrays,
+        the parameters in nn.model.Sequential.parameters() order."""
+        return {"t": self.t, "lr": self.lr, **{b: a.copy() for b, a in self.state.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what state_dict() returned; ValueError names a missing or misshapen entry."""
-        expected = {"t", "lr"} | {f"{b}.{n}" for b in self.state for n in self.names}
+        expected = {"t", "lr", *self.state}
         if set(state) != expected:
             odd = sorted(set(state) ^ expected)
-            raise ValueError(f"{self.name} state: entries do not match this model and optimiser ({odd[0]!r})")
-        for b, arrays in self.state.items():
-            for name, a in zip(self.names, arrays):
-                value = np.asarray(state[f"{b}.{name}"])
-                if value.shape != a.shape:
-                    raise ValueError(f"{self.name} state: {b}.{name} has shape {value.shape}, expected {a.shape}")
-                a[...] = value
+            raise ValueError(f"{self.name} state: entries do not match this optimiser ({odd[0]!r})")
+        for b, a in self.state.items():
+            value = np.asarray(state[b])
+            if value.shape != a.shape:
+                raise ValueError(f"{self.name} state: {b} has shape {value.shape}, this model needs {a.shape}")
+            a[...] = value
         self.t, self.lr = int(state["t"]), float(state["lr"])
 
 
@@ -105,13 +103,13 @@ class SGD(Optimizer):
         super().__init__(model, lr, weight_decay)
         self.momentum, self.nesterov = momentum, nesterov
 
-    def update(self, i, p, g):
+    def update(self, p, g):
         mu = self.momentum
         g *= self.lr                                # g is now the plain SGD step
         if not mu:
             p -= g
             return
-        v = self.state["velocity"][i]
+        v = self.state["velocity"]
         v *= mu
         v -= g
         if self.nesterov:
@@ -146,11 +144,11 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: eps must be > 0, got {eps}")
         super().__init__(model, lr, weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.scratch = [np.empty_like(p) for p, _, _ in self.params]
+        self.scratch = np.empty_like(self.p)
 
-    def update(self, i, p, g):
+    def update(self, p, g):
         b1, b2, t = self.beta1, self.beta2, self.t
-        m, v, scratch = self.state["m"][i], self.state["v"][i], self.scratch[i]
+        m, v, scratch = self.state["m"], self.state["v"], self.scratch
         np.multiply(g, 1 - b1, out=scratch)
         m *= b1
         m += scratch
@@ -186,10 +184,10 @@ class RMSprop(Optimizer):
             raise ValueError(f"RMSprop: eps must be > 0, got {eps}")
         super().__init__(model, lr, weight_decay)
         self.rho, self.eps = rho, eps
-        self.scratch = [np.empty_like(p) for p, _, _ in self.params]
+        self.scratch = np.empty_like(self.p)
 
-    def update(self, i, p, g):
-        a, scratch = self.state["mean_square"][i], self.scratch[i]
+    def update(self, p, g):
+        a, scratch = self.state["mean_square"], self.scratch
         np.multiply(g, g, out=scratch)
         scratch *= 1 - self.rho
         a *= self.rho
