@@ -13,7 +13,7 @@ every distortion is off, so a run without them pays nothing.
 """
 from __future__ import annotations
 
-import math
+import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -37,22 +37,22 @@ def shift_images(x, k: int, rng: np.random.Generator, side: int = SIDE):
     return windows[np.arange(m), k - dy, k - dx].reshape(m, side * side)
 
 
-def gaussian_matrix(sigma: float, side: int = SIDE) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def gaussian_matrix(sigma: float, side: int = SIDE, dtype=np.float64) -> np.ndarray:
     """(side, side) G with G @ f = f convolved with a normalised Gaussian (truncated at 4 sigma),
-    zero outside the image, as scipy.ndimage.gaussian_filter(mode="constant") does."""
+    zero outside the image, as scipy.ndimage.gaussian_filter(mode="constant") does. Cached:
+    treat it as read-only."""
     radius = int(4 * sigma + 0.5)
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
     kernel /= kernel.sum()
     d = np.arange(side)[:, None] - np.arange(side)[None, :]              # (side, side) i - j
-    return np.where(np.abs(d) <= radius, kernel[np.clip(d + radius, 0, 2 * radius)], 0.0)
+    return np.where(np.abs(d) <= radius, kernel[np.clip(d + radius, 0, 2 * radius)], 0.0).astype(dtype)
 
 
-def elastic_field(m: int, alpha: float, sigma: float, rng, side: int = SIDE):
+def elastic_field(m: int, alpha: float, sigma: float, rng, side: int = SIDE, dtype=np.float64):
     """(2, m, side, side) displacements (dy, dx) in pixels: uniform(-1, 1) per pixel, smoothed, x alpha."""
-    field = rng.uniform(-1.0, 1.0, size=(2, m, side, side))
-    g = gaussian_matrix(sigma, side)
-    return alpha * (g @ field @ g.T)                                     # separable 2-D smoothing
+    return Distortion(elastic_alpha=alpha, elastic_sigma=sigma, side=side).elastic_field(m, rng, np.dtype(dtype))
 
 
 def affine_matrices(m: int, rotate: float, scale: float, shear: float, rng):
@@ -71,43 +71,132 @@ def affine_matrices(m: int, rotate: float, scale: float, shear: float, rng):
 def bilinear(images, y, x):
     """images (m, side, side), sample points y, x (m, side*side) in pixel units -> (m, side*side).
 
-    Points outside the image read zeros; one gather per corner for the whole batch."""
-    m, side = images.shape[0], images.shape[1]
-    padded = np.zeros((m, side + 3, side + 3), images.dtype)           # 1 px of zeros before, 2 after
-    padded[:, 1:side + 1, 1:side + 1] = images
-    y = np.clip(y, -1, side)                                           # further out reads zeros all the same
-    x = np.clip(x, -1, side)
-    y0, x0 = np.floor(y), np.floor(x)
-    wy, wx = (y - y0).astype(images.dtype), (x - x0).astype(images.dtype)
-    stride = side + 3
-    base = (np.arange(m)[:, None] * stride * stride + (y0.astype(np.intp) + 1) * stride
-            + (x0.astype(np.intp) + 1))                                # (m, side*side) flat index of the top-left corner
-    flat = padded.reshape(-1)
-    top = flat[base] * (1 - wx) + flat[base + 1] * wx
-    bottom = flat[base + stride] * (1 - wx) + flat[base + stride + 1] * wx
-    return top * (1 - wy) + bottom * wy
+    Points outside the image read zeros."""
+    return Distortion().bilinear(images, np.array(y, images.dtype), np.array(x, images.dtype)).copy()
 
 
-def distort_images(x, rng, *, rotate=0.0, scale=0.0, shear=0.0, translate=0.0, elastic_alpha=0.0,
-                   elastic_sigma=4.0, side: int = SIDE):
-    """x (batch, side*side) -> a new distorted batch, same dtype; the draws come from rng in a
-    fixed order (affine parameters, translation, elastic field), only for the parts switched on."""
-    m = len(x)
+def distort_images(x, rng, **settings):
+    """x (batch, side*side) -> a new distorted batch: Distortion(**settings)(x, rng), copied."""
+    return Distortion(**settings)(x, rng).copy()
+
+
+class Distortion:
+    """Affine and elastic distortion of a batch, as one backward map and one bilinear resampling.
+
+    Calling it returns an array it owns and reuses for the next batch of the same shape (as
+    the layers do): on this machine a fresh 400 KB array costs page faults that take longer
+    than the arithmetic on it. Copy the result to keep it past the next call.
+    The arithmetic is in the images' dtype; the draws come from rng in a fixed order (affine
+    parameters, translation, elastic field), only for the parts switched on.
+    """
+
+    def __init__(self, rotate=0.0, scale=0.0, shear=0.0, translate=0.0, elastic_alpha=0.0, elastic_sigma=4.0,
+                 side: int = SIDE):
+        self.rotate, self.scale, self.shear, self.translate = rotate, scale, shear, translate
+        self.alpha, self.sigma, self.side = elastic_alpha, float(elastic_sigma), side
+        self._bufs = {}
+
+    def _buffer(self, name, shape, dtype, zero=False):
+        key = (name, shape, dtype)
+        if key not in self._bufs:
+            self._bufs[key] = (np.zeros if zero else np.empty)(shape, dtype)
+        return self._bufs[key]
+
+    def __call__(self, x, rng):
+        m, dtype, side = len(x), x.dtype, self.side
+        c = dtype.type((side - 1) / 2)
+        grid_y, grid_x = _centred_grid(side, dtype)                     # (side*side,) each
+        y, xx = self._buffer("y", (m, side * side), dtype), self._buffer("x", (m, side * side), dtype)
+        if self.rotate or self.scale or self.shear:
+            inv = np.linalg.inv(affine_matrices(m, self.rotate, self.scale, self.shear, rng)).astype(dtype)
+            tmp = self._buffer("tmp", (m, side * side), dtype)
+            for out, (a, b) in ((y, (inv[:, 0, 0, None], inv[:, 0, 1, None])),
+                                (xx, (inv[:, 1, 0, None], inv[:, 1, 1, None]))):
+                np.multiply(a, grid_y, out=out)                         # (m, side*side)
+                np.multiply(b, grid_x, out=tmp)
+                out += tmp
+                out += c
+        else:
+            y[...] = grid_y + c
+            xx[...] = grid_x + c
+        if self.translate:
+            ty, tx = rng.uniform(-self.translate, self.translate, size=(2, m, 1)).astype(dtype)
+            y -= ty                                                     # content moves by +t
+            xx -= tx
+        if self.alpha:
+            dy, dx = self.elastic_field(m, rng, dtype).reshape(2, m, side * side)
+            y += dy
+            xx += dx
+        return self.bilinear(x.reshape(m, side, side), y, xx)
+
+    def elastic_field(self, m, rng, dtype):
+        """(2, m, side, side): uniform(-1, 1) per pixel, smoothed by the Gaussian, x alpha.
+
+        The smoothing is separable: one matrix product along x for every row of every field
+        at once, then the same on the transposed fields (two BLAS calls, no loop)."""
+        side = self.side
+        g_t = gaussian_matrix(self.sigma, side, dtype).T
+        shape = (2 * m * side, side)                                    # every row of every field
+        noise, smooth = self._buffer("noise", shape, dtype), self._buffer("smooth", shape, dtype)
+        rng.random(out=noise, dtype=dtype)
+        noise *= 2
+        noise -= 1                                                      # uniform(-1, 1)
+        np.matmul(noise, g_t, out=smooth)                               # along x
+        transposed = noise.reshape(2 * m, side, side)                   # noise is spent: reuse it
+        np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
+        np.matmul(noise, g_t, out=smooth)                               # along y (rows are columns now)
+        smooth *= self.alpha
+        np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
+        return transposed.reshape(2, m, side, side)
+
+    def bilinear(self, images, y, x):
+        """images (m, side, side), points y, x (m, side*side) -> (m, side*side); y and x are overwritten.
+
+        Points outside the image read zeros; one gather per corner for the whole batch."""
+        m, side = images.shape[0], images.shape[1]
+        stride = side + 3                                               # 1 px of zeros before, 2 after
+        padded = self._buffer("padded", (m, stride, stride), images.dtype, zero=True)
+        padded[:, 1:side + 1, 1:side + 1] = images                      # the border stays zero
+        np.clip(y, -1, side, out=y)                                     # further out reads zeros all the same
+        np.clip(x, -1, side, out=x)
+        shape = y.shape
+        y0, x0 = self._buffer("y0", shape, y.dtype), self._buffer("x0", shape, y.dtype)
+        np.floor(y, out=y0)
+        np.floor(x, out=x0)
+        y -= y0                                                         # the weights of the far corners
+        x -= x0
+        # flat index of each top-left corner in `padded`, exact in floating point (< 2^24), cast once
+        y0 *= stride                                                    # (y0 + 1) stride + (x0 + 1) + image offset
+        y0 += x0
+        y0 += np.arange(stride + 1, m * stride * stride, stride * stride, dtype=y0.dtype)[:, None]
+        corner, right = self._buffer("corner", shape, np.intp), self._buffer("right", shape, np.intp)
+        np.copyto(corner, y0, casting="unsafe")
+        np.add(corner, 1, out=right)
+        flat = padded.reshape(-1)
+        tl, tr, bl, br = (self._buffer(k, shape, images.dtype) for k in ("tl", "tr", "bl", "br"))
+        flat.take(corner, out=tl, mode="clip")
+        flat.take(right, out=tr, mode="clip")
+        corner += stride
+        right += stride
+        flat.take(corner, out=bl, mode="clip")
+        flat.take(right, out=br, mode="clip")
+        tr -= tl                                                        # top = tl + wx (tr - tl)
+        tr *= x
+        tr += tl
+        br -= bl
+        br *= x
+        br += bl
+        br -= tr                                                        # out = top + wy (bottom - top)
+        br *= y
+        br += tr
+        return br
+
+
+@functools.lru_cache(maxsize=4)
+def _centred_grid(side: int, dtype):
+    """(2, side*side) the (y, x) of every pixel, relative to the image centre."""
     rows, cols = np.divmod(np.arange(side * side), side)
-    c = (side - 1) / 2
-    y, xx = np.broadcast_to(rows - c, (m, side * side)), np.broadcast_to(cols - c, (m, side * side))
-    if rotate or scale or shear:
-        inv = np.linalg.inv(affine_matrices(m, rotate, scale, shear, rng))             # (m, 2, 2)
-        y, xx = (inv[:, 0, 0, None] * y + inv[:, 0, 1, None] * xx,
-                 inv[:, 1, 0, None] * y + inv[:, 1, 1, None] * xx)
-    y, xx = y + c, xx + c                                              # (m, side*side) source points
-    if translate:
-        ty, tx = rng.uniform(-translate, translate, size=(2, m, 1))
-        y, xx = y - ty, xx - tx                                        # content moves by +t
-    if elastic_alpha:
-        dy, dx = elastic_field(m, elastic_alpha, elastic_sigma, rng, side).reshape(2, m, side * side)
-        y, xx = y + dy, xx + dx
-    return bilinear(x.reshape(m, side, side), y, xx)
+    return np.stack([rows, cols]).astype(dtype) - dtype.type((side - 1) / 2)
 
 
 def build_augment(hp: dict):
@@ -123,11 +212,13 @@ def build_augment(hp: dict):
     if not shift and not distort:
         return None
 
+    distortion = Distortion(**settings) if distort else None
+
     def augment(xb, rng):
         if shift:
             xb = shift_images(xb, shift, rng)
-        if distort:
-            xb = distort_images(xb, rng, **settings)
+        if distortion is not None:
+            xb = distortion(xb, rng)
         return xb
     return augment
 
