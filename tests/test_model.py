@@ -187,3 +187,23 @@ def test_an_unknown_layer_type_is_named(saved):
     rewrite(saved, {"architecture.npy": npy_bytes(np.frombuffer(json.dumps(arch).encode(), np.uint8))})
     with pytest.raises(ModelFileError, match="invalid architecture .unknown layer type 'maxout'"):
         load(saved)
+
+
+def test_a_new_layer_is_a_class_and_a_registration(tmp_path, monkeypatch):
+    """docs/interfaces.md, "Adding a layer or an optimiser": save and load know it at once."""
+    from nn.layers import LAYERS, Layer
+
+    class Scale(Layer):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad, need_input_grad=True):
+            return 2 * grad
+
+    monkeypatch.setitem(LAYERS, "scale", Scale)
+    model = Sequential([Linear(3, 4, rng=0), Scale(), Linear(4, 2, rng=1), Softmax()])
+    save(model, tmp_path / "m.npz")
+    again = load(tmp_path / "m.npz")
+    assert [type(l) for l in again.layers] == [Linear, Scale, Linear, Softmax]
+    x = np.random.default_rng(0).random((5, 3))
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))

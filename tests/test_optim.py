@@ -1,5 +1,6 @@
 """Optimisers against hand-worked steps and their published update rules; schedules against their formulas."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -204,3 +205,22 @@ def test_build_optimizer_reads_the_registry():
 def test_schedule_from_hp():
     hp = {"lr": 1.0, "schedule": "step", "epochs": 4, "lr_min": 0.0, "step_size": 1, "step_gamma": 0.5}
     assert [build_schedule(hp)(e) for e in range(4)] == [1, 0.5, 0.25, 0.125]
+
+
+def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
+    """docs/interfaces.md, "Adding a layer or an optimiser": nothing else needs to change."""
+    from nn import config as nnconfig
+    from nn.optim import Optimizer
+
+    class Sign(Optimizer):
+        def update(self, p, g):
+            np.sign(g, out=g)
+            g *= self.lr
+            p -= g
+
+    monkeypatch.setitem(OPTIMIZERS, "sign", Sign)
+    model, layer = one_layer(w=2.0, b=1.0)
+    opt = build_optimizer({"optimizer": "sign", "lr": 0.1, "weight_decay": 0.0}, model)
+    assert steps(opt, layer, 1, grad=-3.0) == [pytest.approx((2.1, 1.1))]
+    schema = nnconfig.load_schema(Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml")
+    assert "sign" in schema["$defs"]["optimizer"]["enum"]
