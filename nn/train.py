@@ -40,9 +40,11 @@ def train_epoch(model, opt, x, y, labels, batch_size, augment, rng, epoch):
     order = rng.permutation(n)
     xb_buf = np.empty((min(batch_size, n), x.shape[1]), x.dtype)   # gather targets, reused every batch
     yb_buf = np.empty((min(batch_size, n), y.shape[1]), y.dtype)
-    loss_sum, correct = 0.0, 0
+    predicted = np.empty(n, np.intp)                                # in `order`; counted once at the end
+    loss_sum = 0.0
     for b in range(n_batches):
-        idx = order[b * batch_size:(b + 1) * batch_size]
+        start, stop = b * batch_size, min((b + 1) * batch_size, n)
+        idx = order[start:stop]
         # mode="clip": with the default "raise", take() buffers `out` (3x slower)
         xb = x.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")   # (batch, 784)
         yb = y.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")   # (batch, 10)
@@ -55,8 +57,8 @@ def train_epoch(model, opt, x, y, labels, batch_size, augment, rng, epoch):
                 f"(learning rate {opt.lr:g}); try a smaller lr or another init")
         opt.step()
         loss_sum += loss * len(idx)
-        correct += int(np.count_nonzero(scores.argmax(axis=1) == labels[idx]))
-    return loss_sum, correct
+        scores.argmax(axis=1, out=predicted[start:stop])
+    return loss_sum, int(np.count_nonzero(predicted == labels[order]))
 
 
 def train_full_batch(model, opt, x, y, labels, epoch):
