@@ -182,6 +182,10 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
     if missing:
         raise ValueError(f"hyperparameters: missing key {missing[0]!r} ({len(missing)} missing)")
     check_split(train_images, train_labels, "training images", "training labels")
+    dropout = hp.get("dropout", 0.0)
+    if isinstance(dropout, list) and len(dropout) != len(hp["hidden"]):
+        raise ValueError(f"hyperparameters: dropout lists {len(dropout)} rates for {len(hp['hidden'])} hidden "
+                         f"layers (hidden {hp['hidden']}); give one rate per hidden layer, or one number for all")
     n_val = hp["validation"]
     if not 0 <= n_val < len(train_images):
         raise ValueError(f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
@@ -191,7 +195,7 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
     x = to_inputs(train_images, dtype)                         # (n, 784) in [0, 1]
     rng = np.random.default_rng(hp["seed"])
     model = mlp([x.shape[1], *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
-                loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype, dropout=hp.get("dropout", 0.0))
+                loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype, dropout=dropout)
     optimizer = build_optimizer(hp, model)
     log(f"model {model!r}")
     monitor = None

@@ -168,6 +168,10 @@ def test_bad_hyperparameters_and_data():
         train_run(hp(validation=50), images, labels)
     with pytest.raises(ValueError, match="training images: images must be uint8"):
         train_run(hp(), images.astype(np.float32), labels)
+    with pytest.raises(ValueError, match=r"dropout lists 1 rates for 2 hidden layers \(hidden \[16, 8\]\)"):
+        train_run(hp(hidden=[16, 8], dropout=[0.2]), images, labels)
+    with pytest.raises(ValueError, match="momentum/nesterov: apply to optimizer sgd only, not rmsprop"):
+        train_run(hp(optimizer="rmsprop"), images, labels)        # hp() has momentum 0.9
 
 
 def test_shift_images_matches_a_per_image_reference():
