@@ -169,9 +169,9 @@ def test_bad_hyperparameters_and_data():
     with pytest.raises(ValueError, match="training images: images must be uint8"):
         train_run(hp(), images.astype(np.float32), labels)
     with pytest.raises(ValueError, match=r"dropout lists 1 rates for 2 hidden layers \(hidden \[16, 8\]\)"):
-        train_run(hp(hidden=[16, 8], dropout=[0.2]), images, labels)
+        train_run(hp(hidden=[16, 8], dropout=[0.2], validation=10), images, labels)
     with pytest.raises(ValueError, match="momentum/nesterov: apply to optimizer sgd only, not rmsprop"):
-        train_run(hp(optimizer="rmsprop"), images, labels)        # hp() has momentum 0.9
+        train_run(hp(optimizer="rmsprop", validation=10), images, labels)        # hp() has momentum 0.9
 
 
 def test_shift_images_matches_a_per_image_reference():
