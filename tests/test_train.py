@@ -215,3 +215,16 @@ def test_nielsen_network_one_epoch_on_real_mnist(mnist):
                             images, labels, log=lambda line: None)
     _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
     assert accuracy >= 0.85
+
+
+def test_full_batch_monitor_and_zero_epochs_work_with_every_optimizer():
+    images, labels = blocks(300, seed=7)
+    test = blocks(50, seed=8)
+    for name in ("sgd", "adam", "rmsprop"):
+        model, history, _ = train_run(hp(optimizer=name, momentum=0.0, lr=0.01, batch_size="full", epochs=2,
+                                         monitor_test=True, dropout=0.2), images, labels,
+                                      log=lambda line: None, test=test)
+        assert len(history["test_accuracy"]) == 2 and history["test_loss"][-1] == model.evaluate(
+            to_inputs(test[0]), test[1])[0]
+    model, history, _ = train_run(hp(epochs=0), images, labels, log=lambda line: None)
+    assert history["epoch"] == [] and model.predict(to_inputs(images[:3])).shape == (3,)
