@@ -94,8 +94,8 @@ class Sequential:
             grad = self.body[i].backward(grad, need_input_grad=i > 0)
         return loss, scores
 
-    def train(self, rng) -> None:
-        """Training mode: Dropout layers drop, drawing their masks from the Generator rng.
+    def train(self, rng=None) -> None:
+        """Training mode: Dropout layers drop, drawing their masks from the Generator rng (needed if any).
         fit() switches it on for its training batches only."""
         for layer in self.layers:
             layer.set_mode(True, rng)
