@@ -30,6 +30,7 @@ from nn.data import to_inputs  # noqa: E402
 from nn.idx import read_idx  # noqa: E402
 from nn.model import mlp  # noqa: E402
 from nn.predict import classify, load_model  # noqa: E402
+from nn.optim import SGD  # noqa: E402
 from nn.train import fit  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def trained_model():
     x = read_idx(SHARED_MNIST / "train-images-idx3-ubyte.gz")
     y = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz")
     net = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=1)
-    fit(net, to_inputs(x), y, epochs=5, batch_size=128, lr=0.1, momentum=0.9, rng=np.random.default_rng(1))
+    fit(net, to_inputs(x), y, SGD(net, lr=0.1, momentum=0.9), epochs=5, batch_size=128, rng=np.random.default_rng(1))
     return net, "784-128-10 relu softmax, 5 epochs on 60,000, seed 1"
 
 

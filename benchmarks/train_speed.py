@@ -1,6 +1,6 @@
 """How fast does nn train, and how close is that to the matrix products it cannot avoid?
 
-    .venv/bin/python benchmarks/train_speed.py [--repeats 5] [--threads 1 2] [--batches 32 128]
+    .venv/bin/python benchmarks/train_speed.py [--repeats 5] [--threads 1 2] [--batches 32 128] [--no-extras]
 
 For each BLAS thread count (a fresh process each: OpenBLAS reads its thread count when
 numpy is imported) and each batch size, it times epochs of the 60,000 MNIST training images
@@ -10,6 +10,10 @@ h^T g2, g2 W2^T, x^T g1; no gradient for the pixels). It prints medians of the r
 the ratio epoch / matmul: what the Python, gather, activations and optimiser cost on top.
 A last row per thread count times Nielsen's 784-30-10 sigmoid network at batch 10 on 50,000
 images, where per-batch Python overhead matters most.
+
+Extras (1 thread only; off with --no-extras): the same 784-128-10 epoch at batch 128 with one
+ingredient switched on (dropout 0.2, Adam, RMSprop, affine or elastic distortions), against the
+same matmul baseline, and the cost of each augmentation alone per batch of 128 images.
 """
 from __future__ import annotations
 
@@ -49,6 +53,67 @@ def matmul_epoch(x, batch, w1, w2):
     return time.perf_counter() - start
 
 
+# name -> (optimiser, dropout, augmentation keys): one ingredient on at a time
+EXTRAS = {
+    "+ dropout 0.2": ("sgd", 0.2, {}),
+    "+ Adam": ("adam", 0.0, {}),
+    "+ RMSprop": ("rmsprop", 0.0, {}),
+    "+ shift 2": ("sgd", 0.0, {"shift": 2}),
+    "+ affine": ("sgd", 0.0, {"rotate": 15.0, "scale": 0.15, "shear": 10.0, "translate": 1.0}),
+    "+ elastic": ("sgd", 0.0, {"elastic_alpha": 34.0, "elastic_sigma": 4.0}),
+    "+ affine + elastic": ("sgd", 0.0, {"rotate": 15.0, "scale": 0.15, "elastic_alpha": 34.0, "elastic_sigma": 4.0}),
+}
+HP = {"momentum": 0.9, "nesterov": False, "beta1": 0.9, "beta2": 0.999, "rho": 0.9, "eps": 1e-7,
+      "weight_decay": 0.0}
+
+
+def measure_extras(x, labels, repeats, batch=128):
+    """Rows for EXTRAS at one batch size, each ratio against matmuls timed alternately with it."""
+    from nn.distort import build_augment
+    from nn.model import mlp
+    from nn.optim import build_optimizer
+    from nn.train import fit
+    rows = []
+    for name, (optimizer, dropout, augmentation) in EXTRAS.items():
+        rng = np.random.default_rng(0)
+        model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng, dropout=dropout)
+        w1, w2 = (layer.params["W"].copy() for layer in model.layers if "W" in layer.params)
+        hp = {**HP, "optimizer": optimizer, "lr": 0.05 if optimizer == "sgd" else 1e-3,
+              "momentum": 0.9 if optimizer == "sgd" else 0.0}
+        augment = build_augment(augmentation)
+        epochs, matmuls = [], []
+        for _ in range(repeats + 1):
+            _, timings = fit(model, x, labels, build_optimizer(hp, model), epochs=1, batch_size=batch, rng=rng,
+                             augment=augment)
+            epochs.append(timings["epoch_seconds"][0])
+            matmuls.append(matmul_epoch(x, batch, w1, w2))
+        rows.append({"threads": 1, "net": name, "batch": batch, "images": len(x),
+                     "epoch_s": float(np.median(epochs[1:])), "matmul_s": float(np.median(matmuls[1:]))})
+    return rows
+
+
+def augmentation_costs(x, repeats, batch=128):
+    """Microseconds per batch of `batch` images for each augmentation alone (median of rounds)."""
+    import time as _time
+
+    from nn.distort import build_augment
+    rng = np.random.default_rng(0)
+    xb = x[:batch].copy()
+    out = {}
+    for name, (_, _, augmentation) in EXTRAS.items():
+        if not augmentation:
+            continue
+        augment = build_augment(augmentation)
+        rounds = []
+        for _ in range(repeats + 1):
+            start = _time.perf_counter()
+            for _ in range(50):
+                augment(xb, rng)
+            rounds.append((_time.perf_counter() - start) / 50 * 1e6)
+        out[name.removeprefix("+ ")] = float(np.median(rounds[1:]))
+    return out
+
+
 def measure(threads, batches, repeats):
     """Runs in the child process; returns rows of figures.
 
@@ -57,6 +122,7 @@ def measure(threads, batches, repeats):
     """
     from nn.data import to_inputs
     from nn.model import mlp
+    from nn.optim import SGD
     from nn.train import fit
     images, labels = load_images()
     x = to_inputs(images)                                      # (60000, 784) float32
@@ -67,17 +133,18 @@ def measure(threads, batches, repeats):
         w1, w2 = model.layers[0].params["W"].copy(), model.layers[2].params["W"].copy()
         epochs, matmuls = [], []
         for r in range(repeats + 1):                           # the first round warms caches up
-            _, timings = fit(model, x, labels, epochs=1, batch_size=batch, lr=0.05, momentum=0.9, rng=rng)
+            _, timings = fit(model, x, labels, SGD(model, lr=0.05, momentum=0.9), epochs=1, batch_size=batch,
+                             rng=rng)
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append({"threads": threads, "net": "784-128-10 relu/CE", "batch": batch, "images": len(x),
                      "epoch_s": float(np.median(epochs[1:])), "matmul_s": float(np.median(matmuls[1:]))})
     rng = np.random.default_rng(0)
     model = mlp([784, 30, 10], activation="sigmoid", output="sigmoid", loss="quadratic", rng=rng)
-    _, timings = fit(model, x[:50000], labels[:50000], epochs=repeats + 1, batch_size=10, lr=3.0, rng=rng)
+    _, timings = fit(model, x[:50000], labels[:50000], SGD(model, lr=3.0), epochs=repeats + 1, batch_size=10, rng=rng)
     rows.append({"threads": threads, "net": "784-30-10 sigmoid/quad", "batch": 10, "images": 50000,
                  "epoch_s": float(np.median(timings["epoch_seconds"][1:])), "matmul_s": None})
-    return rows
+    return rows, x
 
 
 def main():
@@ -85,21 +152,29 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--no-extras", action="store_true", help="skip dropout/Adam/RMSprop/distortion rows")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # internal: the thread count of this process
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.batches, args.repeats)))
+        rows, x = measure(args.child, args.batches, args.repeats)
+        costs = {}
+        if args.child == 1 and not args.no_extras:
+            rows += measure_extras(x, load_images()[1], args.repeats)
+            costs = augmentation_costs(x, args.repeats)
+        print(json.dumps({"rows": rows, "augmentation_us": costs}))
         return
 
     load_before = os.getloadavg()[0]  # a shared machine: say how busy it was
-    rows = []
+    rows, costs = [], {}
     for threads in args.threads:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
         cmd = [sys.executable, __file__, "--child", str(threads), "--repeats", str(args.repeats),
-               "--batches", *map(str, args.batches)]
-        rows += json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+               "--batches", *map(str, args.batches), *(["--no-extras"] if args.no_extras else [])]
+        child = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+        rows += child["rows"]
+        costs.update(child["augmentation_us"])
 
     print(f"median of {args.repeats} epochs; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
@@ -108,6 +183,9 @@ def main():
         matmul = f"{r['matmul_s']:8.3f}  {r['epoch_s'] / r['matmul_s']:5.2f}" if r["matmul_s"] else f"{'-':>8}  {'-':>5}"
         print(f"{r['threads']:>7}  {r['net']:<22} {r['batch']:>5}  {r['epoch_s']:8.3f}  "
               f"{r['images'] / r['epoch_s']:9.0f}  {matmul}")
+    if costs:
+        print("augmentation alone, µs per batch of 128 (1 thread): "
+              + ", ".join(f"{name} {us:.0f}" for name, us in costs.items()))
 
 
 if __name__ == "__main__":

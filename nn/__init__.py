@@ -6,6 +6,7 @@ Modules, each one idea:
   data      load/validate MNIST arrays, scale inputs
   fileio    atomic writes: nothing half-written is ever left at an output path
   init, layers, losses, model, optim, train   the network and how it learns
+  distort, distort_plots                      training-time distortions (shift, affine, elastic), their figure
   gradcheck                                   finite-difference gradients, for the tests
   metrics, plots, report                      how a trained network is judged and shown
   config    validate config.yaml and expand it into one canonical hyperparameter dict per run

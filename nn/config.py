@@ -14,6 +14,8 @@ import sys
 import yaml
 from jsonschema import Draft202012Validator, validators
 
+from nn.optim import OPTIMIZERS
+
 # Run names become paths (results/runs/{run}/), so they are kept to a safe set.
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -115,8 +117,12 @@ def check_yaml_syntax(path) -> None:
 
 
 def load_schema(path) -> dict:
+    """The schema file, with the `optimizer` names filled in from nn.optim's registry (one list)."""
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        schema = yaml.safe_load(f)
+    if "optimizer" in schema.get("$defs", {}):
+        schema["$defs"]["optimizer"]["enum"] = list(OPTIMIZERS)
+    return schema
 
 
 def validate(config: dict, schema: dict) -> dict:

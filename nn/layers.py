@@ -18,6 +18,16 @@ from nn.init import init_weights
 class Layer:
     params: dict = {}  # name -> trainable array; the optimiser updates these in place
     grads: dict = {}   # name -> dLoss/dparam, same shapes, filled by backward()
+    training = False   # train/eval mode: only layers that behave differently (Dropout) read it
+
+    @classmethod
+    def from_spec(cls, spec: dict, dtype) -> "Layer":
+        """The layer spec() describes, with zero weights (nn.model.load fills them in)."""
+        return cls()
+
+    def set_mode(self, training: bool, rng=None) -> None:
+        """Training mode draws random numbers (if the layer needs any) from the Generator rng."""
+        self.training = training
 
     def _buffer(self, name, shape, dtype):
         # keyed by shape too: an epoch alternates between full batches and one short last batch
@@ -75,6 +85,10 @@ class Linear(Layer):
     def spec(self):
         n_in, n_out = self.shape
         return {"type": "linear", "n_in": n_in, "n_out": n_out}
+
+    @classmethod
+    def from_spec(cls, spec, dtype):
+        return cls(int(spec["n_in"]), int(spec["n_out"]), init=None, dtype=dtype)
 
 
 class Activation(Layer):
@@ -156,4 +170,53 @@ class Softmax(Activation):
         dz -= s * dz.sum(axis=1, keepdims=True)
 
 
+class Dropout(Layer):
+    """Inverted dropout (Srivastava et al. 2014, scaled at training time as Keras and PyTorch do).
+
+    Training mode: each value is zeroed with probability `rate` and the survivors are divided
+    by 1 - rate, so the expected output equals the input and eval mode is the identity (no
+    rescaling at test time). The mask is drawn from the Generator given to set_mode(), the
+    run's one seeded Generator, so the same seed gives the same masks.
+    """
+
+    def __init__(self, rate: float):
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.rng = None
+
+    def set_mode(self, training, rng=None):
+        if training and self.rate and rng is None:
+            raise ValueError("Dropout: training mode needs a numpy Generator to draw masks from")
+        self.training, self.rng = training, rng
+
+    def forward(self, x):
+        self.active = self.training and self.rate > 0
+        if not self.active:
+            return x
+        mask = self._buffer("mask", x.shape, x.dtype)        # (batch, n): 0 or 1 / (1 - rate)
+        self.rng.random(out=mask, dtype=mask.dtype)          # uniform [0, 1)
+        np.greater_equal(mask, self.rate, out=mask)          # kept with probability 1 - rate
+        mask *= 1 / (1 - self.rate)
+        out = self._buffer("out", x.shape, x.dtype)
+        return np.multiply(x, mask, out=out)
+
+    def backward(self, grad, need_input_grad=True):
+        if not self.active:
+            return grad
+        dx = self._buffer("dx", grad.shape, grad.dtype)
+        return np.multiply(grad, self._buffer("mask", grad.shape, grad.dtype), out=dx)
+
+    def spec(self):
+        return {"type": "dropout", "rate": self.rate}
+
+    @classmethod
+    def from_spec(cls, spec, dtype):
+        return cls(float(spec["rate"]))
+
+
 ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "softmax": Softmax}
+
+# The one list of layer types: a model file names each layer by its key (spec()["type"]),
+# and nn.model.load rebuilds it with LAYERS[type].from_spec(spec, dtype).
+LAYERS = {"linear": Linear, **ACTIVATIONS, "dropout": Dropout}

@@ -18,7 +18,7 @@ import numpy as np
 
 from nn.fileio import atomic_path, npy_header, open_regular
 from nn.limits import array_bound
-from nn.layers import ACTIVATIONS, Linear
+from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear
 from nn.losses import get_loss, one_hot
 
 FORMAT = "nn-sequential"
@@ -50,6 +50,25 @@ class Sequential:
         self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)
         # a fused loss takes the logits, so training skips the last layer's forward and backward
         self.body = self.layers[:-1] if self.loss.fuses else self.layers
+        self.flat_params, self.flat_grads = self._flatten()
+
+    def _flatten(self):
+        """Move every parameter, and its grad, into one contiguous array; the layers keep views
+        into it. An optimiser then updates the whole model in a few numpy calls, not a few per
+        array (per-call overhead is what small batches pay for). The model owns its layers'
+        arrays from here on: do not put the same layer object into two models."""
+        arrays = [(layer, key) for layer in self.layers for key in layer.params]
+        total = sum(layer.params[key].size for layer, key in arrays)
+        flat_params, flat_grads = np.empty(total, self.dtype), np.zeros(total, self.dtype)
+        start = 0
+        for layer, key in arrays:
+            p = layer.params[key]
+            end = start + p.size
+            layer.params[key] = flat_params[start:end].reshape(p.shape)
+            layer.params[key][...] = p
+            layer.grads[key] = flat_grads[start:end].reshape(p.shape)
+            start = end
+        return flat_params, flat_grads
 
     def __repr__(self):
         return f"Sequential([{', '.join(map(repr, self.layers))}], loss={self.loss.name!r})"
@@ -76,6 +95,17 @@ class Sequential:
         for i in range(len(self.body) - 1, -1, -1):
             grad = self.body[i].backward(grad, need_input_grad=i > 0)
         return loss, scores
+
+    def train(self, rng=None) -> None:
+        """Training mode: Dropout layers drop, drawing their masks from the Generator rng (needed if any).
+        fit() switches it on for its training batches only."""
+        for layer in self.layers:
+            layer.set_mode(True, rng)
+
+    def eval(self) -> None:
+        """Evaluation mode (the default): every layer deterministic, Dropout the identity."""
+        for layer in self.layers:
+            layer.set_mode(False)
 
     def parameters(self):
         """(name, array, grad, is_weight) for every trainable array, in a fixed order."""
@@ -137,21 +167,31 @@ class Sequential:
                 "loss": self.loss.name, "output": self.output, "dtype": self.dtype.name}
 
 
-def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32):
+def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32,
+        dropout=0.0):
     """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
 
     rng: a numpy Generator or an int seed (None = 0), shared by all layers in order.
+    dropout: a rate for every hidden layer, or a list of one rate per hidden layer; a
+    Dropout layer follows each hidden activation whose rate is > 0 (none for rate 0, so a
+    model without dropout is exactly the model it always was).
     """
     if len(sizes) < 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
         raise ValueError(f"mlp: sizes must be at least two positive integers, got {sizes!r}")
     for name in (activation, output):
         if name not in ACTIVATIONS:
             raise ValueError(f"mlp: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    n_hidden = len(sizes) - 2
+    rates = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout] * n_hidden
+    if len(rates) != n_hidden:
+        raise ValueError(f"mlp: dropout lists {len(rates)} rates for {n_hidden} hidden layers")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
-        layers.append(ACTIVATIONS[output if i == len(sizes) - 2 else activation]())
+        layers.append(ACTIVATIONS[output if i == n_hidden else activation]())
+        if i < n_hidden and rates[i]:
+            layers.append(Dropout(rates[i]))
     return Sequential(layers, loss=loss)
 
 
@@ -277,12 +317,9 @@ def _build(arch: dict) -> Sequential:
                          f"{array_bound()} (half this machine's memory)")
     layers = []
     for spec in arch["layers"]:
-        if spec["type"] == "linear":
-            layers.append(Linear(int(spec["n_in"]), int(spec["n_out"]), init=None, dtype=arch["dtype"]))
-        elif spec["type"] in ACTIVATIONS:
-            layers.append(ACTIVATIONS[spec["type"]]())
-        else:
+        if spec["type"] not in LAYERS:
             raise ValueError(f"unknown layer type {spec['type']!r}")
+        layers.append(LAYERS[spec["type"]].from_spec(spec, arch["dtype"]))
     model = Sequential(layers, loss=arch["loss"])
     if model.output != arch["output"]:
         raise ValueError(f"output {arch['output']!r} does not match the last layer ({model.output!r})")

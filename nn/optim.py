@@ -1,4 +1,21 @@
-"""Stochastic gradient descent with momentum and L2 weight decay, and learning-rate schedules."""
+"""Optimisers (SGD, Adam, RMSprop) behind one small interface, and learning-rate schedules.
+
+An optimiser is built on a model and updates its parameters in place from their grads:
+
+    opt = build_optimizer(hp, model)      # from a run's hyperparameters (docs/interfaces.md)
+    opt = Adam(model, lr=1e-3)            # or directly
+    model.backprop(x, y); opt.step()      # one mini-batch
+    opt.lr = 0.5e-3                       # fit() sets lr from the schedule before each epoch
+
+Every optimiser has `lr`, `step()`, `state_dict()` and `load_state_dict(state)` (a flat dict
+of numpy arrays and numbers, enough to resume exactly), and reads the same L2 weight decay:
+g <- g + weight_decay * w for weights only (not biases), added to the gradient before the
+optimiser's own rule (so for Adam this is L2, not AdamW's decoupled decay).
+
+Adding one: subclass Optimizer (KEYS = the hp keys its __init__ takes besides lr and
+weight_decay; update(p, g) = the rule on the flat parameter array), then add it to OPTIMIZERS.
+The config schema's `optimizer` enum is filled from OPTIMIZERS (nn.config.load_schema).
+"""
 from __future__ import annotations
 
 import math
@@ -8,49 +25,201 @@ import numpy as np
 SCHEDULES = ("constant", "linear", "step", "cosine")
 
 
-class SGD:
-    """Mini-batch SGD, updating the model's parameters in place from their grads.
+class Optimizer:
+    KEYS: tuple = ()          # hyperparameter keys (docs/interfaces.md) passed to __init__
+    BUFFERS: tuple = ()       # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
+
+    def __init__(self, model, lr: float, weight_decay: float = 0.0):
+        if not lr > 0:
+            raise ValueError(f"{self.name}: lr must be > 0, got {lr}")
+        if weight_decay < 0:
+            raise ValueError(f"{self.name}: weight_decay must be >= 0, got {weight_decay}")
+        self.lr, self.weight_decay = lr, weight_decay
+        # every parameter of the model in one flat array (nn.model.Sequential keeps them so):
+        # an update is a handful of numpy calls whatever the number of layers
+        self.p, self.g = model.flat_params, model.flat_grads                     # (n_params,)
+        self.weights = [(p, g) for _, p, g, is_weight in model.parameters() if is_weight]
+        # scratch for w * weight_decay, one per weight matrix (an in-place add, no temporary)
+        self.decay = [np.empty_like(p) for p, _ in self.weights] if weight_decay else []
+        self.state = {b: np.zeros_like(self.p) for b in self.BUFFERS}
+        self.t = 0            # steps taken
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def step(self) -> None:
+        """Update every parameter from its grad. The grads are scratch afterwards: updating
+        in place instead of through temporaries saves passes over each weight matrix, and
+        these updates are bound by memory traffic, not arithmetic."""
+        self.t += 1
+        if self.weight_decay:
+            for (p, g), tmp in zip(self.weights, self.decay):
+                np.multiply(p, self.weight_decay, out=tmp)
+                g += tmp
+        self.update(self.p, self.g)
+
+    def update(self, p, g) -> None:
+        """The rule itself, on all parameters p and their grads g at once (both (n_params,))."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """{"t": steps taken, "lr": lr, "<buffer>": (n_params,) array copy, ...}: numbers and arrays,
+        the parameters in nn.model.Sequential.parameters() order."""
+        return {"t": self.t, "lr": self.lr, **{b: a.copy() for b, a in self.state.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what state_dict() returned; ValueError names a missing or misshapen entry."""
+        expected = {"t", "lr", *self.state}
+        if set(state) != expected:
+            odd = sorted(set(state) ^ expected)
+            raise ValueError(f"{self.name} state: entries do not match this optimiser ({odd[0]!r})")
+        for b, a in self.state.items():
+            value = np.asarray(state[b])
+            if value.shape != a.shape:
+                raise ValueError(f"{self.name} state: {b} has shape {value.shape}, this model needs {a.shape}")
+            a[...] = value
+        self.t, self.lr = int(state["t"]), float(state["lr"])
+
+
+class SGD(Optimizer):
+    """Mini-batch SGD.
 
     classical momentum:  v <- mu v - lr g;   w <- w + v
     Nesterov (Sutskever's form, rewritten so w is the look-ahead point):
                          v <- mu v - lr g;   w <- w + mu v - lr g
-    weight decay (L2):   g <- g + wd w, for weights only; biases are not shrunk.
+    The velocity v stores steps with the learning rate ALREADY APPLIED: when a schedule
+    changes lr at an epoch boundary, the momentum carried over still moves at the old rate
+    and fades with mu (PyTorch's SGD stores v without lr instead, so its whole step changes at once).
     """
+
+    KEYS = ("momentum", "nesterov")
 
     def __init__(self, model, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay}")
-        self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
-        self.params = [(p, g, is_weight) for _, p, g, is_weight in model.parameters()]
-        self.velocity = [np.zeros_like(p) for p, _, _ in self.params]
-        self.decay = [np.empty_like(p) for p, _, is_weight in self.params if weight_decay and is_weight]
+        self.BUFFERS = ("velocity",) if momentum else ()
+        super().__init__(model, lr, weight_decay)
+        self.momentum, self.nesterov = momentum, nesterov
 
-    def step(self) -> None:
-        """Update every parameter from its grad. The grads are scratch afterwards: scaling them
-        in place instead of into a temporary saves a pass over each weight matrix, and
-        this update is bound by memory traffic, not arithmetic."""
-        lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        decay = iter(self.decay)
-        for (p, g, is_weight), v in zip(self.params, self.velocity):
-            if wd and is_weight:
-                tmp = next(decay)
-                np.multiply(p, wd, out=tmp)
-                g += tmp
-            g *= lr                                 # g is now the plain SGD step
-            if not mu:
-                p -= g
-                continue
-            v *= mu
-            v -= g
-            if self.nesterov:
-                p -= g
-                np.multiply(v, mu, out=g)
-                p += g
-            else:
-                p += v
+    def update(self, p, g):
+        mu = self.momentum
+        g *= self.lr                                # g is now the plain SGD step
+        if not mu:
+            p -= g
+            return
+        v = self.state["velocity"]
+        v *= mu
+        v -= g
+        if self.nesterov:
+            p -= g
+            np.multiply(v, mu, out=g)
+            p += g
+        else:
+            p += v
+
+
+class Adam(Optimizer):
+    """Adam, Algorithm 1 of Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015:
+
+        m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2           (t = steps taken, from 1)
+        m_hat = m / (1 - b1^t);   v_hat = v / (1 - b2^t)
+        w <- w - lr m_hat / (sqrt(v_hat) + eps)
+
+    eps is the paper's epsilon (outside the bias-corrected root), not Keras' "epsilon hat".
+    m and v store gradient moments WITHOUT the learning rate: a schedule's new lr applies
+    to the whole step from the next batch on.
+    """
+
+    KEYS = ("beta1", "beta2", "eps")
+    BUFFERS = ("m", "v")
+
+    def __init__(self, model, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        for key, value in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= value < 1:
+                raise ValueError(f"Adam: {key} must be in [0, 1), got {value}")
+        if not eps > 0:
+            raise ValueError(f"Adam: eps must be > 0, got {eps}")
+        super().__init__(model, lr, weight_decay)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.scratch = np.empty_like(self.p)
+
+    def update(self, p, g):
+        b1, b2, t = self.beta1, self.beta2, self.t
+        m, v, scratch = self.state["m"], self.state["v"], self.scratch
+        np.multiply(g, 1 - b1, out=scratch)
+        m *= b1
+        m += scratch
+        g *= g                                      # g is scratch from here: g^2, then the denominator
+        g *= 1 - b2
+        v *= b2
+        v += g
+        np.multiply(v, 1 / (1 - b2 ** t), out=g)    # v_hat
+        np.sqrt(g, out=g)
+        g += self.eps
+        np.divide(m, g, out=g)
+        g *= self.lr / (1 - b1 ** t)                # m_hat's correction folded into the scalar
+        p -= g
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e) as Keras 2 implements it (keras/optimizers.py, 2017-2019):
+
+        a <- rho a + (1 - rho) g^2;   w <- w - lr g / (sqrt(a) + eps)
+
+    a starts at zero. Keras 2's epsilon is K.epsilon() = 1e-7 (1e-8 before Keras 2.1);
+    tf.keras (TF 2.x) puts eps inside the root, sqrt(a + eps): for a >> eps^2 they agree.
+    a stores squared gradients WITHOUT the learning rate (a schedule changes the whole step).
+    """
+
+    KEYS = ("rho", "eps")
+    BUFFERS = ("mean_square",)
+
+    def __init__(self, model, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7, weight_decay: float = 0.0):
+        if not 0 <= rho < 1:
+            raise ValueError(f"RMSprop: rho must be in [0, 1), got {rho}")
+        if not eps > 0:
+            raise ValueError(f"RMSprop: eps must be > 0, got {eps}")
+        super().__init__(model, lr, weight_decay)
+        self.rho, self.eps = rho, eps
+        self.scratch = np.empty_like(self.p)
+
+    def update(self, p, g):
+        a, scratch = self.state["mean_square"], self.scratch
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - self.rho
+        a *= self.rho
+        a += scratch
+        np.sqrt(a, out=scratch)                     # the denominator
+        scratch += self.eps
+        g /= scratch
+        g *= self.lr
+        p -= g
+
+
+# The one list of optimisers: the config schema's `optimizer` enum and build_optimizer read it.
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def build_optimizer(hp: dict, model) -> Optimizer:
+    """The optimiser a run's hyperparameters name (hp["optimizer"], default "sgd"), on `model`.
+
+    Keys of another optimiser left at a non-neutral value (momentum > 0 or nesterov with
+    Adam, say) are an error, not silently ignored.
+    """
+    name = hp.get("optimizer", "sgd")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer: unknown {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    cls = OPTIMIZERS[name]
+    if name != "sgd" and (hp.get("momentum") or hp.get("nesterov")):
+        raise ValueError(f"momentum/nesterov: apply to optimizer sgd only, not {name} "
+                         f"(momentum {hp.get('momentum')}, nesterov {hp.get('nesterov')})")
+    missing = [k for k in cls.KEYS if k not in hp]
+    if missing:
+        raise ValueError(f"hyperparameters: optimizer {name} needs key {missing[0]!r}")
+    return cls(model, lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0), **{k: hp[k] for k in cls.KEYS})
 
 
 def learning_rate(schedule: str, lr: float, epoch: int, epochs: int, lr_min: float = 0.0,
@@ -72,3 +241,11 @@ def learning_rate(schedule: str, lr: float, epoch: int, epochs: int, lr_min: flo
     if schedule == "cosine":
         return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2
     raise ValueError(f"schedule: unknown {schedule!r}; expected one of {', '.join(SCHEDULES)}")
+
+
+def build_schedule(hp: dict):
+    """epoch (0-based) -> learning rate, from hp's lr, schedule, lr_min, step_size, step_gamma, epochs."""
+    if hp["schedule"] not in SCHEDULES:
+        raise ValueError(f"schedule: unknown {hp['schedule']!r}; expected one of {', '.join(SCHEDULES)}")
+    return lambda epoch: learning_rate(hp["schedule"], hp["lr"], epoch, hp["epochs"], hp["lr_min"],
+                                       hp["step_size"], hp["step_gamma"])

@@ -2,8 +2,8 @@
 
 fit() works on arrays and is what tests and users call; train_run() takes one run's
 hyperparameter dict (docs/interfaces.md) and the raw uint8 images, and builds the rest.
-One numpy Generator, seeded once, draws the initial weights, then each epoch's shuffle
-and shifts in a fixed order: same seed, same bits.
+One numpy Generator, seeded once, draws the initial weights, then each epoch's shuffle,
+each batch's distortions and dropout masks in a fixed order: same seed, same bits.
 """
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import math
 import time
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from nn.data import check_split, to_inputs
+from nn.distort import build_augment, shift_images  # noqa: F401 (shift_images: its old home)
 from nn.losses import one_hot
 from nn.model import mlp
-from nn.optim import SGD, learning_rate
+from nn.optim import build_optimizer, build_schedule
 
 
 class TrainingDiverged(ValueError):
@@ -29,25 +29,10 @@ class TrainingDiverged(ValueError):
     timings: dict | None = None
 
 
-def shift_images(x, k: int, rng: np.random.Generator, side: int = 28):
-    """Shift each flattened image by its own random (dy, dx) in [-k, k]^2, zero-filling the edge.
-
-    x (batch, side*side) -> a new (batch, side*side). Vectorised: pad the batch once, view
-    every possible window of it without copying, and pick one window per image.
-    """
-    m = len(x)
-    padded = np.zeros((m, side + 2 * k, side + 2 * k), x.dtype)          # (batch, 28+2k, 28+2k)
-    padded[:, k:k + side, k:k + side] = x.reshape(m, side, side)
-    windows = sliding_window_view(padded, (side, side), axis=(1, 2))     # (batch, 2k+1, 2k+1, 28, 28)
-    dy, dx = rng.integers(-k, k + 1, size=(2, m))
-    # out[r, c] = in[r - dy, c - dx]: the window that starts dy rows above the image
-    return windows[np.arange(m), k - dy, k - dx].reshape(m, side * side)
-
-
-def train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch):
+def train_epoch(model, opt, x, y, labels, batch_size, augment, rng, epoch):
     """One pass over x in a fresh random order. Returns (summed batch loss x size, correct count)."""
     n = len(x)
-    if batch_size >= n and not shift:
+    if batch_size >= n and augment is None:
         # full-batch gradient descent: the order of a sum does not matter, so neither
         # shuffle nor gather: no copy of the training set per round
         return train_full_batch(model, opt, x, y, labels, epoch)
@@ -55,14 +40,16 @@ def train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch):
     order = rng.permutation(n)
     xb_buf = np.empty((min(batch_size, n), x.shape[1]), x.dtype)   # gather targets, reused every batch
     yb_buf = np.empty((min(batch_size, n), y.shape[1]), y.dtype)
-    loss_sum, correct = 0.0, 0
+    predicted = np.empty(n, np.intp)                                # in `order`; counted once at the end
+    loss_sum = 0.0
     for b in range(n_batches):
-        idx = order[b * batch_size:(b + 1) * batch_size]
+        start, stop = b * batch_size, min((b + 1) * batch_size, n)
+        idx = order[start:stop]
         # mode="clip": with the default "raise", take() buffers `out` (3x slower)
         xb = x.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")   # (batch, 784)
         yb = y.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")   # (batch, 10)
-        if shift:
-            xb = shift_images(xb, shift, rng)
+        if augment is not None:
+            xb = augment(xb, rng)
         loss, scores = model.backprop(xb, yb)
         if not math.isfinite(loss):
             raise TrainingDiverged(
@@ -70,8 +57,8 @@ def train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch):
                 f"(learning rate {opt.lr:g}); try a smaller lr or another init")
         opt.step()
         loss_sum += loss * len(idx)
-        correct += int(np.count_nonzero(scores.argmax(axis=1) == labels[idx]))
-    return loss_sum, correct
+        scores.argmax(axis=1, out=predicted[start:stop])
+    return loss_sum, int(np.count_nonzero(predicted == labels[order]))
 
 
 def train_full_batch(model, opt, x, y, labels, epoch):
@@ -84,11 +71,16 @@ def train_full_batch(model, opt, x, y, labels, epoch):
     return loss * len(x), int(np.count_nonzero(scores.argmax(axis=1) == labels))
 
 
-def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
-        x_val=None, val_labels=None, schedule: str = "constant", lr_min: float = 0.0,
-        step_size: int = 1, step_gamma: float = 1.0, momentum: float = 0.0, nesterov: bool = False,
-        weight_decay: float = 0.0, shift: int = 0, early_stopping: int = 0, callback=None, monitor=None):
+def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.random.Generator,
+        schedule=None, augment=None, x_val=None, val_labels=None, early_stopping: int = 0,
+        callback=None, monitor=None):
     """Train `model` in place on inputs x (n, n_in) and integer labels (n,). Returns (history, timings).
+
+    optimizer: an nn.optim optimiser built on this model (nn.optim.build_optimizer(hp, model)).
+    schedule(epoch) -> lr, set on the optimiser before each epoch (None: its lr throughout).
+    augment(batch, rng) -> batch, applied to each training batch (nn.distort.build_augment).
+    rng draws the shuffles, the augmentation and the dropout masks, in that order per batch.
+    The model is in training mode (Dropout on) for the training batches only.
 
     train_loss / train_accuracy are the averages over the epoch's batches as they were
     trained on (free to compute; Keras reports the same); val_* are measured after the epoch.
@@ -105,7 +97,6 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
     x = np.asarray(x, model.dtype)
     y = one_hot(labels, model.n_out, model.dtype)             # (n, 10)
     labels = np.asarray(labels)
-    opt = SGD(model, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
     history = {"epoch": [], "lr": [], "train_loss": [], "train_accuracy": [],
                "val_loss": [] if has_val else None, "val_accuracy": [] if has_val else None,
@@ -116,18 +107,23 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
     start_all = time.perf_counter()
     for epoch in range(epochs):
         start = time.perf_counter()
-        opt.lr = learning_rate(schedule, lr, epoch, epochs, lr_min, step_size, step_gamma)
+        if schedule is not None:
+            optimizer.lr = schedule(epoch)
         # overflow to inf/NaN is caught as divergence, with a better message than a warning
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                loss_sum, correct = train_epoch(model, opt, x, y, labels, batch_size, shift, rng, epoch)
-                record = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": loss_sum / len(x),
+                model.train(rng)
+                try:
+                    loss_sum, correct = train_epoch(model, optimizer, x, y, labels, batch_size, augment, rng, epoch)
+                finally:
+                    model.eval()
+                record = {"epoch": epoch + 1, "lr": optimizer.lr, "train_loss": loss_sum / len(x),
                           "train_accuracy": correct / len(x)}
                 if has_val:
                     record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
                     if not math.isfinite(record["val_loss"]):
                         raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
-                                               f"after epoch {epoch + 1} (learning rate {opt.lr:g})")
+                                               f"after epoch {epoch + 1} (learning rate {optimizer.lr:g})")
                 if monitor:
                     record["test_loss"], record["test_accuracy"] = model.evaluate(*monitor)
         except TrainingDiverged as e:  # keep the finished epochs: their curves show the blow-up coming
@@ -156,6 +152,7 @@ def fit(model, x, labels, *, epochs: int, batch_size: int, lr: float, rng: np.ra
     return history, timings
 
 
+# the keys train_run reads; optional ones (added later, their defaults mean "off") may be absent
 FIT_KEYS = ("epochs", "batch_size", "lr", "schedule", "lr_min", "step_size", "step_gamma", "momentum",
             "nesterov", "weight_decay", "shift", "early_stopping")
 MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype", "monitor_test")
@@ -185,6 +182,10 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
     if missing:
         raise ValueError(f"hyperparameters: missing key {missing[0]!r} ({len(missing)} missing)")
     check_split(train_images, train_labels, "training images", "training labels")
+    dropout = hp.get("dropout", 0.0)
+    if isinstance(dropout, list) and len(dropout) != len(hp["hidden"]):
+        raise ValueError(f"hyperparameters: dropout lists {len(dropout)} rates for {len(hp['hidden'])} hidden "
+                         f"layers (hidden {hp['hidden']}); give one rate per hidden layer, or one number for all")
     n_val = hp["validation"]
     if not 0 <= n_val < len(train_images):
         raise ValueError(f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
@@ -194,7 +195,8 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
     x = to_inputs(train_images, dtype)                         # (n, 784) in [0, 1]
     rng = np.random.default_rng(hp["seed"])
     model = mlp([x.shape[1], *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
-                loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype)
+                loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype, dropout=dropout)
+    optimizer = build_optimizer(hp, model)
     log(f"model {model!r}")
     monitor = None
     if hp["monitor_test"]:
@@ -202,10 +204,10 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
             raise ValueError("hyperparameters: monitor_test is on but no test images were given")
         check_split(*test, "test images", "test labels")
         monitor = (to_inputs(test[0], dtype), test[1])
-    fit_args = {k: hp[k] for k in FIT_KEYS}
-    if fit_args["batch_size"] == "full":
-        fit_args["batch_size"] = n_train
+    batch_size = n_train if hp["batch_size"] == "full" else hp["batch_size"]
     history, timings = fit(
-        model, x[:n_train], train_labels[:n_train], x_val=x[n_train:], val_labels=train_labels[n_train:],
-        rng=rng, callback=lambda record: log(format_record(record, hp["epochs"])), monitor=monitor, **fit_args)
+        model, x[:n_train], train_labels[:n_train], optimizer, epochs=hp["epochs"], batch_size=batch_size,
+        rng=rng, schedule=build_schedule(hp), augment=build_augment(hp), early_stopping=hp["early_stopping"],
+        x_val=x[n_train:], val_labels=train_labels[n_train:], monitor=monitor,
+        callback=lambda record: log(format_record(record, hp["epochs"])))
     return model, history, timings

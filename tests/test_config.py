@@ -107,10 +107,10 @@ def test_validation_does_not_change_a_valid_config_twice(cfg):
 
 def test_module_sources_follow_imports_transitively(tmp_path):
     files = module_sources("config")
-    assert files == [str(REPO / "nn" / n) for n in ("config.py", "http.py", "limits.py")]
+    assert files == [str(REPO / "nn" / n) for n in ("config.py", "http.py", "limits.py", "optim.py")]  # config imports optim
     script = tmp_path / "s.py"
     script.write_text("import os\nfrom nn import config\nimport nn.fileio\n")
-    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "http.py", "limits.py")])
+    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "http.py", "limits.py", "optim.py")])
     with pytest.raises(FileNotFoundError, match="nn/nope.py"):
         module_sources("nope")
 
@@ -120,7 +120,8 @@ def test_code_fingerprint_is_relative_and_follows_content(tmp_path):
     script.write_text("from nn import config\n")
     helper = REPO / "workflow" / "scripts" / "_common.py"
     prints = code_fingerprint(script, helper)
-    assert sorted(prints) == ["nn/config.py", "nn/http.py", "nn/limits.py", "workflow/scripts/_common.py"]  # no absolute path
+    assert sorted(prints) == ["nn/config.py", "nn/http.py", "nn/limits.py", "nn/optim.py",
+                              "workflow/scripts/_common.py"]  # no absolute path
     import hashlib
     assert prints["nn/config.py"] == hashlib.sha256((REPO / "nn" / "config.py").read_bytes()).hexdigest()
 
@@ -280,3 +281,28 @@ def test_a_config_file_over_1_mb_is_refused_unread(tmp_path):
     path.write_text("# " + "x" * (1 << 20) + "\nruns: {a: {}}\n")
     with pytest.raises(nnconfig.ConfigError, match=r"config.yaml: \d+ bytes, over the bound of 1048576 for a config file"):
         nnconfig.check_yaml_syntax(path)
+def test_optimizer_names_come_from_the_registry(cfg):
+    from nn.optim import OPTIMIZERS
+    assert nnconfig.load_schema(SCHEMA)["$defs"]["optimizer"]["enum"] == list(OPTIMIZERS)
+    cfg["runs"]["best"]["optimizer"] = "adagrad"
+    with pytest.raises(nnconfig.ConfigError, match="runs.best.optimizer: 'adagrad' is not one of .'sgd', 'adam', 'rmsprop'."):
+        load(cfg)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("dropout", 1.0, "runs.best.dropout: 1.0 is greater than or equal to the maximum of 1"),
+    ("dropout", [0.2, -0.1], r"runs.best.dropout\[1\]: -0.1 is less than the minimum of 0"),
+    ("elastic_sigma", 0, "runs.best.elastic_sigma: 0 is less than or equal to the minimum of 0"),
+    ("rotate", -5, "runs.best.rotate: -5 is less than the minimum of 0"),
+    ("eps", 0, "runs.best.eps: 0 is less than or equal to the minimum of 0")])
+def test_new_keys_are_bounded(cfg, key, value, message):
+    cfg["runs"]["best"][key] = value
+    with pytest.raises(nnconfig.ConfigError, match=message):
+        load(cfg)
+
+
+def test_new_keys_default_to_off(cfg):
+    _, runs, _ = load(cfg)
+    hp = runs["nielsen-ch1-30"]
+    assert (hp["optimizer"], hp["dropout"], hp["rotate"], hp["scale"], hp["shear"], hp["translate"],
+            hp["elastic_alpha"]) == ("sgd", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)

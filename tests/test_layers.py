@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from nn.gradcheck import numerical_gradient, relative_error
-from nn.layers import Linear, ReLU, Sigmoid, Softmax, Tanh, sigmoid
+from nn.layers import LAYERS, Dropout, Linear, ReLU, Sigmoid, Softmax, Tanh, sigmoid
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (4, 7, 2), (9, 3, 6)]  # (batch, n_in, n_out), batch 1 included
 TOL = 1e-7
@@ -74,3 +74,49 @@ def test_layers_keep_dtype():
     assert layer.forward(x).dtype == np.float32
     for act in (Sigmoid(), Tanh(), ReLU(), Softmax()):
         assert act.forward(x).dtype == np.float32
+
+
+class SameDraws:
+    """Stands in for a Generator: every draw is the same fixed uniforms, so the mask is fixed
+    across the gradient check's many forward passes."""
+
+    def __init__(self, uniforms):
+        self.uniforms = uniforms
+
+    def random(self, out, dtype):
+        out[...] = self.uniforms
+
+
+@pytest.mark.parametrize("batch, width", [(1, 1), (5, 3), (8, 10)])
+def test_dropout_gradients_with_a_fixed_mask(batch, width):
+    rng = np.random.default_rng(batch + width)
+    layer = Dropout(0.4)
+    layer.set_mode(True, SameDraws(rng.random((batch, width))))
+    check_backward(layer, inputs(rng, (batch, width)), rng)
+
+
+def test_dropout_is_inverted_and_off_in_eval_mode():
+    x = np.ones((2000, 50), np.float32)
+    layer = Dropout(0.2)
+    assert layer.forward(x) is x                          # eval mode (the default): the identity
+    layer.set_mode(True, np.random.default_rng(0))
+    out = layer.forward(x)
+    assert out.dtype == np.float32 and set(np.unique(out)) == {0, np.float32(1 / 0.8)}
+    assert abs(np.mean(out == 0) - 0.2) < 0.005           # 100,000 draws: 4 standard errors is 0.005
+    assert abs(out.mean() - 1) < 0.01                     # survivors scaled: the expectation is kept
+    grad = layer.backward(np.full_like(x, 3.0))
+    np.testing.assert_array_equal(grad, 3.0 * out)        # the same mask on the way back
+    layer.set_mode(False)
+    assert layer.forward(x) is x and layer.backward(x) is x
+    with pytest.raises(ValueError, match=r"Dropout: rate must be in \[0, 1\), got 1"):
+        Dropout(1.0)
+    with pytest.raises(ValueError, match="training mode needs a numpy Generator"):
+        Dropout(0.5).set_mode(True)
+
+
+def test_every_layer_type_round_trips_through_its_spec():
+    layers = [Linear(3, 2, rng=0), Dropout(0.3), *(cls() for cls in (Sigmoid, Tanh, ReLU, Softmax))]
+    assert sorted(LAYERS) == sorted(l.spec()["type"] for l in layers)
+    for layer in layers:
+        again = LAYERS[layer.spec()["type"]].from_spec(layer.spec(), np.float32)
+        assert type(again) is type(layer) and again.spec() == layer.spec()

@@ -1,4 +1,5 @@
 """The model: both ways of building it, whole-network gradients, inference, and its file."""
+import json
 import zipfile
 
 import numpy as np
@@ -156,3 +157,53 @@ def test_outputs_and_losses_equal_the_two_separate_passes(output, loss):
     probs, losses = net.outputs_and_losses(x, labels)
     assert np.array_equal(probs, net.predict_proba(x))
     assert np.array_equal(losses, net.sample_losses(x, labels))
+
+
+def test_dropout_model_saves_loads_and_predicts_deterministically(tmp_path):
+    model = mlp([8, 6, 5, 3], activation="relu", output="softmax", init="he", rng=3, dropout=[0.5, 0.2])
+    assert repr(model).startswith("Sequential([Linear(n_in=8, n_out=6), ReLU(), Dropout(rate=0.5), Linear(")
+    save(model, tmp_path / "m.npz")
+    again = load(tmp_path / "m.npz")
+    assert repr(again) == repr(model)
+    x = np.random.default_rng(0).random((5, 8))
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
+    np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))   # eval mode: no masks
+    model.train(np.random.default_rng(0))
+    trained_mode = model.forward(x).copy()
+    model.eval()
+    assert not np.array_equal(trained_mode, model.predict_proba(x))
+
+
+def test_dropout_rates():
+    assert len(mlp([4, 3, 2], dropout=0.0).layers) == 4                 # rate 0: no layer, the old model
+    assert [type(l).__name__ for l in mlp([4, 3, 3, 2], dropout=[0, 0.1]).layers].count("Dropout") == 1
+    with pytest.raises(ValueError, match="dropout lists 1 rates for 2 hidden layers"):
+        mlp([4, 3, 3, 2], dropout=[0.1])
+
+
+def test_an_unknown_layer_type_is_named(saved):
+    arch = json.loads(np.load(saved)["architecture"].tobytes())
+    arch["layers"][1]["type"] = "maxout"
+    rewrite(saved, {"architecture.npy": npy_bytes(np.frombuffer(json.dumps(arch).encode(), np.uint8))})
+    with pytest.raises(ModelFileError, match="invalid architecture .unknown layer type 'maxout'"):
+        load(saved)
+
+
+def test_a_new_layer_is_a_class_and_a_registration(tmp_path, monkeypatch):
+    """docs/interfaces.md, "Adding a layer or an optimiser": save and load know it at once."""
+    from nn.layers import LAYERS, Layer
+
+    class Scale(Layer):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad, need_input_grad=True):
+            return 2 * grad
+
+    monkeypatch.setitem(LAYERS, "scale", Scale)
+    model = Sequential([Linear(3, 4, rng=0), Scale(), Linear(4, 2, rng=1), Softmax()])
+    save(model, tmp_path / "m.npz")
+    again = load(tmp_path / "m.npz")
+    assert [type(l) for l in again.layers] == [Linear, Scale, Linear, Softmax]
+    x = np.random.default_rng(0).random((5, 3))
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))

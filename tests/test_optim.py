@@ -1,12 +1,14 @@
-"""SGD updates against hand-worked steps; schedules against their formulas."""
+"""Optimisers against hand-worked steps and their published update rules; schedules against their formulas."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nn.layers import Linear
 from nn.model import Sequential
-from nn.optim import SGD, learning_rate
+from nn.model import mlp
+from nn.optim import OPTIMIZERS, SGD, Adam, RMSprop, build_optimizer, build_schedule, learning_rate
 
 
 def one_layer(w=2.0, b=1.0):
@@ -19,10 +21,12 @@ def one_layer(w=2.0, b=1.0):
 
 
 def steps(optimizer, layer, n, grad=0.5):
+    """n steps with gradient `grad` (a number, or one number per step) on both W and b."""
+    grads = grad if isinstance(grad, list) else [grad] * n
     out = []
-    for _ in range(n):
-        layer.grads["W"][...] = grad
-        layer.grads["b"][...] = grad
+    for g in grads[:n]:
+        layer.grads["W"][...] = g
+        layer.grads["b"][...] = g
         optimizer.step()
         out.append((layer.params["W"].item(), layer.params["b"].item()))
     return out
@@ -67,3 +71,156 @@ def test_schedules():
     assert cosine[0] == 1.0 and cosine[-1] > 0.1
     with pytest.raises(ValueError, match="unknown 'cyclic'"):
         learning_rate("cyclic", 1.0, 0, 1)
+
+
+GRADS = [0.5, -0.25, 0.125, 2.0, -1.0]  # constructed to change sign and size
+
+
+def adam_reference(w, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Kingma & Ba (ICLR 2015), Algorithm 1, line by line, in plain Python floats."""
+    m = v = 0.0
+    out = []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        w = w - lr * m_hat / (math.sqrt(v_hat) + eps)
+        out.append(w)
+    return out
+
+
+def rmsprop_reference(w, grads, lr, rho=0.9, eps=1e-7):
+    """Keras 2 RMSprop: a = rho a + (1 - rho) g^2; w -= lr g / (sqrt(a) + eps), a from 0."""
+    a = 0.0
+    out = []
+    for g in grads:
+        a = rho * a + (1 - rho) * g * g
+        w = w - lr * g / (math.sqrt(a) + eps)
+        out.append(w)
+    return out
+
+
+def test_adam_first_step_is_lr_times_sign():
+    model, layer = one_layer(w=2.0)
+    # bias correction makes m_hat = g and v_hat = g^2 at t = 1: the step is lr g / |g|
+    (w, b), = steps(Adam(model, lr=0.1), layer, 1, grad=0.5)
+    assert w == pytest.approx(1.9, abs=1e-8) and b == pytest.approx(0.9, abs=1e-8)  # eps: 2e-9 short
+
+
+@pytest.mark.parametrize("b1, b2, eps", [(0.9, 0.999, 1e-8), (0.5, 0.9, 1e-3), (0.0, 0.99, 1e-8)])
+def test_adam_follows_algorithm_1(b1, b2, eps):
+    model, layer = one_layer(w=2.0)
+    got = [w for w, _ in steps(Adam(model, lr=0.1, beta1=b1, beta2=b2, eps=eps), layer, 5, grad=GRADS)]
+    assert got == pytest.approx(adam_reference(2.0, GRADS, 0.1, b1, b2, eps), rel=1e-12)
+    # step 2 worked by hand: m = 0.02, v = 0.00031225, m_hat = 0.02 / 0.19, v_hat = 0.00031225 / 0.001999
+    if (b1, b2) == (0.9, 0.999):
+        assert got[1] == pytest.approx(1.9 - 0.1 * (0.02 / 0.19) / math.sqrt(0.00031225 / 0.001999), rel=1e-6)
+
+
+def test_rmsprop_follows_keras():
+    model, layer = one_layer(w=2.0)
+    (w, _), = steps(RMSprop(model, lr=0.1), layer, 1, grad=0.5)
+    assert w == pytest.approx(2.0 - 0.1 * 0.5 / math.sqrt(0.025), rel=1e-6)  # a = 0.1 * 0.25, worked by hand
+    model, layer = one_layer(w=2.0)
+    got = [w for w, _ in steps(RMSprop(model, lr=0.01, rho=0.8, eps=1e-3), layer, 5, grad=GRADS)]
+    assert got == pytest.approx(rmsprop_reference(2.0, GRADS, 0.01, 0.8, 1e-3), rel=1e-12)
+
+
+@pytest.mark.parametrize("cls", [Adam, RMSprop, SGD])
+def test_weight_decay_is_added_to_the_gradient_of_weights_only(cls):
+    kwargs = {"momentum": 0.9} if cls is SGD else {}
+    model, layer = one_layer(w=2.0, b=1.0)
+    decayed = steps(cls(model, lr=0.1, weight_decay=0.5, **kwargs), layer, 3, grad=0.25)
+    ref_model, ref = one_layer(w=2.0, b=1.0)      # the same optimiser without decay, fed g + 0.5 w by hand
+    opt, expected = cls(ref_model, lr=0.1, **kwargs), []
+    for _ in range(3):
+        ref.grads["W"][...] = 0.25 + 0.5 * ref.params["W"]
+        ref.grads["b"][...] = 0.25
+        opt.step()
+        expected.append((ref.params["W"].item(), ref.params["b"].item()))
+    assert np.allclose(decayed, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_state_dict_resumes_exactly(name):
+    """Steps 1-3, save, a fresh optimiser loads the state, steps 4-6 equal the uninterrupted run."""
+    def net():
+        return mlp([3, 4, 2], activation="relu", output="softmax", init="he", rng=1, dtype=np.float64)
+
+    def run(model, opt, grads):
+        for g in grads:
+            for _, p, grad, _ in model.parameters():
+                grad[...] = g * np.arange(p.size).reshape(p.shape) / p.size - 0.1
+            opt.step()
+
+    hp = {"optimizer": name, "lr": 0.05, "weight_decay": 1e-3, "momentum": 0.9 if name == "sgd" else 0.0,
+          "nesterov": False, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "rho": 0.9}
+    grads = [0.5, -0.3, 1.0, 0.2, -0.7, 0.4]
+    whole = net()
+    whole_opt = build_optimizer(hp, whole)
+    run(whole, whole_opt, grads)
+    first = net()
+    first_opt = build_optimizer(hp, first)
+    run(first, first_opt, grads[:3])
+    state = first_opt.state_dict()
+    assert all(isinstance(v, (int, float, np.ndarray)) for v in state.values())
+    second_opt = build_optimizer(hp, first)
+    second_opt.load_state_dict(state)
+    run(first, second_opt, grads[3:])
+    for (name_, a, _, _), (_, b, _, _) in zip(whole.parameters(), first.parameters()):
+        assert a.tobytes() == b.tobytes(), name_
+    assert second_opt.t == 6
+
+
+def test_load_state_dict_names_what_does_not_fit():
+    model = mlp([3, 4, 2], activation="relu", output="softmax", rng=1)
+    state = Adam(model).state_dict()
+    assert sorted(state) == ["lr", "m", "t", "v"] and state["m"].shape == (3 * 4 + 4 + 4 * 2 + 2,)
+    other = mlp([3, 5, 2], activation="relu", output="softmax", rng=1)
+    with pytest.raises(ValueError, match=r"Adam state: m has shape \(26,\), this model needs \(32,\)"):
+        Adam(other).load_state_dict(state)
+    with pytest.raises(ValueError, match="RMSprop state: entries do not match this optimiser"):
+        RMSprop(model).load_state_dict(state)
+
+
+def test_build_optimizer_reads_the_registry():
+    model = mlp([3, 4, 2], activation="relu", output="softmax", rng=1)
+    hp = {"lr": 0.01, "weight_decay": 0.0, "momentum": 0.0, "nesterov": False, "beta1": 0.8, "beta2": 0.99,
+          "eps": 1e-6, "rho": 0.95}
+    sgd = build_optimizer({**hp, "optimizer": "sgd", "momentum": 0.5, "nesterov": True}, model)
+    assert type(sgd) is SGD and (sgd.lr, sgd.momentum, sgd.nesterov) == (0.01, 0.5, True)
+    adam = build_optimizer({**hp, "optimizer": "adam"}, model)
+    assert type(adam) is Adam and (adam.beta1, adam.beta2, adam.eps) == (0.8, 0.99, 1e-6)
+    rms = build_optimizer({**hp, "optimizer": "rmsprop"}, model)
+    assert type(rms) is RMSprop and (rms.rho, rms.eps) == (0.95, 1e-6)
+    assert type(build_optimizer({k: v for k, v in hp.items()}, model)) is SGD   # no key: SGD, as before
+    with pytest.raises(ValueError, match="optimizer: unknown 'lbfgs'; expected one of sgd, adam, rmsprop"):
+        build_optimizer({**hp, "optimizer": "lbfgs"}, model)
+    with pytest.raises(ValueError, match="momentum/nesterov: apply to optimizer sgd only, not adam"):
+        build_optimizer({**hp, "optimizer": "adam", "momentum": 0.9}, model)
+    with pytest.raises(ValueError, match=r"Adam: beta1 must be in \[0, 1\), got 1"):
+        build_optimizer({**hp, "optimizer": "adam", "beta1": 1}, model)
+
+
+def test_schedule_from_hp():
+    hp = {"lr": 1.0, "schedule": "step", "epochs": 4, "lr_min": 0.0, "step_size": 1, "step_gamma": 0.5}
+    assert [build_schedule(hp)(e) for e in range(4)] == [1, 0.5, 0.25, 0.125]
+
+
+def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
+    """docs/interfaces.md, "Adding a layer or an optimiser": nothing else needs to change."""
+    from nn import config as nnconfig
+    from nn.optim import Optimizer
+
+    class Sign(Optimizer):
+        def update(self, p, g):
+            np.sign(g, out=g)
+            g *= self.lr
+            p -= g
+
+    monkeypatch.setitem(OPTIMIZERS, "sign", Sign)
+    model, layer = one_layer(w=2.0, b=1.0)
+    opt = build_optimizer({"optimizer": "sign", "lr": 0.1, "weight_decay": 0.0}, model)
+    assert steps(opt, layer, 1, grad=-3.0) == [pytest.approx((2.1, 1.1))]
+    schema = nnconfig.load_schema(Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml")
+    assert "sign" in schema["$defs"]["optimizer"]["enum"]

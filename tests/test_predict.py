@@ -18,6 +18,7 @@ from nn.idx import read_idx
 from nn.model import mlp, save
 from nn.predict import CSV_COLUMNS, caption, classify, load_model, main, to_csv
 from nn.preprocess import load_digit
+from nn.optim import SGD
 from nn.train import fit
 from test_preprocess import png_header_only, ring, seven
 
@@ -80,7 +81,8 @@ def test_rendered_test_digits_score_as_the_originals(tmp_path):
     test_x = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:300]
     test_y = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:300]
     net = mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=1)
-    fit(net, to_inputs(train_x), train_y, epochs=2, batch_size=64, lr=0.1, momentum=0.9, rng=np.random.default_rng(1))
+    fit(net, to_inputs(train_x), train_y, SGD(net, lr=0.1, momentum=0.9), epochs=2, batch_size=64,
+        rng=np.random.default_rng(1))
     save(net, tmp_path / "model.npz")
     net = load_model(tmp_path / "model.npz")
     original = float(np.mean(net.predict(to_inputs(test_x)) == test_y))

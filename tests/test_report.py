@@ -234,8 +234,9 @@ def tiny_data(tmp_path_factory):
 
 
 def test_plot_data_script(tiny_data, tmp_path):
-    out = {k: str(tmp_path / f"{k}.png") for k in ("first_ten", "class_means", "label_histogram")}
-    log = _script("plot_data", tmp_path, input=tiny_data, output=out)
+    out = {k: str(tmp_path / f"{k}.png") for k in ("first_ten", "class_means", "label_histogram", "distortions")}
+    log = _script("plot_data", tmp_path, input=tiny_data, output=out,
+                  params={"distortions": ("best", {"shift": 2, "rotate": 10.0})})
     assert "200 training and 60 test images" in log
     assert all(Path(p).read_bytes()[:4] == b"\x89PNG" for p in out.values())
 
@@ -243,9 +244,9 @@ def test_plot_data_script(tiny_data, tmp_path):
 def test_plot_data_script_rejects_bad_labels(tiny_data, tmp_path):
     bad = dict(tiny_data, test_labels=str(tmp_path / "bad.npy"))
     fileio.save_npy(bad["test_labels"], np.full(60, 12, np.uint8))
-    out = {k: str(tmp_path / f"{k}.png") for k in ("first_ten", "class_means", "label_histogram")}
+    out = {k: str(tmp_path / f"{k}.png") for k in ("first_ten", "class_means", "label_histogram", "distortions")}
     with pytest.raises(SystemExit, match=r"bad\.npy: label 12"):
-        _script("plot_data", tmp_path, input=bad, output=out)
+        _script("plot_data", tmp_path, input=bad, output=out, params={"distortions": (None, {})})
 
 
 @pytest.fixture(scope="module")

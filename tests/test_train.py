@@ -8,6 +8,7 @@ import pytest
 from nn.data import decode_split, to_inputs
 from nn.layers import Linear, ReLU, Sigmoid, Tanh
 from nn.model import Sequential, mlp
+from nn.optim import SGD
 from nn.train import TrainingDiverged, fit, shift_images, train_run
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "mnist"
@@ -18,7 +19,9 @@ def hp(**overrides):
     base = dict(hidden=[16], activation="relu", output="softmax", loss="cross_entropy", init="he", lr=0.1,
                 schedule="constant", lr_min=0.0, step_size=1, step_gamma=1.0, momentum=0.9, nesterov=False,
                 weight_decay=0.0, batch_size=16, epochs=2, shift=0, validation=100, early_stopping=0, seed=0,
-                threads=1, dtype="float32", reference=None, monitor_test=False)
+                threads=1, dtype="float32", reference=None, monitor_test=False, optimizer="sgd", beta1=0.9,
+                beta2=0.999, rho=0.9, eps=1e-7, dropout=0.0, rotate=0.0, scale=0.0, shear=0.0, translate=0.0,
+                elastic_alpha=0.0, elastic_sigma=4.0)
     return {**base, **overrides}
 
 
@@ -38,7 +41,7 @@ def test_learns_xor():
     labels = np.array([0, 1, 1, 0])
     model = Sequential([Linear(2, 8, init="xavier", rng=1, dtype=np.float64), Tanh(),
                         Linear(8, 2, init="xavier", rng=2, dtype=np.float64), Sigmoid()])
-    fit(model, x, labels, epochs=1000, batch_size=4, lr=2.0, rng=np.random.default_rng(0))
+    fit(model, x, labels, SGD(model, lr=2.0), epochs=1000, batch_size=4, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(model.predict(x), labels)
 
 
@@ -46,7 +49,7 @@ def test_fits_100_random_examples():
     rng = np.random.default_rng(0)
     x, labels = rng.random((100, 20)).astype(np.float32), rng.integers(0, 10, 100)
     model = mlp([20, 64, 10], activation="relu", output="softmax", init="he", rng=rng)
-    history, _ = fit(model, x, labels, epochs=300, batch_size=10, lr=0.05, momentum=0.9, rng=rng)
+    history, _ = fit(model, x, labels, SGD(model, lr=0.05, momentum=0.9), epochs=300, batch_size=10, rng=rng)
     assert np.mean(model.predict(x) == labels) == 1.0
     assert history["train_loss"][-1] < history["train_loss"][0] / 10
 
@@ -73,7 +76,11 @@ def test_no_validation():
     assert history["val_loss"] is None and history["best_epoch"] == 1
 
 
-@pytest.mark.parametrize("overrides", [dict(), dict(shift=2, nesterov=True, weight_decay=1e-3, dtype="float64")])
+@pytest.mark.parametrize("overrides", [
+    dict(), dict(shift=2, nesterov=True, weight_decay=1e-3, dtype="float64"),
+    dict(optimizer="adam", lr=1e-3, momentum=0.0, dropout=0.3, rotate=10, scale=0.1, shear=5, translate=1.0,
+         elastic_alpha=8.0, elastic_sigma=3.0, schedule="cosine"),
+    dict(optimizer="rmsprop", lr=1e-3, momentum=0.0, hidden=[16, 8], dropout=[0.2, 0.1], shift=1, elastic_alpha=5.0)])
 def test_same_seed_same_bits_other_seed_other_weights(overrides):
     images, labels = blocks(300, seed=2)
     runs = [train_run(hp(seed=s, **overrides), images, labels, log=lambda line: None) for s in (5, 5, 6)]
@@ -82,6 +89,22 @@ def test_same_seed_same_bits_other_seed_other_weights(overrides):
     for (name, p1, _, _), (_, p2, _, _), (_, p3, _, _) in zip(m1.parameters(), m2.parameters(), m3.parameters()):
         assert p1.tobytes() == p2.tobytes(), name
         assert not np.array_equal(p1, p3), name
+
+
+def test_dropout_is_on_for_training_batches_only():
+    images, labels = blocks(400, seed=1)
+    model, history, _ = train_run(hp(dropout=0.5, hidden=[32], epochs=2), images, labels, log=lambda line: None)
+    assert "Dropout(rate=0.5)" in repr(model) and not any(layer.training for layer in model.layers)
+    x = to_inputs(images[-100:])      # validation was measured in eval mode: the same figures again
+    assert model.evaluate(x, labels[-100:]) == (history["val_loss"][-1], history["val_accuracy"][-1])
+
+
+def test_schedules_drive_every_optimizer():
+    images, labels = blocks(200, seed=1)
+    for name in ("sgd", "adam", "rmsprop"):
+        _, history, _ = train_run(hp(optimizer=name, momentum=0.0, lr=0.01, schedule="step", step_size=1,
+                                     step_gamma=0.5, epochs=3), images, labels, log=lambda line: None)
+        assert history["lr"] == [0.01, 0.005, 0.0025], name
 
 
 def test_divergence_names_epoch_and_batch():
@@ -103,7 +126,8 @@ def test_divergence_keeps_the_epochs_that_finished():
                 p *= np.float32(1e30)
 
     with pytest.raises(TrainingDiverged, match="at epoch 2, batch 1 of") as e:
-        fit(model, x, labels, epochs=3, batch_size=32, lr=0.1, rng=np.random.default_rng(0), callback=blow_up)
+        fit(model, x, labels, SGD(model, lr=0.1), epochs=3, batch_size=32, rng=np.random.default_rng(0),
+            callback=blow_up)
     assert e.value.history["epoch"] == [1] and len(e.value.timings["epoch_seconds"]) == 1
 
 
@@ -144,6 +168,10 @@ def test_bad_hyperparameters_and_data():
         train_run(hp(validation=50), images, labels)
     with pytest.raises(ValueError, match="training images: images must be uint8"):
         train_run(hp(), images.astype(np.float32), labels)
+    with pytest.raises(ValueError, match=r"dropout lists 1 rates for 2 hidden layers \(hidden \[16, 8\]\)"):
+        train_run(hp(hidden=[16, 8], dropout=[0.2], validation=10), images, labels)
+    with pytest.raises(ValueError, match="momentum/nesterov: apply to optimizer sgd only, not rmsprop"):
+        train_run(hp(optimizer="rmsprop", validation=10), images, labels)        # hp() has momentum 0.9
 
 
 def test_shift_images_matches_a_per_image_reference():
@@ -173,7 +201,7 @@ def test_blog_network_one_epoch_on_real_mnist(mnist):
     # the blog's form, ReLU hidden and sigmoid output, quadratic cost; N(0, 1) would saturate it
     rng = np.random.default_rng(0)
     model = Sequential([Linear(784, 30, init="he", rng=rng), ReLU(), Linear(30, 10, init="he", rng=rng), Sigmoid()])
-    fit(model, to_inputs(images), labels, epochs=1, batch_size=10, lr=0.5, rng=rng)
+    fit(model, to_inputs(images), labels, SGD(model, lr=0.5), epochs=1, batch_size=10, rng=rng)
     _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
     assert accuracy >= 0.85
 
@@ -195,7 +223,7 @@ def test_full_batch_steps_on_the_training_set_itself_once_per_round():
     model = mlp([784, 8, 10], activation="sigmoid", output="sigmoid", loss="quadratic", init="scaled_normal", rng=0)
     seen, backprop = [], model.backprop
     model.backprop = lambda xb, yb: (seen.append(xb), backprop(xb, yb))[1]
-    history, _ = fit(model, x, labels, epochs=3, batch_size=len(x), lr=1.0, rng=np.random.default_rng(0))
+    history, _ = fit(model, x, labels, SGD(model, lr=1.0), epochs=3, batch_size=len(x), rng=np.random.default_rng(0))
     assert len(seen) == 3 and all(xb is x for xb in seen)          # no shuffle, no gather, no copy
     assert history["train_loss"][2] < history["train_loss"][0]
 
@@ -225,3 +253,15 @@ def test_monitor_test_records_test_figures_and_changes_nothing_else():
     assert "test acc" in lines[-1]
     with pytest.raises(ValueError, match="monitor_test is on but no test images"):
         train_run(hp(monitor_test=True), images, labels, log=lambda s: None)
+
+def test_full_batch_monitor_and_zero_epochs_work_with_every_optimizer():
+    images, labels = blocks(300, seed=7)
+    test = blocks(50, seed=8)
+    for name in ("sgd", "adam", "rmsprop"):
+        model, history, _ = train_run(hp(optimizer=name, momentum=0.0, lr=0.01, batch_size="full", epochs=2,
+                                         monitor_test=True, dropout=0.2), images, labels,
+                                      log=lambda line: None, test=test)
+        assert len(history["test_accuracy"]) == 2 and history["test_loss"][-1] == model.evaluate(
+            to_inputs(test[0]), test[1])[0]
+    model, history, _ = train_run(hp(epochs=0), images, labels, log=lambda line: None)
+    assert history["epoch"] == [] and model.predict(to_inputs(images[:3])).shape == (3,)

@@ -88,7 +88,7 @@ def test_every_output_is_present_and_well_formed(done):
         done.path("results/runs/sig/seed-4/model.npz").read_bytes()
     images = np.load(done.path("results/data/train-images.npy"), allow_pickle=False)
     assert images.shape == (600, 28, 28) and images.dtype == np.uint8
-    for name in ["first_ten", "class_means", "label_histogram"]:
+    for name in ["first_ten", "class_means", "label_histogram", "distortions"]:
         assert done.path(f"results/data/plots/{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(done.path("results/summary.csv"), newline="") as f:
         rows = list(csv.DictReader(f))

@@ -1,6 +1,7 @@
 # The data stage: fetch the four MNIST files, decode them to .npy, draw sanity plots.
 
 from nn.data import MNIST_FILES
+from nn.distort import preview_settings
 
 MNIST_NAMES = [f.removesuffix(".gz") for f in MNIST_FILES]
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
@@ -51,8 +52,11 @@ rule plot_data:
         label_histogram=report(
             "results/data/plots/label_histogram.png", caption="../report/label_histogram.rst", category="Data"
         ),
+        distortions=report("results/data/plots/distortions.png", caption="../report/distortions.rst", category="Data"),
     params:
         code=code("plot_data"),
+        # (run name or None, its augmentation keys): the first run that distorts its images
+        distortions=preview_settings(RUNS),
     log:
         "results/logs/plot_data.log",
     script:

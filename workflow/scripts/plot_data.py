@@ -7,6 +7,7 @@ import _common  # noqa: E402
 
 from nn import plots  # noqa: E402
 from nn.data import load_arrays  # noqa: E402
+from nn.distort_plots import distortion_grid  # noqa: E402
 
 
 def main(log):
@@ -18,6 +19,9 @@ def main(log):
     plots.class_means(out.class_means, train_images, train_labels)
     plots.label_histogram(out.label_histogram, train_labels, test_labels)
     log("first ten labels: " + " ".join(map(str, train_labels[:10])))
+    run, settings = snakemake.params.distortions  # noqa: F821
+    distortion_grid(out.distortions, train_images, train_labels, settings,
+                    f"run {run}" if run else "no run distorts; Simard 2003's elastic setting")
 
 
 _common.run(main)
