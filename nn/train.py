@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from nn.checkpoint import restore, snapshot
 from nn.data import check_split, to_inputs
 from nn.distort import build_augment, shift_images  # noqa: F401 (shift_images: its old home)
 from nn.losses import one_hot
@@ -73,7 +74,7 @@ def train_full_batch(model, opt, x, y, labels, epoch):
 
 def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.random.Generator,
         schedule=None, augment=None, x_val=None, val_labels=None, early_stopping: int = 0,
-        callback=None, monitor=None):
+        callback=None, monitor=None, on_epoch_end=None, resume=None):
     """Train `model` in place on inputs x (n, n_in) and integer labels (n,). Returns (history, timings).
 
     optimizer: an nn.optim optimiser built on this model (nn.optim.build_optimizer(hp, model)).
@@ -90,6 +91,9 @@ def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.ra
     Nielsen's code does, only to be plotted beside a published curve: it never chooses a model.
     batch_size >= len(x) is full-batch gradient descent: one step per epoch ("round").
     callback(record) is called after each epoch with that epoch's figures (a dict).
+    on_epoch_end(state) is called after each epoch, before callback, with everything the next
+    epoch depends on (nn.checkpoint.snapshot); resume = such a state (nn.checkpoint.Checkpoint.load)
+    carries on after its epoch, and gives the bits an uninterrupted fit would have given.
     """
     has_val = x_val is not None and len(x_val) > 0
     if early_stopping and not has_val:
@@ -103,9 +107,12 @@ def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.ra
                "test_loss": [] if monitor else None, "test_accuracy": [] if monitor else None,
                "stopped_early": False, "best_epoch": 0}
     timings = {"epoch_seconds": [], "total_seconds": 0.0}
-    best_loss, best_weights = math.inf, None
-    start_all = time.perf_counter()
-    for epoch in range(epochs):
+    best_loss, best_params = math.inf, None           # best_params: (n_params,) copy, with early stopping
+    first = 0
+    if resume is not None:
+        first, history, timings, best_loss, best_params = restore(resume, model, optimizer, rng)
+    done_before, start_all = timings["total_seconds"], time.perf_counter()
+    for epoch in range(first, first if history["stopped_early"] else epochs):
         start = time.perf_counter()
         if schedule is not None:
             optimizer.lr = schedule(epoch)
@@ -127,28 +134,32 @@ def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.ra
                 if monitor:
                     record["test_loss"], record["test_accuracy"] = model.evaluate(*monitor)
         except TrainingDiverged as e:  # keep the finished epochs: their curves show the blow-up coming
-            timings["total_seconds"] = time.perf_counter() - start_all
+            timings["total_seconds"] = done_before + time.perf_counter() - start_all
             e.history, e.timings = history, timings
             raise
         for key, value in record.items():
             history[key].append(value)
         record["seconds"] = time.perf_counter() - start
         timings["epoch_seconds"].append(record["seconds"])
-        if callback:
-            callback(record)
 
         if not has_val:
             history["best_epoch"] = epoch + 1
         elif record["val_loss"] < best_loss:
             best_loss, history["best_epoch"] = record["val_loss"], epoch + 1
             if early_stopping:
-                best_weights = model.get_weights()
+                best_params = model.flat_params.copy()
         elif early_stopping and epoch + 1 - history["best_epoch"] >= early_stopping:
             history["stopped_early"] = True
+        if on_epoch_end:  # before the epoch's log line: once a line is there, so is its checkpoint
+            timings["total_seconds"] = done_before + time.perf_counter() - start_all
+            on_epoch_end(snapshot(epoch + 1, model, optimizer, rng, history, timings, best_loss, best_params))
+        if callback:
+            callback(record)
+        if history["stopped_early"]:
             break
-    if best_weights is not None:
-        model.set_weights(best_weights)
-    timings["total_seconds"] = time.perf_counter() - start_all
+    if best_params is not None:
+        model.flat_params[...] = best_params
+    timings["total_seconds"] = done_before + time.perf_counter() - start_all
     return history, timings
 
 
@@ -169,7 +180,7 @@ def format_record(r: dict, epochs: int) -> str:
     return line + f"  {r['seconds']:.2f} s"
 
 
-def train_run(hp: dict, train_images, train_labels, log=print, test=None):
+def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkpoint=None):
     """One run: uint8 images (n, 28, 28) and labels (n,) -> (model, history, timings).
 
     The last hp["validation"] images are held out; inputs are scaled by nn.data.to_inputs;
@@ -177,6 +188,7 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
     (BLAS threads must be pinned before numpy is imported). batch_size "full" = every
     training image in one batch. With hp["monitor_test"], test = (images, labels) is
     measured after every epoch (history test_*). epochs 0 returns the untrained network.
+    checkpoint: an nn.checkpoint.Checkpoint, saved after every epoch and resumed from if it fits.
     """
     missing = [k for k in MODEL_KEYS + FIT_KEYS if k not in hp]
     if missing:
@@ -205,9 +217,15 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None):
         check_split(*test, "test images", "test labels")
         monitor = (to_inputs(test[0], dtype), test[1])
     batch_size = n_train if hp["batch_size"] == "full" else hp["batch_size"]
+    resume = checkpoint.load(model, optimizer) if checkpoint else None
+    if resume:  # the log of the killed attempt is gone: its epochs once more, as they were
+        for i in range(resume["epoch"]):
+            log(format_record({k: v[i] for k, v in resume["history"].items() if isinstance(v, list)}
+                              | {"seconds": resume["timings"]["epoch_seconds"][i]}, hp["epochs"]))
     history, timings = fit(
         model, x[:n_train], train_labels[:n_train], optimizer, epochs=hp["epochs"], batch_size=batch_size,
         rng=rng, schedule=build_schedule(hp), augment=build_augment(hp), early_stopping=hp["early_stopping"],
         x_val=x[n_train:], val_labels=train_labels[n_train:], monitor=monitor,
-        callback=lambda record: log(format_record(record, hp["epochs"])))
+        callback=lambda record: log(format_record(record, hp["epochs"])),
+        on_epoch_end=checkpoint.save if checkpoint else None, resume=resume)
     return model, history, timings

@@ -20,6 +20,9 @@ rule train:
         # only this seed's own hyperparameters (no reference, no replicate count), sorted:
         # editing another run, a reference or the number of seeds retrains nothing here
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
+        # saved after every epoch, resumed by a rerun of a killed job, removed on success
+        # (docs/interfaces.md); not an output, so Snakemake keeps it when the job dies
+        checkpoint="results/checkpoints/{run}/seed-{seed}.npz",
     threads: lambda wc: RUNS[wc.run]["threads"]
     priority: lambda wc: training_cost(RUNS[wc.run])
     resources:

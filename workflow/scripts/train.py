@@ -4,6 +4,10 @@ A run whose loss diverges is an outcome, not a crash: the same config and seed d
 again, so retrying is pointless and failing the job would stop the other runs. The job
 then writes the error into history.json ({"status": "diverged", ...}), a model file that
 nn.model.load refuses, and timings.json, and exits 0; evaluate and report mark the run failed.
+
+After every epoch the job saves a checkpoint (params.checkpoint, not an output: Snakemake
+keeps it when the job dies); a rerun resumes from it if it was made from the same
+hyperparameters, data and code (nn/checkpoint.py). A finished job removes it.
 """
 import os
 import sys
@@ -17,7 +21,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import data, fileio, model, train  # noqa: E402
+from nn import checkpoint, data, fileio, model, train  # noqa: E402
 
 
 def diverged(run, e, out, log):
@@ -34,14 +38,18 @@ def main(log):
     images, labels = data.load_arrays(snakemake.input.images, snakemake.input.labels)  # noqa: F821
     log(f"run {run}, seed {hp['seed']}: {len(images)} training images, hyperparameters {hp}")
     test = data.load_arrays(*snakemake.input.monitor) if hp["monitor_test"] else None  # noqa: F821
+    made_from = checkpoint.fingerprint(hp, snakemake.params.code, images, labels, *(test or ()))  # noqa: F821
+    ckpt = checkpoint.Checkpoint(snakemake.params.checkpoint, made_from, run=run, log=log)  # noqa: F821
     try:
-        net, history, timings = train.train_run(hp, images, labels, log=log, test=test)
+        net, history, timings = train.train_run(hp, images, labels, log=log, test=test, checkpoint=ckpt)
     except train.TrainingDiverged as e:
-        return diverged(run, e, out, log)
-    model.save(net, out.model)
-    fileio.write_json(out.history, history)
-    fileio.write_json(out.timings, timings)
-    log(f"done in {timings['total_seconds']:.1f} s")
+        diverged(run, e, out, log)
+    else:
+        model.save(net, out.model)
+        fileio.write_json(out.history, history)
+        fileio.write_json(out.timings, timings)
+        log(f"done in {timings['total_seconds']:.1f} s")
+    ckpt.remove()  # the outputs are written (a diverged run diverges again: nothing to resume)
 
 
 _common.run(main)
