@@ -182,8 +182,11 @@ def test_sigkill_of_a_training_job_then_rerun(done, tmp_path):
     assert "died with <Signals.SIGKILL: 9>" in out and "Error in rule train:" in out
     assert "output: results/runs/slow/seed-3/model.npz" in out
     assert files_in(wf, "slow") == [] and leftovers(wf) == []
+    assert wf.path("results/checkpoints/slow/seed-3.npz").exists()  # epoch 1's, at least
     wf.run("--cores", "1", target)  # the profile's rerun-incomplete: no --unlock needed
+    assert "resuming run slow from epoch " in wf.path("results/logs/train/slow/seed-3.log").read_text()
     assert_same_run(done, wf, "slow")
+    assert not wf.path("results/checkpoints/slow/seed-3.npz").exists()
 
 
 def test_ctrl_c_of_the_whole_workflow_then_rerun(done, tmp_path):
@@ -193,6 +196,7 @@ def test_ctrl_c_of_the_whole_workflow_then_rerun(done, tmp_path):
     assert "Terminating processes on user request" in sm.output()
     assert files_in(wf, "slow") == [] and leftovers(wf) == []
     wf.run("--cores", "1", target)
+    assert "resuming run slow from epoch " in wf.path("results/logs/train/slow/seed-3.log").read_text()
     assert_same_run(done, wf, "slow")
 
 
