@@ -22,16 +22,19 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nn.fileio import MAX_JSON_BYTES, open_regular
+# the model file's bounded zip-member reader and deterministic .npz writer: one format code for both files
 from nn.model import NPY_HEADER_ROOM, _member, _write_npz
 
 FORMAT = "nn-checkpoint"
 VERSION = 1
+MAX_ARRAYS = 5  # params, best_params, and at most 3 optimiser buffers
 
 
 # --- the state fit() saves and restores ---------------------------------------------------------
@@ -145,6 +148,11 @@ class Checkpoint:
         """Read and check everything before anything is returned: a half-valid file is no state at all."""
         n, dtype = model.flat_params.size, model.dtype
         with open_regular(self.path) as fh:
+            # meta, and at most MAX_ARRAYS arrays the model's size (zip headers fit in their headroom)
+            bound = MAX_JSON_BYTES + MAX_ARRAYS * (n * dtype.itemsize + NPY_HEADER_ROOM)
+            size = os.fstat(fh.fileno()).st_size
+            if size > bound:
+                raise Ignored(f"{size} bytes, more than a checkpoint of this model holds ({bound}); not read")
             if fh.read(4) != b"PK\x03\x04":
                 raise Ignored("not a checkpoint (not a zip archive)")
             fh.seek(0)
@@ -178,7 +186,8 @@ class Ignored(ValueError):
 
 
 # fit()'s history: per-epoch lists (val_* with a validation set, test_* with monitor_test) and two scalars
-HISTORY_LISTS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+HISTORY_LISTS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                 "test_loss", "test_accuracy")
 
 
 def _state(meta: dict, arrays: dict, buffers: set, hp: dict) -> dict:
