@@ -19,6 +19,8 @@ rule evaluate:
     params:
         code=code("evaluate"),
         k=config["evaluation"]["gallery_size"],
+        # the run's architecture: a model file from another run is refused, not reported
+        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
     # One BLAS thread: the test-set products then give the same bits on every machine load.
     threads: 1
     log:
@@ -48,6 +50,8 @@ rule plot_run:
     params:
         code=code("evaluate"),
         k=config["evaluation"]["gallery_size"],
+        # the run's architecture: a model file from another run is refused, not reported
+        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
         seed=lambda wc: SEEDS[wc.run][0],
     threads: 1
     log:
