@@ -48,10 +48,8 @@ rule plot_run:
     wildcard_constraints:
         run=RUN_PATTERN,
     params:
-        code=code("evaluate"),
+        code=code("plot_run"),
         k=config["evaluation"]["gallery_size"],
-        # the run's architecture: a model file from another run is refused, not reported
-        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
         seed=lambda wc: SEEDS[wc.run][0],
     threads: 1
     log:
