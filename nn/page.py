@@ -1,0 +1,282 @@
+"""A photographed or scanned page -> the digit's ink alone, on a zero background.
+
+nn.preprocess then does what MNIST did (fit 20×20, centre of mass in 28×28). Before that, the
+marks on a real page that are not the digit must go, or the crop around "all ink" shrinks the
+digit to a fraction of the box. In order:
+
+1. light: paper brightness is estimated locally (a coarse grid of tiles), and ink is measured
+   as the fraction of light the ink takes away from it, so gradients and soft shadows flatten;
+2. lines: runs of ink much longer than a digit's stroke and spanning half the picture (ruled
+   and squared paper, a printed box) are removed, except where a stroke crosses them;
+3. specks: connected ink is grouped; the heaviest group is the digit, and groups far lighter
+   than it that are not close to it (dust, a stray dot) are dropped;
+4. stroke width: a stroke far thicker (marker) or thinner (fine pen) than MNIST's, relative to
+   the digit's height, is eroded or dilated towards MNIST's typical width.
+
+numpy only; every step is a few vectorised passes over an image of at most WORK_SIDE pixels a side.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+
+WORK_SIDE = 400         # the page is analysed at most this big: a digit a tenth as tall is still 40 px
+TILES = 12              # the paper's brightness is estimated on a grid this many tiles across
+PAPER_QUANTILE = 0.75   # in each tile, paper is the brighter part: a digit covers far less than 25% of it
+LINE_SPAN = 0.5         # a straight run over this fraction of the picture's width (or height) may be a rule
+LINE_VS_DIGIT = 1.3     # ...and is one unless it is shorter than this many digit sizes and touches the digit
+SPECK = 0.15            # ink groups lighter than this fraction of the digit's, away from it, are dropped
+NEAR = 0.15             # "close to the digit": within this fraction of its size from its box
+STROKE = 0.094          # MNIST's stroke width / digit height: median of test digits drawn 150 px tall
+                        # (5-95%: 0.061-0.144), measured as 2·area / boundary pixels
+STROKE_SLACK = 1.6      # strokes within this factor of STROKE are left alone
+THIN = 10               # a line is at least this many times longer than it is thick
+CROSS = 4               # a stroke crossing a line shows within this many pixels on both sides of it
+
+
+# ---------------------------------------------------------------- small morphology
+
+def _filter(a: np.ndarray, radius: int, reduce) -> np.ndarray:
+    """Separable (2r+1)×(2r+1) max or min filter of a 2-D array, edges padded by their value."""
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (radius, radius)
+        a = reduce(sliding_window_view(np.pad(a, pad, mode="edge"), 2 * radius + 1, axis=axis), axis=-1)
+    return a
+
+
+def _shift(a: np.ndarray, d: int, axis: int) -> np.ndarray:
+    """a moved d pixels along axis (down/right for d > 0), the uncovered edge False."""
+    out = np.zeros_like(a)
+    src = [slice(None)] * 2
+    dst = [slice(None)] * 2
+    src[axis], dst[axis] = (slice(0, -d), slice(d, None)) if d > 0 else (slice(-d, None), slice(0, d))
+    out[tuple(dst)] = a[tuple(src)]
+    return out
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Horizontal runs of True in a (h, w) mask -> (row, start, stop) arrays, stop exclusive."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), bool)
+    padded[:, 1:-1] = mask
+    edges = np.flatnonzero(np.diff(padded.ravel().astype(np.int8)))   # +1 at starts, -1 at stops
+    starts, stops = edges[0::2], edges[1::2]
+    return starts // (w + 2), starts % (w + 2), stops % (w + 2)
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a (h, w) mask -> (labels (h, w) int32, 0 = background, count)."""
+    row, start, stop = _runs(mask)
+    parent = np.arange(len(row))
+    first = np.searchsorted(row, np.arange(mask.shape[0] + 1))         # runs of row r: first[r]:first[r+1]
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for r in range(mask.shape[0] - 1):
+        a, b = slice(first[r], first[r + 1]), slice(first[r + 1], first[r + 2])
+        if a.start == a.stop or b.start == b.stop:
+            continue
+        # run i above touches run j below (diagonals count) when start_i <= stop_j and start_j <= stop_i
+        lo = np.searchsorted(stop[b], start[a], side="left")           # first j with stop_j >= start_i
+        hi = np.searchsorted(start[b], stop[a], side="right")          # last j with start_j <= stop_i
+        for i, j0, j1 in zip(range(a.start, a.stop), lo, hi):
+            for j in range(b.start + j0, b.start + j1):
+                ri, rj = find(i), find(j)
+                if ri != rj:
+                    parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([find(i) for i in range(len(row))], np.int64)
+    ids, compact = np.unique(roots, return_inverse=True)
+    labels = np.zeros(mask.shape, np.int32)
+    lengths = stop - start
+    offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    labels[np.repeat(row, lengths), np.repeat(start, lengths) + offset] = np.repeat(compact + 1, lengths)
+    return labels, len(ids)
+
+
+# ---------------------------------------------------------------- the steps
+
+def work_size(grey: np.ndarray) -> np.ndarray:
+    """Shrink (anti-aliased) so the longer side is at most WORK_SIDE; smaller images are kept."""
+    h, w = grey.shape
+    scale = WORK_SIDE / max(h, w)
+    if scale >= 1:
+        return grey
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(grey).resize(size, Image.Resampling.BOX), np.float32)
+
+
+def paper_brightness(paper: np.ndarray) -> np.ndarray:
+    """(h, w) image with bright paper -> (h, w) the paper's local brightness, smooth."""
+    h, w = paper.shape
+    t = max(2, int(np.ceil(max(h, w) / TILES)))                        # tile side in pixels
+    th, tw = -(-h // t), -(-w // t)
+    padded = np.pad(paper, ((0, th * t - h), (0, tw * t - w)), mode="edge")
+    tiles = padded.reshape(th, t, tw, t).transpose(0, 2, 1, 3).reshape(th, tw, t * t)
+    level = np.quantile(tiles, PAPER_QUANTILE, axis=-1).astype(np.float32)   # (th, tw)
+    # A tile filled by a stroke borrows paper from two tiles away; too bright a guess only adds a
+    # faint haze (cut as noise), too dark a one would eat the edges of strokes.
+    level = _filter(level, 2, np.max)
+    level = sliding_window_view(np.pad(level, 1, mode="edge"), (3, 3)).mean(axis=(-1, -2))
+    big = Image.fromarray(level.astype(np.float32)).resize((tw * t, th * t), Image.Resampling.BILINEAR)
+    return np.asarray(big, np.float32)[:h, :w]
+
+
+def find_lines(mask: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """Long thin straight horizontal and vertical lines in a mask -> [(pixels (h, w) bool, length)].
+
+    A line's pixels leave out those where a stroke crosses it (ink just beyond it on both sides).
+    """
+    found = []
+    for axis in (0, 1):
+        m = mask if axis == 0 else mask.T                               # lines run along rows of m
+        near = _filter(m, 1, np.max)             # bridges a one-pixel gap or a slight tilt
+        row, start, stop = _runs(near)
+        long = (stop - start) >= LINE_SPAN * m.shape[1]
+        cand = np.zeros_like(m)
+        for r, s, e in zip(row[long], start[long], stop[long]):
+            cand[r, s:e] = True
+        cand &= m
+        labels, n = _label(cand)
+        for k in range(1, n + 1):
+            pixels = labels == k
+            cols = np.flatnonzero(pixels.any(axis=0))
+            length = cols[-1] - cols[0] + 1
+            if length >= LINE_SPAN * m.shape[1] and length >= THIN * pixels.sum() / length:
+                found.append((pixels if axis == 0 else pixels.T, int(length), axis))
+    # Rules and frames come in families: a lone straight stroke (a "1" in a tight crop) is the digit.
+    boxes = [_box(p) for p, _, _ in found]
+    found = [(p, length) for i, (p, length, axis) in enumerate(found)
+             if any(a == axis for j, (_, _, a) in enumerate(found) if j != i)
+             or any(a != axis and _corner(boxes[i], boxes[j]) for j, (_, _, a) in enumerate(found))]
+    if not found:
+        return found
+    every = np.logical_or.reduce([p for p, _ in found])
+    rest = mask & ~every
+    crossing = np.zeros_like(mask)
+    for axis in (0, 1):
+        before = np.zeros_like(mask)
+        after = np.zeros_like(mask)
+        for d in range(1, CROSS + 1):
+            before |= _shift(rest, d, axis)
+            after |= _shift(rest, -d, axis)
+        crossing |= before & after
+    return [(p & ~crossing, length) for p, length in found]
+
+
+def _corner(a, b) -> bool:
+    """Do two boxes (top, bottom, left, right) share a corner, as a frame's sides do?"""
+    near = 2 * CROSS + 2
+    return any(abs(ya - yb) <= near and abs(xa - xb) <= near
+               for ya in a[:2] for xa in a[2:] for yb in b[:2] for xb in b[2:])
+
+
+def _box(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
+def _within(pixels, box, margin) -> bool:
+    top, bottom, left, right = _box(pixels)
+    return (top >= box[0] - margin and bottom <= box[1] + margin
+            and left >= box[2] - margin and right <= box[3] + margin)
+
+
+def _touches(pixels, box, margin) -> bool:
+    top, bottom, left, right = _box(pixels)
+    return (top <= box[1] + margin and bottom >= box[0] - margin
+            and left <= box[3] + margin and right >= box[2] - margin)
+
+
+def _union(lines, like) -> np.ndarray:
+    out = np.zeros_like(like)
+    for pixels, _ in lines:
+        out |= pixels
+    return out
+
+
+def _is_stroke(pixels, length, labels, box, size) -> bool:
+    """Is this "line" part of the digit? A 7's top or a 2's foot is short beside the digit and
+    touches it; the side of an 0 runs between pieces of the digit above and below it. A rule or a
+    frame is longer than the digit, or runs past the ink it crosses, or lies apart from it."""
+    if length <= LINE_VS_DIGIT * size and _touches(pixels, box, NEAR * size):
+        return True
+    beside = np.unique(labels[_filter(pixels, CROSS, np.max)])
+    beside = beside[beside > 0]
+    if len(beside) == 0:
+        return False
+    both = np.isin(labels, beside)
+    span = _box(both)
+    margin = NEAR * max(span[1] - span[0] + 1, span[3] - span[2] + 1)
+    return _within(pixels, span, margin)
+
+
+def _heaviest(ink, mask):
+    """-> (labels, count, weight per label (count,), label of the heaviest group, its box, its size)."""
+    labels, n = _label(mask)
+    if n == 0:
+        return labels, 0, None, 0, None, 0
+    weight = np.bincount(labels.ravel(), ink.ravel(), minlength=n + 1)[1:]   # ink of each group
+    main = int(weight.argmax()) + 1
+    box = _box(labels == main)
+    return labels, n, weight, main, box, max(box[1] - box[0] + 1, box[3] - box[2] + 1)
+
+
+def digit_ink(grey: np.ndarray, background: float, min_contrast: float, noise: float):
+    """(h, w) grey in [0, 1] and the border's paper level -> ((h', w') ink in [0, 1], contrast).
+
+    The image is first shrunk to WORK_SIDE. contrast is the largest difference from the local
+    paper, in full-scale units: below min_contrast the caller calls the image blank.
+    """
+    grey = work_size(np.asarray(grey, np.float32))
+    paper = grey if background > 0.5 else 1 - grey                      # bright paper, dark ink
+    level = np.maximum(paper_brightness(paper), 0.05)
+    drop = level - paper                                                # light the ink takes away
+    smooth = sliding_window_view(np.pad(drop, ((0, 1), (0, 1)), mode="edge"), (2, 2)).mean(axis=(-1, -2))
+    contrast = float(smooth.max())
+    if contrast < min_contrast:
+        return None, contrast
+    ink = np.clip(drop / level, 0, 1)                                   # fraction of the light, shadow or not
+    mask = ink > noise * float(np.clip(smooth / level, 0, 1).max())
+
+    lines = find_lines(mask)
+    labels, n, weight, main, box, size = _heaviest(ink, mask & ~_union(lines, mask))
+    if n == 0:
+        return np.zeros_like(ink), contrast
+    bars = [i for i, (p, length) in enumerate(lines) if _is_stroke(p, length, labels, box, size)]
+    if bars:
+        lines = [line for i, line in enumerate(lines) if i not in bars]
+        labels, n, weight, main, box, size = _heaviest(ink, mask & ~_union(lines, mask))
+    removed = _union(lines, mask)
+    keep = np.zeros(n + 1, bool)
+    for k in range(1, n + 1):
+        keep[k] = (k == main or weight[k - 1] >= SPECK * weight[main - 1]
+                   or _within(labels == k, box, NEAR * size))
+    digit = keep[labels]
+    out = np.where(_filter(digit, 1, np.max) & ~removed, ink, 0).astype(np.float32)   # grey edges kept
+    return normalise_stroke(out, digit), contrast
+
+
+def normalise_stroke(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """Erode a stroke far thicker than MNIST's (relative to the digit's height), dilate one far thinner."""
+    rows = np.flatnonzero(digit.any(axis=1))
+    if len(rows) == 0:
+        return ink
+    height = rows[-1] - rows[0] + 1
+    digit = _filter(_filter(digit, 1, np.max), 1, np.min)             # closed: a notch left by a rule is no edge
+    inner = _filter(digit, 1, np.min)
+    boundary = int((digit & ~inner).sum())
+    width = 2 * digit.sum() / max(boundary, 1)                           # ≈ stroke width for long strokes
+    target = STROKE * height
+    if width > STROKE_SLACK * target:
+        radius = int(round((width - target) / 2))
+        return _filter(ink, radius, np.min) if radius else ink
+    if width * STROKE_SLACK < target:
+        radius = int(round((target - width) / 2))
+        return _filter(ink, radius, np.max) if radius else ink
+    return ink
