@@ -219,7 +219,7 @@ def marker(d, rng):
 
 
 def fine_pen(d, rng):
-    return encode(paint(place(pen(d, 150, width=-5), (200, 200), centred(150, (200, 200), rng))))
+    return encode(paint(place(pen(d, 150, width=-3), (200, 200), centred(150, (200, 200), rng))))
 
 
 def jpeg(quality):

@@ -21,28 +21,38 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-WORK_SIDE = 400         # the page is analysed at most this big: a digit a tenth as tall is still 40 px
-TILES = 12              # the paper's brightness is estimated on a grid this many tiles across
+WORK_SIDE = 256         # the page is analysed at most this big: a digit a tenth as tall is still 25 px
+TILES = 16              # the paper's brightness is estimated on a grid this many tiles across
 PAPER_QUANTILE = 0.75   # in each tile, paper is the brighter part: a digit covers far less than 25% of it
 LINE_SPAN = 0.5         # a straight run over this fraction of the picture's width (or height) may be a rule
 LINE_VS_DIGIT = 1.3     # ...and is one unless it is shorter than this many digit sizes and touches the digit
+MASK = 0.35             # ink above this fraction of the strongest is grouped (fainter: edges, haze, shadow rims)
 SPECK = 0.15            # ink groups lighter than this fraction of the digit's, away from it, are dropped
 NEAR = 0.15             # "close to the digit": within this fraction of its size from its box
 STROKE = 0.094          # MNIST's stroke width / digit height: median of test digits drawn 150 px tall
                         # (5-95%: 0.061-0.144), measured as 2·area / boundary pixels
 STROKE_SLACK = 1.6      # strokes within this factor of STROKE are left alone
 THIN = 10               # a line is at least this many times longer than it is thick
+MEASURABLE = 48         # a digit shorter than this (pixels) has strokes too few pixels wide to measure or erode
 CROSS = 4               # a stroke crossing a line shows within this many pixels on both sides of it
 
 
 # ---------------------------------------------------------------- small morphology
 
 def _filter(a: np.ndarray, radius: int, reduce) -> np.ndarray:
-    """Separable (2r+1)×(2r+1) max or min filter of a 2-D array, edges padded by their value."""
+    """Separable (2r+1)×(2r+1) max or min filter (reduce = np.max or np.min) of a 2-D array.
+
+    Outside the image counts as neither: each pixel takes the extreme over the part of its window inside.
+    """
+    op = np.maximum if reduce is np.max else np.minimum
     for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (radius, radius)
-        a = reduce(sliding_window_view(np.pad(a, pad, mode="edge"), 2 * radius + 1, axis=axis), axis=-1)
+        out = a.copy()
+        view = np.moveaxis(out, axis, 0)
+        src = np.moveaxis(a, axis, 0)
+        for d in range(1, radius + 1):
+            op(view[d:], src[:-d], out=view[d:])            # the pixel d before
+            op(view[:-d], src[d:], out=view[:-d])           # the pixel d after
+        a = out
     return a
 
 
@@ -119,9 +129,7 @@ def paper_brightness(paper: np.ndarray) -> np.ndarray:
     padded = np.pad(paper, ((0, th * t - h), (0, tw * t - w)), mode="edge")
     tiles = padded.reshape(th, t, tw, t).transpose(0, 2, 1, 3).reshape(th, tw, t * t)
     level = np.quantile(tiles, PAPER_QUANTILE, axis=-1).astype(np.float32)   # (th, tw)
-    # A tile filled by a stroke borrows paper from two tiles away; too bright a guess only adds a
-    # faint haze (cut as noise), too dark a one would eat the edges of strokes.
-    level = _filter(level, 2, np.max)
+    level = _filter(level, 2, np.max)            # a tile filled by strokes borrows paper from two tiles away
     level = sliding_window_view(np.pad(level, 1, mode="edge"), (3, 3)).mean(axis=(-1, -2))
     big = Image.fromarray(level.astype(np.float32)).resize((tw * t, th * t), Image.Resampling.BILINEAR)
     return np.asarray(big, np.float32)[:h, :w]
@@ -142,13 +150,11 @@ def find_lines(mask: np.ndarray) -> list[tuple[np.ndarray, int]]:
         for r, s, e in zip(row[long], start[long], stop[long]):
             cand[r, s:e] = True
         cand &= m
-        labels, n = _label(cand)
-        for k in range(1, n + 1):
+        labels, boxes, weights = _groups(cand.astype(np.float32), cand)    # weight = pixel count
+        length = boxes[1:, 3] - boxes[1:, 2] + 1
+        for k in np.flatnonzero((length >= LINE_SPAN * m.shape[1]) & (length >= THIN * weights[1:] / length)) + 1:
             pixels = labels == k
-            cols = np.flatnonzero(pixels.any(axis=0))
-            length = cols[-1] - cols[0] + 1
-            if length >= LINE_SPAN * m.shape[1] and length >= THIN * pixels.sum() / length:
-                found.append((pixels if axis == 0 else pixels.T, int(length), axis))
+            found.append((pixels if axis == 0 else pixels.T, int(length[k - 1]), axis))
     # Rules and frames come in families: a lone straight stroke (a "1" in a tight crop) is the digit.
     boxes = [_box(p) for p, _, _ in found]
     found = [(p, length) for i, (p, length, axis) in enumerate(found)
@@ -206,61 +212,92 @@ def _is_stroke(pixels, length, labels, box, size) -> bool:
     frame is longer than the digit, or runs past the ink it crosses, or lies apart from it."""
     if length <= LINE_VS_DIGIT * size and _touches(pixels, box, NEAR * size):
         return True
-    beside = np.unique(labels[_filter(pixels, CROSS, np.max)])
+    top, bottom, left, right = _box(pixels)
+    top, left = max(0, top - CROSS), max(0, left - CROSS)
+    around = labels[top:bottom + CROSS + 1, left:right + CROSS + 1]
+    beside = np.unique(around[_filter(pixels[top:bottom + CROSS + 1, left:right + CROSS + 1], CROSS, np.max)])
     beside = beside[beside > 0]
     if len(beside) == 0:
         return False
-    both = np.isin(labels, beside)
-    span = _box(both)
+    span = _box(np.isin(labels, beside))
     margin = NEAR * max(span[1] - span[0] + 1, span[3] - span[2] + 1)
     return _within(pixels, span, margin)
 
 
-def _heaviest(ink, mask):
-    """-> (labels, count, weight per label (count,), label of the heaviest group, its box, its size)."""
+def _groups(ink, mask):
+    """Connected ink -> (labels (h, w), boxes (n + 1, 4) top/bottom/left/right, weights (n + 1,)); 0 = none."""
     labels, n = _label(mask)
-    if n == 0:
-        return labels, 0, None, 0, None, 0
-    weight = np.bincount(labels.ravel(), ink.ravel(), minlength=n + 1)[1:]   # ink of each group
-    main = int(weight.argmax()) + 1
-    box = _box(labels == main)
-    return labels, n, weight, main, box, max(box[1] - box[0] + 1, box[3] - box[2] + 1)
+    rows, cols = np.nonzero(labels)
+    k = labels[rows, cols]
+    boxes = np.zeros((n + 1, 4), np.int64)
+    boxes[:, 0] = boxes[:, 2] = np.iinfo(np.int64).max
+    np.minimum.at(boxes[:, 0], k, rows)
+    np.maximum.at(boxes[:, 1], k, rows)
+    np.minimum.at(boxes[:, 2], k, cols)
+    np.maximum.at(boxes[:, 3], k, cols)
+    weights = np.bincount(k, ink[rows, cols], minlength=n + 1)          # the ink of each group
+    weights[0] = 0
+    return labels, boxes, weights
+
+
+def _size(box) -> int:
+    return int(max(box[1] - box[0] + 1, box[3] - box[2] + 1))
 
 
 def digit_ink(grey: np.ndarray, background: float, min_contrast: float, noise: float):
     """(h, w) grey in [0, 1] and the border's paper level -> ((h', w') ink in [0, 1], contrast).
 
-    The image is first shrunk to WORK_SIDE. contrast is the largest difference from the local
+    The page is analysed shrunk to WORK_SIDE; the ink returned is the full-resolution ink of what
+    was kept, cropped around it with a margin. contrast is the largest difference from the local
     paper, in full-scale units: below min_contrast the caller calls the image blank.
     """
-    grey = work_size(np.asarray(grey, np.float32))
-    paper = grey if background > 0.5 else 1 - grey                      # bright paper, dark ink
+    grey = np.asarray(grey, np.float32)
+    small = work_size(grey)
+    paper = small if background > 0.5 else 1 - small                  # bright paper, dark ink
     level = np.maximum(paper_brightness(paper), 0.05)
     drop = level - paper                                                # light the ink takes away
-    smooth = sliding_window_view(np.pad(drop, ((0, 1), (0, 1)), mode="edge"), (2, 2)).mean(axis=(-1, -2))
+    p = np.pad(drop, ((0, 1), (0, 1)), mode="edge")
+    smooth = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4   # one noisy pixel is no stroke
     contrast = float(smooth.max())
     if contrast < min_contrast:
         return None, contrast
     ink = np.clip(drop / level, 0, 1)                                   # fraction of the light, shadow or not
-    mask = ink > noise * float(np.clip(smooth / level, 0, 1).max())
+    mask = ink > MASK * float(np.clip(smooth / level, 0, 1).max())     # strong ink: what groups are made of
 
     lines = find_lines(mask)
-    labels, n, weight, main, box, size = _heaviest(ink, mask & ~_union(lines, mask))
-    if n == 0:
-        return np.zeros_like(ink), contrast
-    bars = [i for i, (p, length) in enumerate(lines) if _is_stroke(p, length, labels, box, size)]
+    labels, boxes, weights = _groups(ink, mask & ~_union(lines, mask))
+    if len(weights) == 1:
+        return np.zeros((1, 1), np.float32), contrast
+    main = int(weights.argmax())
+    bars = [i for i, (p, length) in enumerate(lines) if _is_stroke(p, length, labels, boxes[main], _size(boxes[main]))]
     if bars:
         lines = [line for i, line in enumerate(lines) if i not in bars]
-        labels, n, weight, main, box, size = _heaviest(ink, mask & ~_union(lines, mask))
-    removed = _union(lines, mask)
-    keep = np.zeros(n + 1, bool)
-    for k in range(1, n + 1):
-        keep[k] = (k == main or weight[k - 1] >= SPECK * weight[main - 1]
-                   or _within(labels == k, box, NEAR * size))
-    digit = keep[labels]
-    out = np.where(_filter(digit, 1, np.max) & ~removed, ink, 0).astype(np.float32)   # grey edges kept
-    return normalise_stroke(out, digit), contrast
+        labels, boxes, weights = _groups(ink, mask & ~_union(lines, mask))
+        main = int(weights.argmax())
+    box, margin = boxes[main], NEAR * _size(boxes[main])
+    near = ((boxes[:, 0] >= box[0] - margin) & (boxes[:, 1] <= box[1] + margin)
+            & (boxes[:, 2] >= box[2] - margin) & (boxes[:, 3] <= box[3] + margin))
+    keep = (weights >= SPECK * weights[main]) | near
+    keep[0] = False
+    allowed = _filter(keep[labels], 2, np.max) & ~_union(lines, mask)    # the digit, its grey edges, no rule
+    return full_resolution(grey, background, level, allowed), contrast
 
+
+def full_resolution(grey, background, level, allowed) -> np.ndarray:
+    """The ink of the full-size image where the analysed (small) `allowed` mask says, cropped to it."""
+    (h, w), (sh, sw) = grey.shape, allowed.shape
+    rows, cols = np.flatnonzero(allowed.any(axis=1)), np.flatnonzero(allowed.any(axis=0))
+    pad = 1 + (rows[-1] - rows[0] + cols[-1] - cols[0]) // 8            # room to dilate a fine stroke
+    top, bottom = max(0, rows[0] - pad), min(sh, rows[-1] + pad + 1)
+    left, right = max(0, cols[0] - pad), min(sw, cols[-1] + pad + 1)
+    fy, fx = h / sh, w / sw                                              # full pixels per small pixel
+    y0, y1, x0, x1 = round(top * fy), round(bottom * fy), round(left * fx), round(right * fx)
+    size, box = (x1 - x0, y1 - y0), (left, top, right, bottom)
+    crop_level = np.asarray(Image.fromarray(level).resize(size, Image.Resampling.BILINEAR, box=box), np.float32)
+    crop_allowed = np.asarray(Image.fromarray(allowed.astype(np.uint8)).resize(size, Image.Resampling.NEAREST, box=box)) > 0
+    paper = grey[y0:y1, x0:x1] if background > 0.5 else 1 - grey[y0:y1, x0:x1]
+    ink = np.where(crop_allowed, np.clip((crop_level - paper) / crop_level, 0, 1), 0).astype(np.float32)
+    return normalise_stroke(ink, ink > 0.5 * ink.max())
 
 def normalise_stroke(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
     """Erode a stroke far thicker than MNIST's (relative to the digit's height), dilate one far thinner."""
@@ -268,6 +305,8 @@ def normalise_stroke(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
     if len(rows) == 0:
         return ink
     height = rows[-1] - rows[0] + 1
+    if height < MEASURABLE:
+        return ink
     digit = _filter(_filter(digit, 1, np.max), 1, np.min)             # closed: a notch left by a rule is no edge
     inner = _filter(digit, 1, np.min)
     boundary = int((digit & ~inner).sum())

@@ -139,7 +139,8 @@ def _ink(grey: np.ndarray, name) -> np.ndarray:
     if ink is None or ink.max() <= 0:
         raise ImageError(f"{name}: blank image (nothing differs from the background by "
                          f"{MIN_CONTRAST:.0%} of full scale)")
-    ink = np.clip(ink / ink.max(), 0, 1)          # stretch: paper 0, darkest stroke 1
+    strong = ink[ink > 0.5 * ink.max()]
+    ink = np.clip(ink / np.percentile(strong, 90), 0, 1)   # stretch: paper 0, strokes 1 (grain and noise saturate)
     ink[ink < NOISE] = 0
     return ink
 
