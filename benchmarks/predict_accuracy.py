@@ -1,6 +1,7 @@
 """Does nn.predict's preprocessing cost accuracy? MNIST test digits drawn as photos and scans vs the originals.
 
     nice .venv/bin/python benchmarks/predict_accuracy.py --model MODEL.npz [--n 500] [--only NAME...]
+    .venv/bin/python benchmarks/predict_accuracy.py --big-files
 
 Each of the first n test digits is drawn as an image file under every condition below (the
 pen, the paper, the light, the camera), read back through nn.predict.classify, and scored
@@ -9,6 +10,7 @@ condition draws with its own seeded generator: the same files every time. Also m
 condition: milliseconds per image to read it (nn.preprocess.read_image) and to preprocess it
 (nn.preprocess.to_mnist), medians over the images. Without --model it first trains a
 784-128-10 ReLU softmax network on all 60,000 training images (5 epochs, seed 1, ~1 min).
+--big-files times, instead, reading vs preprocessing a 12-MP phone photo and an A4 300-dpi scan.
 Needs ../shared/mnist beside the repo. Prints a markdown table, then one JSON object.
 """
 from __future__ import annotations
@@ -303,13 +305,43 @@ def timings(paths):
     return 1000 * float(np.median(read)), 1000 * float(np.median(prep))
 
 
+def big_files(digit, folder: Path, repeats=5):
+    """Median ms to read and to preprocess a 12-MP phone photo (JPEG) and an A4 scan at 300 dpi (PNG)."""
+    rng = np.random.default_rng(7)
+    photo = (4032, 3024)
+    alpha = place(pen(digit, 1200), photo, centred(1200, photo, rng, 200))
+    (folder / "photo.jpg").write_bytes(encode(paint(alpha, light=falloff(photo, 0.2, rng), noise=3, rng=rng), "JPEG", 92))
+    scan = (2480, 3508)
+    (folder / "scan.png").write_bytes(encode(paint(place(pen(digit, 900), scan, (800, 1300)))))
+    out = {}
+    for name in ("photo.jpg", "scan.png"):
+        read, prep = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            grey = read_image(folder / name)
+            t1 = time.perf_counter()
+            to_mnist(grey, name)
+            read.append(t1 - t0)
+            prep.append(time.perf_counter() - t1)
+        out[name] = {"read_ms": round(1000 * float(np.median(read)), 1),
+                     "preprocess_ms": round(1000 * float(np.median(prep)), 1), "read_shape": list(grey.shape)}
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a model .npz; default: train a small one first")
     parser.add_argument("--n", type=int, default=500, help="how many test digits (from the first)")
     parser.add_argument("--only", nargs="*", help="only the conditions whose names contain these words")
     parser.add_argument("--keep", help="write the rendered files into this folder (to look at them)")
+    parser.add_argument("--big-files", action="store_true",
+                        help="only time reading vs preprocessing a 12-MP phone photo and an A4 300-dpi scan")
     args = parser.parse_args()
+    if args.big_files:
+        with tempfile.TemporaryDirectory() as tmp:
+            digit = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[0]
+            print(json.dumps(big_files(digit, Path(tmp)), indent=2))
+        return
     net, name = (load_model(args.model), args.model) if args.model else trained_model()
     images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:args.n]
     labels = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:args.n]
