@@ -13,7 +13,8 @@ digit to a fraction of the box. In order:
 4. stroke width: a stroke far thicker (marker) or thinner (fine pen) than MNIST's, relative to
    the digit's height, is eroded or dilated towards MNIST's typical width.
 
-numpy only; every step is a few vectorised passes over an image of at most WORK_SIDE pixels a side.
+The page is analysed shrunk to at most WORK_SIDE pixels a side (numpy, and Pillow to resize);
+the ink of what is kept is then taken from the full-resolution image, cropped around the digit.
 """
 from __future__ import annotations
 
@@ -24,14 +25,15 @@ from PIL import Image
 WORK_SIDE = 256         # the page is analysed at most this big: a digit a tenth as tall is still 25 px
 TILES = 16              # the paper's brightness is estimated on a grid this many tiles across
 PAPER_QUANTILE = 0.75   # in each tile, paper is the brighter part: a digit covers far less than 25% of it
-LINE_SPAN = 0.5         # a straight run over this fraction of the picture's width (or height) may be a rule
+LINE_SPAN = 0.3         # a straight run over this fraction of the picture's width (or height) may be a rule
 LINE_VS_DIGIT = 1.3     # ...and is one unless it is shorter than this many digit sizes and touches the digit
 MASK = 0.35             # ink above this fraction of the strongest is grouped (fainter: edges, haze, shadow rims)
 SPECK = 0.15            # ink groups lighter than this fraction of the digit's, away from it, are dropped
 NEAR = 0.15             # "close to the digit": within this fraction of its size from its box
 STROKE = 0.094          # MNIST's stroke width / digit height: median of test digits drawn 150 px tall
                         # (5-95%: 0.061-0.144), measured as 2·area / boundary pixels
-STROKE_SLACK = 1.6      # strokes within this factor of STROKE are left alone
+STROKE_SLACK = 1.5      # strokes within this factor of STROKE are left alone
+FRAME_SIDES = 0.5       # a box's other sides are at least this fraction of its longest side
 THIN = 10               # a line is at least this many times longer than it is thick
 MEASURABLE = 48         # a digit shorter than this (pixels) has strokes too few pixels wide to measure or erode
 CROSS = 4               # a stroke crossing a line shows within this many pixels on both sides of it
@@ -135,34 +137,46 @@ def paper_brightness(paper: np.ndarray) -> np.ndarray:
     return np.asarray(big, np.float32)[:h, :w]
 
 
-def find_lines(mask: np.ndarray) -> list[tuple[np.ndarray, int]]:
-    """Long thin straight horizontal and vertical lines in a mask -> [(pixels (h, w) bool, length)].
+def _straight(mask: np.ndarray, axis: int, min_length: float) -> list[tuple[np.ndarray, int, int]]:
+    """Thin straight runs of the mask along rows (axis 0) or columns (1) at least min_length long."""
+    m = mask if axis == 0 else mask.T
+    near = _filter(m, 1, np.max)                 # bridges a one-pixel gap or a slight tilt
+    row, start, stop = _runs(near)
+    long = (stop - start) >= min_length
+    cand = np.zeros_like(m)
+    for r, s, e in zip(row[long], start[long], stop[long]):
+        cand[r, s:e] = True
+    cand &= m
+    labels, boxes, weights = _groups(cand.astype(np.float32), cand)    # weight = pixel count
+    length = boxes[1:, 3] - boxes[1:, 2] + 1
+    found = []
+    for k in np.flatnonzero((length >= min_length) & (length >= THIN * weights[1:] / length)) + 1:
+        pixels = labels == k
+        found.append((pixels if axis == 0 else pixels.T, int(length[k - 1]), axis))
+    return found
+
+
+def find_lines(mask: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
+    """Long thin straight horizontal and vertical lines in a mask -> [(pixels (h, w) bool, length, framed)].
 
     A line's pixels leave out those where a stroke crosses it (ink just beyond it on both sides).
     """
-    found = []
+    found = [line for axis in (0, 1) for line in _straight(mask, axis, LINE_SPAN * mask.shape[1 - axis])]
+    # A small box in a big picture: its short sides are looked for beside its long ones.
     for axis in (0, 1):
-        m = mask if axis == 0 else mask.T                               # lines run along rows of m
-        near = _filter(m, 1, np.max)             # bridges a one-pixel gap or a slight tilt
-        row, start, stop = _runs(near)
-        long = (stop - start) >= LINE_SPAN * m.shape[1]
-        cand = np.zeros_like(m)
-        for r, s, e in zip(row[long], start[long], stop[long]):
-            cand[r, s:e] = True
-        cand &= m
-        labels, boxes, weights = _groups(cand.astype(np.float32), cand)    # weight = pixel count
-        length = boxes[1:, 3] - boxes[1:, 2] + 1
-        for k in np.flatnonzero((length >= LINE_SPAN * m.shape[1]) & (length >= THIN * weights[1:] / length)) + 1:
-            pixels = labels == k
-            found.append((pixels if axis == 0 else pixels.T, int(length[k - 1]), axis))
+        other = [length for _, length, a in found if a != axis]
+        if other and not any(a == axis for _, _, a in found):
+            found += _straight(mask, axis, FRAME_SIDES * max(other))
     # Rules and frames come in families: a lone straight stroke (a "1" in a tight crop) is the digit.
+    # A side of a closed box (a corner with a perpendicular line at both ends) is a frame's, always.
     boxes = [_box(p) for p, _, _ in found]
-    found = [(p, length) for i, (p, length, axis) in enumerate(found)
-             if any(a == axis for j, (_, _, a) in enumerate(found) if j != i)
-             or any(a != axis and _corner(boxes[i], boxes[j]) for j, (_, _, a) in enumerate(found))]
+    corners = [[any(a != axis and _corner(end, boxes[j]) for j, (_, _, a) in enumerate(found)) for end in _ends(boxes[i], axis)]
+               for i, (_, _, axis) in enumerate(found)]
+    found = [(p, length, all(corners[i])) for i, (p, length, axis) in enumerate(found)
+             if any(a == axis for j, (_, _, a) in enumerate(found) if j != i) or any(corners[i])]
     if not found:
         return found
-    every = np.logical_or.reduce([p for p, _ in found])
+    every = np.logical_or.reduce([p for p, *_ in found])
     rest = mask & ~every
     crossing = np.zeros_like(mask)
     for axis in (0, 1):
@@ -172,14 +186,20 @@ def find_lines(mask: np.ndarray) -> list[tuple[np.ndarray, int]]:
             before |= _shift(rest, d, axis)
             after |= _shift(rest, -d, axis)
         crossing |= before & after
-    return [(p & ~crossing, length) for p, length in found]
+    return [(p & ~crossing, length, framed) for p, length, framed in found]
 
 
-def _corner(a, b) -> bool:
-    """Do two boxes (top, bottom, left, right) share a corner, as a frame's sides do?"""
+def _ends(box, axis):
+    """The two ends (y, x) of a line with this box, running along rows (axis 0) or columns (1)."""
+    top, bottom, left, right = box
+    mid_y, mid_x = (top + bottom) // 2, (left + right) // 2
+    return [(mid_y, left), (mid_y, right)] if axis == 0 else [(top, mid_x), (bottom, mid_x)]
+
+
+def _corner(end, box) -> bool:
+    """Does a line's end (y, x) meet a corner of another line's box, as a frame's sides do?"""
     near = 2 * CROSS + 2
-    return any(abs(ya - yb) <= near and abs(xa - xb) <= near
-               for ya in a[:2] for xa in a[2:] for yb in b[:2] for xb in b[2:])
+    return any(abs(end[0] - y) <= near and abs(end[1] - x) <= near for y in box[:2] for x in box[2:])
 
 
 def _box(pixels: np.ndarray) -> tuple[int, int, int, int]:
@@ -201,7 +221,7 @@ def _touches(pixels, box, margin) -> bool:
 
 def _union(lines, like) -> np.ndarray:
     out = np.zeros_like(like)
-    for pixels, _ in lines:
+    for pixels, *_ in lines:
         out |= pixels
     return out
 
@@ -244,7 +264,7 @@ def _size(box) -> int:
     return int(max(box[1] - box[0] + 1, box[3] - box[2] + 1))
 
 
-def digit_ink(grey: np.ndarray, background: float, min_contrast: float, noise: float):
+def digit_ink(grey: np.ndarray, background: float, min_contrast: float):
     """(h, w) grey in [0, 1] and the border's paper level -> ((h', w') ink in [0, 1], contrast).
 
     The page is analysed shrunk to WORK_SIDE; the ink returned is the full-resolution ink of what
@@ -269,7 +289,8 @@ def digit_ink(grey: np.ndarray, background: float, min_contrast: float, noise: f
     if len(weights) == 1:
         return np.zeros((1, 1), np.float32), contrast
     main = int(weights.argmax())
-    bars = [i for i, (p, length) in enumerate(lines) if _is_stroke(p, length, labels, boxes[main], _size(boxes[main]))]
+    bars = [i for i, (p, length, framed) in enumerate(lines)
+            if not framed and _is_stroke(p, length, labels, boxes[main], _size(boxes[main]))]
     if bars:
         lines = [line for i, line in enumerate(lines) if i not in bars]
         labels, boxes, weights = _groups(ink, mask & ~_union(lines, mask))

@@ -142,7 +142,7 @@ def _ink(grey: np.ndarray, name) -> np.ndarray:
     """(h, w) grey -> (h', w') the digit's ink in [0, 1] on a zero background (nn.page finds it)."""
     border = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
     background = float(np.median(border))       # the frame is mostly paper, whatever the digit does
-    ink, contrast = digit_ink(grey, background, MIN_CONTRAST, NOISE)
+    ink, contrast = digit_ink(grey, background, MIN_CONTRAST)
     if ink is None or ink.max() <= 0:
         raise ImageError(f"{name}: blank image (nothing differs from the background by "
                          f"{MIN_CONTRAST:.0%} of full scale)")
