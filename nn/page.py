@@ -32,7 +32,8 @@ SPECK = 0.15            # ink groups lighter than this fraction of the digit's, 
 NEAR = 0.15             # "close to the digit": within this fraction of its size from its box
 STROKE = 0.094          # MNIST's stroke width / digit height: median of test digits drawn 150 px tall
                         # (5-95%: 0.061-0.144), measured as 2·area / boundary pixels
-STROKE_SLACK = 1.5      # strokes within this factor of STROKE are left alone
+THICKEST = 0.2          # a stroke over this (relative to height; MNIST's 95th percentile is 0.144) is thinned
+THINNEST = 0.05         # one under this (MNIST's 5th percentile: 0.061) is thickened, both towards STROKE
 FRAME_SIDES = 0.5       # a box's other sides are at least this fraction of its longest side
 THIN = 10               # a line is at least this many times longer than it is thick
 MEASURABLE = 48         # a digit shorter than this (pixels) has strokes too few pixels wide to measure or erode
@@ -333,10 +334,10 @@ def normalise_stroke(ink: np.ndarray, digit: np.ndarray) -> np.ndarray:
     boundary = int((digit & ~inner).sum())
     width = 2 * digit.sum() / max(boundary, 1)                           # ≈ stroke width for long strokes
     target = STROKE * height
-    if width > STROKE_SLACK * target:
+    if width > THICKEST * height:
         radius = int(round((width - target) / 2))
         return _filter(ink, radius, np.min) if radius else ink
-    if width * STROKE_SLACK < target:
+    if width < THINNEST * height:
         radius = int(round((target - width) / 2))
         return _filter(ink, radius, np.max) if radius else ink
     return ink

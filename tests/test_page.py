@@ -110,9 +110,9 @@ def test_a_digits_own_straight_bar_is_not_a_rule():
 
 
 def test_marker_stroke_is_thinned_towards_mnists():
-    thick = _filter(seven(240, 160), 12, np.max)                # a 24 px stroke made 48 px: a marker
+    thick = _filter(seven(240, 160), 24, np.max)                # a 24 px stroke made 72 px: a marker
     d, clean = to_mnist(on_page((400, 400), (80, 120), thick)), to_mnist(on_page((400, 400), (80, 120), seven(240, 160)))
-    assert (d > 128).sum() < 1.5 * (clean > 128).sum()          # 1.4 times; unthinned 1.9 times
+    assert (d > 128).sum() < 1.8 * (clean > 128).sum()          # 1.6 times; unthinned (the old code) 2.6 times
 
 
 def test_normal_strokes_are_left_alone():
