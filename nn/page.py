@@ -6,8 +6,9 @@ digit to a fraction of the box. In order:
 
 1. light: paper brightness is estimated locally (a coarse grid of tiles), and ink is measured
    as the fraction of light the ink takes away from it, so gradients and soft shadows flatten;
-2. lines: runs of ink much longer than a digit's stroke and spanning half the picture (ruled
-   and squared paper, a printed box) are removed, except where a stroke crosses them;
+2. lines: thin straight runs of ink over 30% of the picture, in families (ruled and squared
+   paper) or closing a box (a printed frame), are removed, except where a stroke crosses them;
+   a straight bar of the digit itself (a 7's top) is recognised by its length and place;
 3. specks: connected ink is grouped; the heaviest group is the digit, and groups far lighter
    than it that are not close to it (dust, a stray dot) are dropped;
 4. stroke width: a stroke far thicker (marker) or thinner (fine pen) than MNIST's, relative to
