@@ -2,7 +2,7 @@
 
 Each test draws test_preprocess's black '7' (or '0') on a page with one kind of mark and checks
 that the 28×28 digit comes out as from the clean drawing. The old preprocessing (background from
-the border, every mark counted as ink) fails each of them.
+the border, every mark counted as ink) fails them, except the soft shadow (see there).
 """
 from __future__ import annotations
 
