@@ -1,8 +1,8 @@
 """nn.page: the digit found on a page of marks that are not the digit (issue 14).
 
 Each test draws test_preprocess's black '7' (or '0') on a page with one kind of mark and checks
-that the 28×28 digit comes out as from the clean drawing. The old preprocessing (background from
-the border, every mark counted as ink) fails them, except the soft shadow (see there).
+that the 28×28 digit comes out as from the clean drawing (figures of the old preprocessing, which
+took the background from the border and every mark as ink, where measured, in the comments).
 """
 from __future__ import annotations
 
