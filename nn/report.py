@@ -208,11 +208,21 @@ def _provenance(p):
     plain = json.loads(json.dumps(p.get("config", {}), default=str))
     config = yaml.safe_dump(plain, sort_keys=True, default_flow_style=False, allow_unicode=True)
     sums = [[escape(f), f"<code>{escape(s)}</code>"] for f, s in sorted(p.get("checksums", {}).items())]
-    versions = [[escape(k), escape(_cell(v))] for k, v in sorted(p.get("versions", {}).items())]
+    env = p.get("environment")  # nn.environment.check(): imported versions against the lock file
+    if env:
+        versions = (f"<p>Lock file <code>{escape(env['lock'])}</code>, SHA-256 "
+                    f"<code>{escape(env['lock_sha256'] or 'unavailable')}</code>; Python {escape(env['python'])}</p>"
+                    + (f'<p class="failed"><b>Warning:</b> {escape(env["warning"])}</p>' if env.get("warning") else "")
+                    + _table(["package", "imported", "in the lock"],
+                             [[escape(k), escape(v["imported"]), escape(v["locked"] or "")]
+                              for k, v in env["versions"].items()], left=1))
+    else:
+        versions = _table(["package", "version"],
+                          [[escape(k), escape(_cell(v))] for k, v in sorted(p.get("versions", {}).items())], left=2)
     return ("<h2>Provenance</h2>"
             f"<p><b>Platform:</b> {escape(_cell(p.get('platform')))}<br>"
             f"<b>Git commit:</b> {escape(p.get('git_commit') or 'not a git checkout')}</p>"
-            "<h3>Package versions</h3>" + _table(["package", "version"], versions, left=2)
+            "<h3>Package versions</h3>" + versions
             + "<h3>Dataset checksums (SHA-256 of the decompressed IDX files)</h3>"
             + _table(["file", "sha256"], sums, left=2)
             + f"<h3>Reproducibility</h3><p>{REPRODUCIBLE}</p>"
@@ -225,7 +235,8 @@ def render_report(runs, data_plots, overview_plots, sweep_plots, provenance,
 
     runs: run dicts (module docstring); data_plots, overview_plots: {caption: png path};
     sweep_plots: {sweep name: png path}; provenance: {"config": dict, "checksums": {file:
-    sha256}, "versions": {package: version}, "platform": str, "git_commit": str or None}.
+    sha256}, "versions": {package: version}, "environment": nn.environment.check() (optional),
+    "platform": str, "git_commit": str or None}.
     """
     by_name = {r["run"]: r for r in runs}
     rows = sorted_rows(runs)

@@ -72,6 +72,22 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
     }
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slurm", action="store_true",
+                     help="also run the tests marked slurm: they install slurm-wlm and munge (as root) and start "
+                          "a one-node Slurm; run them from a venv with requirements-slurm.lock (docs/cluster.md)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without --slurm the Slurm tests are deselected: a plain `pytest` installs nothing and starts no daemon."""
+    if config.getoption("--slurm"):
+        return
+    keep = [item for item in items if "slurm" not in item.keywords]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if "slurm" in item.keywords])
+        items[:] = keep
+
+
 @cache
 def _no_slurm_dir() -> str:
     """A folder with an `scontrol` that fails at once (see snakemake_env)."""
