@@ -114,10 +114,12 @@ def snakemake_env(cluster: bool = False) -> dict:
 class Workflow:
     """The pipeline in its own work dir: `run(...)` calls snakemake there."""
 
-    def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile", cluster: bool = False):
+    def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile", cluster: bool = False,
+                 python: str = sys.executable):
         self.workdir = workdir
         self.snakefile = snakefile
         self.cluster = cluster
+        self.python = python  # the interpreter whose snakemake runs it (another venv's, in test_lock.py)
         self.configfile = workdir / "config.yaml"
         self.write_config(config)
 
@@ -129,7 +131,7 @@ class Workflow:
         self.configfile.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(self.snakefile),
+        cmd = [self.python, "-m", "snakemake", "--snakefile", str(self.snakefile),
                "--directory", str(self.workdir), "--configfile", str(self.configfile), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=snakemake_env(self.cluster))
         if check and proc.returncode != 0:
