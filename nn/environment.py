@@ -9,13 +9,19 @@ they differ from the lock's.
     env = environment.check("requirements.lock")
     env["versions"]  # {"numpy": {"imported": "2.4.6", "locked": "2.4.6"}, ...}
     env["warning"]   # None, or one line naming each package that differs
+
+It also tells whether Slurm's controller answers where the Slurm executor plugin is installed
+(`slurm_controller`), for workflow/rules/slurm.smk.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import platform
 import re
+import shutil
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -114,3 +120,27 @@ def check(lock_path, packages=PACKAGES) -> dict:
     versions = {name: {"imported": v, "locked": pins.get(normalize(name))} for name, v in imported.items()}
     return {"lock": lock_path.name, "lock_sha256": digest, "python": python, "versions": versions,
             "warning": mismatch_warning(versions, lock_path.name)}
+
+
+def slurm_controller(timeout: float = 5.0) -> tuple[str, str] | None:
+    """("up" | "down" | "unreachable", one line from Slurm) where the Slurm executor plugin and
+    Slurm's `scontrol` are both installed; None elsewhere (nothing to ask).
+
+    `scontrol ping` answers in milliseconds even when the controller is down ("down": a
+    configured controller that does not run). "unreachable": Slurm has no configuration here,
+    or `scontrol` failed otherwise. The plugin's own probe when Snakemake starts, `scontrol
+    show config`, instead waits out Slurm's MessageTimeout (10 s by default) in that case.
+    """
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None or shutil.which("scontrol") is None:
+        return None
+    try:
+        proc = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "unreachable", f"scontrol ping gave no answer within {timeout:g} s"
+    except OSError as e:
+        return "unreachable", f"scontrol ping: {e.strerror or e}"
+    said = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip().strip("*")]
+    first = said[0] if said else f"scontrol ping exited with status {proc.returncode}"
+    if proc.returncode == 0 and first.endswith(" is UP"):
+        return "up", first
+    return ("down" if first.endswith(" is DOWN") else "unreachable"), first

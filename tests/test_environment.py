@@ -114,3 +114,47 @@ def test_the_report_warns_in_one_line_when_versions_differ(tmp_path):
     warning = [line for line in html.split("<p") if "Warning" in line]
     assert len(warning) == 1 and f"numpy {here['numpy']} (lock: 1.0.0)" in warning[0]
     assert "<td>1.0.0</td>" in html
+
+
+def fake_scontrol(folder, script: str) -> str:
+    """A PATH whose only `scontrol` is the given shell script body."""
+    folder.mkdir(exist_ok=True)
+    (folder / "scontrol").write_text("#!/bin/sh\n" + script)
+    (folder / "scontrol").chmod(0o755)
+    return str(folder)
+
+
+@pytest.fixture
+def plugin_installed(monkeypatch):
+    real = environment.importlib.util.find_spec
+    monkeypatch.setattr(environment.importlib.util, "find_spec",
+                        lambda name: object() if name == "snakemake_executor_plugin_slurm" else real(name))
+
+
+DOWN = ("echo 'Slurmctld(primary) at vm is DOWN'\necho '*****************************************'\n"
+        "echo '** RESTORE SLURMCTLD DAEMON TO SERVICE **'\necho '*****************************************'\nexit 1\n")
+
+
+@pytest.mark.parametrize("script, state, line", [
+    ("echo 'Slurmctld(primary) at vm is UP'\n", "up", "Slurmctld(primary) at vm is UP"),
+    (DOWN, "down", "Slurmctld(primary) at vm is DOWN"),
+    ("echo 'scontrol: error: fetch_config: DNS SRV lookup failed' >&2\nexit 1\n", "unreachable",
+     "scontrol: error: fetch_config: DNS SRV lookup failed"),
+    ("exit 1\n", "unreachable", "scontrol ping exited with status 1"),
+])
+def test_slurm_controller_states_from_scontrol_ping(tmp_path, monkeypatch, plugin_installed, script, state, line):
+    monkeypatch.setenv("PATH", fake_scontrol(tmp_path / "bin", script))
+    assert environment.slurm_controller() == (state, line)
+
+
+def test_a_hanging_scontrol_is_given_up_on(tmp_path, monkeypatch, plugin_installed):
+    monkeypatch.setenv("PATH", fake_scontrol(tmp_path / "bin", "exec /bin/sleep 30\n"))
+    assert environment.slurm_controller(timeout=0.3) == ("unreachable", "scontrol ping gave no answer within 0.3 s")
+
+
+def test_nothing_is_asked_without_the_plugin_or_without_scontrol(tmp_path, monkeypatch, plugin_installed):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no scontrol
+    assert environment.slurm_controller() is None
+    monkeypatch.setenv("PATH", fake_scontrol(tmp_path / "bin", DOWN))
+    monkeypatch.setattr(environment.importlib.util, "find_spec", lambda name: None)
+    assert environment.slurm_controller() is None
