@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     for line in bad:
         print(f"lint: {line}", file=sys.stderr)
     if not bad:
-        print(f"snakemake --lint {' '.join(argv)}: clean apart from the conda/container lint "
+        print(f"{' '.join(['snakemake --lint', *argv])}: clean apart from the conda/container lint "
               f"({len(lints(proc.stdout + proc.stderr))} of those)")
     return 1 if bad else 0
 
