@@ -37,7 +37,7 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]*?)
 
 
 def normalize(name: str) -> str:
-    """PEP 503 form: Pillow, pillow and PIL_low-er spellings compare equal."""
+    """PEP 503 form, so PyYAML and pyyaml, or jupyter_core and jupyter-core, compare equal."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
