@@ -50,6 +50,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/slurm.smk"
 
 # Cheap stages run on the submitting machine, also under a cluster executor.
 localrules: all, download, report, quick
@@ -72,6 +73,7 @@ onerror:
 
 
 onstart:
+    stop_if_slurm_is_not_there()
     # One line, before any job, if an output folder is read-only (Snakemake's own failure is a traceback).
     try:
         fileio.check_writable("results")

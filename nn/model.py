@@ -324,3 +324,27 @@ def _build(arch: dict) -> Sequential:
     if model.output != arch["output"]:
         raise ValueError(f"output {arch['output']!r} does not match the last layer ({model.output!r})")
     return model
+
+
+def _layers_in_words(arch: dict) -> str:
+    """'Linear(784->16) ReLU Linear(16->10) Softmax, cross_entropy, float32': what differs, readable."""
+    parts = []
+    for spec in arch["layers"]:
+        if spec["type"] == "linear":
+            parts.append(f"Linear({spec['n_in']}->{spec['n_out']})")
+        else:
+            parts.append(spec["type"] + (f"({spec['rate']})" if "rate" in spec else ""))
+    return f"{' '.join(parts)}, {arch['loss']}, {arch['dtype']}"
+
+
+def check_belongs(model: Sequential, hp: dict, path, run: str) -> None:
+    """ModelFileError unless `model` has the architecture that the run's hyperparameters
+    describe (sizes, activations, dropout, loss, dtype): a model file copied in from another
+    run must not be reported under this one's name."""
+    expected = mlp([model.n_in, *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
+                   loss=hp["loss"], init=None, dtype=hp["dtype"], dropout=hp.get("dropout", 0.0)).architecture()
+    found = model.architecture()
+    if found != expected:
+        raise ModelFileError(f"{path}: this model is {_layers_in_words(found)}, but run {run}'s hyperparameters "
+                             f"describe {_layers_in_words(expected)}; it belongs to another run (retrain with "
+                             f"snakemake --forcerun train)")

@@ -14,6 +14,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -108,6 +109,24 @@ def to_csv(results, names=None) -> str:
     return buf.getvalue()
 
 
+SHEET_MAX = 120        # images on a contact sheet; more make it unreadable (the CSV has them all)
+SHEET_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def write_sheet(path, results, names, title) -> None:
+    """The contact sheet: each image (its first SHEET_MAX) beside the 28×28 digit the model saw.
+
+    A misread digit that looks wrong on the right was lost in preprocessing; one that looks
+    right there was misread by the network.
+    """
+    from nn import plots                  # matplotlib: loaded only when a sheet is asked for
+    shown = list(zip(results, names))[:SHEET_MAX]
+    if len(results) > len(shown):
+        title += f" (the first {len(shown)} of {len(results)} images)"
+    plots.contact_sheet(path, [r.thumb for r, _ in shown], [r.digit for r, _ in shown],
+                        [caption(r, n) for r, n in shown], [r.error is not None for r, _ in shown], title)
+
+
 def caption(r: Result, name: str) -> str:
     """Two short lines for a contact sheet: the name, then the digit and confidence or the error."""
     if r.error is not None:
@@ -123,7 +142,12 @@ def main(argv=None) -> int:
     parser.add_argument("model", help="a model .npz written by training (results/runs/RUN/model.npz)")
     parser.add_argument("images", nargs="+", help="PNG or JPEG files, any size, colour or grey, either polarity")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of text lines")
+    parser.add_argument("--explain", metavar="SHEET.png",
+                        help="also write a contact sheet: each image beside the 28×28 digit the model saw "
+                             f"(.png, .pdf or .svg; the first {SHEET_MAX} images)")
     args = parser.parse_args(argv)
+    if args.explain and not args.explain.lower().endswith(SHEET_SUFFIXES):
+        parser.error(f"--explain: {args.explain}: the sheet's name must end in {', '.join(SHEET_SUFFIXES)}")
     try:
         net = load_model(args.model)
     except ModelFileError as e:
@@ -135,6 +159,13 @@ def main(argv=None) -> int:
     else:
         for r in results:
             print(describe(r), file=sys.stderr if r.error else sys.stdout)
+    if args.explain:
+        try:
+            write_sheet(args.explain, results, [os.path.basename(p) for p in args.images],
+                        f"{os.path.basename(args.model)}: each image beside the digit it saw")
+        except OSError as e:
+            print(f"nn-predict: {args.explain}: cannot write the sheet ({e.strerror or e})", file=sys.stderr)
+            return 1
     return int(any(r.error for r in results))
 
 

@@ -6,20 +6,32 @@ Measured on the training set: the centre of mass is at (14.0, 14.0) ± 0.29 (an 
 of a real-valued centre), the longer side of the bounding box is 20, and 90% of digits reach
 255. So: light ink on a black background, COM moved to pixel (14, 14) by a whole-pixel shift,
 brightest pixel 255. nn.data.to_inputs then scales it exactly as the training images were.
+Before those steps nn.page finds the digit on the page: it flattens uneven light, removes
+ruled lines and frames, drops specks and brings a marker's or fine pen's stroke towards
+MNIST's width, so that the crop is the box around the digit, not around every mark.
 
-Reading a file (Pillow, which matplotlib already depends on) refuses a huge image from its
-header, before any pixel is decoded.
+Reading a file (Pillow, which matplotlib already depends on) opens only regular files (a FIFO
+would block), refuses a huge image from its header before any pixel is decoded, and shrinks a
+big decoded image before any float copy.
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 40_000_000  # a 40-megapixel photo is about 160 MB as float32 grey; more is refused
+from nn.page import digit_ink
+
+# More pixels are refused from the header. Measured (peak RSS of a fresh process, resource.getrusage;
+# tests/test_preprocess.py): a 40-MP RGBA PNG 345 MB, of which the decoded image is 160 MB and Pillow's
+# premultiplied copy for the shrink as much again; a 40-MP JPEG 41 MB (decoded at 1/8 scale).
+MAX_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG")
+READ_SIDE = 2048        # a decoded image longer than this is shrunk by a whole factor before float conversion
 DRAFT_SIDE = 512         # a JPEG is decoded at the smallest scale that keeps its shorter side this long
 BOX, SIDE, CENTRE = 20, 28, 14
 MIN_CONTRAST = 0.1       # ink darker/lighter than the background by less than this (of full scale): blank
@@ -47,32 +59,73 @@ def _grey(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), np.float32) / 255
 
 
-def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Read a PNG or JPEG -> (h, w) float32 grey in [0, 1]. ImageError names the file and the fault."""
+def _open_regular(path):
+    """Open `path` for reading only if it is a regular file: a FIFO or a device would block or never end.
+
+    O_NONBLOCK makes opening a FIFO return at once; fstat then looks at what was opened (no race).
+    """
     try:
-        # Pillow warns (DecompressionBombWarning) on opening a large image; we check the size
-        # ourselves, with a clearer message and a lower cap, so its warning is noise here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=FORMATS) as img:   # reads the header only
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise ImageError(f"{path}: {w}×{h} is {w * h / 1e6:.1f} megapixels, over the cap of "
-                                     f"{max_pixels / 1e6:g}; refusing to decode it")
-                if w == 0 or h == 0:
-                    raise ImageError(f"{path}: image has no pixels ({w}×{h})")
-                if img.format == "JPEG":  # decode a big photo at 1/2..1/8 scale: plenty for a 20×20 digit
-                    k = DRAFT_SIDE / min(w, h)
-                    img.draft("L", (round(w * k), round(h * k)))
-                img.load()
-                img = ImageOps.exif_transpose(img)            # phone photos: upright as shown
-                return _grey(img)
-    except ImageError:
-        raise
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image") from None
+    except OSError as e:
+        raise ImageError(f"{path}: cannot open ({e.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ImageError(f"{path}: is a folder, not an image")
+        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "not a regular file")
+        raise ImageError(f"{path}: not a regular file ({kind}); refusing to read it")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    """A decoded image whose longer side is over READ_SIDE -> reduced by a whole factor (box average).
+
+    The float32 conversions after this then work on a few megabytes whatever the file's size.
+    """
+    factor = -(-max(img.size) // READ_SIDE)
+    if factor <= 1:
+        return img
+    if img.mode.startswith("I"):
+        return img.convert("I").reduce(factor)
+    if img.mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
+    return img.reduce(factor)                     # RGBA: Pillow averages premultiplied colour, as seen
+
+
+def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a PNG or JPEG -> (h, w) float32 grey in [0, 1]. ImageError names the file and the fault.
+
+    An image over READ_SIDE pixels a side comes back shrunk by a whole factor (a 20×20 digit needs
+    far less); EXIF orientation is applied.
+    """
+    try:
+        with _open_regular(path) as file:
+            # Pillow warns (DecompressionBombWarning) on opening a large image; we check the size
+            # ourselves, with a clearer message and a lower cap, so its warning is noise here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(file, formats=FORMATS) as img:   # reads the header only
+                    w, h = img.size
+                    if w * h > max_pixels:
+                        raise ImageError(f"{path}: {w}×{h} is {w * h / 1e6:.1f} megapixels, over the cap of "
+                                         f"{max_pixels / 1e6:g}; refusing to decode it")
+                    if w == 0 or h == 0:
+                        raise ImageError(f"{path}: image has no pixels ({w}×{h})")
+                    if img.format == "JPEG":  # decode a big photo at 1/2..1/8 scale: plenty for a 20×20 digit
+                        k = DRAFT_SIDE / min(w, h)
+                        img.draft("L", (round(w * k), round(h * k)))
+                    img.load()
+                    img = ImageOps.exif_transpose(_shrink(img))   # phone photos: upright as shown
+                    return _grey(img)
+    except ImageError:
+        raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not a PNG or JPEG image") from None
     except Image.DecompressionBombError as e:   # so big that Pillow refuses it before we look
@@ -86,15 +139,15 @@ def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 # ---------------------------------------------------------------- grey -> MNIST digit
 
 def _ink(grey: np.ndarray, name) -> np.ndarray:
-    """(h, w) grey -> (h, w) ink in [0, 1] on a zero background, whichever way round it was drawn."""
+    """(h, w) grey -> (h', w') the digit's ink in [0, 1] on a zero background (nn.page finds it)."""
     border = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
     background = float(np.median(border))       # the frame is mostly paper, whatever the digit does
-    ink = 1 - grey if background > 0.5 else grey  # MNIST is light ink on black
-    lo, hi = min(background, 1 - background), float(ink.max())
-    if hi - lo < MIN_CONTRAST:
+    ink, contrast = digit_ink(grey, background, MIN_CONTRAST)
+    if ink is None or ink.max() <= 0:
         raise ImageError(f"{name}: blank image (nothing differs from the background by "
                          f"{MIN_CONTRAST:.0%} of full scale)")
-    ink = np.clip((ink - lo) / (hi - lo), 0, 1)  # stretch: paper 0, darkest stroke 1
+    strong = ink[ink > 0.5 * ink.max()]
+    ink = np.clip(ink / np.percentile(strong, 90), 0, 1)   # stretch: paper 0, strokes 1 (grain and noise saturate)
     ink[ink < NOISE] = 0
     return ink
 

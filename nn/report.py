@@ -243,11 +243,21 @@ def _provenance(p):
     plain = json.loads(json.dumps(p.get("config", {}), default=str))
     config = yaml.safe_dump(plain, sort_keys=True, default_flow_style=False, allow_unicode=True)
     sums = [[escape(f), f"<code>{escape(s)}</code>"] for f, s in sorted(p.get("checksums", {}).items())]
-    versions = [[escape(k), escape(_cell(v))] for k, v in sorted(p.get("versions", {}).items())]
+    env = p.get("environment")  # nn.environment.check(): imported versions against the lock file
+    if env:
+        versions = (f"<p>Lock file <code>{escape(env['lock'])}</code>, SHA-256 "
+                    f"<code>{escape(env['lock_sha256'] or 'unavailable')}</code>; Python {escape(env['python'])}</p>"
+                    + (f'<p class="failed"><b>Warning:</b> {escape(env["warning"])}</p>' if env.get("warning") else "")
+                    + _table(["package", "imported", "in the lock"],
+                             [[escape(k), escape(v["imported"]), escape(v["locked"] or "")]
+                              for k, v in env["versions"].items()], left=1))
+    else:
+        versions = _table(["package", "version"],
+                          [[escape(k), escape(_cell(v))] for k, v in sorted(p.get("versions", {}).items())], left=2)
     return ("<h2>Provenance</h2>"
             f"<p><b>Platform:</b> {escape(_cell(p.get('platform')))}<br>"
             f"<b>Git commit:</b> {escape(p.get('git_commit') or 'not a git checkout')}</p>"
-            "<h3>Package versions</h3>" + _table(["package", "version"], versions, left=2)
+            "<h3>Package versions</h3>" + versions
             + "<h3>Dataset checksums (SHA-256 of the decompressed IDX files)</h3>"
             + _table(["file", "sha256"], sums, left=2)
             + f"<h3>Reproducibility</h3><p>{REPRODUCIBLE}</p>"
@@ -261,7 +271,7 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
     runs: {name: run dict (nn.reproduction)}; rows: nn.reproduction.rows_best_first(runs);
     paired: nn.reproduction.paired_tests(...); data_plots, overview_plots: {caption: png};
     sweep_plots: {sweep: png}; curve_plots: {run: png}; provenance: {"config": dict,
-    "checksums": {file: sha256}, "versions": {package: version}, "platform": str, "git_commit": str or None}.
+    "checksums": {file: sha256}, "versions": {package: version}, "environment": nn.environment.check() (optional), "platform": str, "git_commit": str or None}.
     """
     order = list(runs)                                          # config order for the ledger
     ledger_rows = sorted((r for r in rows if r["reference_accuracy"] is not None), key=lambda r: order.index(r["run"]))

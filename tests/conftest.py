@@ -76,6 +76,22 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
     }
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slurm", action="store_true",
+                     help="also run the tests marked slurm: they install slurm-wlm and munge (as root) and start "
+                          "a one-node Slurm; run them from a venv with requirements-slurm.lock (docs/cluster.md)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without --slurm the Slurm tests are deselected: a plain `pytest` installs nothing and starts no daemon."""
+    if config.getoption("--slurm"):
+        return
+    keep = [item for item in items if "slurm" not in item.keywords]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if "slurm" in item.keywords])
+        items[:] = keep
+
+
 @cache
 def _no_slurm_dir() -> str:
     """A folder with an `scontrol` that fails at once (see snakemake_env)."""
@@ -102,10 +118,12 @@ def snakemake_env(cluster: bool = False) -> dict:
 class Workflow:
     """The pipeline in its own work dir: `run(...)` calls snakemake there."""
 
-    def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile", cluster: bool = False):
+    def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile", cluster: bool = False,
+                 python: str = sys.executable):
         self.workdir = workdir
         self.snakefile = snakefile
         self.cluster = cluster
+        self.python = python  # the interpreter whose snakemake runs it (another venv's, in test_lock.py)
         self.configfile = workdir / "config.yaml"
         self.write_config(config)
 
@@ -117,7 +135,7 @@ class Workflow:
         self.configfile.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(self.snakefile),
+        cmd = [self.python, "-m", "snakemake", "--snakefile", str(self.snakefile),
                "--directory", str(self.workdir), "--configfile", str(self.configfile), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=snakemake_env(self.cluster))
         if check and proc.returncode != 0:

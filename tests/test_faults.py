@@ -336,6 +336,20 @@ def test_damaged_model_fails_its_evaluation_in_one_line(done, tmp_path, damage, 
     assert_same_run(done, wf, "slow")
 
 
+def test_a_model_from_another_run_is_refused_in_one_line(done, tmp_path):
+    """Issue 11.4: results/runs/a/seed-3/model.npz replaced by run slow's (784-512-10): never reported as a's."""
+    wf = copy_of(done, tmp_path)
+    wf.path("results/runs/a/seed-3/model.npz").write_bytes(done.path("results/runs/slow/seed-3/model.npz").read_bytes())
+    proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
+    assert proc.returncode == 1
+    line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule evaluate:"))
+    assert line == ("error in rule evaluate: results/runs/a/seed-3/model.npz: this model is Linear(784->512) relu "
+                    "Linear(512->10) softmax, cross_entropy, float32, but run a's hyperparameters describe "
+                    "Linear(784->16) relu Linear(16->10) softmax, cross_entropy, float32; it belongs to another run "
+                    "(retrain with snakemake --forcerun train)"), line
+    assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
+
+
 # ---------------------------------------------------------------- config and mirrors
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -16,11 +17,11 @@ from nn import plots
 from nn.data import to_inputs
 from nn.idx import read_idx
 from nn.model import mlp, save
-from nn.predict import CSV_COLUMNS, caption, classify, load_model, main, to_csv
+from nn.predict import CSV_COLUMNS, caption, classify, load_model, main, to_csv, write_sheet
 from nn.preprocess import load_digit
 from nn.optim import SGD
 from nn.train import fit
-from test_preprocess import png_header_only, ring, seven
+from test_preprocess import diff, png_header_only, ring, seven
 
 
 def write_grey(path, grey, **kw):
@@ -191,6 +192,66 @@ def test_runs_as_a_module(model_path, mixed_folder):
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith(str(mixed_folder / "a-seven.png"))
 
 
+def test_command_refuses_a_fifo_in_one_line(model_path, mixed_folder, capsys):
+    fifo = mixed_folder / "pipe.png"
+    os.mkfifo(fifo)
+    assert main([str(model_path), str(fifo), str(mixed_folder / "a-seven.png")]) == 1   # returns: no hang
+    out, err = capsys.readouterr()
+    assert err == f"{fifo}: error: not a regular file (a FIFO); refusing to read it\n"
+    assert out.startswith(str(mixed_folder / "a-seven.png"))
+
+
+# ---------------------------------------------------------------- --explain
+
+def test_explain_writes_the_sheet_for_the_images_given(model_path, mixed_folder, tmp_path, capsys):
+    paths = [str(mixed_folder / n) for n in ("a-seven.png", "b-ring.JPG", "e-blank.png")]
+    sheet = tmp_path / "out" / "why.png"
+    assert main(["--explain", str(sheet), str(model_path), *paths]) == 1           # the blank one failed
+    assert capsys.readouterr().out.count("\n") == 2                                 # the usual lines too
+    first = sheet.read_bytes()
+    with Image.open(sheet) as img:
+        assert img.size[0] > 400
+        pixels = np.asarray(img.convert("L"))
+    assert main(["--explain", str(sheet), str(model_path), *paths]) == 1
+    assert sheet.read_bytes() == first                                               # same images, same bytes
+    # It is the sheet of exactly these images: the rule's writer, given the same results, draws the same.
+    results = classify(load_model(model_path), paths)
+    write_sheet(tmp_path / "direct.png", results, ["a-seven.png", "b-ring.JPG", "e-blank.png"],
+                "model.npz: each image beside the digit it saw")
+    assert (tmp_path / "direct.png").read_bytes() == first
+    assert pixels.std() > 10                                                          # not an empty page
+    assert [p.name for p in sheet.parent.iterdir()] == ["why.png"]                   # no temp file left
+
+
+def test_explain_shows_what_the_model_saw(model_path, tmp_path, capsys):
+    """Two images whose digits preprocess alike give sheets that differ only in their originals."""
+    on_ruled = np.ones((240, 320), np.float32)
+    on_ruled[::30] = 0.6                                                             # ruled paper
+    on_ruled[60:180, 120:200] = np.minimum(on_ruled[60:180, 120:200], 1 - seven())
+    write_grey(tmp_path / "ruled.png", on_ruled)
+    write_grey(tmp_path / "clean.png", 1 - seven())
+    assert main(["--explain", str(tmp_path / "s.png"), str(model_path), str(tmp_path / "ruled.png")]) == 0
+    results = classify(load_model(model_path), [tmp_path / "ruled.png", tmp_path / "clean.png"])
+    assert diff(results[0].digit, results[1].digit) < 6                              # the lines are gone
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--explain", "sheet.gif"], "the sheet's name must end in .png, .pdf, .svg"),
+])
+def test_explain_refuses_a_format_it_cannot_write(model_path, mixed_folder, capsys, args, message):
+    with pytest.raises(SystemExit):
+        main([*args, str(model_path), str(mixed_folder / "a-seven.png")])
+    assert message in capsys.readouterr().err
+
+
+def test_explain_into_an_unwritable_place_is_one_line(model_path, mixed_folder, tmp_path, capsys):
+    (tmp_path / "file").write_text("a file, not a folder\n")
+    target = tmp_path / "file" / "sheet.png"
+    assert main(["--explain", str(target), str(model_path), str(mixed_folder / "a-seven.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"nn-predict: {target}: cannot write the sheet")
+
+
 # ---------------------------------------------------------------- the contact sheet
 
 def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
@@ -276,3 +337,33 @@ def test_rule_config(predict_workflow, tmp_path):
     wf.write_config({"predict_dir": str(tmp_path), "predict_run": "tiny"})
     proc = wf.run("--cores", "1", "-n", check=False)
     assert proc.returncode != 0 and "predict_run: 'tiny' is not a run (runs: best, wide)" in proc.stderr
+
+
+ODD_NAMES = ["{run}.png", "{run,\\d+}.png", "a{{b.png", "}.png", "x{.png", "sp ace.png", "q'uote.png", "-dash.png",
+             "ü.png", "*.png", "[a].png", "new\nline.png"]
+
+
+@pytest.mark.slow
+def test_rule_takes_any_file_name(predict_workflow, mixed_folder):
+    """Names Snakemake would read as wildcards or cannot write to its lock file, a FIFO, a dangling link."""
+    wf = predict_workflow
+    for name in ODD_NAMES:
+        write_grey(mixed_folder / name, 1 - seven())
+    write_grey(os.fsencode(mixed_folder) + b"/bad\xff.png", 1 - seven())            # not UTF-8
+    os.mkfifo(mixed_folder / "pipe.png")
+    os.symlink(mixed_folder / "gone", mixed_folder / "dangling.png")
+    wf.run("--cores", "1")
+    rows = {r["file"]: r for r in csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text()))}
+    shown = [n.replace("\n", " ") for n in ODD_NAMES] + ["bad\ufffd.png"]
+    assert set(rows) == set(GOOD + BAD + shown + ["pipe.png", "dangling.png"])
+    assert all(rows[n]["predicted"] == rows["a-seven.png"]["predicted"] and not rows[n]["error"] for n in shown)
+    assert rows["pipe.png"]["error"] == "not a regular file (a FIFO); refusing to read it"
+    assert rows["dangling.png"]["error"] == "no such file"
+    again = wf.run("--cores", "1")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    write_grey(mixed_folder / "{run}.png", 1 - ring())                                # a new image, same name
+    os.utime(mixed_folder / "{run}.png", ns=(1, 10**18))
+    rerun = wf.run("--cores", "1")
+    assert "Nothing to be done" not in rerun.stdout + rerun.stderr
+    rows = {r["file"]: r for r in csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text()))}
+    assert rows["{run}.png"]["predicted"] == rows["b-ring.JPG"]["predicted"]

@@ -1,14 +1,20 @@
 """nn.preprocess: any image file -> a 28×28 digit made the way MNIST's were; bad files named."""
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
+import threading
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from nn.preprocess import MAX_PIXELS, ImageError, load_digit, read_image, to_mnist
+from conftest import REPO
+from nn.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit, read_image, to_mnist
 
 
 def seven(height=120, width=80) -> np.ndarray:
@@ -225,3 +231,39 @@ def test_to_mnist_names_the_image_in_its_errors():
         to_mnist(np.ones((30, 30), np.float32), "scan-3")
     with pytest.raises(ImageError, match="^x: expected a 2-D grey image"):
         to_mnist(np.ones((3, 30, 30), np.float32), "x")
+
+
+def test_fifo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(error_of(fifo)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)                            # reading the FIFO would wait for a writer forever
+    assert not worker.is_alive(), "load_digit hangs on a FIFO"
+    assert outcome == [f"{fifo}: not a regular file (a FIFO); refusing to read it"]
+
+
+def test_device_is_refused():
+    assert "not a regular file (a character device)" in error_of(Path("/dev/zero"))
+
+
+@pytest.mark.slow
+def test_40_megapixel_rgba_png_stays_within_its_measured_memory(tmp_path):
+    """The cap's worst case, as a transparent PNG: peak RSS of a fresh process that reads it (issue 11)."""
+    w, h = 7300, 5470                                  # 39.9 megapixels, just under MAX_PIXELS
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., :3] = 20
+    rgba[h // 4:3 * h // 4, w // 3:2 * w // 3, 3] = 255  # an opaque block on a transparent sheet
+    Image.fromarray(rgba).save(tmp_path / "big.png", compress_level=1)
+    del rgba
+    child = ("import resource, sys\nfrom nn.preprocess import load_digit\n"
+             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "grey, digit = load_digit(sys.argv[1])\n"
+             "print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, *grey.shape)\n")
+    proc = subprocess.run([sys.executable, "-c", child, str(tmp_path / "big.png")],
+                          capture_output=True, text=True, check=True, cwd=REPO)
+    before_mb, peak_mb, gh, gw = map(int, proc.stdout.split())
+    assert max(gh, gw) <= READ_SIDE                    # shrunk before the float copies
+    # measured 345 MB (the decoded RGBA is 160 MB; Pillow's premultiplied copy as much again)
+    assert peak_mb - before_mb < 400, f"peak {peak_mb} MB, {before_mb} MB before reading"

@@ -264,7 +264,7 @@ def evaluated(tiny_data, tmp_path_factory):
     inp = {"model": str(folder / "model.npz"), "history": str(folder / "history.json"),
            "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
     log = _script("evaluate", folder.parent.parent, input=inp, output=out,
-                  params=SimpleNamespace(k=5), wildcards=SimpleNamespace(run="tiny", seed="1"))
+                  params=SimpleNamespace(k=5, hp=dict(HP, hidden=[8])), wildcards=SimpleNamespace(run="tiny", seed="1"))
     return folder, out, log
 
 
@@ -302,7 +302,20 @@ def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):
            "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
     elsewhere = {k: str(tmp_path / Path(v).name) for k, v in out.items()}
     with pytest.raises(SystemExit, match="history.json: a history needs the lists"):
-        _script("evaluate", tmp_path, input=inp, output=elsewhere, params=SimpleNamespace(k=5),
+        _script("evaluate", tmp_path, input=inp, output=elsewhere, params=SimpleNamespace(k=5, hp=dict(HP, hidden=[8])),
+                wildcards=SimpleNamespace(run="tiny", seed="1"))
+    assert not any(Path(p).exists() for p in elsewhere.values())
+
+
+def test_evaluate_script_refuses_a_model_of_another_run(evaluated, tiny_data, tmp_path):
+    folder, out, _ = evaluated
+    inp = {"model": str(folder / "model.npz"), "history": str(folder / "history.json"),
+           "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
+    elsewhere = {k: str(tmp_path / Path(v).name) for k, v in out.items()}
+    with pytest.raises(SystemExit, match=r"model.npz: this model is Linear\(784->8\) relu Linear\(8->10\) softmax, "
+                                         r"cross_entropy, float32, but run tiny's hyperparameters describe "
+                                         r"Linear\(784->32\) relu"):
+        _script("evaluate", tmp_path, input=inp, output=elsewhere, params=SimpleNamespace(k=5, hp=dict(HP, hidden=[32])),
                 wildcards=SimpleNamespace(run="tiny", seed="1"))
     assert not any(Path(p).exists() for p in elsewhere.values())
 

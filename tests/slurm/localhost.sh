@@ -3,7 +3,11 @@
 #
 #   tests/slurm/localhost.sh start    install slurm-wlm + munge if missing, write the config,
 #                                     start munged, slurmctld, slurmd; wait until the node is idle
-#   tests/slurm/localhost.sh stop     stop the three daemons (no-op when they are not running)
+#   tests/slurm/localhost.sh stop     stop the three daemons (no-op when they are not running) and
+#                                     remove the config this script wrote: with it, every Slurm client
+#                                     command (and so every `snakemake` that loads the Slurm executor
+#                                     plugin) would wait 10 s for the stopped controller; without it,
+#                                     they fail at once
 #   tests/slurm/localhost.sh status   show what runs and what sinfo says; exit 1 unless the node is idle
 #
 # Needs root (it installs packages and starts daemons) and no systemd: the daemons are started
@@ -156,6 +160,9 @@ stop() {
     stop_pid slurmd "$SLURMD_PID"
     stop_pid slurmctld "$CTLD_PID"
     stop_pid munged "$MUNGE_PID"
+    if [[ -e $SLURM_CONF ]] && grep -qxF "$MARKER" "$SLURM_CONF"; then
+        rm -f "$SLURM_CONF"  # `start` writes it again
+    fi
     echo "slurm: stopped"
 }
 

@@ -3,10 +3,15 @@
 What a user moving to a cluster relies on: every job that is not a `localrules:` job really
 goes through Slurm (checked against Slurm's own record of the run, not only Snakemake's
 word), and the results are byte-identical to a local run of the same config.
-Needs root: localhost.sh installs slurm-wlm and munge if missing and starts the daemons.
+Needs root: localhost.sh installs slurm-wlm and munge if missing and starts the daemons. So it
+runs only when asked for, from a venv that has the Slurm executor plugin (docs/cluster.md):
+
+    python3 -m venv .venv-slurm && .venv-slurm/bin/pip install --require-hashes -r requirements-slurm.lock \
+        && .venv-slurm/bin/pip install --no-deps -e . && .venv-slurm/bin/pytest --slurm tests/slurm
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 from collections import Counter
@@ -31,6 +36,9 @@ def localhost(action: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def slurm():
     """A running one-node Slurm; stopped afterwards unless it was already up before."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        pytest.fail("the Slurm executor plugin is not installed in this venv: run this test from one made "
+                    "with requirements-slurm.lock (see this file's docstring)")
     was_up = localhost("status").returncode == 0
     started = localhost("start")
     if started.returncode != 0:

@@ -1,4 +1,6 @@
 # Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
+from snakemake.io import contains_wildcard
+
 from nn.report import failed_runs
 from nn.sources import PACKAGE_DIR, code_fingerprint
 
@@ -49,11 +51,50 @@ def run_figure(name, caption):
     )
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def predict_entries(folder):
+    """Every name in `folder` with an image suffix that is not a folder, sorted: each gets a CSV row."""
+    return sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES)
+                  and not os.path.isdir(os.path.join(folder, n)))
+
+
 def predict_images(folder):
-    """The images in `folder`, sorted by name; braces escaped so Snakemake sees no wildcards."""
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".png", ".jpg", ".jpeg"))
-                   and os.path.isfile(os.path.join(folder, n)))
-    return [os.path.join(folder, n).replace("{", "{{").replace("}", "}}") for n in names]
+    """An input function: the regular files among predict_entries that Snakemake can name.
+
+    Snakemake reads `{word}` in any input path as a wildcard, escaped or not (`{run}.png` would stop
+    the DAG with a WildcardError), writes input paths one a line into its lock file (a line break
+    in a name), in UTF-8 (a name that is not); a FIFO or a dangling link is no file to track. Those
+    are left out here, still classified (each gets its row, an error for what is not a file), and
+    a change to any of them still reruns the rule through predict_signature.
+    """
+    def nameable(path):
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:              # os.listdir's stand-ins for undecodable bytes
+            return False
+        return not contains_wildcard(path) and "\n" not in path and "\r" not in path
+
+    def images(wildcards):
+        paths = (os.path.join(folder, n) for n in predict_entries(folder))
+        return [p for p in paths if os.path.isfile(p) and nameable(p)]
+    return images
+
+
+def predict_signature(folder):
+    """A params function: (name, size, mtime) of every entry, so that editing, adding or removing any
+    of them (those predict_images leaves out too) reruns the rule."""
+    def signature(wildcards):
+        out = []
+        for n in predict_entries(folder):
+            try:
+                st = os.stat(os.path.join(folder, n))
+                out.append((ascii(n), st.st_size, st.st_mtime_ns))
+            except OSError:                     # a dangling link: its row says "no such file"
+                out.append((ascii(n), None, None))
+        return out
+    return signature
 
 
 def warn_failed_runs():

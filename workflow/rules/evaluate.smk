@@ -19,6 +19,8 @@ rule evaluate:
     params:
         code=code("evaluate"),
         k=config["evaluation"]["gallery_size"],
+        # the run's architecture: a model file from another run is refused, not reported
+        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
     # One BLAS thread: the test-set products then give the same bits on every machine load.
     threads: 1
     log:
@@ -46,7 +48,7 @@ rule plot_run:
     wildcard_constraints:
         run=RUN_PATTERN,
     params:
-        code=code("evaluate"),
+        code=code("plot_run"),
         k=config["evaluation"]["gallery_size"],
         seed=lambda wc: SEEDS[wc.run][0],
     threads: 1

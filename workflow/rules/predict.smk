@@ -1,6 +1,8 @@
 # Classify your own digit images: every *.png / *.jpg / *.jpeg directly in config
 # `predict_dir`, sorted by name, with the model of run `predict_run`. Nothing when
 # predict_dir is null. A bad image is a row with its error; a bad model fails the job.
+# Any name works: see predict_images in common.smk for `{run}.png`, FIFOs and dangling links;
+# each still gets a row (an error for what is not a regular file).
 
 PREDICT_DIR = config.get("predict_dir")
 PREDICT_RUN = config.get("predict_run", "best")
@@ -23,7 +25,10 @@ if PREDICT_DIR:
         params:
             code=code("predict"),
             run=PREDICT_RUN,
-            folder=PREDICT_DIR,
+            # functions: their strings are taken literally, never as wildcard patterns
+            folder=lambda wildcards: PREDICT_DIR,
+            names=lambda wildcards: predict_entries(PREDICT_DIR),
+            signature=predict_signature(PREDICT_DIR),
         # one BLAS thread: the same bits on any machine load
         threads: 1
         log:

@@ -37,6 +37,7 @@ def main(log):
         return
     check_history(history, inp.history)
     net = model.load(inp.model)
+    model.check_belongs(net, snakemake.params.hp, inp.model, wc.run)  # noqa: F821
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
 
     # one forward pass for outputs and losses; everything below is derived from them

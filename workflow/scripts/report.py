@@ -4,17 +4,16 @@ import os
 import platform
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import fileio, plots, report, reproduction  # noqa: E402
+from nn import environment, fileio, plots, report, reproduction  # noqa: E402
 from nn.plots_published import published_overlay  # noqa: E402
 from nn.report import RUN_FIGURES  # noqa: E402
 
-PACKAGES = ("numpy", "matplotlib", "snakemake", "pyyaml")
+LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"  # what the README installs from
 
 
 def read_optional(path, log, reader=fileio.read_json):
@@ -55,13 +54,9 @@ def git_commit():
 
 
 def provenance(config, checksums):
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return {"config": config, "checksums": checksums, "versions": versions,
+    env = environment.check(LOCK)
+    versions = {"python": env["python"], **{name: v["imported"] for name, v in env["versions"].items()}}
+    return {"config": config, "checksums": checksums, "versions": versions, "environment": env,
             "platform": platform.platform(), "git_commit": git_commit()}
 
 
