@@ -1,6 +1,8 @@
 """Figures that put a published result beside ours: per-epoch curves over every seed."""
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
@@ -19,20 +21,21 @@ def published_overlay(path, run, histories, curves, source):
     if not histories:
         return _empty(path, title, "no seed finished: nothing to overlay")
     fig = _figure(5.5 * len(curves), 4)
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 28 * len(curves) + 20), fontsize=10)
     axes = fig.subplots(1, len(curves), squeeze=False)[0]
     for ax, (key, curve) in zip(axes, curves.items()):
         accuracy = key.endswith("accuracy")
         scale = 100 if accuracy else 1
         ours = [np.asarray(h.get(key) or [np.nan] * len(h["epoch"]), np.float64) * scale for h in histories]
         for i, (h, y) in enumerate(zip(histories, ours)):
-            ax.plot(h["epoch"], y, color="C0", alpha=0.35, lw=1, label="ours, each seed" if i == 0 else None)
+            # markers too: a one-epoch run is a single point, which a bare line would not show
+            ax.plot(h["epoch"], y, ".-", color="C0", alpha=0.35, lw=1, ms=4, label="ours, each seed" if i == 0 else None)
         longest = max(histories, key=lambda h: len(h["epoch"]))["epoch"]
         stacked = np.full((len(ours), len(longest)), np.nan)
         for i, y in enumerate(ours):
             stacked[i, :len(y)] = y
         if len(ours) > 1 and np.isfinite(stacked).any():
-            ax.plot(longest, np.nanmean(stacked, axis=0), color="C0", lw=2, label=f"ours, mean of {len(ours)}")
+            ax.plot(longest, np.nanmean(stacked, axis=0), "o-", color="C0", lw=2, ms=3, label=f"ours, mean of {len(ours)}")
         ax.plot(curve["epochs"], np.asarray(curve["values"], np.float64) * scale, "o-", color="black", ms=4,
                 lw=1, label="published")
         ax.set(xlabel="epoch (round)", ylabel=LABELS.get(key, key) + (" (%)" if accuracy else ""))
