@@ -8,8 +8,12 @@ Modules, each one idea:
   init, layers, losses, model, optim, train   the network and how it learns
   distort, distort_plots                      training-time distortions (shift, affine, elastic), their figure
   gradcheck                                   finite-difference gradients, for the tests
+  checkpoint                                  epoch checkpoints: a killed run resumes with the same bits
   metrics, plots, report                      how a trained network is judged and shown
+  stats, reproduction, plots_published        seeds' statistics, verdicts against published figures,
+                                              McNemar's test, the published curves over ours
   config    validate config.yaml and expand it into one canonical hyperparameter dict per run
-  sources   which nn files a rule's script imports (declared as its inputs)
-  preprocess, predict   classify your own digit images
+  sources   which nn files a rule's script imports (their content hashes are the rules' `code` params)
+  http, limits, environment   bounded downloads, size bounds, the lock file against what is imported
+  preprocess, page, predict   classify your own digit images (page: find the digit on a real page)
 """
