@@ -166,7 +166,7 @@ def _paired_table(tests):
         return "<p>No pairs to compare.</p>"
     header = ["A", "B", "only A right", "only B right", "p (McNemar, exact)", "seed pairs with p < 0.05"]
     body = [[escape(t["a"]), escape(t["b"]) + (" (best)" if t["vs_best"] else ""), str(t["only_a"]),
-             str(t["only_b"]), f"{t['p_value']:.3g}", f"{t['n_significant']} of {t['n_pairs']}"] for t in tests]
+             str(t["only_b"]), "< 1e-300" if t["p_value"] < 1e-300 else f"{t['p_value']:.3g}", f"{t['n_significant']} of {t['n_pairs']}"] for t in tests]
     return _table(header, body, left=2)
 
 

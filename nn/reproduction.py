@@ -165,6 +165,10 @@ def ledger_markdown(rows, protocols: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cell_list(v) -> str:
+    return "/".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else f"{v:g}"
+
+
 INIT_NAMES = {"normal": "N(0,1)", "scaled_normal": "N(0,1/n_in)", "xavier": "Glorot", "he": "He"}
 
 
@@ -178,13 +182,22 @@ def describe(hp) -> tuple[str, str]:
         lr += f" {hp['schedule']} to {hp['lr_min']:g}"
     elif hp["schedule"] == "step":
         lr += f" x{hp['step_gamma']:g} every {hp['step_size']}"
-    opt = "SGD" + (f" momentum {hp['momentum']:g}" if hp["momentum"] else "") + (" Nesterov" if hp.get("nesterov") else "")
+    name = hp.get("optimizer", "sgd")
+    opt = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}.get(name, name)
+    opt += (f" momentum {hp['momentum']:g}" if hp["momentum"] else "") + (" Nesterov" if hp.get("nesterov") else "")
     batch = "full batch" if hp["batch_size"] == "full" else f"batch {hp['batch_size']}"
     unit = "rounds" if hp["batch_size"] == "full" else "epochs"
     parts = [f"{opt} {lr}", batch, f"{hp['epochs']} {unit}"]
     if hp.get("weight_decay"):
         parts.append(f"L2 {hp['weight_decay']:g}")
+    if hp.get("dropout"):
+        parts.append(f"dropout {_cell_list(hp['dropout'])}")
     if hp.get("shift"):
         parts.append(f"±{hp['shift']} px shifts")
+    affine = [f"{k} {hp[k]:g}" for k in ("rotate", "scale", "shear", "translate") if hp.get(k)]
+    if affine:
+        parts.append("affine (" + ", ".join(affine) + ")")
+    if hp.get("elastic_alpha"):
+        parts.append(f"elastic (alpha {hp['elastic_alpha']:g}, sigma {hp['elastic_sigma']:g})")
     parts.append(f"validation {hp['validation']:,}" if hp["validation"] else "no validation")
     return net, ", ".join(parts)
