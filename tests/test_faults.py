@@ -91,8 +91,11 @@ class Snakemake:
         cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(wf.snakefile), "--directory", str(wf.workdir),
                "--configfile", str(wf.configfile), *args]
         with open(self.out, "w") as f:  # a file, not a pipe: a full pipe would stall snakemake
+            # SIGINT back to its default: a test run started from a non-interactive shell's
+            # background (`cmd &`) inherits it ignored, and Ctrl-C would then do nothing
             self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env=snakemake_env())
+                                         env=snakemake_env(),
+                                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def wait_for_epoch(self, run: str, timeout: float = 120) -> None:
         log = self.wf.path(f"results/logs/train/{run}/seed-3.log")
