@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from nn import fileio, stats
+from nn import fileio
 from nn.fileio import write_text
-from nn.reproduction import describe, ours_text, pct, seed_status, verdict_text
+from nn.reproduction import describe, ledger_rows, ours_text, pct, protocol_text, seed_status, verdict_text
 
 SUMMARY_COLUMNS = ["run", "status", "n_seeds", "n_ok", "test_accuracy_mean", "test_accuracy_sd",
                    "test_accuracy_min", "test_accuracy_max", "test_accuracy_ci_low", "test_accuracy_ci_high",
@@ -143,13 +143,12 @@ def _ledger(rows, runs):
         source = escape(ref["source"])
         if ref.get("url"):
             source = f'<a href="{escape(ref["url"])}">{source}</a>'
-        net, training = describe(runs[row["run"]]["hp"])
-        protocol = escape(ref.get("protocol") or f"{net}; {training}")
+        protocol = escape(protocol_text(runs[row["run"]]["hp"]))
         if ref.get("notes"):
             protocol += f'<br><span class="small">Our choices: {escape(ref["notes"])}</span>'
         interval = ""
-        if len(row["measured"]) > 1:      # shown within [0, 100] %: the t interval can reach past it
-            s = stats.summarize(row["measured"])
+        s = row.get("measured_stats")
+        if s and s["ci_low"] is not None:      # shown within [0, 100] %: the t interval can reach past it
             interval = f"{pct(max(s['ci_low'], 0.0))} – {pct(min(s['ci_high'], 1.0))}"
         ours = escape(ours_text(row)) or f'<span class="failed">{escape(row["status"])}: {escape(row["error"])}</span>'
         body.append([f'<a href="#run-{escape(row["run"])}">{escape(row["run"])}</a>', source, protocol,
@@ -273,8 +272,6 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
     sweep_plots: {sweep: png}; curve_plots: {run: png}; provenance: {"config": dict,
     "checksums": {file: sha256}, "versions": {package: version}, "environment": nn.environment.check() (optional), "platform": str, "git_commit": str or None}.
     """
-    order = list(runs)                                          # config order for the ledger
-    ledger_rows = sorted((r for r in rows if r["reference_accuracy"] is not None), key=lambda r: order.index(r["run"]))
     best = next((r for r in rows if r["status"] == "ok"), None)
     n_failed = sum(r["status"] != "ok" for r in rows)
     n_seeds = sum(r["n_seeds"] for r in rows)
@@ -286,7 +283,7 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
         f"<style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1><p>{headline}. {len(rows)} runs, {n_seeds} trained networks"
         + (f', <span class="failed">{n_failed} runs with failures</span>' if n_failed else "") + ".</p>",
-        "<h2>Published results, run again</h2>", _ledger(ledger_rows, runs), VERDICT_RULE,
+        "<h2>Published results, run again</h2>", _ledger(ledger_rows(rows, runs), runs), VERDICT_RULE,
         "<h2>Published curves over ours</h2>",
         *(_img(p, f"{name}: published per-epoch figures over ours, every seed") for name, p in curve_plots.items()),
     ]

@@ -66,7 +66,8 @@ def run_row(run) -> dict:
         values = [measured(s, ref["measure"]) for s in ok]
         row["measured"] = [v for v in values if v is not None]
         if row["measured"]:
-            row["measured_mean"] = stats.summarize(row["measured"])["mean"]
+            row["measured_stats"] = stats.summarize(row["measured"])    # read by ours_text and the ledger
+            row["measured_mean"] = row["measured_stats"]["mean"]
             v = stats.verdict(ref["accuracy"], row["measured"], _n_measured(hp, ok[0], ref["measure"]))
             row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"])
             # a different protocol can be compared but not reproduced: no verdict word for it
@@ -130,10 +131,9 @@ def pct(x, signed=False) -> str:
 
 def ours_text(row) -> str:
     """'97.70 ± 0.12 % (3 seeds)' for the figure a reference is compared with."""
-    vals = row["measured"]
-    if not vals:
+    s = row.get("measured_stats")
+    if not s:
         return ""
-    s = stats.summarize(vals)
     spread = f" ± {100 * s['sd']:.2f}" if s["sd"] is not None else ""
     return f"{100 * s['mean']:.2f}{spread} % ({s['n']} seed{'s' if s['n'] > 1 else ''})"
 
@@ -152,13 +152,22 @@ def verdict_text(row) -> str:
     return f"{side}: published is {gap} {side} our mean ({abs(row['z']):.1f} SE)"
 
 
-def ledger_markdown(rows, protocols: dict) -> str:
-    """The reproductions as a Markdown table (the README copies it from a measured run)."""
+def ledger_rows(rows, order) -> list[dict]:
+    """The rows with a published figure, in `order` (the config's order of runs)."""
+    order = list(order)
+    return sorted((r for r in rows if r["reference_accuracy"] is not None), key=lambda r: order.index(r["run"]))
+
+
+def protocol_text(hp) -> str:
+    """The protocol of a run with a reference, in one line: the reference's own, or ours described."""
+    return hp["reference"].get("protocol") or "; ".join(describe(hp))
+
+
+def ledger_markdown(rows, hps: dict) -> str:
+    """The rows of ledger_rows() as a Markdown table (the README copies it from a measured run)."""
     lines = ["| run | source | protocol | published | ours | verdict |", "|---|---|---|---|---|---|"]
     for r in rows:
-        if r["reference_accuracy"] is None:
-            continue
-        cells = [r["run"], r["reference_source"] or "", protocols.get(r["run"], ""),
+        cells = [r["run"], r["reference_source"] or "", protocol_text(hps[r["run"]]),
                  f"{pct(r['reference_accuracy'])} ({r['measure'].replace('_', ' ')})", ours_text(r) or r["status"],
                  verdict_text(r) or r["error"]]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")

@@ -196,8 +196,9 @@ def test_summary_and_seeds_csv(runs, tmp_path):
 
 
 def test_ledger_markdown(runs):
-    rows = [reproduction.run_row(r) for r in runs.values()]
-    md = reproduction.ledger_markdown(rows, {"low": "784-16-10, SGD"})
+    runs["low"]["hp"]["reference"]["protocol"] = "784-16-10, SGD"
+    rows = reproduction.ledger_rows([reproduction.run_row(r) for r in runs.values()], runs)
+    md = reproduction.ledger_markdown(rows, {name: r["hp"] for name, r in runs.items()})
     lines = md.splitlines()
     assert lines[0] == "| run | source | protocol | published | ours | verdict |"
     assert lines[2].startswith("| low | Nielsen ch. 1 | 784-16-10, SGD | 95.00 % (final test) | 92.00 ± 0.50 % (3 seeds) | above:")

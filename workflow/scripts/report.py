@@ -88,11 +88,8 @@ def main(log):
 
     report.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
     report.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
-    protocols = {name: r["hp"]["reference"].get("protocol") or "; ".join(reproduction.describe(r["hp"]))
-                 for name, r in runs.items() if r["hp"].get("reference")}
     fileio.write_text(out.ledger, reproduction.ledger_markdown(
-        sorted((r for r in rows if r["reference_accuracy"] is not None), key=lambda r: list(runs).index(r["run"])),
-        protocols))
+        reproduction.ledger_rows(rows, runs), {name: r["hp"] for name, r in runs.items()}))
     html = report.render_report(
         runs, rows, paired,
         data_plots={"The first ten training images and their labels": inp.first_ten,
