@@ -1,4 +1,5 @@
-"""Figures that put a published result beside ours: per-epoch curves over every seed."""
+"""Figures that put a published result beside ours: per-epoch curves over every seed, and the
+accuracy every recipe tried for `best` bought against its training seconds."""
 from __future__ import annotations
 
 import textwrap
@@ -42,4 +43,39 @@ def published_overlay(path, run, histories, curves, source):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def recipe_frontier(path, records, frontier, target=None, budget_seconds=None, chosen=None):
+    """Best validation accuracy against training seconds, one point per recipe tried
+    (nn.recipes records); the frontier joined by a line; hollow markers for recipes timed on a
+    loaded machine (their seconds overstate); the target accuracy and the time budget as lines."""
+    title = "Recipes tried for best: validation accuracy against training seconds"
+    if not records:
+        return _empty(path, title, "no recipe recorded in benchmarks/recipes.jsonl")
+    fig = _figure(8, 5)
+    fig.suptitle(title, fontsize=10)
+    ax = fig.subplots()
+    for loaded, marker in ((False, "o"), (True, "s")):
+        group = [r for r in records if r["loaded"] == loaded]
+        if group:
+            ax.scatter([r["train_seconds"] for r in group], [100 * r["best_val_accuracy"] for r in group],
+                       marker=marker, s=28, facecolors="none" if loaded else "C0", edgecolors="C0",
+                       label="timed on a loaded machine" if loaded else "timed alone")
+    ax.plot([r["train_seconds"] for r in frontier], [100 * r["best_val_accuracy"] for r in frontier],
+            "-", color="C1", lw=1.2, label="frontier")
+    for r in frontier:
+        ax.annotate(r["name"], (r["train_seconds"], 100 * r["best_val_accuracy"]), fontsize=7,
+                    xytext=(4, -9), textcoords="offset points")
+    if chosen is not None:
+        ax.scatter([chosen["train_seconds"]], [100 * chosen["best_val_accuracy"]], marker="*", s=160,
+                   color="C3", zorder=3, label=f"best's recipe ({chosen['name']})")
+    if target is not None:
+        ax.axhline(100 * target, color="gray", ls="--", lw=1, label=f"target {100 * target:.2f} %")
+    if budget_seconds is not None:
+        ax.axvline(budget_seconds, color="gray", ls=":", lw=1, label=f"{budget_seconds:.0f} s per seed")
+    ax.set_xscale("log")
+    ax.set(xlabel="training seconds (one seed)", ylabel="best validation accuracy (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
     _save(fig, path)

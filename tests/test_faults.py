@@ -374,6 +374,22 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     assert not (repo / "results").exists()
 
 
+def test_a_corrupt_recipe_log_stops_the_workflow_in_one_line(tmp_path):
+    """benchmarks/recipes.jsonl feeds the report's recipe figure: a bad line is named before any job."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("Snakefile", "workflow", "nn", "profiles", "config.yaml", "benchmarks"):
+        subprocess.run(["cp", "-a", str(REPO / name), str(repo / name)], check=True)
+    log = repo / "benchmarks" / "recipes.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([*lines[:2], lines[2].replace('"epochs": ', '"epochs": "ten", "x": ', 1), *lines[3:]]) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n"], cwd=repo, env=snakemake_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == f"Recipe log error: {log}:3: 'epochs' must be int, got 'ten'"
+    assert not (repo / "results").exists()
+
+
 def test_yaml_syntax_error_in_a_configfile_is_snakemakes_message(tiny_workflow):
     """Known limit: Snakemake parses --configfile before our code runs; it stops, but names no line."""
     tiny_workflow.configfile.write_text("runs:\n  a: {lr: 0.1\n")

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from nn import plots
+from nn import plots, recipes
+from nn.plots_published import recipe_frontier
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -19,6 +20,10 @@ CM = np.bincount(LABELS.astype(np.int64) * 10 + PROBS.argmax(axis=1), minlength=
 WIDTH_POINTS = [({"hidden": [w]}, 0.9 + 0.01 * i) for i, w in enumerate([16, 32, 64, 128])]
 GRID_POINTS = [({"hidden": [w], "lr": lr}, 0.9 + 0.0005 * w * lr)
                for w in (16, 64) for lr in (0.01, 0.1, 1.0)]
+RECIPES = [recipes.check({"name": n, "recipe": {}, "epochs": e, "best_val_accuracy": a, "last_val_accuracy": a,
+                          "train_seconds": t, "threads": 1, "loaded": loaded}, "test")
+           for n, e, a, t, loaded in [("a", 10, 0.985, 100, True), ("b", 20, 0.991, 240, True),
+                                      ("c", 10, 0.98, 300, False), ("best", 50, 0.993, 280, False)]]
 
 FIGURES = {
     "first_ten": lambda p: plots.labelled_digits(p, IMAGES[:10], LABELS[:10]),
@@ -49,6 +54,9 @@ FIGURES = {
     "comparison": lambda p: plots.reference_comparison(
         p, [("a", 0.97, 0.95), ("b", 0.91, None), ("failed", None, 0.9)]),
     "comparison_none": lambda p: plots.reference_comparison(p, [("failed", None, 0.9)]),
+    "recipes": lambda p: recipe_frontier(p, RECIPES, recipes.frontier(RECIPES), 0.9935, 300, RECIPES[-1]),
+    "recipes_alone_no_lines": lambda p: recipe_frontier(p, RECIPES[-1:], RECIPES[-1:]),
+    "recipes_none": lambda p: recipe_frontier(p, [], []),
 }
 
 

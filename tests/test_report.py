@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nn import fileio, plots, report, reproduction
+from nn import fileio, plots, recipes, report, reproduction
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -330,6 +330,7 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
     outputs = {"html": str(tmp_path / "report.html"), "summary": str(tmp_path / "summary.csv"),
                "seeds": str(tmp_path / "seeds.csv"), "ledger": str(tmp_path / "ledger.md"),
                "val_curves": str(report_dir / "val_curves.png"), "comparison": str(report_dir / "comparison.png"),
+               "recipes": str(report_dir / "recipes.png"),
                "sweep_plots": [str(report_dir / "sweep-width.png")],
                "curve_plots": [str(report_dir / "published-tiny.png")]}
     inputs = {"metrics": [out["metrics"], str(failed / "metrics.json")],
@@ -345,7 +346,8 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
         seeds={"tiny": [1], "broken": [1]}, runs={"tiny": dict(HP, reference=ref), "broken": HP},
         sweeps={"width": {"keys": ["hidden"], "runs": {"tiny": {"hidden": [8]}, "broken": {"hidden": [4]}}}},
         comparisons=[], curve_runs=["tiny"],
-        config={"runs": {"tiny": {}, "broken": {}}}, checksums={"t10k-labels-idx1-ubyte": "cd" * 32})
+        config={"runs": {"tiny": {}, "broken": {}}}, checksums={"t10k-labels-idx1-ubyte": "cd" * 32},
+        recipes=dict(enumerate(recipes.load(REPO / "benchmarks" / "recipes.jsonl"))))
     log = _script("report", tmp_path, input=inputs, output=outputs, params=params)
     html = Path(outputs["html"]).read_text()
     assert "Best run: <b>tiny</b>" in html and "failed: seed 1: diverged" in html and "cd" * 32 in html
@@ -354,8 +356,10 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["run"] for r in rows] == ["tiny", "broken"] and rows[1]["status"] == "failed"
     assert Path(outputs["ledger"]).read_text().splitlines()[2].startswith("| tiny | a test |")
-    for p in [outputs["val_curves"], outputs["comparison"], *outputs["sweep_plots"], *outputs["curve_plots"]]:
+    for p in [outputs["val_curves"], outputs["comparison"], outputs["recipes"], *outputs["sweep_plots"],
+              *outputs["curve_plots"]]:
         assert Path(p).read_bytes()[:4] == b"\x89PNG"
+    assert "recipes.jsonl" in html
 
 
 def test_failed_runs_lists_only_runs_marked_failed(tmp_path):

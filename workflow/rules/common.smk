@@ -1,6 +1,7 @@
 # Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
 from snakemake.io import contains_wildcard
 
+from nn import recipes as nnrecipes
 from nn.report import failed_runs
 from nn.sources import PACKAGE_DIR, code_fingerprint
 
@@ -130,6 +131,23 @@ def report_inputs(first_only):
     )
 
 
+def recipe_log():
+    """benchmarks/recipes.jsonl's records (what was tried for `best`), read beside the nn package in
+    use. A param, not an input: its content, not its path, decides whether the report reruns, so a
+    moved project or `--directory` elsewhere still finds it and reruns nothing. No log (a copy of
+    the workflow without benchmarks/): the report's figure says so."""
+    path = os.path.join(PACKAGE_DIR.parent, "benchmarks", "recipes.jsonl")
+    try:
+        return {f"{i}": record for i, record in enumerate(nnrecipes.load(path))}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        sys.exit(f"Recipe log error: {e}")
+
+
+RECIPES = recipe_log()
+
+
 def report_params(first_only):
     """Everything the report reads from config; seeds in the order of the per_seed() inputs."""
     return dict(
@@ -141,4 +159,5 @@ def report_params(first_only):
         curve_runs=CURVE_RUNS,
         config=REPORT_CONFIG,
         checksums=config["download"]["sha256"],
+        recipes=RECIPES,
     )

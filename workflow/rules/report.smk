@@ -12,6 +12,7 @@ rule report:
         ledger="results/ledger.md",
         val_curves=report("results/report/val_curves.png", caption="../report/val_curves.rst", category="Comparison"),
         comparison=report("results/report/comparison.png", caption="../report/comparison.rst", category="Comparison"),
+        recipes=report("results/report/recipes.png", caption="../report/recipes.rst", category="Comparison"),
         sweep_plots=[
             report(f"results/report/sweep-{name}.png", caption="../report/sweep.rst", category="Sweeps")
             for name in SWEEPS
@@ -38,6 +39,7 @@ use rule report as quick with:
         ledger="results/quick/ledger.md",
         val_curves="results/quick/report/val_curves.png",
         comparison="results/quick/report/comparison.png",
+        recipes="results/quick/report/recipes.png",
         sweep_plots=[f"results/quick/report/sweep-{name}.png" for name in SWEEPS],
         curve_plots=[f"results/quick/report/published-{run}.png" for run in CURVE_RUNS],
     params:

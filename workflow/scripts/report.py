@@ -9,8 +9,8 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import environment, fileio, plots, report, reproduction  # noqa: E402
-from nn.plots_published import published_overlay  # noqa: E402
+from nn import environment, fileio, plots, recipes, report, reproduction  # noqa: E402
+from nn.plots_published import published_overlay, recipe_frontier  # noqa: E402
 from nn.report import RUN_FIGURES  # noqa: E402
 
 LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"  # what the README installs from
@@ -74,6 +74,9 @@ def main(log):
     plots.val_accuracy_overlay(out.val_curves, first_histories)
     plots.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
                                                 for r in rows])
+    tried = [recipes.check(dict(r), f"recipe {i}") for i, r in dict(params.recipes or {}).items()]
+    recipe_frontier(out.recipes, tried, recipes.frontier(tried), target=recipes.TARGET,
+                    budget_seconds=recipes.BUDGET_SECONDS, chosen=recipes.chosen(tried))
     mean_accuracy = {r["run"]: r["test_accuracy_mean"] for r in rows}
     sweep_names = list(params.sweeps)
     if len(sweep_names) != len(out.sweep_plots):
@@ -96,7 +99,9 @@ def main(log):
                     "Mean training image of each class": inp.class_means,
                     "Label distribution, train vs test": inp.label_histogram},
         overview_plots={"Validation accuracy of every run (first seed)": out.val_curves,
-                        "Our mean test accuracy against the reference figure": out.comparison},
+                        "Our mean test accuracy against the reference figure": out.comparison,
+                        "Recipes tried for best, on the validation split: accuracy against training seconds "
+                        "(benchmarks/recipes.jsonl)": out.recipes},
         sweep_plots=dict(zip(sweep_names, out.sweep_plots)),
         curve_plots=dict(zip(curve_runs, out.curve_plots)),
         provenance=provenance(dict(params.config), dict(params.checksums)),
