@@ -12,6 +12,7 @@ Modules, each one idea:
   metrics, plots, report                      how a trained network is judged and shown
   stats, reproduction, plots_published        seeds' statistics, verdicts against published figures,
                                               McNemar's test, the published curves over ours
+  recipes   the log of recipes tried for `best` (benchmarks/recipes.jsonl) and its frontier
   config    validate config.yaml and expand it into one canonical hyperparameter dict per run
   sources   which nn files a rule's script imports (their content hashes are the rules' `code` params)
   http, limits, environment   bounded downloads, size bounds, the lock file against what is imported
