@@ -46,10 +46,11 @@ def published_overlay(path, run, histories, curves, source):
     _save(fig, path)
 
 
-def recipe_frontier(path, records, frontier, target=None, budget_seconds=None, chosen=None):
+def recipe_frontier(path, records, frontier, target=None, budget_seconds=None, chosen=()):
     """Best validation accuracy against training seconds, one point per recipe tried
     (nn.recipes records); the frontier joined by a line; hollow markers for recipes timed on a
-    loaded machine (their seconds overstate); the target accuracy and the time budget as lines."""
+    loaded machine (their seconds overstate); stars for `chosen` (best's recipe, each seed); the
+    target accuracy and the time budget as lines."""
     title = "Recipes tried for best: validation accuracy against training seconds"
     if not records:
         return _empty(path, title, "no recipe recorded in benchmarks/recipes.jsonl")
@@ -67,9 +68,9 @@ def recipe_frontier(path, records, frontier, target=None, budget_seconds=None, c
     for r in frontier:
         ax.annotate(r["name"], (r["train_seconds"], 100 * r["best_val_accuracy"]), fontsize=7,
                     xytext=(4, -9), textcoords="offset points")
-    if chosen is not None:
-        ax.scatter([chosen["train_seconds"]], [100 * chosen["best_val_accuracy"]], marker="*", s=160,
-                   color="C3", zorder=3, label=f"best's recipe ({chosen['name']})")
+    if chosen:
+        ax.scatter([r["train_seconds"] for r in chosen], [100 * r["best_val_accuracy"] for r in chosen],
+                   marker="*", s=160, color="C3", zorder=3, label=f"best's recipe ({len(chosen)} seeds)")
     if target is not None:
         ax.axhline(100 * target, color="gray", ls="--", lw=1, label=f"target {100 * target:.2f} %")
     if budget_seconds is not None:

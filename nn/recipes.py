@@ -82,6 +82,11 @@ def frontier(records: list[dict]) -> list[dict]:
     return out
 
 
-def chosen(records: list[dict]) -> dict | None:
-    """The last record named CHOSEN: the recipe that config.yaml's `best` runs, measured on validation."""
-    return next((r for r in reversed(records) if r["name"] == CHOSEN), None)
+def chosen(records: list[dict]) -> list[dict]:
+    """Every record of the recipe config.yaml's `best` runs, whatever its seed: the recipe of the
+    last record named CHOSEN, and each record with that recipe but for `seed`. Empty if none."""
+    named = next((r for r in reversed(records) if r["name"] == CHOSEN), None)
+    if named is None:
+        return []
+    recipe = {k: v for k, v in named["recipe"].items() if k != "seed"}
+    return [r for r in records if {k: v for k, v in r["recipe"].items() if k != "seed"} == recipe]

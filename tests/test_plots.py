@@ -54,7 +54,7 @@ FIGURES = {
     "comparison": lambda p: plots.reference_comparison(
         p, [("a", 0.97, 0.95), ("b", 0.91, None), ("failed", None, 0.9)]),
     "comparison_none": lambda p: plots.reference_comparison(p, [("failed", None, 0.9)]),
-    "recipes": lambda p: recipe_frontier(p, RECIPES, recipes.frontier(RECIPES), 0.9935, 300, RECIPES[-1]),
+    "recipes": lambda p: recipe_frontier(p, RECIPES, recipes.frontier(RECIPES), 0.9935, 300, RECIPES[-1:]),
     "recipes_alone_no_lines": lambda p: recipe_frontier(p, RECIPES[-1:], RECIPES[-1:]),
     "recipes_none": lambda p: recipe_frontier(p, [], []),
 }

@@ -33,10 +33,12 @@ def test_frontier_keeps_only_what_no_faster_recipe_beats():
     assert recipes.frontier([]) == []
 
 
-def test_chosen_is_the_last_record_named_best():
-    tried = [record(name="best", epochs=40), record(name="other"), record(name="best", epochs=50)]
-    assert recipes.chosen(tried)["epochs"] == 50
-    assert recipes.chosen([record()]) is None
+def test_chosen_is_every_seed_of_the_recipe_last_named_best():
+    tried = [record(name="best", recipe={"epochs": 40}), record(name="s1", recipe={"epochs": 50}),
+             record(name="best", recipe={"epochs": 50, "seed": 2}), record(name="s3", recipe={"epochs": 50, "seed": 3}),
+             record(name="other", recipe={"epochs": 50, "dropout": 0.1})]
+    assert [r["name"] for r in recipes.chosen(tried)] == ["s1", "best", "s3"]
+    assert recipes.chosen([record()]) == []
 
 
 @pytest.mark.parametrize("line, message", [
