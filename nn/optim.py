@@ -23,6 +23,19 @@ import math
 import numpy as np
 
 SCHEDULES = ("constant", "linear", "step", "cosine")
+FLUSH_EVERY = 64          # steps between flushes of subnormal velocities (SGD.update)
+
+
+def flush_subnormals(a, scratch) -> None:
+    """Set every subnormal (and zero) entry of `a` to +0, using `scratch` (same shape) as work space.
+
+    Why: a weight whose gradient stays zero (a pixel that is always or almost always blank)
+    has a velocity that decays by mu every step into the subnormal range, where each float
+    operation costs the CPU about a hundred times a normal one. Measured on 784-128-10 at batch
+    32: epochs slow from 0.72 s to 1.0 s after the first (docs/performance.md). Adding a subnormal
+    to a normal weight leaves its bits unchanged, so the weights come out the same."""
+    np.abs(a, out=scratch)
+    a[scratch < np.finfo(a.dtype).tiny] = 0
 
 
 class Optimizer:
@@ -118,6 +131,8 @@ class SGD(Optimizer):
             p += g
         else:
             p += v
+        if self.t % FLUSH_EVERY == 0:
+            flush_subnormals(v, scratch=g)          # g is scratch after the step
 
 
 class Adam(Optimizer):
