@@ -8,7 +8,8 @@ import pytest
 from nn.layers import Linear
 from nn.model import Sequential
 from nn.model import mlp
-from nn.optim import OPTIMIZERS, SGD, Adam, RMSprop, build_optimizer, build_schedule, learning_rate
+from nn.optim import (FLUSH_EVERY, OPTIMIZERS, SGD, Adam, RMSprop, build_optimizer, build_schedule, flush_subnormals,
+                      learning_rate)
 
 
 def one_layer(w=2.0, b=1.0):
@@ -48,6 +49,43 @@ def test_nesterov_momentum():
     # w += mu v_new - lr g: step 1 -> 2 + 0.9 * -0.05 - 0.05 = 1.905; step 2 -> 1.905 + 0.9 * -0.095 - 0.05
     w = [s[0] for s in steps(SGD(model, lr=0.1, momentum=0.9, nesterov=True), layer, 2)]
     assert w == [pytest.approx(1.905), pytest.approx(1.905 - 0.0855 - 0.05)]
+
+
+def test_flush_subnormals_zeroes_only_subnormals():
+    tiny = np.finfo(np.float32).tiny
+    a = np.array([tiny, tiny / 2, -tiny / 1000, 0.0, -0.0, 1.5, -2e-30, tiny * 0.999], np.float32)
+    flush_subnormals(a, scratch=np.empty_like(a))
+    assert a.tolist() == [tiny, 0.0, 0.0, 0.0, 0.0, 1.5, np.float32(-2e-30), 0.0]
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_flushes_decayed_velocities_and_the_weights_do_not_change(nesterov, monkeypatch):
+    """A weight whose gradient turns zero: its velocity decays by mu into subnormals, which SGD
+    flushes every FLUSH_EVERY steps; the weights come out as without the flush, bit for bit."""
+    import nn.optim as optim
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(2).astype(np.float32) for _ in range(5)] + [np.zeros(2, np.float32)] * 1000
+
+    def run():
+        model = Sequential([Linear(1, 1, init=None, dtype=np.float32)])
+        layer = model.layers[0]
+        layer.params["W"][...], layer.params["b"][...] = 0.3, -0.2
+        opt = SGD(model, lr=0.1, momentum=0.9, nesterov=nesterov)
+        subnormal_after_flush = subnormal_seen = False
+        for g in grads:
+            layer.grads["W"][...], layer.grads["b"][...] = g
+            opt.step()
+            v = opt.state["velocity"]
+            subnormal = bool(np.any((v != 0) & (np.abs(v) < np.finfo(np.float32).tiny)))
+            subnormal_seen |= subnormal
+            subnormal_after_flush |= subnormal and opt.t % FLUSH_EVERY == 0
+        return model.flat_params.copy(), subnormal_seen, subnormal_after_flush
+
+    p_flushed, _, left = run()
+    monkeypatch.setattr(optim, "FLUSH_EVERY", 10 ** 9)          # never flush
+    p_plain, seen, _ = run()
+    assert seen and not left            # subnormals appear, and none survives a flush step
+    assert p_flushed.tobytes() == p_plain.tobytes()
 
 
 def test_weight_decay_shrinks_weights_not_biases():
