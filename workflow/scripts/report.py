@@ -74,7 +74,7 @@ def main(log):
     plots.val_accuracy_overlay(out.val_curves, first_histories)
     plots.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
                                                 for r in rows])
-    tried = [recipes.check(dict(r), f"recipe {i}") for i, r in dict(params.recipes or {}).items()]
+    tried = [dict(r) for r in dict(params.recipes or {}).values()]   # checked when the Snakefile read them
     recipe_frontier(out.recipes, tried, recipes.frontier(tried), target=recipes.TARGET,
                     budget_seconds=recipes.BUDGET_SECONDS, chosen=recipes.chosen(tried))
     mean_accuracy = {r["run"]: r["test_accuracy_mean"] for r in rows}
