@@ -187,6 +187,24 @@ def test_editing_an_nn_module_reruns_training(tmp_path, tiny_mirror):
     assert not any(rule in ("download", "decode") for rule, _ in jobs)
 
 
+def train_claims(wf: Workflow, cores: int) -> list[int]:
+    """The cores each training job of the dry-run plan claims (Snakemake prints threads only above 1)."""
+    out = wf.run("-n", "--cores", str(cores)).stdout
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", out)
+    return [int(m.group(1)) if (m := re.search(r"\n\s+threads: (\d+)", b)) else 1
+            for b in blocks if re.match(r"(?:local)?rule train:", b)]
+
+
+def test_more_cores_than_cpus_run_as_many_trainings_at_once_as_cpus(tiny_workflow):
+    """`--cores 4` on 2 CPUs: each 1-thread training claims 2 cores, so two train at a time,
+    not four (nn.limits.training_claim); within the CPUs a training claims its BLAS threads."""
+    from nn.limits import usable_cpus
+    cpus = usable_cpus()
+    claims = train_claims(tiny_workflow, 2 * cpus)
+    assert claims and set(claims) == {2}
+    assert set(train_claims(tiny_workflow, cpus)) == {1}
+
+
 def project_copy(dest: Path) -> Path:
     """The project's source tree (no tests, results or git) at `dest`."""
     shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(".git", ".venv", "results", ".snakemake", "__pycache__", "tests"))

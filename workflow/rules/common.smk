@@ -1,6 +1,8 @@
 # Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
+from snakemake.exceptions import WorkflowError
 from snakemake.io import contains_wildcard
 
+from nn import limits as nnlimits
 from nn import recipes as nnrecipes
 from nn.report import failed_runs
 from nn.sources import PACKAGE_DIR, code_fingerprint
@@ -39,6 +41,20 @@ def training_cost(hp):
     so the longest run starts first instead of finishing alone at the end."""
     sizes = [784, *hp["hidden"], 10]
     return hp["epochs"] * sum(a * b for a, b in zip(sizes, sizes[1:])) // 1_000_000
+
+
+def training_threads(wildcards):
+    """The cores a training job claims from --cores (nn.limits.training_claim): its BLAS
+    threads, or more on a local run whose --cores exceeds the CPUs, so that two trainings,
+    not four, share a 2-CPU machine under `--cores 4`. Cluster jobs claim their BLAS threads."""
+    blas = RUNS[wildcards.run]["threads"]
+    if not workflow.local_exec:
+        return blas
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # no --cores (a dry run, say)
+        return blas
+    return nnlimits.training_claim(blas, cores, nnlimits.usable_cpus())
 
 
 def run_figure(name, caption):

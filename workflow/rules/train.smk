@@ -23,7 +23,8 @@ rule train:
         # saved after every epoch, resumed by a rerun of a killed job, removed on success
         # (docs/interfaces.md); not an output, so Snakemake keeps it when the job dies
         checkpoint="results/checkpoints/{run}/seed-{seed}.npz",
-    threads: lambda wc: RUNS[wc.run]["threads"]
+    # BLAS runs hp["threads"] threads whatever the claim (scripts/train.py)
+    threads: training_threads
     priority: lambda wc: training_cost(RUNS[wc.run])
     resources:
         # Measured peak: 270-370 MB (the float32 training set is 188 MB); room for float64.
