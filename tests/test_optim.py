@@ -251,7 +251,7 @@ def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
     from nn.optim import Optimizer
 
     class Sign(Optimizer):
-        def update(self, p, g):
+        def update(self, p, g, state, scratch):
             np.sign(g, out=g)
             g *= self.lr
             p -= g
@@ -262,3 +262,31 @@ def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
     assert steps(opt, layer, 1, grad=-3.0) == [pytest.approx((2.1, 1.1))]
     schema = nnconfig.load_schema(Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml")
     assert "sign" in schema["$defs"]["optimizer"]["enum"]
+
+
+@pytest.mark.parametrize("hp", [
+    {"optimizer": "sgd", "momentum": 0.9, "nesterov": False},
+    {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+    {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
+    {"optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
+])
+def test_updating_in_chunks_gives_the_same_bits_as_one_update(hp, monkeypatch):
+    """Optimizer.step calls update() once per CHUNK parameters so that a rule's passes stay in
+    cache; the rules are elementwise, so chunked and whole updates agree bit for bit."""
+    import nn.optim
+    hp = {"lr": 0.05, "weight_decay": 0.0, **hp}
+    finals = []
+    for chunk in (1000, 1 << 30):
+        monkeypatch.setattr(nn.optim, "CHUNK", chunk)
+        rng = np.random.default_rng(3)
+        model = mlp([30, 200, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=rng)
+        opt = build_optimizer(hp, model)
+        assert len(opt.chunks) == (9 if chunk == 1000 else 1)       # 8,210 parameters
+        for _ in range(FLUSH_EVERY + 3):                              # past a subnormal flush too
+            model.flat_grads[...] = rng.standard_normal(model.flat_grads.shape).astype(model.dtype)
+            opt.step()
+        finals.append((model.flat_params.copy(), {k: v.copy() for k, v in opt.state.items()}))
+    (p1, s1), (p2, s2) = finals
+    assert p1.tobytes() == p2.tobytes()
+    assert all(s1[k].tobytes() == s2[k].tobytes() for k in s1)
