@@ -4,8 +4,8 @@
 
 Per round, alternating so that all figures see the same machine: one Checkpoint.save of the
 state fit() hands its hook, one Checkpoint.load of it (every check included), and a training
-pass over `--images` images at batch 128 with shift 2 (the `best` recipe, 1 BLAS thread),
-scaled to the 60,000 images of one of best's epochs. Prints medians after one warm-up round
+pass over `--images` images with `best`'s batch size and distortions (read from config.yaml,
+1 BLAS thread), scaled to the 60,000 images of one of best's epochs. Prints medians after one warm-up round
 and the ratio save / epoch. The images are random pixels: an epoch's time does not depend
 on their values, and the benchmark needs no MNIST.
 """
@@ -21,16 +21,18 @@ from pathlib import Path
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # before numpy loads
 
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nn.checkpoint import Checkpoint, fingerprint, snapshot  # noqa: E402
 from nn.data import to_inputs  # noqa: E402
-from nn.distort import build_augment  # noqa: E402
+from nn.distort import augment_settings, build_augment, describe  # noqa: E402
 from nn.model import mlp  # noqa: E402
 from nn.optim import build_optimizer  # noqa: E402
 from nn.train import fit  # noqa: E402
 
 EPOCH_IMAGES = 60_000  # best: validation 0
+BEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["runs"]["best"]
 VARIANTS = {  # name: (optimizer keys, early stopping's best weights kept)
     "best (SGD momentum)": ({"optimizer": "sgd", "momentum": 0.9}, False),
     "+ early stopping": ({"optimizer": "sgd", "momentum": 0.9}, True),
@@ -46,15 +48,17 @@ def main():
     rng = np.random.default_rng(0)
     x = to_inputs(rng.integers(0, 256, size=(args.images, 28, 28), dtype=np.uint8))   # (n, 784)
     labels = rng.integers(0, 10, size=args.images)
-    hp = {"epochs": 34, "lr": 0.1, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+    hp = {"epochs": BEST["epochs"], "lr": 0.1, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
           "nesterov": False, "monitor_test": False}
     load_before = os.getloadavg()[0]
-    print(f"784-800-800-10 float32, 1 BLAS thread, median of {args.repeats} rounds; "
-          f"1-min load average {load_before:.1f} on {os.cpu_count()} CPUs")
+    sizes = [784, *BEST["hidden"], 10]
+    augment = build_augment(BEST)
+    print(f"{'-'.join(map(str, sizes))} float32, batch {BEST['batch_size']}, {describe(augment_settings(BEST))}, "
+          f"1 BLAS thread, median of {args.repeats} rounds; 1-min load average {load_before:.1f} on {os.cpu_count()} CPUs")
     print(f"{'state':<24} {'MB':>5}  {'save ms':>7}  {'load ms':>7}  {'epoch s':>7}  {'save/epoch':>10}")
     with tempfile.TemporaryDirectory() as folder:
         for name, (keys, keep_best) in VARIANTS.items():
-            model = mlp([784, 800, 800, 10], activation="relu", output="softmax", init="he", rng=rng)
+            model = mlp(sizes, activation="relu", output="softmax", init="he", rng=rng)
             run = {**hp, **keys, "validation": 10_000 if keep_best else 0, "early_stopping": 3 if keep_best else 0}
             opt = build_optimizer(run, model)
             path = Path(folder) / "ckpt.npz"
@@ -74,8 +78,8 @@ def main():
                 start = time.perf_counter()
                 assert ckpt.load(model, opt) is not None
                 loads.append(time.perf_counter() - start)
-                _, timings = fit(model, x, labels, opt, epochs=1, batch_size=128, rng=rng,
-                                 augment=build_augment({"shift": 2}))
+                _, timings = fit(model, x, labels, opt, epochs=1, batch_size=BEST["batch_size"], rng=rng,
+                                 augment=augment)
                 epochs.append(timings["epoch_seconds"][0] * EPOCH_IMAGES / args.images)
             save, load, epoch = (float(np.median(v[1:])) for v in (saves, loads, epochs))
             print(f"{name:<24} {path.stat().st_size / 1e6:5.1f}  {1e3 * save:7.1f}  {1e3 * load:7.1f}  "

@@ -28,9 +28,11 @@ from pathlib import Path
 from packaging.markers import InvalidMarker, Marker
 from packaging.version import InvalidVersion, Version
 
-# distribution name -> module whose __version__ is what this process runs (None: metadata only)
+# distribution name -> module whose __version__ is what this process runs (None: metadata only);
+# matplotlib's own dependencies too, since they shape the figures' bytes
 PACKAGES = {"numpy": "numpy", "matplotlib": "matplotlib", "snakemake": "snakemake", "pyyaml": "yaml",
-            "pillow": "PIL", "jsonschema": None}
+            "pillow": "PIL", "jsonschema": None, "contourpy": None, "kiwisolver": None, "fonttools": None,
+            "pyparsing": None, "cycler": None}
 MAX_LOCK_BYTES = 10 * 2**20  # ours is about 140 kB; a bigger file is not a lock we wrote
 # `name==version` or `name==version ; marker`, then ` \` before the hash lines
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]*?))?\s*\\?\s*$")

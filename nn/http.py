@@ -20,7 +20,8 @@ import time
 import urllib.parse
 import urllib.request
 
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# up to the LAST @ of the authority, as urllib splits it: a password may hold a raw "@"
+_USERINFO = re.compile(r"(?<=://)[^/?#\s]*@")
 
 
 def redact(text: str) -> str:

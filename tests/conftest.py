@@ -5,9 +5,11 @@ workflow tests do not test nn with itself.
 """
 from __future__ import annotations
 
+import atexit
 import gzip
 import hashlib
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -93,9 +95,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @cache
+@cache
 def _no_slurm_dir() -> str:
-    """A folder with an `scontrol` that fails at once (see snakemake_env)."""
+    """A folder with an `scontrol` that fails at once (see snakemake_env); one per test session,
+    removed when it ends."""
     folder = Path(tempfile.mkdtemp(prefix="no-slurm-"))
+    atexit.register(shutil.rmtree, folder, True)
     (folder / "scontrol").write_text("#!/bin/sh\nexit 1\n")
     (folder / "scontrol").chmod(0o755)
     return str(folder)

@@ -40,3 +40,15 @@ def test_a_real_lint_fails_and_the_pipeline_passes(tmp_path):
     ours = lint()
     assert ours.returncode == 0, ours.stderr
     assert "clean apart from the conda/container lint" in ours.stdout
+
+
+def test_a_plain_pytest_deselects_the_slurm_tests_and_slurm_selects_them():
+    """Issue 11: the README's `pytest` installs nothing and starts no daemon; only `--slurm` asks for that."""
+    def collect(*flags):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                               *flags, "tests/slurm"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        return proc.stdout
+    plain, asked = collect(), collect("--slurm")
+    assert "test_slurm.py::" not in plain and "test_slurm_down.py::" not in plain
+    assert "no tests collected" in plain and " deselected" in plain, plain
+    assert "test_slurm.py::" in asked and "test_slurm_down.py::" in asked, asked

@@ -276,6 +276,20 @@ def test_redacted_hides_mirror_credentials_only(cfg):
     assert shown["download"]["sha256"] == cfg["download"]["sha256"]
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("http://me:p@ss@host/mnist/", "http://***@host/mnist/"),          # a raw @ in the password
+    ("https://u:a@b@c@host:81/x?q=1", "https://***@host:81/x?q=1"),
+    ("http://host/path?mail=a@b.org", "http://host/path?mail=a@b.org"),  # an @ after the authority
+    ("see http://u:pw@h/ and mail me@example.org", "see http://***@h/ and mail me@example.org"),
+])
+def test_redact_takes_the_userinfo_up_to_its_last_at_as_urllib_does(url, shown):
+    import urllib.parse
+    from nn.http import redact
+    assert redact(url) == shown
+    parts = urllib.parse.urlsplit(url.split()[1] if url.startswith("see") else url)
+    assert parts.password is None or parts.password not in redact(url)
+
+
 def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]  # 9**12 values

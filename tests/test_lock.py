@@ -8,8 +8,10 @@ so and which package, and still checks that the fresh venv runs and reports no m
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,12 +24,20 @@ LOCK = REPO / "requirements.lock"
 SAME_BYTES = ["model.npz", "metrics.json", "history.json"]  # per run; timings.json differs by nature
 
 
-def venv_from_lock(folder) -> str:
+def pip_cache(tmp_path) -> Path:
+    """Where the test's pip keeps downloads: inside the venv running the tests (the README's
+    `.venv`), so the test command writes nothing outside it and a second run downloads nothing;
+    in a throwaway folder when the tests do not run in a venv."""
+    in_venv = sys.prefix != sys.base_prefix
+    return Path(sys.prefix) / "pip-cache" if in_venv else tmp_path / "pip-cache"
+
+
+def venv_from_lock(folder, cache: Path) -> str:
     """python of a new venv with exactly requirements.lock installed (the README's install step)."""
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=120)
     python = str(folder / "bin" / "python")
-    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--require-hashes", "-r", str(LOCK)],
-                         capture_output=True, text=True, timeout=900)
+    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--cache-dir", str(cache), "--require-hashes",
+                          "-r", str(LOCK)], capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, f"pip install --require-hashes -r {LOCK.name} failed:\n{pip.stderr[-3000:]}"
     return python
 
@@ -44,8 +54,16 @@ def outputs(wf: Workflow) -> dict[str, bytes]:
     return {str(p.relative_to(wf.workdir)): p.read_bytes() for p in paths}
 
 
-def test_a_fresh_venv_from_the_lock_gives_the_same_bytes(tmp_path, tiny_mirror):
-    python = venv_from_lock(tmp_path / "venv")
+@pytest.fixture
+def fresh_venv(tmp_path):
+    """A venv made from the lock, removed after the test (it is some 300 MB)."""
+    folder = tmp_path / "venv"
+    yield venv_from_lock(folder, pip_cache(tmp_path))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_fresh_venv_from_the_lock_gives_the_same_bytes(tmp_path, tiny_mirror, fresh_venv):
+    python = fresh_venv
     config = tiny_config(*tiny_mirror)
     (tmp_path / "fresh").mkdir()
     (tmp_path / "here").mkdir()

@@ -274,7 +274,8 @@ SNAKEFILE = f"""
 import os, re, sys
 sys.path.insert(0, {str(REPO)!r})
 from nn import config as nnconfig
-HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [4]}}
+HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [16],
+      "activation": "relu", "output": "softmax", "loss": "cross_entropy", "dtype": "float32"}}
 RUNS = {{"best": HP, "wide": HP}}
 include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
 include: {str(REPO / "workflow" / "rules" / "train.smk")!r}
@@ -321,6 +322,19 @@ def test_rule_fails_on_a_bad_model_and_leaves_nothing(predict_workflow):
     proc = wf.run("--cores", "1", check=False)
     assert proc.returncode != 0
     assert "error in rule predict: results/runs/best/seed-1/model.npz: not a readable model .npz" in proc.stderr
+    assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
+
+
+@pytest.mark.slow
+def test_rule_refuses_a_model_of_another_run_in_one_line(predict_workflow):
+    """The model file of predict_run must have the architecture its hyperparameters describe."""
+    wf = predict_workflow
+    save(mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=5), wf.path("results/runs/best/seed-1/model.npz"))
+    proc = wf.run("--cores", "1", check=False)
+    assert proc.returncode != 0
+    line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule predict:"))
+    assert line.startswith("error in rule predict: results/runs/best/seed-1/model.npz: this model is Linear(784->32) relu")
+    assert "but run best's hyperparameters describe Linear(784->16) relu Linear(16->10)" in line, line
     assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
 
 

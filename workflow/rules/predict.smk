@@ -25,6 +25,8 @@ if PREDICT_DIR:
         params:
             code=code("predict"),
             run=PREDICT_RUN,
+            # its architecture: a model file of another run is refused, not used under this name
+            hp=nnconfig.seed_hparams(RUNS[PREDICT_RUN], SEEDS[PREDICT_RUN][0]),
             # functions: their strings are taken literally, never as wildcard patterns
             folder=lambda wildcards: PREDICT_DIR,
             names=lambda wildcards: predict_entries(PREDICT_DIR),

@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import fileio, predict  # noqa: E402
+from nn import fileio, model, predict  # noqa: E402
 
 
 def printable(name):
@@ -19,6 +19,7 @@ def printable(name):
 def main(log):
     inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     net = predict.load_model(inp.model)
+    model.check_belongs(net, params.hp, inp.model, params.run)
     entries = list(params.names)                   # the folder holds them directly: names are unique
     paths = [os.path.join(params.folder, n) for n in entries]  # inp.images and the rest, which get errors
     names = [printable(n) for n in entries]
