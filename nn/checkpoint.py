@@ -105,9 +105,12 @@ class Checkpoint:
 
     def __init__(self, path, fingerprint: dict, run: str = "", log=print):
         self.path, self.fingerprint, self.run, self.log = Path(path), fingerprint, run, log
+        self.off = False      # a folder sits where the file goes: train on, without checkpoints
 
     def save(self, state: dict) -> None:
         """Write `state` (snapshot()) atomically: a kill mid-write leaves the previous checkpoint."""
+        if self.off:
+            return
         opt = state["optimizer"]
         buffers = sorted(k for k, v in opt.items() if isinstance(v, np.ndarray))
         meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "epoch": state["epoch"],
@@ -126,6 +129,11 @@ class Checkpoint:
         optimizer; else None, after one log line saying why (nothing at all if there is no file)."""
         if not self.path.exists() and not self.path.is_symlink():
             return None
+        if self.path.is_dir():  # nothing can be saved over a folder, and it is not ours to delete
+            self.off = True
+            self.log(f"ignoring checkpoint {self.path}: a folder, not a file; this job saves no checkpoints "
+                     f"(remove the folder to have them); starting run {self.run} afresh")
+            return None
         try:
             state = self._read(model, optimizer)
         except Ignored as e:
@@ -141,6 +149,8 @@ class Checkpoint:
         return state
 
     def remove(self) -> None:
+        if self.off:
+            return
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
