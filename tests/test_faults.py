@@ -292,6 +292,20 @@ class Unpickled:
         return (open, (self.marker, "w"))
 
 
+def test_an_npy_whose_header_claims_730_gib_stops_evaluate_in_one_line(done, tmp_path):
+    """Issue 11.3 through the pipeline: the header's size is checked against the file before allocating."""
+    from test_bounds import npy_with_header
+    wf = copy_of(done, tmp_path)
+    bad = wf.path("results/data/test-images.npy")
+    bad.write_bytes(npy_with_header((1_000_000, 784, 1000), data=bytes(100)))
+    proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
+    assert proc.returncode == 1
+    assert ("error in rule evaluate: results/data/test-images.npy: header declares 784000000000 data bytes "
+            "[1000000, 784, 1000], the file holds 100") in proc.stderr.splitlines(), proc.stderr[-2000:]
+    assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
+    assert "MemoryError" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_pickled_npy_in_results_is_refused_never_loaded(done, tmp_path):
     wf = copy_of(done, tmp_path)
     marker = tmp_path / "unpickled"
