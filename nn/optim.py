@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 SCHEDULES = ("constant", "linear", "step", "cosine")
-FLUSH_EVERY = 64          # steps between flushes of subnormal velocities (SGD.update)
+FLUSH_EVERY = 64          # steps between flushes of subnormal state (Optimizer.DECAYING)
 # Parameters per update() call. A rule makes several passes over its arrays; on a chunk of
 # 64k floats (256 KB per array) the later passes find it in the CPU's cache instead of memory.
 # Elementwise, so the bits are the same as one call on everything: 784-800-800-10's SGD step
@@ -38,8 +38,9 @@ def flush_subnormals(a, scratch) -> None:
     Why: a weight whose gradient stays zero (a pixel that is always or almost always blank)
     has a velocity that decays by mu every step into the subnormal range, where each float
     operation costs the CPU about a hundred times a normal one. Measured on 784-128-10 at batch
-    32: epochs slow from 0.72 s to 1.0 s after the first (docs/performance.md). Adding a subnormal
-    to a normal weight leaves its bits unchanged, so the weights come out the same."""
+    32: epochs slow from 0.72 s to 1.0 s after the first (docs/performance.md); Adam's and
+    RMSprop's moments decay the same way. Adding a subnormal to a normal number leaves its bits
+    unchanged, so the weights come out the same."""
     np.abs(a, out=scratch)
     a[scratch < np.finfo(a.dtype).tiny] = 0
 
@@ -47,6 +48,7 @@ def flush_subnormals(a, scratch) -> None:
 class Optimizer:
     KEYS: tuple = ()          # hyperparameter keys (docs/interfaces.md) passed to __init__
     BUFFERS: tuple = ()       # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
+    DECAYING: tuple = ()      # those that shrink geometrically under a zero gradient: flushed of subnormals
 
     def __init__(self, model, lr: float, weight_decay: float = 0.0):
         if not lr > 0:
@@ -82,8 +84,12 @@ class Optimizer:
             for (p, g), tmp in zip(self.weights, self.decay):
                 np.multiply(p, self.weight_decay, out=tmp)
                 g += tmp
+        flush = self.t % FLUSH_EVERY == 0
         for p, g, state, scratch in self.chunks:
             self.update(p, g, state, scratch)
+            if flush:  # every FLUSH_EVERY steps: 1/64 of two passes, against 100x slower ops on subnormals
+                for name in self.DECAYING:
+                    flush_subnormals(state[name], scratch)
 
     def update(self, p, g, state, scratch) -> None:
         """The rule itself, on one chunk: parameters p, their grads g, {buffer: its chunk} and
@@ -126,7 +132,7 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0):
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
-        self.BUFFERS = ("velocity",) if momentum else ()
+        self.BUFFERS = self.DECAYING = ("velocity",) if momentum else ()
         super().__init__(model, lr, weight_decay)
         self.momentum, self.nesterov = momentum, nesterov
 
@@ -145,8 +151,6 @@ class SGD(Optimizer):
             p += g
         else:
             p += v
-        if self.t % FLUSH_EVERY == 0:
-            flush_subnormals(v, scratch=g)          # g is scratch after the step
 
 
 class Adam(Optimizer):
@@ -162,7 +166,7 @@ class Adam(Optimizer):
     """
 
     KEYS = ("beta1", "beta2", "eps")
-    BUFFERS = ("m", "v")
+    BUFFERS = DECAYING = ("m", "v")
 
     def __init__(self, model, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0):
@@ -203,7 +207,7 @@ class RMSprop(Optimizer):
     """
 
     KEYS = ("rho", "eps")
-    BUFFERS = ("mean_square",)
+    BUFFERS = DECAYING = ("mean_square",)
 
     def __init__(self, model, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7, weight_decay: float = 0.0):
         if not 0 <= rho < 1:

@@ -58,24 +58,31 @@ def test_flush_subnormals_zeroes_only_subnormals():
     assert a.tolist() == [tiny, 0.0, 0.0, 0.0, 0.0, 1.5, np.float32(-2e-30), 0.0]
 
 
-@pytest.mark.parametrize("nesterov", [False, True])
-def test_sgd_flushes_decayed_velocities_and_the_weights_do_not_change(nesterov, monkeypatch):
-    """A weight whose gradient turns zero: its velocity decays by mu into subnormals, which SGD
-    flushes every FLUSH_EVERY steps; the weights come out as without the flush, bit for bit."""
+@pytest.mark.parametrize("make, buffer", [
+    (lambda m: SGD(m, lr=0.1, momentum=0.9), "velocity"),
+    (lambda m: SGD(m, lr=0.1, momentum=0.9, nesterov=True), "velocity"),
+    (lambda m: Adam(m, lr=1e-3), "m"),
+    (lambda m: RMSprop(m, lr=1e-3), "mean_square"),
+], ids=["sgd", "nesterov", "adam", "rmsprop"])
+def test_decayed_state_is_flushed_and_the_weights_do_not_change(make, buffer, monkeypatch):
+    """A weight whose gradient turns zero, then comes back: its velocity (or moment) decays into
+    subnormals, which the optimiser flushes every FLUSH_EVERY steps; the weights come out as
+    without the flush, bit for bit."""
     import nn.optim as optim
     rng = np.random.default_rng(0)
-    grads = [rng.standard_normal(2).astype(np.float32) for _ in range(5)] + [np.zeros(2, np.float32)] * 1000
+    grads = ([rng.standard_normal(2).astype(np.float32) for _ in range(5)] + [np.zeros(2, np.float32)] * 1500
+             + [rng.standard_normal(2).astype(np.float32) for _ in range(5)])
 
     def run():
         model = Sequential([Linear(1, 1, init=None, dtype=np.float32)])
         layer = model.layers[0]
         layer.params["W"][...], layer.params["b"][...] = 0.3, -0.2
-        opt = SGD(model, lr=0.1, momentum=0.9, nesterov=nesterov)
+        opt = make(model)
         subnormal_after_flush = subnormal_seen = False
         for g in grads:
             layer.grads["W"][...], layer.grads["b"][...] = g
             opt.step()
-            v = opt.state["velocity"]
+            v = opt.state[buffer]
             subnormal = bool(np.any((v != 0) & (np.abs(v) < np.finfo(np.float32).tiny)))
             subnormal_seen |= subnormal
             subnormal_after_flush |= subnormal and opt.t % FLUSH_EVERY == 0
