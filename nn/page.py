@@ -81,32 +81,37 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-connected components of a (h, w) mask -> (labels (h, w) int32, 0 = background, count)."""
+    """8-connected components of a (h, w) mask -> (labels (h, w) int32, 0 = background, count).
+
+    Components are numbered by their first pixel in reading order. Vectorised over runs: every
+    pair of touching runs in neighbouring rows at once, then each run takes the smallest index
+    of a run it touches, and follows that run's label, until nothing changes (a Python loop
+    over runs cost 40 % of preprocessing an image)."""
     row, start, stop = _runs(mask)
-    parent = np.arange(len(row))
-    first = np.searchsorted(row, np.arange(mask.shape[0] + 1))         # runs of row r: first[r]:first[r+1]
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for r in range(mask.shape[0] - 1):
-        a, b = slice(first[r], first[r + 1]), slice(first[r + 1], first[r + 2])
-        if a.start == a.stop or b.start == b.stop:
-            continue
-        # run i above touches run j below (diagonals count) when start_i <= stop_j and start_j <= stop_i
-        lo = np.searchsorted(stop[b], start[a], side="left")           # first j with stop_j >= start_i
-        hi = np.searchsorted(start[b], stop[a], side="right")          # last j with start_j <= stop_i
-        for i, j0, j1 in zip(range(a.start, a.stop), lo, hi):
-            for j in range(b.start + j0, b.start + j1):
-                ri, rj = find(i), find(j)
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
-    roots = np.array([find(i) for i in range(len(row))], np.int64)
-    ids, compact = np.unique(roots, return_inverse=True)
+    n = len(row)
     labels = np.zeros(mask.shape, np.int32)
+    if n == 0:
+        return labels, 0
+    # runs sorted by (row, start); as keys row * K + column they stay sorted, stops too
+    k = mask.shape[1] + 2
+    below = (row + 1) * k
+    # the runs of the next row touching run i (diagonals count): stop_j >= start_i, start_j <= stop_i
+    lo = np.searchsorted(row * k + stop, below + start, side="left")
+    hi = np.searchsorted(row * k + start, below + stop, side="right")
+    count = np.maximum(hi - lo, 0)
+    upper = np.repeat(np.arange(n), count)                                # (pairs,)
+    lower = np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    root = np.arange(n)
+    while True:
+        low = np.minimum(root[upper], root[lower])
+        new = root.copy()
+        np.minimum.at(new, upper, low)
+        np.minimum.at(new, lower, low)
+        new = new[new]                                                      # follow the label's own label
+        if np.array_equal(new, root):
+            break
+        root = new
+    ids, compact = np.unique(root, return_inverse=True)
     lengths = stop - start
     offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     labels[np.repeat(row, lengths), np.repeat(start, lengths) + offset] = np.repeat(compact + 1, lengths)

@@ -35,6 +35,35 @@ def test_labels_are_8_connected_components():
     assert (labels > 0).sum() == m.sum() and labels[~m].max() == 0
 
 
+def flood_fill_labels(m):
+    """Reference: 8-connected components by flood fill, numbered by first pixel in reading order."""
+    labels, n = np.zeros(m.shape, np.int32), 0
+    for y0, x0 in zip(*np.nonzero(m)):
+        if labels[y0, x0]:
+            continue
+        n += 1
+        labels[y0, x0], todo = n, [(y0, x0)]
+        while todo:
+            y, x = todo.pop()
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    v, u = y + dy, x + dx
+                    if 0 <= v < m.shape[0] and 0 <= u < m.shape[1] and m[v, u] and not labels[v, u]:
+                        labels[v, u] = n
+                        todo.append((v, u))
+    return labels, n
+
+
+def test_labels_match_a_flood_fill_on_random_masks():
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        h, w = rng.integers(1, 30, 2)
+        m = rng.random((h, w)) < rng.uniform(0, 0.7)
+        labels, n = _label(m)
+        ref, n_ref = flood_fill_labels(m)
+        assert n == n_ref and np.array_equal(labels, ref)
+
+
 def test_filter_is_a_max_and_min_filter():
     a = np.zeros((7, 7), np.float32)
     a[3, 3] = 1
