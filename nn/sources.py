@@ -9,6 +9,7 @@ which would rerun everything for nothing.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -17,8 +18,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 def _nn_imports(path: Path) -> set[str]:
     """Names of nn modules imported by one file (`import nn.x`, `from nn import x`, `from .x import y`)."""
+    st = Path(path).stat()
+    return set(_parsed_imports(str(path), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_imports(path: str, mtime_ns: int, size: int) -> frozenset[str]:
+    # keyed by the file's stat too, so an edited file is parsed again; the Snakefile asks for the
+    # same files once per rule, and parsing them was a fifth of a no-op `snakemake`
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"), path)):
         if isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("nn.")}
         elif isinstance(node, ast.ImportFrom):
@@ -29,7 +38,7 @@ def _nn_imports(path: Path) -> set[str]:
                     found.add(sub)
                 else:  # `from nn import x, y` or `from . import x`
                     found |= {a.name for a in node.names}
-    return {m for m in found if (PACKAGE_DIR / f"{m}.py").exists()}
+    return frozenset(m for m in found if (PACKAGE_DIR / f"{m}.py").exists())
 
 
 def module_sources(*modules: str) -> list[str]:
