@@ -71,9 +71,9 @@ def training_claim(blas_threads: int, cores: int | None, cpus: int) -> int:
 
     Why: training is bound by the CPU's caches and memory bandwidth, so time-slicing more
     trainings than CPUs loses work. Measured on 2 CPUs (benchmarks/concurrent_trainings.py):
-    four one-thread `best` trainings at once do 12 % fewer steps per second in total than two. The job's BLAS
-    threads stay blas_threads whatever it claims (scripts/train.py), so the claim changes
-    which jobs run side by side, never a result's bits.
+    four one-thread `best` trainings at once do 12 % fewer steps per second in total than
+    two. The job's BLAS threads stay blas_threads whatever it claims (scripts/train.py), so
+    the claim changes which jobs run side by side, never a result's bits.
 
     training_claim(1, 4, 2) == 2 (two trainings at a time); training_claim(1, 2, 2) == 1.
     """
