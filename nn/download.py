@@ -185,13 +185,14 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
                 raise _Transient(problem) from None
             raise _Permanent(problem) from None
         except (urllib.error.URLError, OSError, HTTPException) as e:  # timeouts and resets, also in the body
+            reason = e.reason if isinstance(e, urllib.error.URLError) else e
+            # first: the DNS lookup outlived the deadline, whether or not its timer has fired yet
+            if isinstance(reason, DeadlinePassed):
+                raise _Transient(f"{reason}; aborted") from None
             if deadline.expired:
                 phase = f"still downloading after {attempt_timeout:.3g} s ({got} bytes)" if got else \
                     f"no complete response headers within {attempt_timeout:.3g} s"
                 raise _Transient(f"{phase}; aborted") from None
-            reason = e.reason if isinstance(e, urllib.error.URLError) else e
-            if isinstance(reason, DeadlinePassed):  # the DNS lookup outlived the deadline
-                raise _Transient(f"{reason}; aborted") from None
             raise _classify(reason) from None
 
 

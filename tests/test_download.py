@@ -242,6 +242,21 @@ def test_a_dns_lookup_that_hangs_is_under_the_attempt_deadline(dest, monkeypatch
     assert time.monotonic() - start < 15
 
 
+def test_a_dns_timeout_is_named_even_when_the_deadline_timer_fired_first(dest, monkeypatch):
+    """The race behind a flaky CI run: the lookup's join and the deadline's timer end together; the
+    message must name the DNS phase whichever of the two the except clause sees first."""
+    import urllib.error
+    import nn.download
+    from nn.http import DeadlinePassed
+
+    def open_url(url, deadline, timeout, headers):
+        deadline._expire()                                       # the timer won the race
+        raise urllib.error.URLError(DeadlinePassed("no address for mirror.invalid within 0.5 s"))
+    monkeypatch.setattr(nn.download, "open_url", open_url)
+    msg = fails(dest, ["http://mirror.invalid/mnist/"], retries=1, attempt_timeout=0.5)
+    assert "  http://mirror.invalid/mnist/: no address for mirror.invalid within 0.5 s; aborted" in msg, msg
+
+
 def test_one_deadline_bounds_a_file_across_mirrors_and_retries(url, server, dest):
     """With the defaults scaled down (timeout 0.2 s: 0.8 s per attempt, 2 s per file, backoff 1 s),
     four bad mirrors and three attempts each end within the file's 10 x timeout: 300 s for timeout 30."""
