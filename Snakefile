@@ -10,7 +10,7 @@ min_version("9.0")
 
 # `nn` is the project's package; make it importable here even if not installed.
 sys.path.insert(0, workflow.basedir)
-from nn import config as nnconfig
+from nn.pipeline import config as nnconfig
 from nn import fileio
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole

@@ -24,12 +24,12 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from nn.checkpoint import Checkpoint, fingerprint, snapshot  # noqa: E402
-from nn.data import to_inputs  # noqa: E402
-from nn.distort import augment_settings, build_augment, describe  # noqa: E402
+from nn.augment import in_words  # noqa: E402
+from nn.mnist.data import to_inputs  # noqa: E402
 from nn.model import mlp  # noqa: E402
-from nn.optim import build_optimizer  # noqa: E402
-from nn.train import fit  # noqa: E402
+from nn.pipeline.checkpoint import Checkpoint, fingerprint  # noqa: E402
+from nn.pipeline.hparams import augment_settings, build_augment, build_optimizer  # noqa: E402
+from nn.train import FitConfig, TrainState, fit  # noqa: E402
 
 EPOCH_IMAGES = 60_000  # best: validation 0
 BEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["runs"]["best"]
@@ -53,7 +53,7 @@ def main():
     load_before = os.getloadavg()[0]
     sizes = [784, *BEST["hidden"], 10]
     augment = build_augment(BEST)
-    print(f"{'-'.join(map(str, sizes))} float32, batch {BEST['batch_size']}, {describe(augment_settings(BEST))}, "
+    print(f"{'-'.join(map(str, sizes))} float32, batch {BEST['batch_size']}, {in_words(augment_settings(BEST))}, "
           f"1 BLAS thread, median of {args.repeats} rounds; 1-min load average {load_before:.1f} on {os.cpu_count()} CPUs")
     print(f"{'state':<24} {'MB':>5}  {'save ms':>7}  {'load ms':>7}  {'epoch s':>7}  {'save/epoch':>10}")
     with tempfile.TemporaryDirectory() as folder:
@@ -70,16 +70,18 @@ def main():
             best = model.flat_params.copy() if keep_best else None
             saves, loads, epochs = [], [], []
             for _ in range(args.repeats + 1):
-                state = snapshot(17, model, opt, rng, history, {"epoch_seconds": [1.0] * 17, "total_seconds": 17.0},
-                                 0.5 if keep_best else float("inf"), best)
+                state = TrainState(rng, epoch=17, history=history,
+                                   timings={"epoch_seconds": [1.0] * 17, "total_seconds": 17.0},
+                                   best_loss=0.5 if keep_best else float("inf"), best_params=best,
+                                   params=model.flat_params, optimizer=opt.state_dict())
                 start = time.perf_counter()
                 ckpt.save(state)
                 saves.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                assert ckpt.load(model, opt) is not None
+                assert ckpt.load(model, opt, rng) is not None
                 loads.append(time.perf_counter() - start)
-                _, timings = fit(model, x, labels, opt, epochs=1, batch_size=BEST["batch_size"], rng=rng,
-                                 augment=augment)
+                timings = fit(model, opt, (x, labels), FitConfig(epochs=1, batch_size=BEST["batch_size"], augment=augment),
+                              TrainState(rng)).timings
                 epochs.append(timings["epoch_seconds"][0] * EPOCH_IMAGES / args.images)
             save, load, epoch = (float(np.median(v[1:])) for v in (saves, loads, epochs))
             print(f"{name:<24} {path.stat().st_size / 1e6:5.1f}  {1e3 * save:7.1f}  {1e3 * load:7.1f}  "

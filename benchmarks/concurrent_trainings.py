@@ -1,5 +1,5 @@
 """How much training gets done when several one-thread trainings share the machine's CPUs:
-the measurement behind nn.limits.training_claim (two trainings at a time under `--cores 4`
+the measurement behind nn.pipeline.resources.training_claim (two trainings at a time under `--cores 4`
 on 2 CPUs, not four).
 
     .venv/bin/python benchmarks/concurrent_trainings.py        # --at-once 1 2 4 --steps 200
@@ -28,10 +28,9 @@ def worker(steps: int) -> None:
     import numpy as np
     import yaml
     sys.path.insert(0, str(REPO))
-    from nn.distort import build_augment
     from nn.losses import one_hot
     from nn.model import mlp
-    from nn.optim import build_optimizer
+    from nn.pipeline.hparams import build_augment, build_optimizer
 
     best = yaml.safe_load((REPO / "config.yaml").read_text())["runs"]["best"]
     rng = np.random.default_rng(os.getpid())

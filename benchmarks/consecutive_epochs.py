@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST = REPO.parent / "shared" / "mnist"
 sys.path.insert(0, str(REPO))
 from nn import train  # noqa: E402
-from nn.data import decode_split, to_inputs  # noqa: E402
+from nn.mnist.data import decode_split, to_inputs  # noqa: E402
 from nn.losses import one_hot  # noqa: E402
 
 

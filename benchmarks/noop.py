@@ -8,7 +8,7 @@ plugin that asks a Slurm controller for its settings. It times, alternately, `sn
 --cores 4` in PROJECT (default: this checkout; it must already say "Nothing to be done") and
 `snakemake --version` (Python, Snakemake and its plugins loading, no workflow), each with
 this interpreter, and prints their medians and ratio as one JSON object, plus whether the
-Slurm plugin is installed and what Slurm's controller says (nn.environment.slurm_controller).
+Slurm plugin is installed and what Slurm's controller says (nn.pipeline.environment.slurm_controller).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nn import environment  # noqa: E402
+from nn.pipeline import environment  # noqa: E402
 
 NOTHING = "Nothing to be done"
 

@@ -1,14 +1,14 @@
-"""Does nn.predict's preprocessing cost accuracy? MNIST test digits drawn as photos and scans vs the originals.
+"""Does nn.predict.cli's preprocessing cost accuracy? MNIST test digits drawn as photos and scans vs the originals.
 
     nice .venv/bin/python benchmarks/predict_accuracy.py --model MODEL.npz [--n 500] [--only NAME...]
     .venv/bin/python benchmarks/predict_accuracy.py --big-files
 
 Each of the first n test digits is drawn as an image file under every condition below (the
-pen, the paper, the light, the camera), read back through nn.predict.classify, and scored
+pen, the paper, the light, the camera), read back through nn.predict.cli.classify, and scored
 against its label; beside it, the same model on the 28×28 originals (the baseline). Each
 condition draws with its own seeded generator: the same files every time. Also measured per
-condition: milliseconds per image to read it (nn.preprocess.read_image) and to preprocess it
-(nn.preprocess.to_mnist), medians over the images. Without --model it first trains a
+condition: milliseconds per image to read it (nn.predict.preprocess.read_image) and to preprocess it
+(nn.predict.preprocess.to_mnist), medians over the images. Without --model it first trains a
 784-128-10 ReLU softmax network on all 60,000 training images (5 epochs, seed 1, ~1 min).
 --big-files times, instead, reading vs preprocessing a 12-MP phone photo and an A4 300-dpi scan.
 Needs ../shared/mnist beside the repo. Prints a markdown table, then one JSON object.
@@ -32,13 +32,13 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from conftest import SHARED_MNIST  # noqa: E402
 from test_predict import VARIANTS, render  # noqa: E402  (the forms the tests check)
 
-from nn.data import to_inputs  # noqa: E402
-from nn.idx import read_idx  # noqa: E402
+from nn.mnist.data import to_inputs  # noqa: E402
+from nn.mnist.idx import read_idx  # noqa: E402
 from nn.model import mlp  # noqa: E402
-from nn.predict import classify, load_model  # noqa: E402
+from nn.predict.cli import classify, load_model  # noqa: E402
 from nn.optim import SGD  # noqa: E402
-from nn.preprocess import read_image, to_mnist  # noqa: E402
-from nn.train import fit  # noqa: E402
+from nn.predict.preprocess import read_image, to_mnist  # noqa: E402
+from nn.train import FitConfig, TrainState, fit  # noqa: E402
 
 WHITE, BLACK = (250, 250, 246), (20, 20, 30)
 
@@ -288,12 +288,13 @@ def trained_model():
     x = read_idx(SHARED_MNIST / "train-images-idx3-ubyte.gz")
     y = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz")
     net = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=1)
-    fit(net, to_inputs(x), y, SGD(net, lr=0.1, momentum=0.9), epochs=5, batch_size=128, rng=np.random.default_rng(1))
+    fit(net, SGD(net, lr=0.1, momentum=0.9), (to_inputs(x), y), FitConfig(epochs=5, batch_size=128),
+        TrainState(np.random.default_rng(1)))
     return net, "784-128-10 relu softmax, 5 epochs on 60,000, seed 1"
 
 
 def timings(paths):
-    """Median ms to read one file and to preprocess what was read (nn.preprocess), over `paths`."""
+    """Median ms to read one file and to preprocess what was read (nn.predict.preprocess), over `paths`."""
     read, prep = [], []
     for p in paths:
         t0 = time.perf_counter()

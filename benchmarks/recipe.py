@@ -8,7 +8,7 @@ the first 50,000 training images and measure on the last 10,000), applies the ke
 overrides (values parsed as YAML), trains with nn.train.train_run and prints one JSON line:
 the recipe, the validation accuracy after each epoch, the best one, and the training seconds.
 The test images are not loaded. BLAS threads: set OPENBLAS_NUM_THREADS before running (unset: 2).
-With --record, the line is also appended to that recipe log (nn.recipes), which the report plots as
+With --record, the line is also appended to that recipe log (nn.report.recipes), which the report plots as
 accuracy against training seconds; it counts as timed on a loaded machine when the 1-minute load
 average at its end exceeds its own threads by more than half a core.
 """
@@ -26,10 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST = REPO.parent / "shared" / "mnist"
 sys.path.insert(0, str(REPO))
 
-from nn import config as nnconfig  # noqa: E402
-from nn import recipes  # noqa: E402
-from nn.data import decode_split  # noqa: E402
-from nn.train import train_run  # noqa: E402
+from nn.pipeline import config as nnconfig  # noqa: E402
+from nn.report import recipes  # noqa: E402
+from nn.mnist.data import decode_split  # noqa: E402
+from nn.pipeline.hparams import train_run  # noqa: E402
 
 
 def recipe(overrides: list[str]) -> tuple[str, dict, dict]:

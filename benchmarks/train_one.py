@@ -27,9 +27,9 @@ def main(argv):
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = threads  # before numpy loads
     import yaml
     sys.path.insert(0, str(REPO))
-    from nn import config as nnconfig
-    from nn.data import decode_split, to_inputs
-    from nn.train import train_run
+    from nn.pipeline import config as nnconfig
+    from nn.mnist.data import decode_split, to_inputs
+    from nn.pipeline.hparams import train_run
 
     name, pairs = argv[0], argv[1:]
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -38,7 +38,7 @@ MNIST = REPO.parent / "shared" / "mnist"
 
 def load_images(n=60000):
     """The real training set if it is at ../shared/mnist, else random pixels (speed is the same)."""
-    from nn.data import decode_split
+    from nn.mnist.data import decode_split
     if (MNIST / "train-images-idx3-ubyte.gz").exists():
         return decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
     rng = np.random.default_rng(0)
@@ -94,10 +94,9 @@ HP = {"momentum": 0.9, "nesterov": False, "beta1": 0.9, "beta2": 0.999, "rho": 0
 
 def measure_extras(x, labels, repeats, batch=128):
     """Rows for EXTRAS at one batch size, each ratio against matmuls timed alternately with it."""
-    from nn.distort import build_augment
     from nn.model import mlp
-    from nn.optim import build_optimizer
-    from nn.train import fit
+    from nn.pipeline.hparams import build_augment, build_optimizer
+    from nn.train import FitConfig, TrainState, fit
     rows = []
     for name, (optimizer, dropout, augmentation) in EXTRAS.items():
         rng = np.random.default_rng(0)
@@ -108,8 +107,8 @@ def measure_extras(x, labels, repeats, batch=128):
         augment = build_augment(augmentation)
         epochs, matmuls = [], []
         for _ in range(repeats + 1):
-            _, timings = fit(model, x, labels, build_optimizer(hp, model), epochs=1, batch_size=batch, rng=rng,
-                             augment=augment)
+            timings = fit(model, build_optimizer(hp, model), (x, labels),
+                          FitConfig(epochs=1, batch_size=batch, augment=augment), TrainState(rng)).timings
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append({"threads": 1, "net": name, "batch": batch, "images": len(x),
@@ -121,7 +120,7 @@ def augmentation_costs(x, repeats, batch=128):
     """Microseconds per batch of `batch` images for each augmentation alone (median of rounds)."""
     import time as _time
 
-    from nn.distort import build_augment
+    from nn.pipeline.hparams import build_augment
     rng = np.random.default_rng(0)
     xb = x[:batch].copy()
     out = {}
@@ -145,10 +144,10 @@ def measure(threads, batches, repeats):
     Training epochs and matmul epochs alternate, so both see the same machine: on a shared
     computer the load drifts, and the ratio is what matters.
     """
-    from nn.data import to_inputs
+    from nn.mnist.data import to_inputs
     from nn.model import mlp
     from nn.optim import SGD
-    from nn.train import fit
+    from nn.train import FitConfig, TrainState, fit
     images, labels = load_images()
     x = to_inputs(images)                                      # (60000, 784) float32
     rows = []
@@ -158,8 +157,8 @@ def measure(threads, batches, repeats):
         w1, w2 = model.layers[0].params["W"].copy(), model.layers[2].params["W"].copy()
         epochs, matmuls = [], []
         for r in range(repeats + 1):                           # the first round warms caches up
-            _, timings = fit(model, x, labels, SGD(model, lr=0.05, momentum=0.9), epochs=1, batch_size=batch,
-                             rng=rng)
+            timings = fit(model, SGD(model, lr=0.05, momentum=0.9), (x, labels), FitConfig(epochs=1, batch_size=batch),
+                          TrainState(rng)).timings
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append({"threads": threads, "net": "784-128-10 relu/CE", "batch": batch, "images": len(x),
@@ -173,7 +172,8 @@ def measure(threads, batches, repeats):
                      "epoch_s": float(np.median(floors[1:])), "matmul_s": float(np.median(matmuls[1:]))})
     rng = np.random.default_rng(0)
     model = mlp([784, 30, 10], activation="sigmoid", output="sigmoid", loss="quadratic", rng=rng)
-    _, timings = fit(model, x[:50000], labels[:50000], SGD(model, lr=3.0), epochs=repeats + 1, batch_size=10, rng=rng)
+    timings = fit(model, SGD(model, lr=3.0), (x[:50000], labels[:50000]), FitConfig(epochs=repeats + 1, batch_size=10),
+                  TrainState(rng)).timings
     rows.append({"threads": threads, "net": "784-30-10 sigmoid/quad", "batch": 10, "images": 50000,
                  "epoch_s": float(np.median(timings["epoch_seconds"][1:])), "matmul_s": None})
     return rows, x

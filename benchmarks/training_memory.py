@@ -1,4 +1,4 @@
-"""Is nn.limits.training_bytes an upper bound of a run's real peak memory? Measured, one run per process.
+"""Is nn.pipeline.resources.training_bytes an upper bound of a run's real peak memory? Measured, one run per process.
 
     .venv/bin/python benchmarks/training_memory.py
 
@@ -20,9 +20,9 @@ CONFIGS = [([128], 128, "float32"), ([1024, 1024], 128, "float32"), ([128], "ful
 
 CHILD = """
 import json, resource, sys
-from nn.data import decode_split
-from nn.limits import training_bytes
-from nn.train import train_run
+from nn.mnist.data import decode_split
+from nn.pipeline.resources import training_bytes
+from nn.pipeline.hparams import train_run
 hidden, batch, dtype = json.loads(sys.argv[1])
 hp = {"hidden": hidden, "activation": "relu", "output": "softmax", "loss": "cross_entropy", "init": "he",
       "lr": 0.1, "schedule": "constant", "lr_min": 0.0, "step_size": 1, "step_gamma": 1.0, "momentum": 0.9,

@@ -1,8 +1,10 @@
-"""Atomic file writes and safe loads.
+"""Atomic file writes and bounded, safe loads.
 
 Every output is written to a temporary name in the same folder and renamed into
 place only when complete, so a crash, Ctrl-C or full disk never leaves a
-half-written file where a later stage would take it as good.
+half-written file where a later stage would take it as good. Every reader checks a
+size it read from a file against the file's own length and a bound (array_bound: half
+this machine's memory) BEFORE allocating (load_npy, nn.serialize.load, nn.mnist.idx).
 """
 from __future__ import annotations
 
@@ -15,7 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from nn.limits import array_bound
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
+        return 8 << 30
+
+
+def array_bound() -> int:
+    """Largest array a reader accepts from a file: half the machine's memory."""
+    return physical_memory() // 2
 
 
 @contextlib.contextmanager
@@ -102,7 +115,7 @@ def save_npy(path, array: np.ndarray) -> None:
 def npy_header(f, name, size: int, max_bytes: int | None = None):
     """(shape, dtype) from the .npy header at f's position, checked before anything is allocated:
     no object (pickled) dtype, and the data the header declares is exactly the `size` bytes the
-    file (or zip member) holds after it, and at most `max_bytes` (default nn.limits.array_bound())."""
+    file (or zip member) holds after it, and at most `max_bytes` (default array_bound())."""
     start = f.tell()
     version = np.lib.format.read_magic(f)
     if version not in ((1, 0), (2, 0), (3, 0)):

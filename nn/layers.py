@@ -14,6 +14,22 @@ import numpy as np
 
 from nn.init import init_weights
 
+# The one list of layers: a model file's `type` names (nn.serialize rebuilds a layer with
+# LAYERS[type].from_spec(spec, dtype)), and the activations mlp() and the config accept.
+# A new layer is one class with @register("name").
+LAYERS: dict[str, type] = {}
+ACTIVATIONS: dict[str, type] = {}
+
+
+def register(name: str, activation: bool = False):
+    def add(cls):
+        cls.kind = name
+        LAYERS[name] = cls
+        if activation:
+            ACTIVATIONS[name] = cls
+        return cls
+    return add
+
 
 class Layer:
     params: dict = {}  # name -> trainable array; the optimiser updates these in place
@@ -22,7 +38,7 @@ class Layer:
 
     @classmethod
     def from_spec(cls, spec: dict, dtype) -> "Layer":
-        """The layer spec() describes, with zero weights (nn.model.load fills them in)."""
+        """The layer spec() describes, with zero weights (nn.serialize.load fills them in)."""
         return cls()
 
     def set_mode(self, training: bool, rng=None) -> None:
@@ -38,15 +54,18 @@ class Layer:
             buf = bufs[key] = np.empty(shape, dtype)
         return buf
 
+    kind = ""  # its name in LAYERS (and in a model file's architecture), set by register()
+
     def spec(self) -> dict:
         """A JSON description from which the same layer (minus its weights) can be rebuilt."""
-        return {"type": type(self).__name__.lower()}
+        return {"type": self.kind}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.spec().items() if k != "type")
         return f"{type(self).__name__}({args})"
 
 
+@register("linear")
 class Linear(Layer):
     """y = x @ W + b, W (n_in, n_out) so a batch of rows multiplies without a transpose."""
 
@@ -84,7 +103,7 @@ class Linear(Layer):
 
     def spec(self):
         n_in, n_out = self.shape
-        return {"type": "linear", "n_in": n_in, "n_out": n_out}
+        return {"type": self.kind, "n_in": n_in, "n_out": n_out}
 
     @classmethod
     def from_spec(cls, spec, dtype):
@@ -118,6 +137,7 @@ def sigmoid(z, out=None):
     return out
 
 
+@register("sigmoid", activation=True)
 class Sigmoid(Activation):
     def fill(self, z, out):
         sigmoid(z, out=out)
@@ -128,6 +148,7 @@ class Sigmoid(Activation):
         dz *= grad
 
 
+@register("tanh", activation=True)
 class Tanh(Activation):
     def fill(self, z, out):
         np.tanh(z, out=out)
@@ -138,6 +159,7 @@ class Tanh(Activation):
         dz *= grad
 
 
+@register("relu", activation=True)
 class ReLU(Activation):
     def fill(self, z, out):
         np.maximum(z, 0, out=out)
@@ -160,6 +182,7 @@ def softmax(z, out=None):
     return out
 
 
+@register("softmax", activation=True)
 class Softmax(Activation):
     def fill(self, z, out):
         softmax(z, out=out)
@@ -170,6 +193,7 @@ class Softmax(Activation):
         dz -= s * dz.sum(axis=1, keepdims=True)
 
 
+@register("dropout")
 class Dropout(Layer):
     """Inverted dropout (Srivastava et al. 2014, scaled at training time as Keras and PyTorch do).
 
@@ -208,15 +232,8 @@ class Dropout(Layer):
         return np.multiply(grad, self._buffer("mask", grad.shape, grad.dtype), out=dx)
 
     def spec(self):
-        return {"type": "dropout", "rate": self.rate}
+        return {"type": self.kind, "rate": self.rate}
 
     @classmethod
     def from_spec(cls, spec, dtype):
         return cls(float(spec["rate"]))
-
-
-ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "softmax": Softmax}
-
-# The one list of layer types: a model file names each layer by its key (spec()["type"]),
-# and nn.model.load rebuilds it with LAYERS[type].from_spec(spec, dtype).
-LAYERS = {"linear": Linear, **ACTIVATIONS, "dropout": Dropout}

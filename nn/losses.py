@@ -103,19 +103,20 @@ class SigmoidCrossEntropy:
         return float(loss), a
 
 
-LOSSES = ("quadratic", "cross_entropy", "label_difference")
+# The one list of losses: name -> its class, or {output activation: class} where the fused
+# form depends on the output (the config schema's `loss` enum reads the names).
+LOSSES = {"quadratic": Quadratic,
+          "cross_entropy": {"softmax": SoftmaxCrossEntropy, "sigmoid": SigmoidCrossEntropy},
+          "label_difference": LabelDifference}
 
 
 def get_loss(name: str, output: str | None):
     """The loss object for a loss name and the network's output activation name."""
-    if name == "quadratic":
-        return Quadratic()
-    if name == "label_difference":
-        return LabelDifference()
-    if name == "cross_entropy" and output == "softmax":
-        return SoftmaxCrossEntropy()
-    if name == "cross_entropy" and output == "sigmoid":
-        return SigmoidCrossEntropy()
-    if name == "cross_entropy":
-        raise ValueError(f"loss: cross_entropy needs a softmax or sigmoid output layer, not {output!r}")
-    raise ValueError(f"loss: unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+    if name not in LOSSES:
+        raise ValueError(f"loss: unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+    by_output = LOSSES[name]
+    if isinstance(by_output, dict):
+        if output not in by_output:
+            raise ValueError(f"loss: {name} needs a {' or '.join(by_output)} output layer, not {output!r}")
+        return by_output[output]()
+    return by_output()

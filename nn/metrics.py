@@ -97,7 +97,7 @@ def rounded(x, digits=6) -> float:
     return float(f"{float(x):.{digits}g}")
 
 
-def summarize(labels, probs, losses, k=16) -> dict:
+def evaluation(labels, probs, losses, k=16) -> dict:
     """The content of metrics.json for one run's test set.
 
     labels (n,) true classes; probs (n, C) the network's output vectors; losses (n,)

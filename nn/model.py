@@ -1,34 +1,19 @@
-"""A model: a list of layers run in order, the loss it is trained with, and its file format.
+"""A model: a list of layers run in order and the loss it is trained with.
 
 Two ways to build one:
     Sequential([Linear(784, 30), ReLU(), Linear(30, 10), Sigmoid()])      # the blog's form
     mlp([784, 30, 10], activation="relu", output="sigmoid", rng=seed)     # the seeds' form
 
-A model file is one .npz: an `architecture` entry (JSON bytes) and one array per
-parameter ("0.W", "0.b", "2.W", ...). No pickle anywhere; load() checks every name, shape
-and dtype against the architecture and says which one is wrong.
+Its file format (save, load) is nn.serialize.
 """
 from __future__ import annotations
 
-import io
-import json
-import zipfile
-
 import numpy as np
 
-from nn.fileio import atomic_path, npy_header, open_regular
-from nn.limits import array_bound
 from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear
 from nn.losses import get_loss, one_hot
 
-FORMAT = "nn-sequential"
-VERSION = 1
-CHUNK = 4096  # rows per forward pass at inference: bounded memory for any n
-NPY_HEADER_ROOM = 1 << 16  # a .npy header is at most 64 kB (numpy pads it to 64 bytes, caps it at 10 kB to read)
-
-
-class ModelFileError(ValueError):
-    """A model file that is missing, corrupt, or does not describe a valid model."""
+INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
 
 
 class Sequential:
@@ -46,7 +31,7 @@ class Sequential:
         if any(l.params["W"].dtype != self.dtype for l in linears):
             raise ValueError(f"Sequential: Linear layers mix dtypes; make them all {self.dtype}")
         last = self.layers[-1]
-        self.output = type(last).__name__.lower() if type(last) in ACTIVATIONS.values() else None
+        self.output = last.kind if last.kind in ACTIVATIONS else None
         self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)
         # a fused loss takes the logits, so training skips the last layer's forward and backward
         self.body = self.layers[:-1] if self.loss.fuses else self.layers
@@ -131,8 +116,8 @@ class Sequential:
     def _chunked(self, layers, x):
         x = self._check_inputs(x)
         out = np.empty((len(x), self.n_out), self.dtype)
-        for start in range(0, len(x), CHUNK):
-            out[start:start + CHUNK] = self._run(layers, x[start:start + CHUNK])
+        for start in range(0, len(x), INFERENCE_ROWS):
+            out[start:start + INFERENCE_ROWS] = self._run(layers, x[start:start + INFERENCE_ROWS])
         return out
 
     def predict_proba(self, x):
@@ -163,8 +148,10 @@ class Sequential:
     # --- description ------------------------------------------------------------------------
 
     def architecture(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "layers": [l.spec() for l in self.layers],
-                "loss": self.loss.name, "output": self.output, "dtype": self.dtype.name}
+        """What the model is, as plain data (layers, loss, output, dtype): what its file records
+        (nn.serialize) and what two models are compared by."""
+        return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "output": self.output,
+                "dtype": self.dtype.name}
 
 
 def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32,
@@ -193,158 +180,3 @@ def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal",
         if i < n_hidden and rates[i]:
             layers.append(Dropout(rates[i]))
     return Sequential(layers, loss=loss)
-
-
-# --- the file ---------------------------------------------------------------------------------
-
-def save(model: Sequential, path) -> None:
-    """Write the model as one .npz, byte-identical for identical weights (fixed zip timestamps)."""
-    arrays = {"architecture": _json_array(model.architecture())}
-    arrays.update((name, p) for name, p, _, _ in model.parameters())
-    _write_npz(path, arrays)
-
-
-def save_failed(path, reason: str) -> None:
-    """A model file for a run that produced no usable model (e.g. it diverged): no weights,
-    only the reason, which load() raises. Downstream rules find their input, and refuse it."""
-    _write_npz(path, {"architecture": _json_array({"format": FORMAT, "version": VERSION, "failed": str(reason)})})
-
-
-def _json_array(obj):
-    return np.frombuffer(json.dumps(obj, sort_keys=True).encode(), np.uint8)
-
-
-def _write_npz(path, arrays) -> None:
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for name, array in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
-
-
-MAX_ARCHITECTURE_BYTES = 1 << 20  # the architecture entry of a 10-layer model is under 2 kB
-
-
-def load(path) -> Sequential:
-    """Read a model written by save(); ModelFileError names the file and what is wrong.
-
-    Nothing is allocated from a size the file states before it is checked: the architecture
-    entry is at most 1 MB, the parameters it declares fit the bound (nn.limits.array_bound),
-    and each weight entry, before it is read, declares no more bytes than its layer needs, so a
-    deflate bomb or a header claiming terabytes is refused in one line."""
-    try:
-        # our own handle: np.load leaks the one it opens when the zip is corrupt
-        with open_regular(path) as fh:
-            # np.load calls anything that is neither zip nor .npy "pickled data": say what it is
-            magic = fh.read(6)
-            if magic == b"\x93NUMPY":
-                raise ModelFileError(f"{path}: holds a single array (.npy), not a model .npz")
-            if not magic.startswith(b"PK\x03\x04"):
-                raise ModelFileError(f"{path}: not a readable model .npz (not a zip archive)")
-            fh.seek(0)
-            with zipfile.ZipFile(fh) as zf:
-                return _read_model(zf, path)
-    except ModelFileError:
-        raise
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        if str(e).startswith(f"{path}: "):  # already names the file (open_regular: a FIFO, a device)
-            raise ModelFileError(str(e)) from None
-        raise ModelFileError(f"{path}: not a readable model .npz ({e})") from None
-
-
-def _member(zf, info, path, max_bytes):
-    """One .npy entry of the archive, its sizes checked (zip header, then .npy header) before reading."""
-    if info.file_size > max_bytes:
-        raise ModelFileError(f"{path}: entry {info.filename!r} declares {info.file_size} bytes, "
-                             f"over the {max_bytes} its place allows; refusing")
-    with zf.open(info) as f:
-        data = f.read(max_bytes + 1)  # zipfile also stops at the declared size
-    buf = io.BytesIO(data)
-    try:
-        npy_header(buf, f"{path}: entry {info.filename!r}", len(data), max_bytes)
-    except ValueError as e:
-        raise ModelFileError(str(e)) from None
-    buf.seek(0)
-    return np.lib.format.read_array(buf, allow_pickle=False)
-
-
-def _parameter_bytes(arch: dict) -> int:
-    """Bytes of every weight and bias the architecture declares (Python ints: no overflow)."""
-    item = np.dtype(arch["dtype"]).itemsize
-    return item * sum(int(l["n_in"]) * int(l["n_out"]) + int(l["n_out"]) for l in arch["layers"] if l["type"] == "linear")
-
-
-def _read_model(zf, path) -> Sequential:
-    members = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
-    if "architecture" not in members:
-        raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
-    raw = _member(zf, members.pop("architecture"), path, MAX_ARCHITECTURE_BYTES)
-    try:
-        arch = json.loads(raw.tobytes())
-        failed = arch.get("failed") if isinstance(arch, dict) else None
-        model = None if failed is not None else _build(arch)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ModelFileError(f"{path}: invalid architecture ({e})") from None
-    if failed is not None:
-        raise ModelFileError(f"{path}: the run produced no usable model ({failed})")
-    expected = {name: p for name, p, _, _ in model.parameters()}
-    for name in sorted(set(members) - set(expected)):
-        raise ModelFileError(f"{path}: unexpected array {name!r} for this architecture")
-    for name, p in expected.items():
-        if name not in members:
-            raise ModelFileError(f"{path}: missing array {name!r}")
-        a = _member(zf, members[name], path, p.nbytes + NPY_HEADER_ROOM)
-        if a.shape != p.shape or a.dtype != p.dtype:
-            raise ModelFileError(f"{path}: array {name!r} is {a.dtype}{list(a.shape)}, "
-                                 f"the architecture says {p.dtype}{list(p.shape)}")
-        if not np.isfinite(a).all():
-            raise ModelFileError(f"{path}: array {name!r} holds NaN or infinite values")
-        p[...] = a
-    return model
-
-
-def _build(arch: dict) -> Sequential:
-    """An architecture dict -> a model with zero weights, ready to receive the saved ones."""
-    if arch.get("format") != FORMAT or arch.get("version") != VERSION:
-        raise ValueError(f"format {arch.get('format')!r} version {arch.get('version')!r}, "
-                         f"expected {FORMAT!r} version {VERSION}")
-    if arch["dtype"] not in ("float32", "float64"):
-        raise ValueError(f"dtype {arch['dtype']!r}, expected float32 or float64")
-    if _parameter_bytes(arch) > array_bound():  # before a single layer is allocated
-        raise ValueError(f"it declares {_parameter_bytes(arch)} bytes of parameters, over the bound of "
-                         f"{array_bound()} (half this machine's memory)")
-    layers = []
-    for spec in arch["layers"]:
-        if spec["type"] not in LAYERS:
-            raise ValueError(f"unknown layer type {spec['type']!r}")
-        layers.append(LAYERS[spec["type"]].from_spec(spec, arch["dtype"]))
-    model = Sequential(layers, loss=arch["loss"])
-    if model.output != arch["output"]:
-        raise ValueError(f"output {arch['output']!r} does not match the last layer ({model.output!r})")
-    return model
-
-
-def _layers_in_words(arch: dict) -> str:
-    """'Linear(784->16) ReLU Linear(16->10) Softmax, cross_entropy, float32': what differs, readable."""
-    parts = []
-    for spec in arch["layers"]:
-        if spec["type"] == "linear":
-            parts.append(f"Linear({spec['n_in']}->{spec['n_out']})")
-        else:
-            parts.append(spec["type"] + (f"({spec['rate']})" if "rate" in spec else ""))
-    return f"{' '.join(parts)}, {arch['loss']}, {arch['dtype']}"
-
-
-def check_belongs(model: Sequential, hp: dict, path, run: str) -> None:
-    """ModelFileError unless `model` has the architecture that the run's hyperparameters
-    describe (sizes, activations, dropout, loss, dtype): a model file copied in from another
-    run must not be reported under this one's name."""
-    expected = mlp([model.n_in, *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
-                   loss=hp["loss"], init=None, dtype=hp["dtype"], dropout=hp.get("dropout", 0.0)).architecture()
-    found = model.architecture()
-    if found != expected:
-        raise ModelFileError(f"{path}: this model is {_layers_in_words(found)}, but run {run}'s hyperparameters "
-                             f"describe {_layers_in_words(expected)}; it belongs to another run (retrain with "
-                             f"snakemake --forcerun train)")

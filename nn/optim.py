@@ -2,8 +2,7 @@
 
 An optimiser is built on a model and updates its parameters in place from their grads:
 
-    opt = build_optimizer(hp, model)      # from a run's hyperparameters (docs/interfaces.md)
-    opt = Adam(model, lr=1e-3)            # or directly
+    opt = Adam(model, lr=1e-3)            # or OPTIMIZERS["adam"](model, lr=1e-3)
     model.backprop(x, y); opt.step()      # one mini-batch
     opt.lr = 0.5e-3                       # fit() sets lr from the schedule before each epoch
 
@@ -12,10 +11,10 @@ of numpy arrays and numbers, enough to resume exactly), and reads the same L2 we
 g <- g + weight_decay * w for weights only (not biases), added to the gradient before the
 optimiser's own rule (so for Adam this is L2, not AdamW's decoupled decay).
 
-Adding one: subclass Optimizer (KEYS = the hp keys its __init__ takes besides lr and
+Adding one: subclass Optimizer (KEYS = the settings its __init__ takes besides lr and
 weight_decay; BUFFERS = its state arrays; update(p, g, state, scratch) = the rule on one chunk
-of the flat parameters), then add it to OPTIMIZERS.
-The config schema's `optimizer` enum is filled from OPTIMIZERS (nn.config.load_schema).
+of the flat parameters), then add it to OPTIMIZERS. A schedule is one function added to SCHEDULES.
+The config schema's `optimizer` and `schedule` enums are filled from the two (nn.pipeline.config).
 """
 from __future__ import annotations
 
@@ -23,13 +22,12 @@ import math
 
 import numpy as np
 
-SCHEDULES = ("constant", "linear", "step", "cosine")
 FLUSH_EVERY = 64          # steps between flushes of subnormal state (Optimizer.DECAYING)
 # Parameters per update() call. A rule makes several passes over its arrays; on a chunk of
 # 64k floats (256 KB per array) the later passes find it in the CPU's cache instead of memory.
 # Elementwise, so the bits are the same as one call on everything: 784-800-800-10's SGD step
 # in a training loop fell from 1.25 to 0.96 ms (docs/performance.md). Small models are one chunk.
-CHUNK = 1 << 16
+UPDATE_CHUNK = 1 << 16
 
 
 def flush_subnormals(a, scratch) -> None:
@@ -46,7 +44,7 @@ def flush_subnormals(a, scratch) -> None:
 
 
 class Optimizer:
-    KEYS: tuple = ()          # hyperparameter keys (docs/interfaces.md) passed to __init__
+    KEYS: tuple = ()          # the settings __init__ takes by name, besides lr and weight_decay
     BUFFERS: tuple = ()       # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
     DECAYING: tuple = ()      # those that shrink geometrically under a zero gradient: flushed of subnormals
 
@@ -67,7 +65,7 @@ class Optimizer:
         self.t = 0            # steps taken
         # (p, g, state, scratch) views of each chunk, made once: the arrays are never replaced
         n = len(self.p)
-        bounds = [0, n] if n <= 2 * CHUNK else [*range(0, n, CHUNK), n]
+        bounds = [0, n] if n <= 2 * UPDATE_CHUNK else [*range(0, n, UPDATE_CHUNK), n]
         self.chunks = [(self.p[a:b], self.g[a:b], {k: v[a:b] for k, v in self.state.items()}, self.scratch[a:b])
                        for a, b in zip(bounds, bounds[1:])]
 
@@ -230,53 +228,39 @@ class RMSprop(Optimizer):
         p -= g
 
 
-# The one list of optimisers: the config schema's `optimizer` enum and build_optimizer read it.
+# The one list of optimisers: the config schema's `optimizer` enum and nn.pipeline.hparams read it.
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
-def build_optimizer(hp: dict, model) -> Optimizer:
-    """The optimiser a run's hyperparameters name (hp["optimizer"], default "sgd"), on `model`.
+# --- learning-rate schedules: epoch e = 0..epochs-1 -> lr; each evaluated once per epoch -------------
 
-    Keys of another optimiser left at a non-neutral value (momentum > 0 or nesterov with
-    Adam, say) are an error, not silently ignored.
-    """
-    name = hp.get("optimizer", "sgd")
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer: unknown {name!r}; expected one of {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[name]
-    if name != "sgd" and (hp.get("momentum") or hp.get("nesterov")):
-        raise ValueError(f"momentum/nesterov: apply to optimizer sgd only, not {name} "
-                         f"(momentum {hp.get('momentum')}, nesterov {hp.get('nesterov')})")
-    missing = [k for k in cls.KEYS if k not in hp]
-    if missing:
-        raise ValueError(f"hyperparameters: optimizer {name} needs key {missing[0]!r}")
-    return cls(model, lr=hp["lr"], weight_decay=hp.get("weight_decay", 0.0), **{k: hp[k] for k in cls.KEYS})
+def constant(lr, epoch, epochs, lr_min, step_size, step_gamma):
+    return lr
+
+
+def linear(lr, epoch, epochs, lr_min, step_size, step_gamma):
+    """lr at epoch 0 down to lr_min at the last epoch."""
+    return lr if epochs == 1 else lr + (lr_min - lr) * epoch / (epochs - 1)
+
+
+def step(lr, epoch, epochs, lr_min, step_size, step_gamma):
+    """lr * step_gamma ** (e // step_size)."""
+    return lr * step_gamma ** (epoch // step_size)
+
+
+def cosine(lr, epoch, epochs, lr_min, step_size, step_gamma):
+    """lr_min + (lr - lr_min) (1 + cos(pi e / epochs)) / 2: half a cosine period over the run, so
+    the last epoch still learns (it stops just short of lr_min)."""
+    return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2
+
+
+# The one list of schedules, as OPTIMIZERS is of optimisers (the config schema's enum reads it).
+SCHEDULES = {"constant": constant, "linear": linear, "step": step, "cosine": cosine}
 
 
 def learning_rate(schedule: str, lr: float, epoch: int, epochs: int, lr_min: float = 0.0,
                   step_size: int = 1, step_gamma: float = 1.0) -> float:
-    """The learning rate for epoch e = 0..epochs-1 (schedules are evaluated once per epoch).
-
-    constant  lr
-    linear    lr at epoch 0 down to lr_min at the last epoch
-    step      lr * step_gamma ** (e // step_size)
-    cosine    lr_min + (lr - lr_min) (1 + cos(pi e / epochs)) / 2: half a cosine period over the
-              run, so the last epoch still learns (it stops just short of lr_min)
-    """
-    if schedule == "constant":
-        return lr
-    if schedule == "linear":
-        return lr if epochs == 1 else lr + (lr_min - lr) * epoch / (epochs - 1)
-    if schedule == "step":
-        return lr * step_gamma ** (epoch // step_size)
-    if schedule == "cosine":
-        return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2
-    raise ValueError(f"schedule: unknown {schedule!r}; expected one of {', '.join(SCHEDULES)}")
-
-
-def build_schedule(hp: dict):
-    """epoch (0-based) -> learning rate, from hp's lr, schedule, lr_min, step_size, step_gamma, epochs."""
-    if hp["schedule"] not in SCHEDULES:
-        raise ValueError(f"schedule: unknown {hp['schedule']!r}; expected one of {', '.join(SCHEDULES)}")
-    return lambda epoch: learning_rate(hp["schedule"], hp["lr"], epoch, hp["epochs"], hp["lr_min"],
-                                       hp["step_size"], hp["step_gamma"])
+    """The learning rate of epoch `epoch` (0-based) of `epochs` under the named schedule."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule: unknown {schedule!r}; expected one of {', '.join(SCHEDULES)}")
+    return SCHEDULES[schedule](lr, epoch, epochs, lr_min, step_size, step_gamma)

@@ -1,6 +1,6 @@
 """Statistics for replicates: how sure are we of an accuracy, and is a difference real?
 
-- summarize(values): n, mean, sd, min, max and a 95% interval for the mean over seeds
+- sample_summary(values): n, mean, sd, min, max and a 95% interval for the mean over seeds
   (Student's t, so 3 seeds give an honest, wide interval).
 - verdict(published, values, n_measured): does a published figure lie inside what our
   seeds plus the measured set's sampling error allow? (docs/interfaces.md, "Verdicts")
@@ -59,12 +59,12 @@ def _normal_quantile(p: float) -> float:
     return (lo + hi) / 2
 
 
-def summarize(values) -> dict:
+def sample_summary(values) -> dict:
     """{n, mean, sd, min, max, ci_low, ci_high} of per-seed figures; sd and the interval are
     None for a single seed (one number says nothing about the spread)."""
     v = [float(x) for x in values]
     if not v or not all(math.isfinite(x) for x in v):
-        raise ValueError(f"summarize: needs one or more finite values, got {values!r}")
+        raise ValueError(f"sample_summary: needs one or more finite values, got {values!r}")
     n, mean = len(v), math.fsum(v) / len(v)
     out = {"n": n, "mean": mean, "sd": None, "min": min(v), "max": max(v), "ci_low": None, "ci_high": None}
     if n > 1:
@@ -90,7 +90,7 @@ def verdict(published: float, values, n_measured: int) -> dict:
     "z": gap in standard errors sqrt(sd²(1+1/n) + se_set²), "half_width": of the interval}.
     "above" means the published figure is above ours.
     """
-    s = summarize(values)
+    s = sample_summary(values)
     if not 0 <= published <= 1:
         raise ValueError(f"verdict: published accuracy must be a fraction in [0, 1], got {published}")
     if n_measured < 1:

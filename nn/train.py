@@ -1,23 +1,25 @@
-"""Training: epochs of shuffled mini-batches, validation, early stopping, and one run from its hp.
+"""Training: epochs of shuffled mini-batches, validation, early stopping, and the state between epochs.
 
-fit() works on arrays and is what tests and users call; train_run() takes one run's
-hyperparameter dict (docs/interfaces.md) and the raw uint8 images, and builds the rest.
-One numpy Generator, seeded once, draws the initial weights, then each epoch's shuffle,
-each batch's distortions and dropout masks in a fixed order: same seed, same bits.
+    config = FitConfig(epochs=30, batch_size=10)
+    state = fit(model, SGD(model, lr=3.0), (x, labels), config, TrainState(np.random.default_rng(1)))
+    state.history["train_loss"]
+
+One numpy Generator (the state's rng), seeded once by the caller, draws the initial weights,
+then each epoch's shuffle, each batch's distortions and dropout masks in a fixed order: same
+seed, same bits. The TrainState is everything the next epoch depends on besides the model's
+weights and the optimiser's buffers: a caller that saves it after an epoch (with those two) and
+hands it back to fit carries on with the bits an uninterrupted fit would have given.
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-from nn.checkpoint import restore, snapshot
-from nn.data import check_split, to_inputs
-from nn.distort import build_augment, shift_images  # noqa: F401 (shift_images: its old home)
 from nn.losses import one_hot
-from nn.model import mlp
-from nn.optim import build_optimizer, build_schedule
 
 
 class TrainingDiverged(ValueError):
@@ -28,6 +30,75 @@ class TrainingDiverged(ValueError):
 
     history: dict | None = None
     timings: dict | None = None
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How to train, as plain settings (nn.pipeline.hparams builds one from a run's config).
+
+    schedule(epoch) -> lr is set on the optimiser before each epoch (None: its lr throughout).
+    augment(batch, rng) -> batch is applied to each training batch (nn.augment.compose).
+    early_stopping = patience > 0 stops after that many epochs without a lower validation
+    loss and restores the weights of the best epoch. batch_size >= the training set is
+    full-batch gradient descent: one step per epoch ("round").
+    """
+
+    epochs: int
+    batch_size: int
+    schedule: Callable[[int], float] | None = None
+    augment: Callable | None = None
+    early_stopping: int = 0
+
+
+HISTORY_LISTS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                 "test_loss", "test_accuracy")
+
+
+def new_history(validation: bool, monitor: bool) -> dict:
+    """fit()'s history before the first epoch: per-epoch lists (val_* with a validation set,
+    test_* with a monitor set, None otherwise) and two scalars."""
+    kept = {"val_loss": validation, "val_accuracy": validation, "test_loss": monitor, "test_accuracy": monitor}
+    return {**{k: [] if kept.get(k, True) else None for k in HISTORY_LISTS},
+            "stopped_early": False, "best_epoch": 0}
+
+
+@dataclass
+class TrainState:
+    """Where training stands after `epoch` finished epochs (0 = not started).
+
+    rng draws shuffles, distortions and dropout masks; history and timings hold the finished
+    epochs; best_loss and best_params are early stopping's. fit() fills `params` (a view of the
+    model's flat parameters) and `optimizer` (its state_dict) before it calls its hook, so a
+    saved state is whole; a state handed back to fit puts both into the model and optimiser.
+    """
+
+    rng: np.random.Generator
+    epoch: int = 0
+    history: dict | None = None
+    timings: dict = field(default_factory=lambda: {"epoch_seconds": [], "total_seconds": 0.0})
+    best_loss: float = math.inf
+    best_params: np.ndarray | None = None       # (n_params,) copy, with early stopping
+    params: np.ndarray | None = None            # (n_params,) the model's, at `epoch`
+    optimizer: dict | None = None               # optimizer.state_dict() at `epoch`
+
+    @property
+    def since_best(self) -> int:
+        return self.epoch - self.history["best_epoch"]
+
+    def record(self, epoch: int) -> dict:
+        """Finished epoch `epoch`'s figures (1-based): {"epoch", "lr", "train_loss", ..., "seconds"}."""
+        i = epoch - 1
+        record = {k: v[i] for k, v in self.history.items() if isinstance(v, list)}
+        return record | {"seconds": self.timings["epoch_seconds"][i]}
+
+    def _restore(self, model, optimizer) -> None:
+        if self.params is not None:
+            model.flat_params[...] = self.params
+        if self.optimizer is not None:
+            optimizer.load_state_dict(self.optimizer)
+        self.timings = {**self.timings, "resumed_after": [*self.timings.get("resumed_after", []), self.epoch]}
+        if self.best_params is not None:
+            self.best_params = self.best_params.copy()
 
 
 def train_epoch(model, opt, x, y, labels, batch_size, augment, rng, epoch):
@@ -72,56 +143,43 @@ def train_full_batch(model, opt, x, y, labels, epoch):
     return loss * len(x), int(np.count_nonzero(scores.argmax(axis=1) == labels))
 
 
-def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.random.Generator,
-        schedule=None, augment=None, x_val=None, val_labels=None, early_stopping: int = 0,
-        callback=None, monitor=None, on_epoch_end=None, resume=None):
-    """Train `model` in place on inputs x (n, n_in) and integer labels (n,). Returns (history, timings).
-
-    optimizer: an nn.optim optimiser built on this model (nn.optim.build_optimizer(hp, model)).
-    schedule(epoch) -> lr, set on the optimiser before each epoch (None: its lr throughout).
-    augment(batch, rng) -> batch, applied to each training batch (nn.distort.build_augment).
-    rng draws the shuffles, the augmentation and the dropout masks, in that order per batch.
-    The model is in training mode (Dropout on) for the training batches only.
+def fit(model, optimizer, train, config: FitConfig, state: TrainState, *, validation=None, monitor=None,
+        on_epoch=None) -> TrainState:
+    """Train `model` in place with `optimizer` (built on it) on train = (inputs (n, n_in), integer
+    labels (n,)), as `config` says, from `state` (a fresh TrainState(rng), or one a hook saved).
+    Returns the state after the last epoch.
 
     train_loss / train_accuracy are the averages over the epoch's batches as they were
-    trained on (free to compute; Keras reports the same); val_* are measured after the epoch.
-    With early_stopping = patience > 0, training stops after that many epochs without a lower
-    validation loss, and the weights of the best epoch are restored.
-    monitor = (x_test, test_labels) measures test_loss / test_accuracy after every epoch, as
-    Nielsen's code does, only to be plotted beside a published curve: it never chooses a model.
-    batch_size >= len(x) is full-batch gradient descent: one step per epoch ("round").
-    callback(record) is called after each epoch with that epoch's figures (a dict).
-    on_epoch_end(state) is called after each epoch, before callback, with everything the next
-    epoch depends on (nn.checkpoint.snapshot); resume = such a state (nn.checkpoint.Checkpoint.load)
-    carries on after its epoch, and gives the bits an uninterrupted fit would have given.
+    trained on (free to compute; Keras reports the same); validation = (inputs, labels) is
+    measured after every epoch (val_*), as is monitor = (inputs, labels) (test_*, as Nielsen's
+    code does, only to be plotted beside a published curve: it never chooses a model).
+    The model is in training mode (Dropout on) for the training batches only.
+    on_epoch(state) is called after every epoch, with the state the next epoch starts from.
     """
+    x_val, val_labels = validation if validation is not None else (None, None)
     has_val = x_val is not None and len(x_val) > 0
-    if early_stopping and not has_val:
+    if config.early_stopping and not has_val:
         raise ValueError("early_stopping: needs a validation set (validation > 0)")
-    x = np.asarray(x, model.dtype)
-    y = one_hot(labels, model.n_out, model.dtype)             # (n, 10)
-    labels = np.asarray(labels)
-
-    history = {"epoch": [], "lr": [], "train_loss": [], "train_accuracy": [],
-               "val_loss": [] if has_val else None, "val_accuracy": [] if has_val else None,
-               "test_loss": [] if monitor else None, "test_accuracy": [] if monitor else None,
-               "stopped_early": False, "best_epoch": 0}
-    timings = {"epoch_seconds": [], "total_seconds": 0.0}
-    best_loss, best_params = math.inf, None           # best_params: (n_params,) copy, with early stopping
-    first = 0
-    if resume is not None:
-        first, history, timings, best_loss, best_params = restore(resume, model, optimizer, rng)
+    x = np.asarray(train[0], model.dtype)
+    y = one_hot(train[1], model.n_out, model.dtype)           # (n, 10)
+    labels = np.asarray(train[1])
+    if state.epoch:
+        state._restore(model, optimizer)
+    else:
+        state.history = new_history(has_val, monitor is not None)
+    history, timings, rng = state.history, state.timings, state.rng
     done_before, start_all = timings["total_seconds"], time.perf_counter()
-    for epoch in range(first, first if history["stopped_early"] else epochs):
+    for epoch in range(state.epoch, state.epoch if history["stopped_early"] else config.epochs):
         start = time.perf_counter()
-        if schedule is not None:
-            optimizer.lr = schedule(epoch)
+        if config.schedule is not None:
+            optimizer.lr = config.schedule(epoch)
         # overflow to inf/NaN is caught as divergence, with a better message than a warning
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 model.train(rng)
                 try:
-                    loss_sum, correct = train_epoch(model, optimizer, x, y, labels, batch_size, augment, rng, epoch)
+                    loss_sum, correct = train_epoch(model, optimizer, x, y, labels, config.batch_size,
+                                                    config.augment, rng, epoch)
                 finally:
                     model.eval()
                 record = {"epoch": epoch + 1, "lr": optimizer.lr, "train_loss": loss_sum / len(x),
@@ -131,7 +189,7 @@ def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.ra
                     if not math.isfinite(record["val_loss"]):
                         raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
                                                f"after epoch {epoch + 1} (learning rate {optimizer.lr:g})")
-                if monitor:
+                if monitor is not None:
                     record["test_loss"], record["test_accuracy"] = model.evaluate(*monitor)
         except TrainingDiverged as e:  # keep the finished epochs: their curves show the blow-up coming
             timings["total_seconds"] = done_before + time.perf_counter() - start_all
@@ -139,93 +197,25 @@ def fit(model, x, labels, optimizer, *, epochs: int, batch_size: int, rng: np.ra
             raise
         for key, value in record.items():
             history[key].append(value)
-        record["seconds"] = time.perf_counter() - start
-        timings["epoch_seconds"].append(record["seconds"])
+        timings["epoch_seconds"].append(time.perf_counter() - start)
+        state.epoch = epoch + 1
 
         if not has_val:
             history["best_epoch"] = epoch + 1
-        elif record["val_loss"] < best_loss:
-            best_loss, history["best_epoch"] = record["val_loss"], epoch + 1
-            if early_stopping:
-                best_params = model.flat_params.copy()
-        elif early_stopping and epoch + 1 - history["best_epoch"] >= early_stopping:
+        elif record["val_loss"] < state.best_loss:
+            state.best_loss, history["best_epoch"] = record["val_loss"], epoch + 1
+            if config.early_stopping:
+                state.best_params = model.flat_params.copy()
+        elif config.early_stopping and epoch + 1 - history["best_epoch"] >= config.early_stopping:
             history["stopped_early"] = True
-        if on_epoch_end:  # before the epoch's log line: once a line is there, so is its checkpoint
-            timings["total_seconds"] = done_before + time.perf_counter() - start_all
-            on_epoch_end(snapshot(epoch + 1, model, optimizer, rng, history, timings, best_loss, best_params))
-        if callback:
-            callback(record)
+        timings["total_seconds"] = done_before + time.perf_counter() - start_all
+        if on_epoch:
+            state.params, state.optimizer = model.flat_params, optimizer.state_dict()
+            on_epoch(state)
         if history["stopped_early"]:
             break
-    if best_params is not None:
-        model.flat_params[...] = best_params
+    if state.best_params is not None:
+        model.flat_params[...] = state.best_params
     timings["total_seconds"] = done_before + time.perf_counter() - start_all
-    return history, timings
-
-
-# the keys train_run reads; optional ones (added later, their defaults mean "off") may be absent
-FIT_KEYS = ("epochs", "batch_size", "lr", "schedule", "lr_min", "step_size", "step_gamma", "momentum",
-            "nesterov", "weight_decay", "shift", "early_stopping")
-MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype", "monitor_test")
-
-
-def format_record(r: dict, epochs: int) -> str:
-    """One log line per epoch."""
-    line = (f"epoch {r['epoch']}/{epochs}  lr {r['lr']:.4g}  "
-            f"train loss {r['train_loss']:.4f} acc {100 * r['train_accuracy']:.2f}%")
-    if "val_loss" in r:
-        line += f"  val loss {r['val_loss']:.4f} acc {100 * r['val_accuracy']:.2f}%"
-    if "test_loss" in r:
-        line += f"  test acc {100 * r['test_accuracy']:.2f}%"
-    return line + f"  {r['seconds']:.2f} s"
-
-
-def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkpoint=None):
-    """One run: uint8 images (n, 28, 28) and labels (n,) -> (model, history, timings).
-
-    The last hp["validation"] images are held out; inputs are scaled by nn.data.to_inputs;
-    the model is mlp([784, *hidden, 10]). hp["threads"] and hp["reference"] are ignored here
-    (BLAS threads must be pinned before numpy is imported). batch_size "full" = every
-    training image in one batch. With hp["monitor_test"], test = (images, labels) is
-    measured after every epoch (history test_*). epochs 0 returns the untrained network.
-    checkpoint: an nn.checkpoint.Checkpoint, saved after every epoch and resumed from if it fits.
-    """
-    missing = [k for k in MODEL_KEYS + FIT_KEYS if k not in hp]
-    if missing:
-        raise ValueError(f"hyperparameters: missing key {missing[0]!r} ({len(missing)} missing)")
-    check_split(train_images, train_labels, "training images", "training labels")
-    dropout = hp.get("dropout", 0.0)
-    if isinstance(dropout, list) and len(dropout) != len(hp["hidden"]):
-        raise ValueError(f"hyperparameters: dropout lists {len(dropout)} rates for {len(hp['hidden'])} hidden "
-                         f"layers (hidden {hp['hidden']}); give one rate per hidden layer, or one number for all")
-    n_val = hp["validation"]
-    if not 0 <= n_val < len(train_images):
-        raise ValueError(f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
-                         f"for {len(train_images)} training images")
-    dtype = np.dtype(hp["dtype"])
-    n_train = len(train_images) - n_val
-    x = to_inputs(train_images, dtype)                         # (n, 784) in [0, 1]
-    rng = np.random.default_rng(hp["seed"])
-    model = mlp([x.shape[1], *hp["hidden"], 10], activation=hp["activation"], output=hp["output"],
-                loss=hp["loss"], init=hp["init"], rng=rng, dtype=dtype, dropout=dropout)
-    optimizer = build_optimizer(hp, model)
-    log(f"model {model!r}")
-    monitor = None
-    if hp["monitor_test"]:
-        if test is None:
-            raise ValueError("hyperparameters: monitor_test is on but no test images were given")
-        check_split(*test, "test images", "test labels")
-        monitor = (to_inputs(test[0], dtype), test[1])
-    batch_size = n_train if hp["batch_size"] == "full" else hp["batch_size"]
-    resume = checkpoint.load(model, optimizer) if checkpoint else None
-    if resume:  # the log of the killed attempt is gone: its epochs once more, as they were
-        for i in range(resume["epoch"]):
-            log(format_record({k: v[i] for k, v in resume["history"].items() if isinstance(v, list)}
-                              | {"seconds": resume["timings"]["epoch_seconds"][i]}, hp["epochs"]))
-    history, timings = fit(
-        model, x[:n_train], train_labels[:n_train], optimizer, epochs=hp["epochs"], batch_size=batch_size,
-        rng=rng, schedule=build_schedule(hp), augment=build_augment(hp), early_stopping=hp["early_stopping"],
-        x_val=x[n_train:], val_labels=train_labels[n_train:], monitor=monitor,
-        callback=lambda record: log(format_record(record, hp["epochs"])),
-        on_epoch_end=checkpoint.save if checkpoint else None, resume=resume)
-    return model, history, timings
+    state.params = None  # not a copy: the model's own array, which training has moved past
+    return state

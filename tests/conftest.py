@@ -1,6 +1,6 @@
 """Shared fixtures: tiny MNIST-format data and a way to run the workflow in a temp dir.
 
-The tiny files are written here with struct + gzip, independently of nn.idx, so the
+The tiny files are written here with struct + gzip, independently of nn.mnist.idx, so the
 workflow tests do not test nn with itself.
 """
 from __future__ import annotations

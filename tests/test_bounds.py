@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 from nn import fileio
-from nn.data import decode_split
-from nn.idx import IdxError, read_idx, read_payload
-from nn.model import ModelFileError, load, mlp, save
+from nn.mnist.data import decode_split
+from nn.mnist.idx import IdxError, read_idx, read_payload
+from nn.serialize import ModelFileError, load, save
+from nn.model import mlp
 
 MB = 1 << 20
 
@@ -191,12 +192,12 @@ def test_an_architecture_declaring_a_huge_layer_is_refused_before_building(model
 
 # ---------------------------------------------------------------- not a regular file
 
-@pytest.mark.parametrize("reader", ["load_npy", "read_json", "read_idx", "model.load"])
+@pytest.mark.parametrize("reader", ["load_npy", "read_json", "read_idx", "serialize.load"])
 def test_a_fifo_in_place_of_a_file_is_refused_without_blocking(tmp_path, reader):
     """Opening a FIFO for reading blocks until a writer comes: every reader refuses it at once."""
     path = tmp_path / "results-file"
     os.mkfifo(path)
-    call = {"load_npy": fileio.load_npy, "read_json": fileio.read_json, "read_idx": read_idx, "model.load": load}[reader]
+    call = {"load_npy": fileio.load_npy, "read_json": fileio.read_json, "read_idx": read_idx, "serialize.load": load}[reader]
     outcome = {}
 
     def run():

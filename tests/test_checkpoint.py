@@ -1,4 +1,4 @@
-"""nn.checkpoint: a run stopped after any epoch and resumed from its file gives the same bits,
+"""nn.pipeline.checkpoint: a run stopped after any epoch and resumed from its file gives the same bits,
 and a checkpoint that is stale, foreign or damaged is ignored in one line, never half-loaded."""
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from nn import checkpoint, model, train
-from nn.checkpoint import Checkpoint
+from nn import model, serialize
+from nn.pipeline import checkpoint, hparams
+from nn.pipeline.checkpoint import Checkpoint
 
 # momentum, shift + an elastic distortion, dropout and early stopping: every piece of state
 HP = {"hidden": [24], "activation": "relu", "output": "softmax", "loss": "cross_entropy", "init": "he",
@@ -36,8 +37,8 @@ def run(hp, path, data=None):
     images, labels = data or digits()
     lines = []
     ckpt = Checkpoint(path, checkpoint.fingerprint(hp, CODE, images, labels), run="r", log=lines.append)
-    net, history, _ = train.train_run(hp, images, labels, log=lines.append, checkpoint=ckpt)
-    model.save(net, path.with_name("model.npz"))
+    net, history, _ = hparams.train_run(hp, images, labels, log=lines.append, checkpoint=ckpt)
+    serialize.save(net, path.with_name("model.npz"))
     return path.with_name("model.npz").read_bytes(), json.dumps(history, sort_keys=True), lines
 
 
@@ -58,12 +59,12 @@ def run_until(hp, path, epoch, data=None):
 
     def save_then_die(state):
         save(state)
-        if state["epoch"] == epoch:
+        if state.epoch == epoch:
             raise Killed
 
     ckpt.save = save_then_die
     with pytest.raises(Killed):
-        train.train_run(hp, images, labels, log=lambda l: None, checkpoint=ckpt)
+        hparams.train_run(hp, images, labels, log=lambda l: None, checkpoint=ckpt)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +77,8 @@ def uninterrupted(tmp_path_factory):
 
 def test_uninterrupted_run_is_the_run_without_checkpoints(uninterrupted, tmp_path):
     images, labels = digits()
-    net, history, _ = train.train_run(HP, images, labels, log=lambda l: None)
-    model.save(net, tmp_path / "plain.npz")
+    net, history, _ = hparams.train_run(HP, images, labels, log=lambda l: None)
+    serialize.save(net, tmp_path / "plain.npz")
     assert (tmp_path / "plain.npz").read_bytes() == uninterrupted[0]
     assert json.dumps(history, sort_keys=True) == uninterrupted[1]
 
@@ -184,7 +185,7 @@ DAMAGES = {
     "garbage": (lambda p: p.write_bytes(b"not a zip at all"), "not a checkpoint (not a zip archive)"),
     "empty": (lambda p: p.write_bytes(b""), "not a checkpoint (not a zip archive)"),
     "flipped byte": (lambda p: p.write_bytes(flip(p.read_bytes(), -5000)), "unreadable (BadZipFile: Bad CRC-32"),
-    "a model file": (lambda p: model.save(model.mlp([784, 24, 10]), p), "not a checkpoint (no 'meta' entry)"),
+    "a model file": (lambda p: serialize.save(model.mlp([784, 24, 10]), p), "not a checkpoint (no 'meta' entry)"),
     "other format": (lambda p: rewrite(p, lambda m: m.update(format="x")), "not a nn-checkpoint version 1 file"),
     "wrong epoch": (lambda p: rewrite(p, lambda m: m.update(epoch=13)), "epoch 13 is outside 1..12"),
     "short history": (lambda p: rewrite(p, lambda m: m["history"]["train_loss"].pop()),

@@ -1,12 +1,13 @@
-"""config.yaml validation and expansion (nn.config)."""
+"""config.yaml validation and expansion (nn.pipeline.config)."""
 import copy
 from pathlib import Path
 
 import pytest
 import yaml
 
-from nn import config as nnconfig
-from nn.sources import code_fingerprint, module_sources, script_sources
+from nn.pipeline import config as nnconfig
+from nn.pipeline.resources import usable_cpus
+from nn.pipeline.sources import code_fingerprint, module_sources, script_sources
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -106,24 +107,46 @@ def test_validation_does_not_change_a_valid_config_twice(cfg):
 
 
 def test_module_sources_follow_imports_transitively(tmp_path):
-    files = module_sources("config")
-    assert files == [str(REPO / "nn" / n) for n in ("config.py", "http.py", "limits.py", "optim.py")]  # config imports optim
+    files = module_sources("nn.mnist.download")
+    # download imports fileio, http and idx; importing nn.mnist.x runs nn/__init__.py and nn/mnist/__init__.py
+    assert files == [str(REPO / "nn" / n) for n in ("__init__.py", "fileio.py", "mnist/__init__.py",
+                                                     "mnist/download.py", "mnist/http.py", "mnist/idx.py")]
     script = tmp_path / "s.py"
-    script.write_text("import os\nfrom nn import config\nimport nn.fileio\n")
-    assert script_sources(script) == sorted([str(REPO / "nn" / n) for n in ("config.py", "fileio.py", "http.py", "limits.py", "optim.py")])
-    with pytest.raises(FileNotFoundError, match="nn/nope.py"):
-        module_sources("nope")
+    script.write_text("import os\nfrom nn.mnist import http\nimport nn.stats\n")
+    assert script_sources(script) == sorted(str(REPO / "nn" / n) for n in ("__init__.py", "mnist/__init__.py",
+                                                                            "mnist/http.py", "stats.py"))
+    with pytest.raises(FileNotFoundError, match="nn.nope: no such module"):
+        module_sources("nn.nope")
+
+
+def test_a_name_from_the_public_api_counts_as_the_module_that_defines_it(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("from nn import SGD, fileio\n")    # SGD through nn/__init__.py's lazy API table
+    assert script_sources(script) == [str(REPO / "nn" / n) for n in ("__init__.py", "fileio.py", "optim.py")]
+
+
+def test_relative_imports_are_followed(tmp_path):
+    # nn/report/published.py and its siblings: `from .figures import x` would be nn.report.figures
+    from nn.pipeline.sources import _parsed_imports
+    package = REPO / "nn" / "report"
+    probe = package / "_probe_relative.py"
+    probe.write_text("from .figures import DPI\nfrom .. import stats\n")
+    try:
+        st = probe.stat()
+        assert _parsed_imports(str(probe), st.st_mtime_ns, st.st_size) == {"nn.report.figures", "nn.stats"}
+    finally:
+        probe.unlink()
 
 
 def test_code_fingerprint_is_relative_and_follows_content(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("from nn import config\n")
+    script.write_text("from nn.mnist import http\n")
     helper = REPO / "workflow" / "scripts" / "_common.py"
     prints = code_fingerprint(script, helper)
-    assert sorted(prints) == ["nn/config.py", "nn/http.py", "nn/limits.py", "nn/optim.py",
+    assert sorted(prints) == ["nn/__init__.py", "nn/mnist/__init__.py", "nn/mnist/http.py",
                               "workflow/scripts/_common.py"]  # no absolute path
     import hashlib
-    assert prints["nn/config.py"] == hashlib.sha256((REPO / "nn" / "config.py").read_bytes()).hexdigest()
+    assert prints["nn/mnist/http.py"] == hashlib.sha256((REPO / "nn" / "mnist" / "http.py").read_bytes()).hexdigest()
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
@@ -229,7 +252,7 @@ def test_threads_above_the_cpu_count_are_lowered_with_a_warning(cfg):
 def test_validation_lowers_threads_to_this_machines_cpus(cfg, capsys):
     cfg["runs"]["best"]["threads"] = 10_000
     _, runs, _ = load(cfg)
-    cpus = nnconfig.cpu_count()
+    cpus = usable_cpus()
     assert runs["best"]["threads"] == min(10_000, cpus)
     assert f"WARNING: runs.best.threads: 10000 is more than the {cpus} CPUs here; using {cpus}" in capsys.readouterr().err
 
@@ -246,7 +269,7 @@ def test_a_run_too_big_for_memory_is_refused_with_the_estimate(cfg):
 
 
 def test_training_memory_estimate_matches_the_measured_default_run():
-    from nn.limits import training_bytes
+    from nn.pipeline.resources import training_bytes
     hp = {"hidden": [128], "batch_size": 128, "dtype": "float32"}
     # an upper bound within 1.5x of the measured peak, 284 MB (nn/limits.py docstring)
     assert 284e6 <= training_bytes(hp) <= 1.5 * 284e6
@@ -260,7 +283,7 @@ def test_training_memory_estimate_matches_the_measured_default_run():
     (1, 8, 2, 4), (2, 4, 2, 4), (1, 3, 2, 1), (2, 16, 8, 4), (4, 8, 2, 8),
 ])
 def test_training_claim_keeps_trainings_at_once_within_the_cpus(blas, cores, cpus, claim):
-    from nn.limits import training_claim
+    from nn.pipeline.resources import training_claim
     assert training_claim(blas, cores, cpus) == claim
     if cores and cores > cpus:  # well under twice as many training threads at once as CPUs (--cores 4: 2, not 4)
         assert (cores // claim) * blas < 2 * max(cpus, blas)
@@ -284,7 +307,7 @@ def test_redacted_hides_mirror_credentials_only(cfg):
 ])
 def test_redact_takes_the_userinfo_up_to_its_last_at_as_urllib_does(url, shown):
     import urllib.parse
-    from nn.http import redact
+    from nn.mnist.http import redact
     assert redact(url) == shown
     parts = urllib.parse.urlsplit(url.split()[1] if url.startswith("see") else url)
     assert parts.password is None or parts.password not in redact(url)

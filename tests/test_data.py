@@ -1,10 +1,10 @@
-"""nn.data: split validation (from IDX and from .npy) and the network's input scaling."""
+"""nn.mnist.data: split validation (from IDX and from .npy) and the network's input scaling."""
 import numpy as np
 import pytest
 
-from nn.data import MNIST_FILES, SPLIT_FILES, DataError, decode_split, load_split, to_inputs
+from nn.mnist.data import MNIST_FILES, SPLIT_FILES, DataError, decode_split, load_split, to_inputs
 from nn.fileio import save_npy
-from nn.idx import IdxError, write_idx
+from nn.mnist.idx import IdxError, write_idx
 
 
 def tiny_split(n=12, seed=0):

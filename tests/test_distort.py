@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from nn.distort import (DISTORTION_KEYS, affine_matrices, bilinear, build_augment, describe, distort_images,
-                        elastic_field, gaussian_matrix, preview_settings)
-from nn.distort_plots import distortion_grid, first_of_each_class
+from nn.augment import DISTORTION_KEYS, affine_matrices, bilinear, in_words, distort_images, elastic_field, gaussian_matrix
+from nn.pipeline.hparams import build_augment, preview_settings
+from nn.report.distortions import distortion_grid, first_of_each_class
 
 
 def test_bilinear_reads_pixels_between_pixels_and_zeros_outside():
@@ -109,8 +109,8 @@ def test_preview_settings_and_their_description():
     assert preview_settings(runs) == ("aug", {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0,
                                               "elastic_sigma": 4.0})
     assert preview_settings({"plain": runs["plain"]}) == (None, {"elastic_alpha": 34.0, "elastic_sigma": 4.0})
-    assert describe(preview_settings(runs)[1]) == "shift ±2 px, rotate ±15°, scale ±10%, elastic α=34 σ=4"
-    assert describe({}) == "none"
+    assert in_words(preview_settings(runs)[1]) == "shift ±2 px, rotate ±15°, scale ±10%, elastic α=34 σ=4"
+    assert in_words({}) == "none"
 
 
 def test_distortion_figure_is_a_reproducible_png(tmp_path):

@@ -1,4 +1,4 @@
-"""nn.download against a real HTTP server on 127.0.0.1 that misbehaves on request.
+"""nn.mnist.download against a real HTTP server on 127.0.0.1 that misbehaves on request.
 
 Each mirror is a path prefix on the server that names its behaviour (/good/, /404/,
 /hang/, ...). Timeouts are ~0.5 s and backoffs tiny, so the whole file runs in seconds.
@@ -15,8 +15,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from nn.download import DownloadError, fetch
-from nn.idx import format_idx
+from nn.mnist.download import DownloadError, fetch
+from nn.mnist.idx import format_idx
 
 NAME = "tiny-images-idx3-ubyte.gz"
 PAYLOAD = format_idx(np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28) % 251)
@@ -230,9 +230,9 @@ def test_trickled_headers_hit_the_attempt_deadline(url, dest):
 
 def test_a_dns_lookup_that_hangs_is_under_the_attempt_deadline(dest, monkeypatch):
     """getaddrinfo cannot be interrupted: it runs in a thread the deadline stops waiting for."""
-    import nn.http
+    import nn.mnist.http
     release = threading.Event()
-    monkeypatch.setattr(nn.http.socket, "getaddrinfo", lambda *a, **k: release.wait(30) and [])
+    monkeypatch.setattr(nn.mnist.http.socket, "getaddrinfo", lambda *a, **k: release.wait(30) and [])
     start = time.monotonic()
     try:
         msg = fails(dest, ["http://mirror.invalid/mnist/"], retries=1, attempt_timeout=0.5)
@@ -246,13 +246,13 @@ def test_a_dns_timeout_is_named_even_when_the_deadline_timer_fired_first(dest, m
     """The race behind a flaky CI run: the lookup's join and the deadline's timer end together; the
     message must name the DNS phase whichever of the two the except clause sees first."""
     import urllib.error
-    import nn.download
-    from nn.http import DeadlinePassed
+    import nn.mnist.download
+    from nn.mnist.http import DeadlinePassed
 
     def open_url(url, deadline, timeout, headers):
         deadline._expire()                                       # the timer won the race
         raise urllib.error.URLError(DeadlinePassed("no address for mirror.invalid within 0.5 s"))
-    monkeypatch.setattr(nn.download, "open_url", open_url)
+    monkeypatch.setattr(nn.mnist.download, "open_url", open_url)
     msg = fails(dest, ["http://mirror.invalid/mnist/"], retries=1, attempt_timeout=0.5)
     assert "  http://mirror.invalid/mnist/: no address for mirror.invalid within 0.5 s; aborted" in msg, msg
 

@@ -1,4 +1,4 @@
-"""nn.environment: the versions that ran against requirements.lock, and the report's provenance."""
+"""nn.pipeline.environment: the versions that ran against requirements.lock, and the report's provenance."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,8 @@ import tomllib
 import pytest
 
 from conftest import REPO
-from nn import environment, report
+from nn.pipeline import environment
+from nn.report import html as report
 
 LOCK = REPO / "requirements.lock"
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import MNIST_NAMES, REPO, Workflow, snakemake_env, tiny_config, write_tiny_mirror
-from nn import model
+from nn import serialize
 
 pytestmark = pytest.mark.slow
 
@@ -154,8 +154,8 @@ def test_diverging_run_is_a_failed_run_not_a_failed_workflow(done):
     assert f"failed: seed 3: {DIVERGED}" in html
     for png in ("confusion", "curves", "predictions", "worst_errors", "near_misses", "first_output"):
         assert done.path(f"results/runs/diverge/{png}.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(model.ModelFileError, match=f"model.npz: the run produced no usable model .*{DIVERGED}"):
-        model.load(done.path("results/runs/diverge/seed-3/model.npz"))
+    with pytest.raises(serialize.ModelFileError, match=f"model.npz: the run produced no usable model .*{DIVERGED}"):
+        serialize.load(done.path("results/runs/diverge/seed-3/model.npz"))
     assert leftovers(done) == []
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import Workflow, tiny_config
-from nn.config import cpu_count
+from nn.pipeline.resources import usable_cpus
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ def test_whole_floats_and_yaml11_exponents_train_as_meant(wf):
     with_text(wf, "    epochs: 1\n", "    epochs: 1.0\n    batch_size: 32.0\n    lr: 1e-3\n    threads: 1000\n")
     assert yaml.safe_load(wf.configfile.read_text())["runs"]["a"]["lr"] == "1e-3"
     proc = wf.run("--cores", "2", "results/runs/a/seed-3/history.json")
-    cpus = min(cpu_count(), 1000)
+    cpus = min(usable_cpus(), 1000)
     assert f"WARNING: runs.a.threads: 1000 is more than the {cpus} CPUs here; using {cpus}" in proc.stderr
     history = json.loads(wf.path("results/runs/a/seed-3/history.json").read_text())
     assert history["epoch"] == [1] and history["lr"] == [0.001]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, idx_bytes
-from nn.download import DownloadError, fetch
+from nn.mnist.download import DownloadError, fetch
 
 NAME = "t10k-labels-idx1-ubyte.gz"
 PAYLOAD = idx_bytes(np.arange(50, dtype=np.uint8) % 10)
@@ -77,8 +77,8 @@ def test_empty_body_with_status_200_is_refused(dest):
 WRITERS = {
     "json": "fileio.write_json(path, list(range(5000)))",
     "npy": "fileio.save_npy(path, np.zeros(5000))",
-    "model": "model.save(model.mlp([784, 16, 10]), path)",
-    "png": "plots.run_failed(path, 'a title', 'a reason')",
+    "model": "serialize.save(model.mlp([784, 16, 10]), path)",
+    "png": "figures.run_failed(path, 'a title', 'a reason')",
 }
 
 
@@ -88,7 +88,7 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, kind):
     path = tmp_path / f"out.{kind}"
     path.write_bytes(b"the previous, good version")
     code = (f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); import numpy as np; "
-            "from nn import fileio, model, plots; "
+            "from nn import fileio, model, serialize; from nn.report import figures; "
             "resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000)); "
             f"path = {str(path)!r}; {WRITERS[kind]}")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from nn.idx import TYPES, IdxError, format_idx, gunzip, parse_idx, read_idx, write_idx
+from nn.mnist.idx import TYPES, IdxError, format_idx, gunzip, parse_idx, read_idx, write_idx
 
 DTYPES = ["u1", "i1", "i2", "i4", "f4", "f8"]
 SHAPES = [(7,), (3, 5), (4, 28, 28), (2, 3, 4, 5), (0, 28, 28)]

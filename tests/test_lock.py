@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, Workflow, tiny_config
-from nn import environment
+from nn.pipeline import environment
 
 pytestmark = pytest.mark.slow
 

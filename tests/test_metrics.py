@@ -89,7 +89,7 @@ def _toy(n=40, seed=0):
 
 def test_summarize_content():
     labels, probs, losses = _toy()
-    s = metrics.summarize(labels, probs, losses, k=5)
+    s = metrics.evaluation(labels, probs, losses, k=5)
     pred = probs.argmax(axis=1)
     assert s["test_accuracy"] == pytest.approx(np.mean(pred == labels))
     assert s["test_loss"] == pytest.approx(losses.mean())
@@ -108,10 +108,10 @@ def test_summarize_content():
 
 def test_summarize_is_plain_canonical_json():
     labels, probs, losses = _toy()
-    s = metrics.summarize(labels, probs, losses)
+    s = metrics.evaluation(labels, probs, losses)
     text = dumps_json(s)
     assert json.loads(text) == s                      # only plain Python types survive a round trip
-    assert dumps_json(metrics.summarize(labels, probs.copy(), losses.copy())) == text
+    assert dumps_json(metrics.evaluation(labels, probs.copy(), losses.copy())) == text
 
 
 @pytest.mark.parametrize("args, match", [
@@ -123,7 +123,7 @@ def test_summarize_is_plain_canonical_json():
 ])
 def test_summarize_rejects_bad_input(args, match):
     with pytest.raises(metrics.MetricsError, match=match):
-        metrics.summarize(*args)
+        metrics.evaluation(*args)
 
 
 def test_confusion_rejects_length_mismatch():

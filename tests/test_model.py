@@ -8,7 +8,8 @@ import pytest
 from nn.gradcheck import numerical_gradient, relative_error
 from nn.layers import Linear, ReLU, Sigmoid, Softmax
 from nn.losses import one_hot
-from nn.model import ModelFileError, Sequential, load, mlp, save, save_failed
+from nn.serialize import ModelFileError, load, save, save_failed
+from nn.model import Sequential, mlp
 
 
 @pytest.mark.parametrize("activation, output, loss", [
@@ -189,10 +190,11 @@ def test_an_unknown_layer_type_is_named(saved):
         load(saved)
 
 
-def test_a_new_layer_is_a_class_and_a_registration(tmp_path, monkeypatch):
-    """docs/interfaces.md, "Adding a layer or an optimiser": save and load know it at once."""
-    from nn.layers import LAYERS, Layer
+def test_a_new_layer_is_a_class_and_a_registration(tmp_path):
+    """docs/architecture.md, "Where a new part goes": save and load know it at once."""
+    from nn.layers import LAYERS, Layer, register
 
+    @register("scale")
     class Scale(Layer):
         def forward(self, x):
             return 2 * x
@@ -200,10 +202,12 @@ def test_a_new_layer_is_a_class_and_a_registration(tmp_path, monkeypatch):
         def backward(self, grad, need_input_grad=True):
             return 2 * grad
 
-    monkeypatch.setitem(LAYERS, "scale", Scale)
-    model = Sequential([Linear(3, 4, rng=0), Scale(), Linear(4, 2, rng=1), Softmax()])
-    save(model, tmp_path / "m.npz")
-    again = load(tmp_path / "m.npz")
+    try:
+        model = Sequential([Linear(3, 4, rng=0), Scale(), Linear(4, 2, rng=1), Softmax()])
+        save(model, tmp_path / "m.npz")
+        again = load(tmp_path / "m.npz")
+    finally:
+        del LAYERS["scale"]
     assert [type(l) for l in again.layers] == [Linear, Scale, Linear, Softmax]
     x = np.random.default_rng(0).random((5, 3))
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))

@@ -8,8 +8,8 @@ import pytest
 from nn.layers import Linear
 from nn.model import Sequential
 from nn.model import mlp
-from nn.optim import (FLUSH_EVERY, OPTIMIZERS, SGD, Adam, RMSprop, build_optimizer, build_schedule, flush_subnormals,
-                      learning_rate)
+from nn.optim import FLUSH_EVERY, OPTIMIZERS, SGD, Adam, RMSprop, flush_subnormals, learning_rate
+from nn.pipeline.hparams import build_optimizer, build_schedule
 
 
 def one_layer(w=2.0, b=1.0):
@@ -254,7 +254,7 @@ def test_schedule_from_hp():
 
 def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
     """docs/interfaces.md, "Adding a layer or an optimiser": nothing else needs to change."""
-    from nn import config as nnconfig
+    from nn.pipeline import config as nnconfig
     from nn.optim import Optimizer
 
     class Sign(Optimizer):
@@ -279,13 +279,13 @@ def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
     {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
 ])
 def test_updating_in_chunks_gives_the_same_bits_as_one_update(hp, monkeypatch):
-    """Optimizer.step calls update() once per CHUNK parameters so that a rule's passes stay in
+    """Optimizer.step calls update() once per UPDATE_CHUNK parameters so that a rule's passes stay in
     cache; the rules are elementwise, so chunked and whole updates agree bit for bit."""
     import nn.optim
     hp = {"lr": 0.05, "weight_decay": 0.0, **hp}
     finals = []
     for chunk in (1000, 1 << 30):
-        monkeypatch.setattr(nn.optim, "CHUNK", chunk)
+        monkeypatch.setattr(nn.optim, "UPDATE_CHUNK", chunk)
         rng = np.random.default_rng(3)
         model = mlp([30, 200, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=rng)
         opt = build_optimizer(hp, model)

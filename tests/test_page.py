@@ -1,4 +1,4 @@
-"""nn.page: the digit found on a page of marks that are not the digit (issue 14).
+"""nn.predict.page: the digit found on a page of marks that are not the digit (issue 14).
 
 Each test draws test_preprocess's black '7' (or '0') on a page with one kind of mark and checks
 that the 28×28 digit comes out as from the clean drawing (figures of the old preprocessing, which
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nn.page import STROKE, _filter, _label
-from nn.preprocess import to_mnist
+from nn.predict.page import STROKE, _filter, _label
+from nn.predict.preprocess import to_mnist
 from test_preprocess import diff, ring, seven
 
 CLEAN = to_mnist(1 - seven())

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from nn import plots, recipes
-from nn.plots_published import recipe_frontier
+from nn.report import figures as plots
+from nn.report import recipes
+from nn.report.published import recipe_frontier
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -103,7 +104,7 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_published_overlay_draws_every_seed_and_the_published_points(tmp_path):
-    from nn.plots_published import published_overlay
+    from nn.report.published import published_overlay
     h = {"epoch": [1, 2, 3], "test_accuracy": [0.8, 0.85, 0.9], "train_loss": [0.5, 0.3, 0.2]}
     curves = {"test_accuracy": {"epochs": [1, 3], "values": [0.82, 0.91]}, "train_loss": {"epochs": [1], "values": [0.4]}}
     published_overlay(tmp_path / "a.png", "run", [h, dict(h, test_accuracy=[0.7, 0.8, 0.88]), None], curves, "a source")

@@ -1,4 +1,4 @@
-"""nn.predict: your own digit images through a trained model, as a command and as a rule."""
+"""nn.predict.cli: your own digit images through a trained model, as a command and as a rule."""
 from __future__ import annotations
 
 import csv
@@ -13,14 +13,15 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, SHARED_MNIST, Workflow
-from nn import plots
-from nn.data import to_inputs
-from nn.idx import read_idx
-from nn.model import mlp, save
-from nn.predict import CSV_COLUMNS, caption, classify, load_model, main, to_csv, write_sheet
-from nn.preprocess import load_digit
+from nn.report import figures as plots
+from nn.mnist.data import to_inputs
+from nn.mnist.idx import read_idx
+from nn.model import mlp
+from nn.serialize import save
+from nn.predict.cli import CSV_COLUMNS, caption, classify, load_model, main, to_csv, write_sheet
+from nn.predict.preprocess import load_digit
 from nn.optim import SGD
-from nn.train import fit
+from nn.train import FitConfig, TrainState, fit
 from test_preprocess import diff, png_header_only, ring, seven
 
 
@@ -82,8 +83,8 @@ def test_rendered_test_digits_score_as_the_originals(tmp_path):
     test_x = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:300]
     test_y = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:300]
     net = mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=1)
-    fit(net, to_inputs(train_x), train_y, SGD(net, lr=0.1, momentum=0.9), epochs=2, batch_size=64,
-        rng=np.random.default_rng(1))
+    fit(net, SGD(net, lr=0.1, momentum=0.9), (to_inputs(train_x), train_y), FitConfig(epochs=2, batch_size=64),
+        TrainState(np.random.default_rng(1)))
     save(net, tmp_path / "model.npz")
     net = load_model(tmp_path / "model.npz")
     original = float(np.mean(net.predict(to_inputs(test_x)) == test_y))
@@ -187,7 +188,7 @@ def test_command_refuses_a_bad_model_in_one_line(tmp_path, mixed_folder, capsys,
 
 
 def test_runs_as_a_module(model_path, mixed_folder):
-    proc = subprocess.run([sys.executable, "-m", "nn.predict", str(model_path), str(mixed_folder / "a-seven.png")],
+    proc = subprocess.run([sys.executable, "-m", "nn.predict.cli", str(model_path), str(mixed_folder / "a-seven.png")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith(str(mixed_folder / "a-seven.png"))
 
@@ -273,7 +274,7 @@ def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
 SNAKEFILE = f"""
 import os, re, sys
 sys.path.insert(0, {str(REPO)!r})
-from nn import config as nnconfig
+from nn.pipeline import config as nnconfig
 HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [16],
       "activation": "relu", "output": "softmax", "loss": "cross_entropy", "dtype": "float32"}}
 RUNS = {{"best": HP, "wide": HP}}

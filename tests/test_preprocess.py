@@ -1,4 +1,4 @@
-"""nn.preprocess: any image file -> a 28×28 digit made the way MNIST's were; bad files named."""
+"""nn.predict.preprocess: any image file -> a 28×28 digit made the way MNIST's were; bad files named."""
 from __future__ import annotations
 
 import os
@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
-from nn.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit, read_image, to_mnist
+from nn.predict.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit, read_image, to_mnist
 
 
 def seven(height=120, width=80) -> np.ndarray:
@@ -257,7 +257,7 @@ def test_40_megapixel_rgba_png_stays_within_its_measured_memory(tmp_path):
     rgba[h // 4:3 * h // 4, w // 3:2 * w // 3, 3] = 255  # an opaque block on a transparent sheet
     Image.fromarray(rgba).save(tmp_path / "big.png", compress_level=1)
     del rgba
-    child = ("import resource, sys\nfrom nn.preprocess import load_digit\n"
+    child = ("import resource, sys\nfrom nn.predict.preprocess import load_digit\n"
              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
              "grey, digit = load_digit(sys.argv[1])\n"
              "print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, *grey.shape)\n")

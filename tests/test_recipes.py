@@ -1,9 +1,9 @@
-"""nn.recipes: the log of recipes tried for `best`, read strictly, and its frontier."""
+"""nn.report.recipes: the log of recipes tried for `best`, read strictly, and its frontier."""
 import json
 
 import pytest
 
-from nn import recipes
+from nn.report import recipes
 
 GOOD = {"name": "elastic-40", "recipe": {"epochs": 40}, "epochs": 40, "best_val_accuracy": 0.9926,
         "last_val_accuracy": 0.9923, "train_seconds": 929.0, "threads": 1, "loaded": True}

@@ -9,7 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nn import fileio, plots, recipes, report, reproduction
+from nn import fileio
+from nn.report import figures as plots
+from nn.report import recipes
+from nn.report import html as report
+from nn.report import reproduction
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -253,10 +257,10 @@ def test_plot_data_script_rejects_bad_labels(tiny_data, tmp_path):
 @pytest.fixture(scope="module")
 def evaluated(tiny_data, tmp_path_factory):
     """evaluate.py on a real (untrained) model: one seed folder as the pipeline would leave it."""
-    from nn import model
+    from nn import model, serialize
     folder = tmp_path_factory.mktemp("runs") / "runs" / "tiny" / "seed-1"
     folder.mkdir(parents=True)
-    model.save(model.mlp([784, 8, 10], activation="relu", output="softmax", init="he", rng=0),
+    serialize.save(model.mlp([784, 8, 10], activation="relu", output="softmax", init="he", rng=0),
                folder / "model.npz")
     fileio.write_json(folder / "history.json", HISTORY)
     fileio.write_json(folder / "timings.json", {"total_seconds": 1.5, "epoch_seconds": [0.7, 0.8]})
@@ -364,7 +368,7 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
 
 def test_failed_runs_lists_only_runs_marked_failed(tmp_path):
     from nn import fileio
-    from nn.report import failed_runs
+    from nn.report.html import failed_runs
     fileio.write_json(tmp_path / "a.json", {"test_accuracy": 0.9})
     fileio.write_json(tmp_path / "b.json", {"status": "failed", "error": "diverged at epoch 2, batch 7"})
     paths = {"a": tmp_path / "a.json", "b": tmp_path / "b.json", "c": tmp_path / "missing.json"}

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 import _common  # noqa: E402
 
-from nn.idx import IdxError  # noqa: E402
+from nn.mnist.idx import IdxError  # noqa: E402
 
 
 def fake_snakemake(tmp_path, with_log=True):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from nn.stats import mcnemar, summarize, t_quantile, verdict
+from nn.stats import mcnemar, sample_summary, t_quantile, verdict
 
 
 @pytest.mark.parametrize("dof, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
@@ -13,7 +13,7 @@ def test_t_quantile_matches_the_printed_tables(dof, expected):
 
 
 def test_interval_of_three_seeds_by_hand():
-    s = summarize([0.97, 0.98, 0.99])
+    s = sample_summary([0.97, 0.98, 0.99])
     assert (s["n"], s["min"], s["max"]) == (3, 0.97, 0.99)
     assert s["mean"] == pytest.approx(0.98)
     assert s["sd"] == pytest.approx(0.01)
@@ -23,14 +23,14 @@ def test_interval_of_three_seeds_by_hand():
 
 
 def test_one_seed_has_no_spread_and_no_interval():
-    s = summarize([0.5])
+    s = sample_summary([0.5])
     assert s["sd"] is None and s["ci_low"] is None and s["mean"] == 0.5
 
 
 @pytest.mark.parametrize("bad", [[], [0.5, float("nan")]])
 def test_summarize_refuses_nothing_or_nan(bad):
-    with pytest.raises(ValueError, match="summarize"):
-        summarize(bad)
+    with pytest.raises(ValueError, match="sample_summary"):
+        sample_summary(bad)
 
 
 def test_verdict_interval_by_hand():

@@ -5,11 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nn.data import decode_split, to_inputs
+from nn.mnist.data import decode_split, to_inputs
 from nn.layers import Linear, ReLU, Sigmoid, Tanh
 from nn.model import Sequential, mlp
 from nn.optim import SGD
-from nn.train import TrainingDiverged, fit, shift_images, train_run
+from nn.train import FitConfig, TrainingDiverged, TrainState, fit
+from nn.augment import shift_images
+from nn.pipeline.hparams import train_run
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "mnist"
 
@@ -41,7 +43,7 @@ def test_learns_xor():
     labels = np.array([0, 1, 1, 0])
     model = Sequential([Linear(2, 8, init="xavier", rng=1, dtype=np.float64), Tanh(),
                         Linear(8, 2, init="xavier", rng=2, dtype=np.float64), Sigmoid()])
-    fit(model, x, labels, SGD(model, lr=2.0), epochs=1000, batch_size=4, rng=np.random.default_rng(0))
+    fit(model, SGD(model, lr=2.0), (x, labels), FitConfig(epochs=1000, batch_size=4), TrainState(np.random.default_rng(0)))
     np.testing.assert_array_equal(model.predict(x), labels)
 
 
@@ -49,7 +51,8 @@ def test_fits_100_random_examples():
     rng = np.random.default_rng(0)
     x, labels = rng.random((100, 20)).astype(np.float32), rng.integers(0, 10, 100)
     model = mlp([20, 64, 10], activation="relu", output="softmax", init="he", rng=rng)
-    history, _ = fit(model, x, labels, SGD(model, lr=0.05, momentum=0.9), epochs=300, batch_size=10, rng=rng)
+    history = fit(model, SGD(model, lr=0.05, momentum=0.9), (x, labels), FitConfig(epochs=300, batch_size=10),
+                  TrainState(rng)).history
     assert np.mean(model.predict(x) == labels) == 1.0
     assert history["train_loss"][-1] < history["train_loss"][0] / 10
 
@@ -120,14 +123,14 @@ def test_divergence_keeps_the_epochs_that_finished():
     x = to_inputs(images)
     model = mlp([784, 16, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=0)
 
-    def blow_up(record):  # after epoch 1, weights no float32 product survives
+    def blow_up(state):  # after epoch 1, weights no float32 product survives
         for layer in model.layers:
             for p in getattr(layer, "params", {}).values():
                 p *= np.float32(1e30)
 
     with pytest.raises(TrainingDiverged, match="at epoch 2, batch 1 of") as e:
-        fit(model, x, labels, SGD(model, lr=0.1), epochs=3, batch_size=32, rng=np.random.default_rng(0),
-            callback=blow_up)
+        fit(model, SGD(model, lr=0.1), (x, labels), FitConfig(epochs=3, batch_size=32),
+            TrainState(np.random.default_rng(0)), on_epoch=blow_up)
     assert e.value.history["epoch"] == [1] and len(e.value.timings["epoch_seconds"]) == 1
 
 
@@ -201,7 +204,7 @@ def test_blog_network_one_epoch_on_real_mnist(mnist):
     # the blog's form, ReLU hidden and sigmoid output, quadratic cost; N(0, 1) would saturate it
     rng = np.random.default_rng(0)
     model = Sequential([Linear(784, 30, init="he", rng=rng), ReLU(), Linear(30, 10, init="he", rng=rng), Sigmoid()])
-    fit(model, to_inputs(images), labels, SGD(model, lr=0.5), epochs=1, batch_size=10, rng=rng)
+    fit(model, SGD(model, lr=0.5), (to_inputs(images), labels), FitConfig(epochs=1, batch_size=10), TrainState(rng))
     _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
     assert accuracy >= 0.85
 
@@ -223,7 +226,8 @@ def test_full_batch_steps_on_the_training_set_itself_once_per_round():
     model = mlp([784, 8, 10], activation="sigmoid", output="sigmoid", loss="quadratic", init="scaled_normal", rng=0)
     seen, backprop = [], model.backprop
     model.backprop = lambda xb, yb: (seen.append(xb), backprop(xb, yb))[1]
-    history, _ = fit(model, x, labels, SGD(model, lr=1.0), epochs=3, batch_size=len(x), rng=np.random.default_rng(0))
+    history = fit(model, SGD(model, lr=1.0), (x, labels), FitConfig(epochs=3, batch_size=len(x)),
+                  TrainState(np.random.default_rng(0))).history
     assert len(seen) == 3 and all(xb is x for xb in seen)          # no shuffle, no gather, no copy
     assert history["train_loss"][2] < history["train_loss"][0]
 

@@ -197,8 +197,8 @@ def train_claims(wf: Workflow, cores: int) -> list[int]:
 
 def test_more_cores_than_cpus_run_as_many_trainings_at_once_as_cpus(tiny_workflow):
     """`--cores 4` on 2 CPUs: each 1-thread training claims 2 cores, so two train at a time,
-    not four (nn.limits.training_claim); within the CPUs a training claims its BLAS threads."""
-    from nn.limits import usable_cpus
+    not four (nn.pipeline.resources.training_claim); within the CPUs a training claims its BLAS threads."""
+    from nn.pipeline.resources import usable_cpus
     cpus = usable_cpus()
     claims = train_claims(tiny_workflow, 2 * cpus)
     assert claims and set(claims) == {2}
@@ -239,7 +239,7 @@ def test_a_moved_or_copied_project_reruns_nothing_but_an_nn_edit_reruns_its_impo
     wf = Workflow(moved, cfg, snakefile=moved / "Snakefile")
     assert planned(wf) == Counter({("evaluate", "only"): 1, ("plot_run", "only"): 1, ("report", None): 1,
                                    ("all", None): 1})
-    with open(moved / "nn" / "plots.py", "a") as f:  # imported by plot_data, plot_run and report
+    with open(moved / "nn" / "report" / "figures.py", "a") as f:  # imported by plot_data, plot_run and report
         f.write("\n# an edit\n")
     assert planned(wf) == Counter({("plot_data", None): 1, ("evaluate", "only"): 1, ("plot_run", "only"): 1,
                                    ("report", None): 1, ("all", None): 1})

@@ -2,10 +2,10 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.io import contains_wildcard
 
-from nn import limits as nnlimits
-from nn import recipes as nnrecipes
-from nn.report import failed_runs
-from nn.sources import PACKAGE_DIR, code_fingerprint
+from nn.pipeline import resources as nnresources
+from nn.report import recipes as nnrecipes
+from nn.report.html import failed_runs
+from nn.pipeline.sources import PACKAGE_DIR, code_fingerprint
 
 # Beside the nn package in use (the Snakefile puts its own checkout first on sys.path).
 SCRIPTS = os.path.join(PACKAGE_DIR.parent, "workflow", "scripts")
@@ -44,7 +44,7 @@ def training_cost(hp):
 
 
 def training_threads(wildcards):
-    """The cores a training job claims from --cores (nn.limits.training_claim): its BLAS
+    """The cores a training job claims from --cores (nn.pipeline.resources.training_claim): its BLAS
     threads, or more on a local run whose --cores exceeds the CPUs, so that two trainings,
     not four, share a 2-CPU machine under `--cores 4`. Cluster jobs claim their BLAS threads."""
     blas = RUNS[wildcards.run]["threads"]
@@ -54,7 +54,7 @@ def training_threads(wildcards):
         cores = workflow.cores
     except WorkflowError:  # no --cores (a dry run, say)
         return blas
-    return nnlimits.training_claim(blas, cores, nnlimits.usable_cpus())
+    return nnresources.training_claim(blas, cores, nnresources.usable_cpus())
 
 
 def run_figure(name, caption):

@@ -1,7 +1,7 @@
 # The data stage: fetch the four MNIST files, decode them to .npy, draw sanity plots.
 
-from nn.data import MNIST_FILES
-from nn.distort import preview_settings
+from nn.mnist.data import MNIST_FILES
+from nn.pipeline.hparams import preview_settings
 
 MNIST_NAMES = [f.removesuffix(".gz") for f in MNIST_FILES]
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}

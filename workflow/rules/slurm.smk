@@ -4,7 +4,7 @@
 # with no word. Here Slurm is asked once more, with `scontrol ping`, which answers at once:
 # a local run gets one line saying why it waited; a Slurm run (--profile profiles/slurm) stops
 # in one line before submitting anything to a controller that is not there.
-from nn import environment as nnenvironment
+from nn.pipeline import environment as nnenvironment
 
 SLURM_CONTROLLER = nnenvironment.slurm_controller() if workflow.is_main_process else None
 if SLURM_CONTROLLER and SLURM_CONTROLLER[0] == "down":

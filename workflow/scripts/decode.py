@@ -7,7 +7,7 @@ import _common  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from nn.data import decode_split  # noqa: E402
+from nn.mnist.data import decode_split  # noqa: E402
 from nn.fileio import save_npy  # noqa: E402
 
 

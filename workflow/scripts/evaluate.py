@@ -12,7 +12,9 @@ import _common  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from nn import data, fileio, metrics, model  # noqa: E402
+from nn import fileio, metrics, serialize  # noqa: E402
+from nn.mnist import data  # noqa: E402
+from nn.pipeline.architecture import check_belongs  # noqa: E402
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy")
 
@@ -36,14 +38,14 @@ def main(log):
         fileio.save_npy(out.predictions, np.zeros(0, np.uint8))
         return
     check_history(history, inp.history)
-    net = model.load(inp.model)
-    model.check_belongs(net, snakemake.params.hp, inp.model, wc.run)  # noqa: F821
+    net = serialize.load(inp.model)
+    check_belongs(net, snakemake.params.hp, inp.model, wc.run)  # noqa: F821
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
 
     # one forward pass for outputs and losses; everything below is derived from them
     x = data.to_inputs(images, dtype=net.dtype)          # (n, 784)
     probs, losses = net.outputs_and_losses(x, labels)    # (n, 10), (n,)
-    summary = metrics.summarize(labels, probs, losses, k=k)
+    summary = metrics.evaluation(labels, probs, losses, k=k)
     fileio.write_json(out.metrics, {"run": wc.run, "seed": int(wc.seed), **summary})
     fileio.write_text(out.confusion_csv, metrics.confusion_csv(summary["confusion"]))
     fileio.save_npy(out.predictions, probs.argmax(axis=1).astype(np.uint8))

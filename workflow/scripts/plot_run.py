@@ -8,7 +8,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import data, fileio, model, plots  # noqa: E402
+from nn import fileio, serialize  # noqa: E402
+from nn.mnist import data  # noqa: E402
+from nn.report import figures  # noqa: E402
 
 FIGURES = ("confusion_png", "curves", "predictions", "worst_errors", "near_misses", "first_output")
 
@@ -20,23 +22,23 @@ def main(log):
     if summary.get("status") == "failed":
         log(f"run {run} failed: placeholder figures")
         for key in FIGURES:
-            plots.run_failed(getattr(out, key), f"{run}: {key.removesuffix('_png').replace('_', ' ')}",
+            figures.run_failed(getattr(out, key), f"{run}: {key.removesuffix('_png').replace('_', ' ')}",
                              summary.get("error"))
         return
     history = fileio.read_json(inp.history)
-    net = model.load(inp.model)
+    net = serialize.load(inp.model)
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
     probs, losses = net.outputs_and_losses(data.to_inputs(images, dtype=net.dtype), labels)   # (n, 10), (n,)
     predicted = probs.argmax(axis=1)
 
-    plots.confusion_heatmap(out.confusion_png, summary["confusion"], f"Confusion matrix: {run}")
-    plots.training_curves(out.curves, history, f"Training curves: {run}")
-    plots.prediction_gallery(out.predictions, images[:k], labels[:k], predicted[:k],
+    figures.confusion_heatmap(out.confusion_png, summary["confusion"], f"Confusion matrix: {run}")
+    figures.training_curves(out.curves, history, f"Training curves: {run}")
+    figures.prediction_gallery(out.predictions, images[:k], labels[:k], predicted[:k],
                              f"{run}: the first {k} test images, predicted / true (wrong in red)")
     for path, idx, what in ((out.worst_errors, summary["worst_errors"], "highest-loss (most confident) mistakes"),
                             (out.near_misses, summary["near_misses"], "lowest-loss mistakes (near misses)")):
-        plots.error_gallery(path, images[idx], labels[idx], probs[idx], losses[idx], f"{run}: the {len(idx)} {what}")
-    plots.output_vector(out.first_output, probs[0], labels[0], images[0], f"{run}: output for the first test image")
+        figures.error_gallery(path, images[idx], labels[idx], probs[idx], losses[idx], f"{run}: the {len(idx)} {what}")
+    figures.output_vector(out.first_output, probs[0], labels[0], images[0], f"{run}: output for the first test image")
     log(f"run {run}: {len(FIGURES)} figures")
 
 

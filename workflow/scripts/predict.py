@@ -8,7 +8,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import fileio, model, predict  # noqa: E402
+from nn import fileio  # noqa: E402
+from nn.pipeline.architecture import check_belongs  # noqa: E402
+from nn.predict import cli as predict  # noqa: E402
 
 
 def printable(name):
@@ -19,14 +21,14 @@ def printable(name):
 def main(log):
     inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     net = predict.load_model(inp.model)
-    model.check_belongs(net, params.hp, inp.model, params.run)
+    check_belongs(net, params.hp, inp.model, params.run)
     entries = list(params.names)                   # the folder holds them directly: names are unique
     paths = [os.path.join(params.folder, n) for n in entries]  # inp.images and the rest, which get errors
     names = [printable(n) for n in entries]
     log(f"run {params.run}: classifying {len(paths)} images from {params.folder}")
     results = predict.classify(net, paths)
     for r, name in zip(results, names):
-        log(predict.describe(r, name))
+        log(predict.result_line(r, name))
     fileio.write_text(out.csv, predict.to_csv(results, names))
 
     predict.write_sheet(out.sheet, results, names,

@@ -9,9 +9,11 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import environment, fileio, plots, recipes, report, reproduction  # noqa: E402
-from nn.plots_published import published_overlay, recipe_frontier  # noqa: E402
-from nn.report import RUN_FIGURES  # noqa: E402
+from nn import fileio  # noqa: E402
+from nn.pipeline import environment  # noqa: E402
+from nn.report import figures, html, recipes, reproduction  # noqa: E402
+from nn.report.html import RUN_FIGURES  # noqa: E402
+from nn.report.published import published_overlay, recipe_frontier  # noqa: E402
 
 LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"  # what the README installs from
 
@@ -71,8 +73,8 @@ def main(log):
 
     first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
                        if reproduction.seed_status(r["seeds"][0])[0] == "ok"}
-    plots.val_accuracy_overlay(out.val_curves, first_histories)
-    plots.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
+    figures.val_accuracy_overlay(out.val_curves, first_histories)
+    figures.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
                                                 for r in rows])
     tried = [dict(r) for r in dict(params.recipes or {}).values()]   # checked when the Snakefile read them
     recipe_frontier(out.recipes, tried, recipes.frontier(tried), target=recipes.TARGET,
@@ -83,17 +85,17 @@ def main(log):
         raise ValueError(f"report: {len(sweep_names)} sweeps but {len(out.sweep_plots)} sweep_plots outputs")
     for name, path in zip(sweep_names, out.sweep_plots):
         sweep = params.sweeps[name]
-        plots.sweep_plot(path, name, list(sweep["keys"]), [(v, mean_accuracy.get(run)) for run, v in sweep["runs"].items()])
+        figures.sweep_plot(path, name, list(sweep["keys"]), [(v, mean_accuracy.get(run)) for run, v in sweep["runs"].items()])
     curve_runs = list(params.curve_runs or [])
     for name, path in zip(curve_runs, out.curve_plots):
         ref = runs[name]["hp"]["reference"]
         published_overlay(path, name, [s["history"] for s in runs[name]["seeds"]], ref["curves"], ref["source"])
 
-    report.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
-    report.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
+    html.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
+    html.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
     fileio.write_text(out.ledger, reproduction.ledger_markdown(
         reproduction.ledger_rows(rows, runs), {name: r["hp"] for name, r in runs.items()}))
-    html = report.render_report(
+    page = html.render_report(
         runs, rows, paired,
         data_plots={"The first ten training images and their labels": inp.first_ten,
                     "Mean training image of each class": inp.class_means,
@@ -106,7 +108,7 @@ def main(log):
         curve_plots=dict(zip(curve_runs, out.curve_plots)),
         provenance=provenance(dict(params.config), dict(params.checksums)),
     )
-    fileio.write_text(out.html, html)
+    fileio.write_text(out.html, page)
     log(f"{len(rows)} runs, {sum(r['n_seeds'] for r in rows)} seeds, best {best}; "
         f"{sum(r['status'] != 'ok' for r in rows)} with failures; {len(paired)} paired tests")
 

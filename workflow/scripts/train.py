@@ -3,11 +3,11 @@
 A run whose loss diverges is an outcome, not a crash: the same config and seed diverge
 again, so retrying is pointless and failing the job would stop the other runs. The job
 then writes the error into history.json ({"status": "diverged", ...}), a model file that
-nn.model.load refuses, and timings.json, and exits 0; evaluate and report mark the run failed.
+nn.serialize.load refuses, and timings.json, and exits 0; evaluate and report mark the run failed.
 
 After every epoch the job saves a checkpoint (params.checkpoint, not an output: Snakemake
 keeps it when the job dies); a rerun resumes from it if it was made from the same
-hyperparameters, data and code (nn/checkpoint.py). A finished job removes it.
+hyperparameters, data and code (nn/pipeline/checkpoint.py). A finished job removes it.
 """
 import os
 import sys
@@ -21,14 +21,17 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn import checkpoint, data, fileio, model, train  # noqa: E402
+from nn import fileio, serialize  # noqa: E402
+from nn.mnist import data  # noqa: E402
+from nn.pipeline import checkpoint, hparams  # noqa: E402
+from nn.train import TrainingDiverged  # noqa: E402
 
 
 def diverged(run, e, out, log):
     error = f"run {run}: {e}"
     log(error)
     print(error, file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
-    model.save_failed(out.model, error)
+    serialize.save_failed(out.model, error)
     fileio.write_json(out.history, {**e.history, "status": "diverged", "error": str(e)})
     fileio.write_json(out.timings, e.timings)
 
@@ -41,11 +44,11 @@ def main(log):
     made_from = checkpoint.fingerprint(hp, snakemake.params.code, images, labels, *(test or ()))  # noqa: F821
     ckpt = checkpoint.Checkpoint(snakemake.params.checkpoint, made_from, run=run, log=log)  # noqa: F821
     try:
-        net, history, timings = train.train_run(hp, images, labels, log=log, test=test, checkpoint=ckpt)
-    except train.TrainingDiverged as e:
+        net, history, timings = hparams.train_run(hp, images, labels, log=log, test=test, checkpoint=ckpt)
+    except TrainingDiverged as e:
         diverged(run, e, out, log)
     else:
-        model.save(net, out.model)
+        serialize.save(net, out.model)
         fileio.write_json(out.history, history)
         fileio.write_json(out.timings, timings)
         log(f"done in {timings['total_seconds']:.1f} s")

@@ -14,7 +14,12 @@ import sys
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from nn.optim import OPTIMIZERS
+from nn.augment import ELASTIC_SIGMA
+from nn.init import INITS
+from nn.losses import LOSSES
+from nn.optim import OPTIMIZERS, SCHEDULES
+from nn.pipeline.resources import usable_cpus
+from nn.report.reproduction import MEASURES
 
 # Run names become paths (results/runs/{run}/), so they are kept to a safe set.
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -117,11 +122,18 @@ def check_yaml_syntax(path) -> None:
 
 
 def load_schema(path) -> dict:
-    """The schema file, with the `optimizer` names filled in from nn.optim's registry (one list)."""
+    """The schema file, its lists of names filled in from the library's registries (one list each:
+    a new optimiser, schedule, loss or init is one registration, and the config accepts it) and the
+    default elastic_sigma from nn.augment."""
     with open(path, encoding="utf-8") as f:
         schema = yaml.safe_load(f)
-    if "optimizer" in schema.get("$defs", {}):
-        schema["$defs"]["optimizer"]["enum"] = list(OPTIMIZERS)
+    defs = schema.get("$defs", {})
+    for key, names in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("init", INITS)):
+        if key in defs:
+            defs[key]["enum"] = list(names)
+    defaults = schema.get("properties", {}).get("defaults", {}).get("properties", {})
+    if "elastic_sigma" in defaults:
+        defaults["elastic_sigma"]["default"] = ELASTIC_SIGMA
     return schema
 
 
@@ -144,7 +156,7 @@ def validate(config: dict, schema: dict) -> dict:
     problem = _first_error(_validator_with_defaults(schema), config)
     if problem:
         raise ConfigError(problem)
-    for warning in cap_threads(config, cpu_count()):
+    for warning in cap_threads(config, usable_cpus()):
         print(f"WARNING: {warning}", file=sys.stderr)
     return config
 
@@ -207,11 +219,6 @@ def refuse_non_finite(value, path=()) -> None:
 
 
 # --- what this machine can do ----------------------------------------------------------------
-
-def cpu_count() -> int:
-    """CPUs this process may use (the affinity mask, as a container or taskset limits it)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
 
 def cap_threads(config: dict, cpus: int) -> list[str]:
     """Lower every `threads` above `cpus` to it, in place; one warning per key lowered.
@@ -295,9 +302,6 @@ def expand_runs(config: dict, schema: dict) -> dict:
     return runs
 
 
-# What a published figure can be compared with: (history key, at) per reference `measure`.
-MEASURES = {"final_test": ("test_accuracy", "final"), "peak_test": ("test_accuracy", "peak"),
-            "final_validation": ("val_accuracy", "final"), "peak_validation": ("val_accuracy", "peak")}
 
 
 def seeds(hp: dict) -> list[int]:
@@ -357,8 +361,9 @@ def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
 
 def check_memory(runs: dict, available: int | None = None) -> None:
     """ConfigError, before any job, for the first run whose training cannot fit in this machine's
-    memory (e.g. hidden: [100000000]), with the estimate (nn.limits.training_bytes)."""
-    from nn.limits import human, physical_memory, training_bytes
+    memory (e.g. hidden: [100000000]), with the estimate (nn.pipeline.resources.training_bytes)."""
+    from nn.pipeline.resources import human, training_bytes
+    from nn.fileio import physical_memory
     available = physical_memory() if available is None else available
     for name, hp in runs.items():
         need = training_bytes(hp)
@@ -369,7 +374,7 @@ def check_memory(runs: dict, available: int | None = None) -> None:
 
 def redacted(config: dict) -> dict:
     """A copy of `config` with the credentials of every mirror URL replaced by *** (for the report)."""
-    from nn.http import redact
+    from nn.mnist.http import redact
     out = {**config}
     if out.get("mnist_mirror"):
         out["mnist_mirror"] = redact(out["mnist_mirror"])

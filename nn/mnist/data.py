@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nn.fileio import load_npy
-from nn.idx import read_idx
+from nn.mnist.idx import read_idx
 
 # split -> (images file, labels file), as the public mirrors name them
 SPLIT_FILES = {
@@ -52,7 +52,7 @@ def decode_split(images_path, labels_path, checksums=(None, None), max_bytes=Non
     """Read and validate one split's IDX files -> (images (n, 28, 28) uint8, labels (n,) uint8).
 
     checksums: the SHA-256 of each file's payload (images, labels), checked before decoding;
-    max_bytes: bound on each decompressed payload (nn.idx.read_payload)."""
+    max_bytes: bound on each decompressed payload (nn.mnist.idx.read_payload)."""
     images = read_idx(images_path, max_bytes, checksums[0])
     labels = read_idx(labels_path, max_bytes, checksums[1])
     check_split(images, labels, images_path, labels_path)

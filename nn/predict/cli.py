@@ -1,7 +1,7 @@
 """Classify your own digit images with a trained model:  python -m nn.predict MODEL IMAGE...
 
-Each image is made into a 28×28 MNIST-style digit (nn.preprocess), scaled as the training
-images were (nn.data.to_inputs), and the good ones go through the model in one batch. A bad
+Each image is made into a 28×28 MNIST-style digit (nn.predict.preprocess), scaled as the training
+images were (nn.mnist.data.to_inputs), and the good ones go through the model in one batch. A bad
 image (unreadable, blank, too big) gets its own error and the rest are still classified; a
 bad model file stops everything. "confidence" is the model's output for the predicted class:
 a softmax probability, or a sigmoid activation for the sigmoid-output networks.
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nn.data import IMAGE_SHAPE, NUM_CLASSES, to_inputs
-from nn.model import ModelFileError, load
-from nn.preprocess import MAX_PIXELS, ImageError, load_digit, thumbnail
+from nn.mnist.data import IMAGE_SHAPE, NUM_CLASSES, to_inputs
+from nn.serialize import ModelFileError, load
+from nn.predict.preprocess import MAX_PIXELS, ImageError, load_digit, thumbnail
 
 TOP = 3
 CSV_COLUMNS = ["file", "predicted", "confidence", "second", "second_confidence", "third", "third_confidence", "error"]
@@ -54,7 +54,7 @@ class Result:
 
 
 def load_model(path):
-    """nn.model.load, plus the check that the model takes 28×28 digits and scores 10 classes."""
+    """nn.serialize.load, plus the check that the model takes 28×28 digits and scores 10 classes."""
     net = load(path)
     n_in = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
     if (net.n_in, net.n_out) != (n_in, NUM_CLASSES):
@@ -82,7 +82,7 @@ def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96) -> 
 
 # ---------------------------------------------------------------- output formats
 
-def describe(r: Result, name=None) -> str:
+def result_line(r: Result, name=None) -> str:
     """One human line: 'a.png: 7 (confidence 0.981; top 3: 7 0.981, 1 0.012, 9 0.004)'."""
     name = r.file if name is None else name
     if r.error is not None:
@@ -119,7 +119,7 @@ def write_sheet(path, results, names, title) -> None:
     A misread digit that looks wrong on the right was lost in preprocessing; one that looks
     right there was misread by the network.
     """
-    from nn import plots                  # matplotlib: loaded only when a sheet is asked for
+    from nn.report import figures as plots                  # matplotlib: loaded only when a sheet is asked for
     shown = list(zip(results, names))[:SHEET_MAX]
     if len(results) > len(shown):
         title += f" (the first {len(shown)} of {len(results)} images)"
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
         print(json.dumps([as_dict(r) for r in results], indent=2))
     else:
         for r in results:
-            print(describe(r), file=sys.stderr if r.error else sys.stdout)
+            print(result_line(r), file=sys.stderr if r.error else sys.stdout)
     if args.explain:
         try:
             write_sheet(args.explain, results, [os.path.basename(p) for p in args.images],

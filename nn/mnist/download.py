@@ -29,10 +29,10 @@ from http.client import HTTPException
 from pathlib import Path
 
 from nn.fileio import write_bytes
-from nn.http import Deadline, DeadlinePassed, open_url, redact
-from nn.idx import GZIP_MAGIC, IdxError, gunzip
+from nn.mnist.http import Deadline, DeadlinePassed, open_url, redact
+from nn.mnist.idx import GZIP_MAGIC, IdxError, gunzip
 
-CHUNK = 1 << 16
+NETWORK_READ_BYTES = 1 << 16
 USER_AGENT = "mnist-from-scratch/0.1 (+urllib)"
 LOCAL_COPY_HINT = (
     "To use a local copy, put the four MNIST .gz files in a folder and run:\n"
@@ -165,7 +165,7 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
                 if "html" in response.headers.get("Content-Type", "").lower():
                     raise _Permanent(f"served an HTML page (Content-Type {response.headers['Content-Type']}), not the file")
                 chunks, next_report = [], 0
-                while chunk := response.read1(CHUNK):  # whatever has arrived, so the deadline is checked
+                while chunk := response.read1(NETWORK_READ_BYTES):  # whatever has arrived, so the deadline is checked
                     got += len(chunk)
                     if got > max_bytes:
                         raise _Permanent(f"sent more than the cap of {max_bytes} bytes; aborted")
@@ -213,7 +213,7 @@ def _progress(log, filename, url, got, length) -> int:
     """Log one progress line; return the byte count at which to log the next."""
     if length:
         log(f"{filename}: {got}/{length} bytes ({100 * got // length}%) from {url}")
-        return got + max(length // 10, CHUNK)
+        return got + max(length // 10, NETWORK_READ_BYTES)
     log(f"{filename}: {got} bytes (size unknown) from {url}")
     return got + (4 << 20)
 

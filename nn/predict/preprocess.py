@@ -5,8 +5,8 @@ gives grey levels), then placed in 28×28 so that its centre of mass sits at the
 Measured on the training set: the centre of mass is at (14.0, 14.0) ± 0.29 (an integer shift
 of a real-valued centre), the longer side of the bounding box is 20, and 90% of digits reach
 255. So: light ink on a black background, COM moved to pixel (14, 14) by a whole-pixel shift,
-brightest pixel 255. nn.data.to_inputs then scales it exactly as the training images were.
-Before those steps nn.page finds the digit on the page: it flattens uneven light, removes
+brightest pixel 255. nn.mnist.data.to_inputs then scales it exactly as the training images were.
+Before those steps nn.predict.page finds the digit on the page: it flattens uneven light, removes
 ruled lines and frames, drops specks and brings a marker's or fine pen's stroke towards
 MNIST's width, so that the crop is the box around the digit, not around every mark.
 
@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from nn.page import digit_ink
+from nn.predict.page import digit_ink
 
 # More pixels are refused from the header. Measured (peak RSS of a fresh process, resource.getrusage;
 # tests/test_preprocess.py): a 40-MP RGBA PNG 345 MB, of which the decoded image is 160 MB and Pillow's
@@ -139,7 +139,7 @@ def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 # ---------------------------------------------------------------- grey -> MNIST digit
 
 def _ink(grey: np.ndarray, name) -> np.ndarray:
-    """(h, w) grey -> (h', w') the digit's ink in [0, 1] on a zero background (nn.page finds it)."""
+    """(h, w) grey -> (h', w') the digit's ink in [0, 1] on a zero background (nn.predict.page finds it)."""
     border = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
     background = float(np.median(border))       # the frame is mostly paper, whatever the digit does
     ink, contrast = digit_ink(grey, background, MIN_CONTRAST)

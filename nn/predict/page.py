@@ -1,6 +1,6 @@
 """A photographed or scanned page -> the digit's ink alone, on a zero background.
 
-nn.preprocess then does what MNIST did (fit 20×20, centre of mass in 28×28). Before that, the
+nn.predict.preprocess then does what MNIST did (fit 20×20, centre of mass in 28×28). Before that, the
 marks on a real page that are not the digit must go, or the crop around "all ink" shrinks the
 digit to a fraction of the box. In order:
 

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from nn.plots import _empty, _figure, _save
+from nn.report.figures import _empty, _figure, _save
 
 LABELS = {"test_accuracy": "test accuracy", "val_accuracy": "validation accuracy", "train_accuracy": "training accuracy",
           "train_loss": "training cost", "val_loss": "validation cost", "test_loss": "test cost"}
@@ -48,7 +48,7 @@ def published_overlay(path, run, histories, curves, source):
 
 def recipe_frontier(path, records, frontier, target=None, budget_seconds=None, chosen=()):
     """Best validation accuracy against training seconds, one point per recipe tried
-    (nn.recipes records); the frontier joined by a line; hollow markers for recipes timed on a
+    (nn.report.recipes records); the frontier joined by a line; hollow markers for recipes timed on a
     loaded machine (their seconds overstate); stars for `chosen` (best's recipe, each seed); the
     target accuracy and the time budget as lines."""
     title = "Recipes tried for best: validation accuracy against training seconds"

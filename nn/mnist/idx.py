@@ -10,7 +10,7 @@ An IDX file is a 4-byte magic number, big-endian dimension sizes, then the data:
 
 Every check names the file, so a bad download or a wrong path is obvious from the
 one-line error. A dimension of size zero is allowed (an empty set is a valid IDX
-file); whether an empty set makes sense is for the caller to say (nn.data does).
+file); whether an empty set makes sense is for the caller to say (nn.mnist.data does).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class IdxError(ValueError):
     """A malformed IDX file; the message starts with the file's name."""
 
 
-CHUNK = 1 << 20
+GUNZIP_READ_BYTES = 1 << 20
 MAX_PAYLOAD = 100_000_000  # the config's download.max_bytes default: MNIST's largest file is 47 MB
 
 
@@ -57,7 +57,7 @@ def _gunzip_stream(stream, name, max_bytes: int, hasher=None) -> bytes:
     chunks, got = [], 0
     try:
         with gzip.GzipFile(fileobj=stream) as f:
-            while chunk := f.read(min(CHUNK, max_bytes + 1 - got)):
+            while chunk := f.read(min(GUNZIP_READ_BYTES, max_bytes + 1 - got)):
                 got += len(chunk)
                 if got > max_bytes:
                     raise IdxError(f"{name}: decompresses to more than {max_bytes} bytes; refusing (gzip bomb?)")

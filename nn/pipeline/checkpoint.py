@@ -1,12 +1,12 @@
 """Epoch checkpoints: everything the next epoch depends on, so a killed run resumes with the same bits.
 
-fit() hands its on_epoch_end hook a state (snapshot()) after every finished epoch and takes one
-back as `resume` (restore()). A Checkpoint object ties that state to one file and to what made it:
+fit() hands its hook its TrainState (nn.train) after every finished epoch and carries on from
+one handed back. A Checkpoint object ties that state to one file and to what made it:
 
     ckpt = Checkpoint(path, fingerprint(hp, code, images, labels), run="best", log=log)
-    state = ckpt.load(model, optimizer)    # None: start afresh (the log line says why)
-    fit(..., on_epoch_end=ckpt.save, resume=state)
-    ckpt.remove()                          # the run's outputs are written: no longer needed
+    state = ckpt.load(model, optimizer, rng)    # None: start afresh (the log line says why)
+    fit(..., state or TrainState(rng), on_epoch=ckpt.save)
+    ckpt.remove()                               # the run's outputs are written: no longer needed
 
 The file is one .npz without pickle (docs/interfaces.md): `meta` (JSON bytes: epoch, the
 Generator's bit_generator.state, history and timings so far, early-stopping best loss and
@@ -30,33 +30,12 @@ import numpy as np
 
 from nn.fileio import MAX_JSON_BYTES, open_regular
 # the model file's bounded zip-member reader and deterministic .npz writer: one format code for both files
-from nn.model import NPY_HEADER_ROOM, _member, _write_npz
+from nn.serialize import NPY_HEADER_ROOM, read_member, write_npz
+from nn.train import HISTORY_LISTS, TrainState
 
 FORMAT = "nn-checkpoint"
 VERSION = 1
 MAX_ARRAYS = 5  # params, best_params, and at most 3 optimiser buffers
-
-
-# --- the state fit() saves and restores ---------------------------------------------------------
-
-def snapshot(epoch, model, optimizer, rng, history, timings, best_loss, best_params) -> dict:
-    """What epoch `epoch` (1-based, finished) leaves for the next one. Arrays are not copied:
-    the hook writes them at once, before training moves on."""
-    return {"epoch": epoch, "params": model.flat_params, "optimizer": optimizer.state_dict(),
-            "rng": rng.bit_generator.state, "history": history, "timings": timings,
-            "best_loss": best_loss, "best_params": best_params,
-            "since_best": epoch - history["best_epoch"]}
-
-
-def restore(state, model, optimizer, rng):
-    """Put a snapshot back into model, optimizer and rng; return (first epoch (0-based), history,
-    timings, best_loss, best_params) for fit() to carry on with."""
-    model.flat_params[...] = state["params"]
-    optimizer.load_state_dict(state["optimizer"])
-    rng.bit_generator.state = state["rng"]
-    timings = {**state["timings"], "resumed_after": [*state["timings"].get("resumed_after", []), state["epoch"]]}
-    best = state["best_params"]
-    return state["epoch"], state["history"], timings, state["best_loss"], None if best is None else best.copy()
 
 
 # --- what made it --------------------------------------------------------------------------------
@@ -107,26 +86,28 @@ class Checkpoint:
         self.path, self.fingerprint, self.run, self.log = Path(path), fingerprint, run, log
         self.off = False      # a folder sits where the file goes: train on, without checkpoints
 
-    def save(self, state: dict) -> None:
-        """Write `state` (snapshot()) atomically: a kill mid-write leaves the previous checkpoint."""
+    def save(self, state: TrainState) -> None:
+        """Write `state` (whole: fit fills its params and optimizer) atomically: a kill mid-write
+        leaves the previous checkpoint."""
         if self.off:
             return
-        opt = state["optimizer"]
+        opt = state.optimizer
         buffers = sorted(k for k, v in opt.items() if isinstance(v, np.ndarray))
-        meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "epoch": state["epoch"],
-                "rng": state["rng"], "history": state["history"], "timings": state["timings"],
-                "best_loss": state["best_loss"], "since_best": state["since_best"],
+        meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "epoch": state.epoch,
+                "rng": state.rng.bit_generator.state, "history": state.history, "timings": state.timings,
+                "best_loss": state.best_loss, "since_best": state.since_best,
                 "optimizer": {k: v for k, v in opt.items() if k not in buffers}}
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
-                  "params": state["params"]}
-        if state["best_params"] is not None:
-            arrays["best_params"] = state["best_params"]
+                  "params": state.params}
+        if state.best_params is not None:
+            arrays["best_params"] = state.best_params
         arrays.update((f"optimizer.{k}", opt[k]) for k in buffers)
-        _write_npz(self.path, arrays)
+        write_npz(self.path, arrays)
 
-    def load(self, model, optimizer) -> dict | None:
+    def load(self, model, optimizer, rng: np.random.Generator) -> TrainState | None:
         """The saved state if it is whole and was made from this job's fingerprint, for this model and
-        optimizer; else None, after one log line saying why (nothing at all if there is no file)."""
+        optimizer (rng takes the saved Generator state); else None, after one log line saying why
+        (nothing at all if there is no file). fit() puts its params and optimiser state in place."""
         if not self.path.exists() and not self.path.is_symlink():
             return None
         if self.path.is_dir():  # nothing can be saved over a folder, and it is not ours to delete
@@ -135,7 +116,7 @@ class Checkpoint:
                      f"(remove the folder to have them); starting run {self.run} afresh")
             return None
         try:
-            state = self._read(model, optimizer)
+            state = self._read(model, optimizer, rng)
         except Ignored as e:
             self.log(f"ignoring checkpoint {self.path}: {e}; starting run {self.run} afresh")
             return None
@@ -145,7 +126,7 @@ class Checkpoint:
             self.log(f"ignoring checkpoint {self.path}: unreadable ({why}); starting run {self.run} afresh")
             return None
         epochs = self.fingerprint["hp"].get("epochs", "?")
-        self.log(f"resuming run {self.run} from epoch {state['epoch']} of {epochs} ({self.path})")
+        self.log(f"resuming run {self.run} from epoch {state.epoch} of {epochs} ({self.path})")
         return state
 
     def remove(self) -> None:
@@ -154,7 +135,7 @@ class Checkpoint:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def _read(self, model, optimizer) -> dict:
+    def _read(self, model, optimizer, rng) -> TrainState:
         """Read and check everything before anything is returned: a half-valid file is no state at all."""
         n, dtype = model.flat_params.size, model.dtype
         with open_regular(self.path) as fh:
@@ -170,7 +151,7 @@ class Checkpoint:
                 members = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
                 if "meta" not in members:
                     raise Ignored("not a checkpoint (no 'meta' entry)")
-                meta = json.loads(_member(zf, members.pop("meta"), self.path, MAX_JSON_BYTES).tobytes())
+                meta = json.loads(read_member(zf, members.pop("meta"), self.path, MAX_JSON_BYTES).tobytes())
                 if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
                     raise Ignored(f"not a {FORMAT} version {VERSION} file")
                 why = difference(meta.get("fingerprint"), self.fingerprint)
@@ -184,23 +165,18 @@ class Checkpoint:
                     raise Ignored(f"its arrays {sorted(members)} do not fit this model and optimiser")
                 arrays = {}
                 for name in sorted(expected):
-                    a = _member(zf, members[name], self.path, n * dtype.itemsize + NPY_HEADER_ROOM)
+                    a = read_member(zf, members[name], self.path, n * dtype.itemsize + NPY_HEADER_ROOM)
                     if a.shape != (n,) or a.dtype != dtype:
                         raise Ignored(f"array {name!r} is {a.dtype}{list(a.shape)}, this model needs {dtype}[{n}]")
                     arrays[name] = a
-        return _state(meta, arrays, buffers, self.fingerprint["hp"])
+        return _state(meta, arrays, buffers, self.fingerprint["hp"], rng)
 
 
 class Ignored(ValueError):
     """A checkpoint that is readable but must not be resumed (foreign, stale, inconsistent)."""
 
 
-# fit()'s history: per-epoch lists (val_* with a validation set, test_* with monitor_test) and two scalars
-HISTORY_LISTS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                 "test_loss", "test_accuracy")
-
-
-def _state(meta: dict, arrays: dict, buffers: set, hp: dict) -> dict:
+def _state(meta: dict, arrays: dict, buffers: set, hp: dict, rng) -> TrainState:
     """The snapshot a checked file holds; Ignored if its parts do not agree with each other or with hp."""
     epoch, history, timings = meta["epoch"], meta["history"], meta["timings"]
     if type(epoch) is not int or not 1 <= epoch <= hp["epochs"]:
@@ -225,8 +201,7 @@ def _state(meta: dict, arrays: dict, buffers: set, hp: dict) -> dict:
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise Ignored("it holds NaN or infinite values")
     np.random.Generator(np.random.PCG64()).bit_generator.state = meta["rng"]  # raises unless a PCG64 state
-    best_loss = float(meta["best_loss"])
+    rng.bit_generator.state = meta["rng"]
     optimizer = {**meta["optimizer"], **{b: arrays[f"optimizer.{b}"] for b in buffers}}
-    return {"epoch": epoch, "params": arrays["params"], "optimizer": optimizer, "rng": meta["rng"],
-            "history": history, "timings": timings, "best_loss": best_loss,
-            "best_params": arrays.get("best_params"), "since_best": meta["since_best"]}
+    return TrainState(rng=rng, epoch=epoch, history=history, timings=timings, best_loss=float(meta["best_loss"]),
+                      best_params=arrays.get("best_params"), params=arrays["params"], optimizer=optimizer)

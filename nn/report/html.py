@@ -1,7 +1,7 @@
 """The HTML report and summary.csv: every run side by side, in one self-contained file.
 
-A run is a dict {"run", "hp", "seeds", "plots"} (nn.reproduction); the statistics over
-its seeds, verdicts and paired tests come from nn.reproduction and nn.stats. A seed whose
+A run is a dict {"run", "hp", "seeds", "plots"} (nn.report.reproduction); the statistics over
+its seeds, verdicts and paired tests come from nn.report.reproduction and nn.stats. A seed whose
 metrics are missing or say {"status": "failed", "error": ...} is listed as failed with its
 error, never dropped. The page opens with the ledger: each published figure, ours beside it
 over several seeds, and a computed verdict.
@@ -23,7 +23,7 @@ import yaml
 
 from nn import fileio
 from nn.fileio import write_text
-from nn.reproduction import describe, ledger_rows, ours_text, pct, protocol_text, seed_status, verdict_text
+from nn.report.reproduction import ledger_rows, network_and_training, ours_text, pct, protocol_text, seed_status, verdict_text
 
 SUMMARY_COLUMNS = ["run", "status", "n_seeds", "n_ok", "test_accuracy_mean", "test_accuracy_sd",
                    "test_accuracy_min", "test_accuracy_max", "test_accuracy_ci_low", "test_accuracy_ci_high",
@@ -183,7 +183,7 @@ def _runs_table(rows, runs):
         span = "" if r["test_accuracy_min"] is None else f"{pct(r['test_accuracy_min'])} – {pct(r['test_accuracy_max'])}"
         loss = "" if r["test_loss_mean"] is None else f"{r['test_loss_mean']:.4f}"
         secs = "" if r["train_seconds_mean"] is None else f"{r['train_seconds_mean']:.1f} s"
-        net, training = describe(runs[r["run"]]["hp"])
+        net, training = network_and_training(runs[r["run"]]["hp"])
         body.append([str(i + 1), name, mean, f"{r['n_ok']}/{r['n_seeds']}", span, loss, escape(net),
                      escape(training), escape(_cell(r["epochs_run"])), secs])
         attrs.append("" if r["status"] == "ok" else ' class="failed"')
@@ -242,7 +242,7 @@ def _provenance(p):
     plain = json.loads(json.dumps(p.get("config", {}), default=str))
     config = yaml.safe_dump(plain, sort_keys=True, default_flow_style=False, allow_unicode=True)
     sums = [[escape(f), f"<code>{escape(s)}</code>"] for f, s in sorted(p.get("checksums", {}).items())]
-    env = p.get("environment")  # nn.environment.check(): imported versions against the lock file
+    env = p.get("environment")  # nn.pipeline.environment.check(): imported versions against the lock file
     if env:
         versions = (f"<p>Lock file <code>{escape(env['lock'])}</code>, SHA-256 "
                     f"<code>{escape(env['lock_sha256'] or 'unavailable')}</code>; Python {escape(env['python'])}</p>"
@@ -267,10 +267,10 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
                   title="MNIST from scratch: results") -> str:
     """The whole report as one HTML string.
 
-    runs: {name: run dict (nn.reproduction)}; rows: nn.reproduction.rows_best_first(runs);
-    paired: nn.reproduction.paired_tests(...); data_plots, overview_plots: {caption: png};
+    runs: {name: run dict (nn.report.reproduction)}; rows: nn.report.reproduction.rows_best_first(runs);
+    paired: nn.report.reproduction.paired_tests(...); data_plots, overview_plots: {caption: png};
     sweep_plots: {sweep: png}; curve_plots: {run: png}; provenance: {"config": dict,
-    "checksums": {file: sha256}, "versions": {package: version}, "environment": nn.environment.check() (optional), "platform": str, "git_commit": str or None}.
+    "checksums": {file: sha256}, "versions": {package: version}, "environment": nn.pipeline.environment.check() (optional), "platform": str, "git_commit": str or None}.
     """
     best = next((r for r in rows if r["status"] == "ok"), None)
     n_failed = sum(r["status"] != "ok" for r in rows)

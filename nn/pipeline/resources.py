@@ -1,29 +1,17 @@
-"""Bounds: what this machine can hold, and what one training run needs.
+"""Resources: what one training run needs, and what a job may claim of this machine.
 
-Every reader checks a size it read from a file against the file's own length and a
-bound BEFORE allocating (nn.idx, nn.fileio.load_npy, nn.model.load); the config is
-checked against the machine's memory before any job (nn.config.check_memory).
+The readers' own bound (nn.fileio.array_bound) is the library's; here the config is checked
+against the machine's memory before any job (nn.pipeline.config.check_memory) and a training
+job's core claim is chosen (training_claim).
 """
 from __future__ import annotations
 
 import os
 
+from nn.model import INFERENCE_ROWS
+
 MNIST_TRAIN = 60_000      # images a run trains on (tiny test data has fewer: an overestimate there)
-CHUNK = 4096              # rows per inference pass (nn.model.CHUNK)
 BASE_BYTES = 100 << 20    # Python, numpy and the script itself, before any data
-
-
-def physical_memory() -> int:
-    """Bytes of RAM on this machine."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
-        return 8 << 30
-
-
-def array_bound() -> int:
-    """Largest array a reader accepts from a file: half the machine's memory."""
-    return physical_memory() // 2
 
 
 def human(n: float) -> str:
@@ -52,7 +40,7 @@ def training_bytes(hp: dict, n_train: int = MNIST_TRAIN) -> int:
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     batch = n_train if hp.get("batch_size") == "full" else min(int(hp["batch_size"]), n_train)
     data = n_train * 784 * (1 + item) + n_train * 10 * item
-    activations = (batch * (784 + 3 * sum(sizes[1:])) + 2 * CHUNK * sum(sizes)) * item
+    activations = (batch * (784 + 3 * sum(sizes[1:])) + 2 * INFERENCE_ROWS * sum(sizes)) * item
     return BASE_BYTES + data + 5 * params * item + activations
 
 

@@ -288,7 +288,7 @@ def reference_comparison(path, rows):
     _save(fig, path)
 
 
-# ---------------------------------------------------------------- your own digits (nn.predict)
+# ---------------------------------------------------------------- your own digits (nn.predict.cli)
 
 def contact_sheet(path, thumbs, digits, captions, failed, title, ncols=4):
     """Each image beside the 28×28 digit the model saw, under its caption (failures in red).

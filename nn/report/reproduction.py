@@ -3,12 +3,17 @@
 A run here is a dict {"run", "hp", "seeds": [seed record, ...], "plots"}; a seed record is
 {"seed", "metrics", "history", "timings", "predictions"} (any of them None when missing;
 predictions: the uint8 predicted class of each test image). workflow/scripts/report.py
-builds them; nn.report draws them.
+builds them; nn.report.html draws them.
 """
 from __future__ import annotations
 
 from nn import stats
-from nn.config import MEASURES
+from nn.optim import OPTIMIZERS
+
+
+# What a published figure can be compared with: (history key, at) per reference `measure`.
+MEASURES = {"final_test": ("test_accuracy", "final"), "peak_test": ("test_accuracy", "peak"),
+            "final_validation": ("val_accuracy", "final"), "peak_validation": ("val_accuracy", "peak")}
 
 
 def seed_status(seed) -> tuple[str, str]:
@@ -24,7 +29,7 @@ def seed_status(seed) -> tuple[str, str]:
 
 
 def measured(seed, measure: str) -> float | None:
-    """A seed's figure for a reference `measure` (nn.config.MEASURES): the final test accuracy
+    """A seed's figure for a reference `measure` (MEASURES): the final test accuracy
     from evaluation, or the final / peak of a per-epoch history curve."""
     key, at = MEASURES[measure]
     if measure == "final_test":
@@ -55,9 +60,9 @@ def run_row(run) -> dict:
            "reference_accuracy": ref.get("accuracy"), "reference_source": ref.get("source"),
            "reference_kind": ref.get("kind") if ref else None, "measure": ref.get("measure") if ref else None,
            "measured": [], "verdict": None, "gap": None, "z": None, "half_width": None}
-    acc = stats.summarize(row["test_accuracies"]) if ok else {}
+    acc = stats.sample_summary(row["test_accuracies"]) if ok else {}
     row.update({f"test_accuracy_{k}": acc.get(k) for k in ("mean", "sd", "min", "max", "ci_low", "ci_high")})
-    row["test_loss_mean"] = stats.summarize([s["metrics"]["test_loss"] for s in ok])["mean"] if ok else None
+    row["test_loss_mean"] = stats.sample_summary([s["metrics"]["test_loss"] for s in ok])["mean"] if ok else None
     epochs = [len(s["history"]["epoch"]) for s in ok if s.get("history")]
     row["epochs_run"] = max(epochs) if epochs else None
     secs = [s["timings"]["total_seconds"] for s in seeds if (s.get("timings") or {}).get("total_seconds") is not None]
@@ -66,7 +71,7 @@ def run_row(run) -> dict:
         values = [measured(s, ref["measure"]) for s in ok]
         row["measured"] = [v for v in values if v is not None]
         if row["measured"]:
-            row["measured_stats"] = stats.summarize(row["measured"])    # read by ours_text and the ledger
+            row["measured_stats"] = stats.sample_summary(row["measured"])    # read by ours_text and the ledger
             row["measured_mean"] = row["measured_stats"]["mean"]
             v = stats.verdict(ref["accuracy"], row["measured"], _n_measured(hp, ok[0], ref["measure"]))
             row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"])
@@ -160,7 +165,7 @@ def ledger_rows(rows, order) -> list[dict]:
 
 def protocol_text(hp) -> str:
     """The protocol of a run with a reference, in one line: the reference's own, or ours described."""
-    return hp["reference"].get("protocol") or "; ".join(describe(hp))
+    return hp["reference"].get("protocol") or "; ".join(network_and_training(hp))
 
 
 def ledger_markdown(rows, hps: dict) -> str:
@@ -181,7 +186,7 @@ def _cell_list(v) -> str:
 INIT_NAMES = {"normal": "N(0,1)", "scaled_normal": "N(0,1/n_in)", "xavier": "Glorot", "he": "He"}
 
 
-def describe(hp) -> tuple[str, str]:
+def network_and_training(hp) -> tuple[str, str]:
     """(network, training) in words, e.g. ('784-128-10 sigmoid/sigmoid, quadratic, N(0,1) init',
     'SGD lr 3 constant, batch 10, 30 epochs, 50,000 train / 10,000 validation')."""
     sizes = "-".join(map(str, [784, *hp["hidden"], 10]))
@@ -192,7 +197,7 @@ def describe(hp) -> tuple[str, str]:
     elif hp["schedule"] == "step":
         lr += f" x{hp['step_gamma']:g} every {hp['step_size']}"
     name = hp.get("optimizer", "sgd")
-    opt = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}.get(name, name)
+    opt = OPTIMIZERS[name].__name__ if name in OPTIMIZERS else name
     opt += (f" momentum {hp['momentum']:g}" if hp["momentum"] else "") + (" Nesterov" if hp.get("nesterov") else "")
     batch = "full batch" if hp["batch_size"] == "full" else f"batch {hp['batch_size']}"
     unit = "rounds" if hp["batch_size"] == "full" else "epochs"

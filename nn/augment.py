@@ -8,8 +8,8 @@ Three kinds, each drawn from the run's one seeded Generator:
 Affine and elastic are one backward map: output pixel p reads the input at
 A^-1 (p - c) + c - t + alpha * smoothed_field(p), bilinearly interpolated, zero outside.
 
-build_augment(hp) turns a run's keys into one function (batch, rng) -> batch, or None when
-every distortion is off, so a run without them pays nothing.
+compose(shift=2, rotate=10, ...) turns settings into one function (batch, rng) -> batch, or
+None when every one is off, so a run without them pays nothing.
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 SIDE = 28
+ELASTIC_SIGMA = 4.0  # Simard et al. 2003's width of the smoothing Gaussian: the default wherever sigma is unset
 DISTORTION_KEYS = ("rotate", "scale", "shear", "translate", "elastic_alpha", "elastic_sigma")
+AUGMENT_KEYS = ("shift", *DISTORTION_KEYS)  # every setting compose() takes
 
 
 def shift_images(x, k: int, rng: np.random.Generator, side: int = SIDE):
@@ -90,7 +92,7 @@ class Distortion:
     parameters, translation, elastic field), only for the parts switched on.
     """
 
-    def __init__(self, rotate=0.0, scale=0.0, shear=0.0, translate=0.0, elastic_alpha=0.0, elastic_sigma=4.0,
+    def __init__(self, rotate=0.0, scale=0.0, shear=0.0, translate=0.0, elastic_alpha=0.0, elastic_sigma=ELASTIC_SIGMA,
                  side: int = SIDE):
         self.rotate, self.scale, self.shear, self.translate = rotate, scale, shear, translate
         self.alpha, self.sigma, self.side = elastic_alpha, float(elastic_sigma), side
@@ -199,20 +201,22 @@ def _centred_grid(side: int, dtype):
     return np.stack([rows, cols]).astype(dtype) - dtype.type((side - 1) / 2)
 
 
-def build_augment(hp: dict):
-    """A run's augmentation, (batch (m, 784), rng) -> batch, or None if every key is off.
+def compose(shift: int = 0, **distortions):
+    """The augmentation these settings (AUGMENT_KEYS) describe, (batch (m, 784), rng) -> batch,
+    or None if every one is off.
 
     Order: the integer `shift` first (its draws unchanged from before distortions existed),
     then affine and elastic as one resampling."""
-    shift = hp.get("shift", 0)
-    settings = {k: hp[k] for k in DISTORTION_KEYS if k in hp}
-    distort = any(settings.get(k) for k in DISTORTION_KEYS if k != "elastic_sigma")
-    if settings.get("elastic_alpha") and not settings.get("elastic_sigma", 4.0) > 0:
-        raise ValueError(f"elastic_sigma: must be > 0 with elastic_alpha on, got {settings['elastic_sigma']}")
+    unknown = sorted(set(distortions) - set(DISTORTION_KEYS))
+    if unknown:
+        raise ValueError(f"augmentation: unknown setting {unknown[0]!r}; expected one of {', '.join(AUGMENT_KEYS)}")
+    distort = any(distortions.get(k) for k in DISTORTION_KEYS if k != "elastic_sigma")
+    if distortions.get("elastic_alpha") and not distortions.get("elastic_sigma", ELASTIC_SIGMA) > 0:
+        raise ValueError(f"elastic_sigma: must be > 0 with elastic_alpha on, got {distortions['elastic_sigma']}")
     if not shift and not distort:
         return None
 
-    distortion = Distortion(**settings) if distort else None
+    distortion = Distortion(**distortions) if distort else None
 
     def augment(xb, rng):
         if shift:
@@ -223,28 +227,15 @@ def build_augment(hp: dict):
     return augment
 
 
-# Simard et al. 2003's elastic setting for MNIST, shown when no run distorts its images
-SIMARD_ELASTIC = {"elastic_alpha": 34.0, "elastic_sigma": 4.0}
-
-
-def augment_settings(hp: dict) -> dict:
-    """The augmentation keys of a run that are switched on (elastic_sigma only with elastic_alpha)."""
-    on = {k: hp[k] for k in ("shift", *DISTORTION_KEYS) if hp.get(k) and k != "elastic_sigma"}
+def active(settings: dict) -> dict:
+    """The settings (AUGMENT_KEYS) that are switched on (elastic_sigma only with elastic_alpha)."""
+    on = {k: settings[k] for k in AUGMENT_KEYS if settings.get(k) and k != "elastic_sigma"}
     if on.get("elastic_alpha"):
-        on["elastic_sigma"] = hp.get("elastic_sigma", 4.0)
+        on["elastic_sigma"] = settings.get("elastic_sigma", ELASTIC_SIGMA)
     return on
 
 
-def preview_settings(runs: dict) -> tuple[str | None, dict]:
-    """(run name, its augmentation) for the first run in `runs` that augments its images,
-    else (None, Simard's elastic setting): what the data figure shows."""
-    for name, hp in runs.items():
-        if augment_settings(hp):
-            return name, augment_settings(hp)
-    return None, dict(SIMARD_ELASTIC)
-
-
-def describe(settings: dict) -> str:
+def in_words(settings: dict) -> str:
     """'shift ±2 px, rotate ±15°, elastic α=34 σ=4', or 'none'."""
     parts = []
     if settings.get("shift"):
@@ -255,5 +246,5 @@ def describe(settings: dict) -> str:
     if settings.get("scale"):
         parts.append(f"scale ±{100 * settings['scale']:g}%")
     if settings.get("elastic_alpha"):
-        parts.append(f"elastic α={settings['elastic_alpha']:g} σ={settings.get('elastic_sigma', 4.0):g}")
+        parts.append(f"elastic α={settings['elastic_alpha']:g} σ={settings.get('elastic_sigma', ELASTIC_SIGMA):g}")
     return ", ".join(parts) or "none"

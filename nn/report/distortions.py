@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn.data import to_inputs
-from nn.distort import build_augment, describe
-from nn.plots import _figure, _save
+from nn.augment import compose, in_words
+from nn.mnist.data import to_inputs
+from nn.report.figures import _figure, _save
 
 
 def first_of_each_class(images, labels, n_classes=10):
@@ -16,15 +16,15 @@ def first_of_each_class(images, labels, n_classes=10):
 
 
 def distortion_grid(path, images, labels, settings: dict, source: str, per_digit: int = 5, seed: int = 0):
-    """One row per digit: the original, then `per_digit` draws of `settings` (augmentation keys,
-    as nn.distort.build_augment reads them) from a Generator seeded with `seed`."""
+    """One row per digit: the original, then `per_digit` draws of `settings` (nn.augment.AUGMENT_KEYS,
+    as nn.augment.compose takes them) from a Generator seeded with `seed`."""
     digits, classes = first_of_each_class(images, labels)
-    augment = build_augment(settings)
+    augment = compose(**settings)
     rng = np.random.default_rng(seed)
     x = np.repeat(to_inputs(digits), per_digit, axis=0)                     # (k * per_digit, 784)
     distorted = (augment(x, rng) if augment else x).reshape(len(digits), per_digit, 28, 28)
     fig = _figure(1.1 * (per_digit + 1), 1.1 * max(len(digits), 1) + 0.6)
-    fig.suptitle(f"Training distortions ({source}): {describe(settings)}", fontsize=9)
+    fig.suptitle(f"Training distortions ({source}): {in_words(settings)}", fontsize=9)
     axes = fig.subplots(max(len(digits), 1), per_digit + 1, squeeze=False)
     for row, (digit, label) in enumerate(zip(digits, classes)):
         for col, ax in enumerate(axes[row]):

@@ -1,0 +1,1 @@
+"""MNIST, the data: mirrors with deadlines (http, download), the IDX format (idx), arrays (data)."""

@@ -1,0 +1,41 @@
+"""A run's network as its hyperparameters describe it: built for training, or checked against a file.
+
+Apart from nn.pipeline.hparams so that the rules which only read a model (evaluate, predict)
+depend on the model code, not on the optimisers and the training loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nn.model import Sequential, mlp
+from nn.serialize import ModelFileError
+
+
+def build_model(hp: dict, n_in: int, rng) -> Sequential:
+    """mlp([n_in, *hidden, 10]) as the run describes it; rng=None gives the architecture only."""
+    return mlp([n_in, *hp["hidden"], 10], activation=hp["activation"], output=hp["output"], loss=hp["loss"],
+               init=hp["init"] if rng is not None else None, rng=rng, dtype=np.dtype(hp["dtype"]),
+               dropout=hp.get("dropout", 0.0))
+
+
+def _layers_in_words(arch: dict) -> str:
+    """'Linear(784->16) ReLU Linear(16->10) Softmax, cross_entropy, float32': what differs, readable."""
+    parts = []
+    for spec in arch["layers"]:
+        if spec["type"] == "linear":
+            parts.append(f"Linear({spec['n_in']}->{spec['n_out']})")
+        else:
+            parts.append(spec["type"] + (f"({spec['rate']})" if "rate" in spec else ""))
+    return f"{' '.join(parts)}, {arch['loss']}, {arch['dtype']}"
+
+
+def check_belongs(model: Sequential, hp: dict, path, run: str) -> None:
+    """ModelFileError unless `model` has the architecture that the run's hyperparameters
+    describe (sizes, activations, dropout, loss, dtype): a model file copied in from another
+    run must not be reported under this one's name."""
+    expected = build_model(hp, model.n_in, rng=None).architecture()
+    found = model.architecture()
+    if found != expected:
+        raise ModelFileError(f"{path}: this model is {_layers_in_words(found)}, but run {run}'s hyperparameters "
+                             f"describe {_layers_in_words(expected)}; it belongs to another run (retrain with "
+                             f"snakemake --forcerun train)")

@@ -1,0 +1,4 @@
+"""Your own digit images: find the digit on a page (page), make it MNIST-like (preprocess), classify (cli).
+
+The command: `nn-predict MODEL IMAGE...` or `python -m nn.predict MODEL IMAGE...` (nn.predict.cli).
+"""

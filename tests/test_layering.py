@@ -1,0 +1,117 @@
+"""The layering of nn/ (docs/architecture.md), held by reading every file's imports.
+
+The library (nn/*.py) imports numpy and itself only, and never reads the pipeline's `hp`,
+names Snakemake or a path under results/. nn.mnist, nn.report and nn.predict import the
+library (and each other), never nn.pipeline. nn.pipeline may import all of them.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+NN = REPO / "nn"
+SUBPACKAGES = ("mnist", "report", "predict", "pipeline")
+# what the library may import besides itself: the standard library and numpy
+ALLOWED_THIRD_PARTY = {"numpy"}
+
+
+def layering_problems(root: Path = REPO) -> list[str]:
+    """One line per import or word that breaks the layering, for the files under root/nn."""
+    nn_dir = root / "nn"
+    problems = []
+    for path in sorted(nn_dir.rglob("*.py")):
+        rel = path.relative_to(root)
+        ring = rel.parts[1] if len(rel.parts) > 2 else "library"
+        for module in imported_modules_at(path, root):
+            top = module.split(".")[0]
+            if ring == "library":
+                if top == "nn" and len(module.split(".")) > 1 and module.split(".")[1] in SUBPACKAGES:
+                    problems.append(f"{rel}: the library imports {module}")
+                elif top not in ("nn", *ALLOWED_THIRD_PARTY) and top not in sys.stdlib_module_names:
+                    problems.append(f"{rel}: the library imports {module} (numpy and the standard library only)")
+            elif ring in ("mnist", "report", "predict") and module.startswith("nn.pipeline"):
+                problems.append(f"{rel}: nn.{ring} imports {module} (the pipeline imports it, not the other way)")
+        if ring == "library":
+            text = path.read_text(encoding="utf-8")
+            for pattern, what in ((r"\bhp\b", "the pipeline's hp"), (r"(?i)snakemake", "Snakemake"),
+                                  (r"results/", "a path under results/")):
+                for lineno, line in enumerate(text.splitlines(), 1):
+                    if re.search(pattern, line):
+                        problems.append(f"{rel}:{lineno}: the library mentions {what}: {line.strip()}")
+    return problems
+
+
+def imported_modules_at(path: Path, root: Path) -> set[str]:
+    package = ".".join(path.relative_to(root).parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            for a in node.names:   # `from nn import pipeline`: the name is a subpackage
+                candidate = root.joinpath(*base.split("."), a.name)
+                if candidate.is_dir() or candidate.with_suffix(".py").is_file():
+                    found.add(f"{base}.{a.name}")
+    return found
+
+
+def test_the_layering_holds():
+    assert layering_problems() == []
+
+
+def copy_of_nn(tmp_path) -> Path:
+    shutil.copytree(NN, tmp_path / "nn", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("planted, expected", [
+    ("nn/optim.py", "nn/optim.py: the library imports nn.pipeline.config"),
+    ("nn/report/html.py", "nn/report/html.py: nn.report imports nn.pipeline.config"),
+])
+def test_a_wrong_way_import_is_caught(tmp_path, planted, expected):
+    root = copy_of_nn(tmp_path)
+    path = root / planted
+    path.write_text(path.read_text(encoding="utf-8") + "\nfrom nn.pipeline import config  # planted\n")
+    assert any(p.startswith(expected) for p in layering_problems(root))
+
+
+def test_a_relative_wrong_way_import_is_caught(tmp_path):
+    root = copy_of_nn(tmp_path)
+    path = root / "nn" / "mnist" / "data.py"
+    path.write_text(path.read_text(encoding="utf-8") + "\nfrom ..pipeline import config  # planted\n")
+    assert any("nn/mnist/data.py: nn.mnist imports nn.pipeline" in p for p in layering_problems(root))
+
+
+@pytest.mark.parametrize("line, what", [
+    ("def f(hp):\n    return hp['lr']\n", "the pipeline's hp"),
+    ("# run snakemake --forcerun train\n", "Snakemake"),
+    ("PATH = 'results/runs'\n", "a path under results/"),
+    ("import yaml\n", "yaml"),
+])
+def test_the_library_keeps_to_itself(tmp_path, line, what):
+    root = copy_of_nn(tmp_path)
+    path = root / "nn" / "layers.py"
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + line)
+    assert any(p.startswith("nn/layers.py") and what in p for p in layering_problems(root))
+
+
+def test_the_public_api_imports_lazily_and_works():
+    code = ("import sys, nn; assert 'nn.model' not in sys.modules and 'numpy' not in sys.modules; "
+            "from nn import Sequential, Linear, ReLU, SGD, Adam, fit, FitConfig, TrainState; "
+            "assert Sequential.__module__ == 'nn.model' and fit.__module__ == 'nn.train'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
