@@ -43,7 +43,7 @@ def venv_from_lock(folder, cache: Path) -> str:
 
 
 def versions_of(python: str) -> dict[str, str]:
-    out = subprocess.run([python, "-c", "import json; from nn import environment; "
+    out = subprocess.run([python, "-c", "import json; from nn.pipeline import environment; "
                           "print(json.dumps(environment.imported_versions()))"],
                          capture_output=True, text=True, check=True, timeout=120, cwd=REPO).stdout
     return json.loads(out)
