@@ -29,7 +29,7 @@ def main(log):
     run = f"{wc.run} (seed {wc.seed})"
     k = int(snakemake.params.k)  # noqa: F821
     history = fileio.read_json(inp.history)
-    if isinstance(history, dict) and history.get("status") == "diverged":
+    if isinstance(history, dict) and history.get("status") == "failed":
         error = str(history.get("error"))
         log(f"run {run}: not evaluated, training failed: {error}")
         fileio.write_json(out.metrics, {"run": wc.run, "seed": int(wc.seed), "status": "failed", "error": error,

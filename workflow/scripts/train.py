@@ -2,7 +2,7 @@
 
 A run whose loss diverges is an outcome, not a crash: the same config and seed diverge
 again, so retrying is pointless and failing the job would stop the other runs. The job
-then writes the error into history.json ({"status": "diverged", ...}), a model file that
+then writes the error into history.json ({"status": "failed", "error": "...diverged..."}), a model file that
 nn.serialize.load refuses, and timings.json, and exits 0; evaluate and report mark the run failed.
 
 After every epoch the job saves a checkpoint (params.checkpoint, not an output: Snakemake
@@ -27,12 +27,12 @@ from nn.pipeline import checkpoint, hparams  # noqa: E402
 from nn.train import TrainingDiverged  # noqa: E402
 
 
-def diverged(run, e, out, log):
+def record_failure(run, e, out, log):
     error = f"run {run}: {e}"
     log(error)
     print(error, file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
     serialize.save_failed(out.model, error)
-    fileio.write_json(out.history, {**e.history, "status": "diverged", "error": str(e)})
+    fileio.write_json(out.history, {**e.history, "status": "failed", "error": str(e)})
     fileio.write_json(out.timings, e.timings)
 
 
@@ -46,7 +46,7 @@ def main(log):
     try:
         net, history, timings = hparams.train_run(hp, images, labels, log=log, test=test, checkpoint=ckpt)
     except TrainingDiverged as e:
-        diverged(run, e, out, log)
+        record_failure(run, e, out, log)
     else:
         serialize.save(net, out.model)
         fileio.write_json(out.history, history)
