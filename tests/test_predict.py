@@ -17,7 +17,7 @@ from nn.report import figures as plots
 from nn.mnist.data import to_inputs
 from nn.mnist.idx import read_idx
 from nn.model import mlp
-from nn.serialize import save
+from nn.serialize import save, write_npz
 from nn.predict.cli import CSV_COLUMNS, caption, classify, load_model, main, to_csv, write_sheet
 from nn.predict.preprocess import load_digit
 from nn.optim import SGD
@@ -191,6 +191,17 @@ def test_runs_as_a_module(model_path, mixed_folder):
     proc = subprocess.run([sys.executable, "-m", "nn.predict.cli", str(model_path), str(mixed_folder / "a-seven.png")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith(str(mixed_folder / "a-seven.png"))
+
+
+def test_command_refuses_a_model_nested_100000_deep_in_one_line(tmp_path, mixed_folder):
+    """Python's JSON parser recurses once per level: unchecked, this ended in a RecursionError traceback."""
+    model = tmp_path / "deep.npz"
+    write_npz(model, {"architecture": np.frombuffer(b'{"layers": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", np.uint8)})
+    proc = subprocess.run([sys.executable, "-m", "nn.predict", str(model), str(mixed_folder / "a-seven.png")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr == (f"nn-predict: {model}: architecture: JSON nested 100001 levels deep, over the limit of 100; "
+                           "refusing to parse it\n")
 
 
 def test_command_refuses_a_fifo_in_one_line(model_path, mixed_folder, capsys):
