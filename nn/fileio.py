@@ -5,15 +5,21 @@ place only when complete, so a crash, Ctrl-C or full disk never leaves a
 half-written file where a later stage would take it as good. Every reader checks a
 size it read from a file against the file's own length and a bound (array_bound: half
 this machine's memory) BEFORE allocating (load_npy, nn.serialize.load, nn.mnist.idx).
+Readers open regular files only (open_regular), or also a FIFO or pipe read whole up to a
+byte cap within a deadline (open_regular_or_pipe: nn-predict's `<(cmd)`); JSON's nesting is
+bounded before it is parsed (loads_json).
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
 import re
+import select
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,21 +82,89 @@ def write_json(path, obj) -> None:
     write_text(path, dumps_json(obj))
 
 
-def open_regular(path, mode="rb", encoding=None):
-    """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
-    would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
+KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+         stat.S_IFBLK: "a block device"}
+
+
+def _open_fd(path, pipes: bool = False) -> int:
+    """os.open(path) for reading without blocking (opening a FIFO would wait for a writer), then fstat
+    of what was opened (no race): a folder is IsADirectoryError; anything but a regular file (or, with
+    `pipes`, a FIFO or pipe) a ValueError naming the path and its kind."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
             raise IsADirectoryError(21, "Is a directory", str(path))
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path}: not a regular file (a FIFO, socket or device); refusing to read it")
+        if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
+            kind = KINDS.get(stat.S_IFMT(mode), "of an unknown kind")
+            raise ValueError(f"{path}: not a regular file ({kind}); refusing to read it")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _fdopen(fd, mode="rb", encoding=None):
+    try:
         os.set_blocking(fd, True)
         return open(fd, mode, encoding=encoding)
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_regular(path, mode="rb", encoding=None):
+    """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
+    would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
+    return _fdopen(_open_fd(path), mode, encoding)
+
+
+def open_regular_or_pipe(path, max_pipe_bytes: int, seconds: float):
+    """A binary file object for `path`: a regular file as open_regular opens it; a FIFO or a pipe
+    (`<(cmd)`, /dev/fd/N, /dev/stdin) read whole into memory by read_pipe, at most `max_pipe_bytes`
+    within `seconds`; any other kind refused as open_regular refuses it."""
+    fd = _open_fd(path, pipes=True)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        return _fdopen(fd)
+    try:
+        return read_pipe(fd, path, max_pipe_bytes, seconds)
+    finally:
+        os.close(fd)
+
+
+def read_pipe(fd: int, name, max_bytes: int, seconds: float) -> io.BytesIO:
+    """Everything a writer sends through the FIFO or pipe `fd` (opened O_NONBLOCK) until it closes
+    its end, in memory, at its start: ValueError naming `name` past `max_bytes` (checked as the
+    bytes arrive), or when the writer has not closed within `seconds`.
+
+    Linux, with no writer yet, reads b"" and poll() reports nothing (it reports POLLHUP only once
+    a writer has come and gone); with a writer that has nothing to say yet, read raises EAGAIN. So
+    b"" is the end of the stream after data or after a hang-up, and otherwise a wait for a writer.
+    """
+    deadline = time.monotonic() + seconds
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    buf, size, hung_up = io.BytesIO(), 0, False
+    while True:
+        try:
+            chunk = os.read(fd, min(1 << 16, max_bytes + 1 - size))
+        except BlockingIOError:
+            chunk = None                                  # a writer, nothing sent yet
+        if chunk:
+            size += buf.write(chunk)
+            if size > max_bytes:
+                raise ValueError(f"{name}: more than {max_bytes} bytes arrived through the pipe; refusing to read further")
+            continue
+        if chunk == b"" and (size or hung_up):
+            buf.seek(0)
+            return buf                                    # the writer sent its data and closed
+        left = deadline - time.monotonic()
+        if left <= 0:
+            if size:
+                raise ValueError(f"{name}: the stream did not end within {seconds:g} s ({size} bytes arrived); "
+                                 "refusing to wait longer")
+            raise ValueError(f"{name}: no data arrived within {seconds:g} s; refusing to wait longer")
+        hung_up = any(event & select.POLLHUP for _, event in poller.poll(max(1, math.ceil(left * 1000))))
 
 
 MAX_JSON_BYTES = 64 << 20  # a history of 100,000 epochs is about 20 MB
