@@ -287,11 +287,20 @@ def test_a_fifo_without_a_writer_is_refused_after_the_wait(tmp_path):
 def test_a_pipe_over_its_byte_cap_is_refused_in_one_line(tmp_path):
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    cap = pipe_cap(1000)                               # 1 MB and 4 kB for a 1000-pixel cap
+    cap = pipe_cap(1000)                               # 1 MB and 5 kB for a 1000-pixel cap
     write_into(fifo, save(tmp_path / "seven.png", seven()).read_bytes() + bytes(cap))
     assert error_of(fifo, max_pixels=1000, wait=60) == (f"{fifo}: more than {cap} bytes arrived through the pipe; "
                                                          "refusing to read further")
-    assert pipe_cap(MAX_PIXELS) >= 4 * MAX_PIXELS     # an 8-bit RGBA PNG at the pixel cap, stored uncompressed
+
+
+def test_the_pipe_cap_holds_the_largest_image_under_the_pixel_cap(tmp_path):
+    """Random noise compresses worst: as an RGBA PNG and as a quality-100 JPEG without subsampling."""
+    rng = np.random.default_rng(0)
+    for mode, kw in (("RGBA", {"format": "PNG"}), ("RGB", {"format": "JPEG", "quality": 100, "subsampling": 0})):
+        noise = Image.fromarray(rng.integers(0, 256, (300, 400, len(mode)), dtype=np.uint8), mode)
+        noise.save(tmp_path / "noise", **kw)
+        per_pixel = (tmp_path / "noise").stat().st_size / (300 * 400)
+        assert 3.5 < per_pixel < (pipe_cap(MAX_PIXELS) - (1 << 20)) / MAX_PIXELS, (mode, per_pixel)
 
 
 @pytest.mark.slow
