@@ -5,14 +5,21 @@ place only when complete, so a crash, Ctrl-C or full disk never leaves a
 half-written file where a later stage would take it as good. Every reader checks a
 size it read from a file against the file's own length and a bound (array_bound: half
 this machine's memory) BEFORE allocating (load_npy, nn.serialize.load, nn.mnist.idx).
+Readers open regular files only (open_regular), or also a FIFO or pipe read whole up to a
+byte cap within a deadline (open_regular_or_pipe: nn-predict's `<(cmd)`); JSON's nesting is
+bounded before it is parsed (loads_json).
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
+import re
+import select
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,16 +82,30 @@ def write_json(path, obj) -> None:
     write_text(path, dumps_json(obj))
 
 
-def open_regular(path, mode="rb", encoding=None):
-    """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
-    would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
+KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+         stat.S_IFBLK: "a block device"}
+
+
+def _open_fd(path, pipes: bool = False) -> int:
+    """os.open(path) for reading without blocking (opening a FIFO would wait for a writer), then fstat
+    of what was opened (no race): a folder is IsADirectoryError; anything but a regular file (or, with
+    `pipes`, a FIFO or pipe) a ValueError naming the path and its kind."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
             raise IsADirectoryError(21, "Is a directory", str(path))
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path}: not a regular file (a FIFO, socket or device); refusing to read it")
+        if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
+            kind = KINDS.get(stat.S_IFMT(mode), "of an unknown kind")
+            raise ValueError(f"{path}: not a regular file ({kind}); refusing to read it")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _fdopen(fd, mode="rb", encoding=None):
+    try:
         os.set_blocking(fd, True)
         return open(fd, mode, encoding=encoding)
     except BaseException:
@@ -92,17 +113,115 @@ def open_regular(path, mode="rb", encoding=None):
         raise
 
 
+def open_regular(path, mode="rb", encoding=None):
+    """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
+    would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
+    return _fdopen(_open_fd(path), mode, encoding)
+
+
+def open_regular_or_pipe(path, max_pipe_bytes: int, seconds: float):
+    """A binary file object for `path`: a regular file as open_regular opens it; a FIFO or a pipe
+    (`<(cmd)`, /dev/fd/N, /dev/stdin) read whole into memory by read_pipe, at most `max_pipe_bytes`
+    within `seconds`; any other kind refused as open_regular refuses it."""
+    fd = _open_fd(path, pipes=True)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        return _fdopen(fd)
+    try:
+        return read_pipe(fd, path, max_pipe_bytes, seconds)
+    finally:
+        os.close(fd)
+
+
+def read_pipe(fd: int, name, max_bytes: int, seconds: float) -> io.BytesIO:
+    """Everything a writer sends through the FIFO or pipe `fd` (opened O_NONBLOCK) until it closes
+    its end, in memory, at its start: ValueError naming `name` past `max_bytes` (checked as the
+    bytes arrive), or when the writer has not closed within `seconds`.
+
+    Linux, with no writer yet, reads b"" and poll() reports nothing (it reports POLLHUP only once
+    a writer has come and gone); with a writer that has nothing to say yet, read raises EAGAIN. So
+    b"" is the end of the stream after data or after a hang-up, and otherwise a wait for a writer.
+    """
+    deadline = time.monotonic() + seconds
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    buf, size, hung_up = io.BytesIO(), 0, False
+    while True:
+        try:
+            chunk = os.read(fd, min(1 << 16, max_bytes + 1 - size))
+        except BlockingIOError:
+            chunk = None                                  # a writer, nothing sent yet
+        if chunk:
+            size += buf.write(chunk)
+            if size > max_bytes:
+                raise ValueError(f"{name}: more than {max_bytes} bytes arrived through the pipe; refusing to read further")
+            continue
+        if chunk == b"" and (size or hung_up):
+            buf.seek(0)
+            return buf                                    # the writer sent its data and closed
+        left = deadline - time.monotonic()
+        if left <= 0:
+            if size:
+                raise ValueError(f"{name}: the stream did not end within {seconds:g} s ({size} bytes arrived); "
+                                 "refusing to wait longer")
+            raise ValueError(f"{name}: no data arrived within {seconds:g} s; refusing to wait longer")
+        hung_up = any(event & select.POLLHUP for _, event in poller.poll(max(1, math.ceil(left * 1000))))
+
+
 MAX_JSON_BYTES = 64 << 20  # a history of 100,000 epochs is about 20 MB
+# Python's JSON parser recurses once per [ or { and ends in RecursionError (a traceback, not a line)
+# at about 1000 levels; our files nest at most 7 (a checkpoint's fingerprint), so 100 is ample.
+MAX_JSON_DEPTH = 100
+# Valid JSON has backslashes only in strings, each the start of an escape (\" \\ \n \u00e9 ...): with
+# the escapes gone, a string is a quote, no quote, a quote (or the end of an unterminated one). Two
+# patterns that never backtrack: the scan is linear in the text (0.2 s for a 27 MB history of numbers;
+# the worst, 60 MB of nothing but quotes or escapes, about 8 s: one regex match per two bytes).
+_JSON_ESCAPE = re.compile(rb"\\[\s\S]")
+_JSON_STRING = re.compile(rb'"[^"]*"?')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_CHUNK = 1 << 20
+
+
+def json_depth(data: bytes) -> int:
+    """How deep the arrays and objects of JSON text (UTF-8 bytes) nest, brackets inside strings not
+    counted; linear in time and without parsing (so without recursing). Exact for valid JSON; for
+    invalid JSON at least as deep as the parser gets before the first error (the text up to it
+    is read the same way)."""
+    brackets = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", data)).translate(None, _NOT_BRACKET)
+    depth = peak = 0
+    for start in range(0, len(brackets), _CHUNK):   # a running sum per megabyte: bounded memory
+        part = np.frombuffer(brackets, np.uint8, min(_CHUNK, len(brackets) - start), start)
+        running = depth + np.cumsum(np.where((part == ord("[")) | (part == ord("{")), 1, -1), dtype=np.int64)
+        peak, depth = max(peak, int(running.max())), int(running[-1])
+    return peak
+
+
+def loads_json(data: bytes | str, name, max_depth: int = MAX_JSON_DEPTH):
+    """json.loads of UTF-8 JSON text read from `name` (a file, or a part of one), refused with one
+    ValueError naming it when not UTF-8 or nested deeper than `max_depth` (checked before parsing).
+    A syntax error is json.JSONDecodeError, for the caller to word."""
+    if isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+    else:
+        raw = bytes(data)
+        try:
+            data = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    depth = json_depth(raw)
+    if depth > max_depth:
+        raise ValueError(f"{name}: JSON nested {depth} levels deep, over the limit of {max_depth}; "
+                         "refusing to parse it")
+    return json.loads(data)
 
 
 def read_json(path, max_bytes: int = MAX_JSON_BYTES):
-    """Parse a JSON file of at most `max_bytes` (checked before reading it)."""
+    """Parse a JSON file of at most `max_bytes` (checked before reading it) and MAX_JSON_DEPTH levels."""
     try:
-        with open_regular(path, "r", encoding="utf-8") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise ValueError(f"{path}: {size} bytes, over the bound of {max_bytes} for a JSON file; refusing")
-            return json.load(f)
+            return loads_json(f.read(max_bytes + 1), path)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 

@@ -15,7 +15,7 @@ import zipfile
 
 import numpy as np
 
-from nn.fileio import array_bound, atomic_path, npy_header, open_regular
+from nn.fileio import array_bound, atomic_path, loads_json, npy_header, open_regular
 from nn.layers import LAYERS
 from nn.model import Sequential
 
@@ -114,7 +114,12 @@ def _read_model(zf, path) -> Sequential:
         raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
     raw = read_member(zf, members.pop("architecture"), path, MAX_ARCHITECTURE_BYTES)
     try:
-        arch = json.loads(raw.tobytes())
+        arch = loads_json(raw.tobytes(), f"{path}: architecture")   # its nesting bounded before parsing
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{path}: invalid architecture ({e})") from None
+    except ValueError as e:   # not UTF-8, or nested deeper than a parser can follow: names the file
+        raise ModelFileError(str(e)) from None
+    try:
         failed = arch.get("failed") if isinstance(arch, dict) else None
         model = None if failed is not None else _build(arch)
     except (ValueError, KeyError, TypeError, AttributeError) as e:

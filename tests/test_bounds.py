@@ -190,6 +190,43 @@ def test_an_architecture_declaring_a_huge_layer_is_refused_before_building(model
     assert peak < 5 * MB
 
 
+# ---------------------------------------------------------------- JSON nesting
+
+DEEP = b"[" * 100_000 + b"]" * 100_000      # Python's parser recurses once per level: RecursionError near 1000
+
+
+@pytest.mark.parametrize("text, depth", [
+    (b"1", 0), (b"{}", 1), (b'[[1, [2]], {"a": {"b": []}}]', 4),
+    (rb'["[[[[", {"x]": "\\"}, "\\\"[[["]', 2),     # brackets, quotes and backslashes inside strings
+    (rb'"\u005b\u005b"', 0), (DEEP, 100_000), (b'{"a": [' * 50 + b"1" + b"]}" * 50, 100)])
+def test_json_depth_counts_brackets_outside_strings(text, depth):
+    assert fileio.json_depth(text) == depth
+    if depth <= 100:
+        assert fileio.loads_json(text, "x") == json.loads(text)
+
+
+def test_a_json_file_nested_100000_deep_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "history.json"
+    path.write_bytes(DEEP)
+    with pytest.raises(RecursionError):             # what read_json would do without the check
+        json.loads(DEEP)
+    with pytest.raises(ValueError) as e:
+        fileio.read_json(path)
+    assert str(e.value) == f"{path}: JSON nested 100000 levels deep, over the limit of 100; refusing to parse it"
+    path.write_bytes(b'{"a": [' * 50 + b"1" + b"]}" * 50)   # at the limit: read
+    assert fileio.read_json(path)["a"][0]["a"][0]["a"][0]
+
+
+def test_a_model_whose_architecture_is_nested_100000_deep_is_refused_in_one_line(model_file):
+    buf = io.BytesIO()
+    np.save(buf, np.frombuffer(b'{"layers": ' + DEEP + b"}", np.uint8))
+    replace_entry(model_file, "architecture.npy", lambda zf, n: zf.writestr(n, buf.getvalue()))
+    with pytest.raises(ModelFileError) as e:
+        load(model_file)
+    assert str(e.value) == (f"{model_file}: architecture: JSON nested 100001 levels deep, over the limit of 100; "
+                            "refusing to parse it")
+
+
 # ---------------------------------------------------------------- not a regular file
 
 @pytest.mark.parametrize("reader", ["load_npy", "read_json", "read_idx", "serialize.load"])
@@ -214,4 +251,30 @@ def test_a_fifo_in_place_of_a_file_is_refused_without_blocking(tmp_path, reader)
             pass
         thread.join()
         pytest.fail(f"{reader} blocked on a FIFO")
-    assert outcome["error"] == f"{path}: not a regular file (a FIFO, socket or device); refusing to read it"
+    assert outcome["error"] == f"{path}: not a regular file (a FIFO); refusing to read it"
+
+
+def test_a_pipe_whose_writer_closes_without_sending_is_empty_not_a_wait(tmp_path):
+    """POLLHUP tells a writer that came and went from no writer yet: the read ends at once with nothing,
+    well before its 60 s (without it, the reader would wait them out and say no data arrived)."""
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    writer = threading.Thread(target=lambda: open(path, "wb").close(), daemon=True)
+    writer.start()                                     # its open() returns once the reader has opened
+    with fileio.open_regular_or_pipe(path, 100, 60) as f:
+        assert f.read() == b""
+    writer.join(timeout=60)
+
+
+def test_a_pipe_is_read_whole_and_a_regular_file_opened_as_is(tmp_path):
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    data = bytes(range(256)) * 1000                    # more than a pipe holds (64 kB): several reads
+    writer = threading.Thread(target=lambda: path.write_bytes(data), daemon=True)
+    writer.start()
+    with fileio.open_regular_or_pipe(path, len(data), 60) as f:
+        assert f.read() == data
+    writer.join(timeout=60)
+    (tmp_path / "file").write_bytes(data)
+    with fileio.open_regular_or_pipe(tmp_path / "file", 10, 60) as f:   # no byte cap on a file: its size is known
+        assert f.read() == data

@@ -206,6 +206,8 @@ DAMAGES = {
                    "it holds NaN or infinite values"),
     "meta not JSON": (lambda p: rewrite(p, replace={"meta": np.frombuffer(b"{", np.uint8)}),
                       "unreadable (JSONDecodeError"),
+    "meta nested 100,000 deep": (lambda p: rewrite(p, replace={"meta": np.frombuffer(b"[" * 100_000, np.uint8)}),
+                                 "unreadable (meta: JSON nested 100000 levels deep, over the limit of 100; refusing"),
     "a folder": (lambda p: (p.unlink(), p.mkdir()), "a folder, not a file; this job saves no checkpoints"),
     "oversized": (lambda p: os.truncate(p, 100 << 20), "more than a checkpoint of this model holds"),  # sparse
 }

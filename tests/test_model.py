@@ -142,6 +142,19 @@ def test_load_mismatched_file(saved, replace, message):
         load(saved)
 
 
+@pytest.mark.parametrize("name, index, value", [("0.W", (5, 2), np.nan), ("2.b", (1,), np.inf),
+                                                ("2.W", (0, 0), -np.inf)])
+def test_one_non_finite_value_among_finite_weights_is_refused_in_one_line(saved, name, index, value):
+    """One NaN or inf is enough: a check weakened to 'all of them NaN' passes none of these."""
+    weights = {n: a.copy() for n, a in load(saved).get_weights().items()}
+    weights[name][index] = value
+    rewrite(saved, {f"{name}.npy": npy_bytes(weights[name])})
+    assert np.isfinite(weights[name]).sum() == weights[name].size - 1
+    with pytest.raises(ModelFileError) as e:
+        load(saved)
+    assert str(e.value) == f"{saved}: array {name!r} holds NaN or infinite values"
+
+
 def test_failed_run_file_is_refused_with_its_reason(tmp_path):
     save_failed(tmp_path / "m.npz", "training diverged at epoch 2")
     with pytest.raises(ModelFileError, match=r"m.npz: the run produced no usable model \(training diverged at epoch 2\)"):

@@ -5,6 +5,9 @@ import csv
 import io
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -17,12 +20,12 @@ from nn.report import figures as plots
 from nn.mnist.data import to_inputs
 from nn.mnist.idx import read_idx
 from nn.model import mlp
-from nn.serialize import save
+from nn.serialize import save, write_npz
 from nn.predict.cli import CSV_COLUMNS, caption, classify, load_model, main, to_csv, write_sheet
-from nn.predict.preprocess import load_digit
+from nn.predict.preprocess import load_digit, pipe_cap
 from nn.optim import SGD
 from nn.train import FitConfig, TrainState, fit
-from test_preprocess import diff, png_header_only, ring, seven
+from test_preprocess import diff, png_header_only, ring, seven, write_into
 
 
 def write_grey(path, grey, **kw):
@@ -193,13 +196,63 @@ def test_runs_as_a_module(model_path, mixed_folder):
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith(str(mixed_folder / "a-seven.png"))
 
 
-def test_command_refuses_a_fifo_in_one_line(model_path, mixed_folder, capsys):
+def test_command_refuses_a_model_nested_100000_deep_in_one_line(tmp_path, mixed_folder):
+    """Python's JSON parser recurses once per level: unchecked, this ended in a RecursionError traceback."""
+    model = tmp_path / "deep.npz"
+    write_npz(model, {"architecture": np.frombuffer(b'{"layers": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", np.uint8)})
+    proc = subprocess.run([sys.executable, "-m", "nn.predict", str(model), str(mixed_folder / "a-seven.png")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr == (f"nn-predict: {model}: architecture: JSON nested 100001 levels deep, over the limit of 100; "
+                           "refusing to parse it\n")
+
+
+def test_command_reads_an_image_from_process_substitution(model_path, mixed_folder):
+    """`nn-predict model.npz <(cat digit.png)`: the image is a pipe, /dev/fd/63, read whole."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash for <(...)")
+    proc = subprocess.run([bash, "-c", f"{shlex.quote(sys.executable)} -m nn.predict {shlex.quote(str(model_path))} "
+                                       f"<(cat {shlex.quote(str(mixed_folder / 'a-seven.png'))})"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    assert proc.stdout.count("\n") == 1 and re.fullmatch(r"/dev/fd/\d+: \d \(confidence .*\)\n", proc.stdout)
+
+
+def test_command_reads_a_fifo_with_a_writer(model_path, mixed_folder, capsys):
     fifo = mixed_folder / "pipe.png"
     os.mkfifo(fifo)
-    assert main([str(model_path), str(fifo), str(mixed_folder / "a-seven.png")]) == 1   # returns: no hang
+    writer = write_into(fifo, (mixed_folder / "a-seven.png").read_bytes())
+    assert main([str(model_path), str(fifo), str(mixed_folder / "a-seven.png")]) == 0
+    writer.join(timeout=60)
     out, err = capsys.readouterr()
-    assert err == f"{fifo}: error: not a regular file (a FIFO); refusing to read it\n"
+    piped, filed = out.splitlines()
+    assert err == "" and piped.removeprefix(f"{fifo}: ") == filed.removeprefix(f"{mixed_folder / 'a-seven.png'}: ")
+
+
+def test_command_refuses_a_fifo_without_a_writer_after_its_wait_in_one_line(model_path, mixed_folder, capsys):
+    fifo = mixed_folder / "pipe.png"
+    os.mkfifo(fifo)
+    assert main(["--wait", "0.2", str(model_path), str(fifo), str(mixed_folder / "a-seven.png")]) == 1
+    out, err = capsys.readouterr()
+    assert err == f"{fifo}: error: no data arrived within 0.2 s; refusing to wait longer\n"
     assert out.startswith(str(mixed_folder / "a-seven.png"))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_command_refuses_a_wait_that_is_not_a_positive_number(model_path, mixed_folder, capsys, value):
+    with pytest.raises(SystemExit):
+        main(["--wait", value, str(model_path), str(mixed_folder / "a-seven.png")])
+    assert capsys.readouterr().err.endswith(f"argument --wait: {value!r} is not a positive number of seconds\n")
+
+
+def test_an_image_over_the_pipe_cap_is_an_error_of_its_own(model_path, mixed_folder):
+    fifo = mixed_folder / "pipe.png"
+    os.mkfifo(fifo)
+    write_into(fifo, bytes(pipe_cap(10_000) + 1))
+    bad, good = classify(load_model(model_path), [fifo, mixed_folder / "a-seven.png"], max_pixels=10_000, wait=60)
+    assert bad.error == f"more than {pipe_cap(10_000)} bytes arrived through the pipe; refusing to read further"
+    assert good.error is None
 
 
 # ---------------------------------------------------------------- --explain

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
-from nn.predict.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit, read_image, to_mnist
+from nn.predict.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit, pipe_cap, read_image, to_mnist
 
 
 def seven(height=120, width=80) -> np.ndarray:
@@ -246,6 +246,61 @@ def test_fifo_is_refused_at_once(tmp_path):
 
 def test_device_is_refused():
     assert "not a regular file (a character device)" in error_of(Path("/dev/zero"))
+    assert "not a regular file (a character device)" in error_of(Path("/dev/zero"), wait=5)   # not a pipe
+
+
+def write_into(fifo, data: bytes) -> threading.Thread:
+    """A thread that opens `fifo` for writing (blocking until a reader opens it), sends `data`, closes."""
+    def write():
+        try:
+            with open(fifo, "wb") as f:
+                f.write(data)
+        except BrokenPipeError:                        # the reader stopped reading: what an over-cap test wants
+            pass
+    worker = threading.Thread(target=write, daemon=True)
+    worker.start()
+    return worker
+
+
+def test_a_fifo_with_a_writer_is_read_when_waited_for(tmp_path):
+    png = save(tmp_path / "seven.png", seven())
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    writer = write_into(fifo, png.read_bytes())
+    grey, digit = load_digit(fifo, wait=60)
+    writer.join(timeout=60)
+    expected_grey, expected_digit = load_digit(png)
+    assert np.array_equal(grey, expected_grey) and np.array_equal(digit, expected_digit)
+
+
+def test_a_fifo_without_a_writer_is_refused_after_the_wait(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(error_of(fifo, wait=0.2)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "load_digit waits on a FIFO past its deadline"
+    assert outcome == [f"{fifo}: no data arrived within 0.2 s; refusing to wait longer"]
+
+
+def test_a_pipe_over_its_byte_cap_is_refused_in_one_line(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    cap = pipe_cap(1000)                               # 1 MB and 5 kB for a 1000-pixel cap
+    write_into(fifo, save(tmp_path / "seven.png", seven()).read_bytes() + bytes(cap))
+    assert error_of(fifo, max_pixels=1000, wait=60) == (f"{fifo}: more than {cap} bytes arrived through the pipe; "
+                                                         "refusing to read further")
+
+
+def test_the_pipe_cap_holds_the_largest_image_under_the_pixel_cap(tmp_path):
+    """Random noise compresses worst: as an RGBA PNG and as a quality-100 JPEG without subsampling."""
+    rng = np.random.default_rng(0)
+    for mode, kw in (("RGBA", {"format": "PNG"}), ("RGB", {"format": "JPEG", "quality": 100, "subsampling": 0})):
+        noise = Image.fromarray(rng.integers(0, 256, (300, 400, len(mode)), dtype=np.uint8), mode)
+        noise.save(tmp_path / "noise", **kw)
+        per_pixel = (tmp_path / "noise").stat().st_size / (300 * 400)
+        assert 3.5 < per_pixel < (pipe_cap(MAX_PIXELS) - (1 << 20)) / MAX_PIXELS, (mode, per_pixel)
 
 
 @pytest.mark.slow

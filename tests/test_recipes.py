@@ -44,6 +44,7 @@ def test_chosen_is_every_seed_of_the_recipe_last_named_best():
 @pytest.mark.parametrize("line, message", [
     ("[1, 2]", "expected a JSON object"),
     ("{not json", "not JSON"),
+    ("[" * 100_000, "JSON nested 100000 levels deep, over the limit of 100; refusing to parse it"),
     (json.dumps(record(epochs="40")), "'epochs' must be int"),
     (json.dumps(record(epochs=True)), "'epochs' must be int"),
     (json.dumps({k: v for k, v in GOOD.items() if k != "threads"}), "'threads' must be int, got None"),

@@ -1,4 +1,5 @@
 """The HTML report and summary.csv, and the three scripts (plot_data, evaluate, report) run in-process."""
+import copy
 import csv
 import json
 import re
@@ -197,6 +198,34 @@ def test_summary_and_seeds_csv(runs, tmp_path):
         per_seed = list(csv.DictReader(f))
     assert [(r["run"], r["seed"]) for r in per_seed][:3] == [("low", "1"), ("low", "2"), ("low", "3")]
     assert per_seed[0]["peak_test_accuracy"] == "0.75" and per_seed[0]["final_val_accuracy"] == "0.78"
+    timings = tmp_path / "timings.csv"
+    runs["low"]["seeds"][1]["timings"]["resumed_after"] = [1]
+    report.write_timings_csv(timings, reproduction.timing_rows(runs.values()))
+    with open(timings, newline="") as f:
+        per_seed_times = list(csv.DictReader(f))
+    assert per_seed_times[:2] == [
+        {"run": "low", "seed": "1", "train_seconds": "12.5", "epoch_seconds": "6.0 6.5", "resumed_after": ""},
+        {"run": "low", "seed": "2", "train_seconds": "12.5", "epoch_seconds": "6.0 6.5", "resumed_after": "1"}]
+    assert per_seed_times[-1]["run"] == "missing" and len(per_seed_times) == len(per_seed)
+
+
+def test_only_timings_csv_holds_wall_times(runs, tmp_path):
+    """Two runs of one config differ only in their wall times: summary.csv and seeds.csv have none."""
+    slow = copy.deepcopy(runs)
+    for run in slow.values():
+        for s in run["seeds"]:
+            s["timings"] = {"total_seconds": 99.25, "epoch_seconds": [50.0, 49.25]}
+    written = {}
+    for name, these in (("fast", runs), ("slow", slow)):
+        rows = reproduction.rows_best_first(these.values())
+        report.write_summary_csv(tmp_path / f"{name}-summary.csv", rows, {n: r["hp"] for n, r in these.items()})
+        report.write_seeds_csv(tmp_path / f"{name}-seeds.csv", reproduction.seed_rows(these.values()))
+        report.write_timings_csv(tmp_path / f"{name}-timings.csv", reproduction.timing_rows(these.values()))
+        written[name] = {kind: (tmp_path / f"{name}-{kind}.csv").read_bytes() for kind in ("summary", "seeds", "timings")}
+    assert written["fast"]["summary"] == written["slow"]["summary"]
+    assert written["fast"]["seeds"] == written["slow"]["seeds"]
+    assert written["fast"]["timings"] != written["slow"]["timings"]
+    assert not any("seconds" in c for c in report.SUMMARY_COLUMNS + report.SEED_COLUMNS)
 
 
 def test_ledger_markdown(runs):
@@ -332,7 +361,8 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
     names = ["tiny", "broken"]
     report_dir = tmp_path / "report"
     outputs = {"html": str(tmp_path / "report.html"), "summary": str(tmp_path / "summary.csv"),
-               "seeds": str(tmp_path / "seeds.csv"), "ledger": str(tmp_path / "ledger.md"),
+               "seeds": str(tmp_path / "seeds.csv"), "timings": str(tmp_path / "timings.csv"),
+               "ledger": str(tmp_path / "ledger.md"),
                "val_curves": str(report_dir / "val_curves.png"), "comparison": str(report_dir / "comparison.png"),
                "recipes": str(report_dir / "recipes.png"),
                "sweep_plots": [str(report_dir / "sweep-width.png")],
@@ -359,6 +389,10 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
     with open(outputs["summary"], newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["run"] for r in rows] == ["tiny", "broken"] and rows[1]["status"] == "failed"
+    with open(outputs["timings"], newline="") as f:
+        times = list(csv.DictReader(f))
+    assert [(r["run"], r["train_seconds"], r["epoch_seconds"]) for r in times] == [("tiny", "1.5", "0.7 0.8"),
+                                                                                   ("broken", "", "")]
     assert Path(outputs["ledger"]).read_text().splitlines()[2].startswith("| tiny | a test |")
     for p in [outputs["val_curves"], outputs["comparison"], outputs["recipes"], *outputs["sweep_plots"],
               *outputs["curve_plots"]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nn.fileio import MAX_JSON_BYTES, open_regular
+from nn.fileio import MAX_JSON_BYTES, loads_json, open_regular
 # the model file's bounded zip-member reader and deterministic .npz writer: one format code for both files
 from nn.serialize import NPY_HEADER_ROOM, read_member, write_npz
 from nn.train import HISTORY_LISTS, TrainState
@@ -151,7 +151,8 @@ class Checkpoint:
                 members = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
                 if "meta" not in members:
                     raise Ignored("not a checkpoint (no 'meta' entry)")
-                meta = json.loads(read_member(zf, members.pop("meta"), self.path, MAX_JSON_BYTES).tobytes())
+                meta = loads_json(read_member(zf, members.pop("meta"), self.path, MAX_JSON_BYTES).tobytes(),
+                                  f"{self.path}: meta")
                 if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
                     raise Ignored(f"not a {FORMAT} version {VERSION} file")
                 why = difference(meta.get("fingerprint"), self.fingerprint)

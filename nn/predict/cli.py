@@ -26,6 +26,7 @@ from nn.serialize import ModelFileError, load
 from nn.predict.preprocess import MAX_PIXELS, ImageError, load_digit, thumbnail
 
 TOP = 3
+WAIT = 10.0   # seconds for an image from a pipe to arrive: a local `<(cat x.png)` takes milliseconds
 CSV_COLUMNS = ["file", "predicted", "confidence", "second", "second_confidence", "third", "third_confidence", "error"]
 
 
@@ -63,12 +64,13 @@ def load_model(path):
     return net
 
 
-def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96) -> list[Result]:
-    """Preprocess every image, then run the good ones through `net` in one batch; order kept."""
+def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96, wait: float | None = None) -> list[Result]:
+    """Preprocess every image, then run the good ones through `net` in one batch; order kept.
+    `wait`: None refuses a FIFO or pipe among `paths`; seconds to wait for each one's data otherwise."""
     results = []
     for path in paths:
         try:
-            grey, digit = load_digit(path, max_pixels)
+            grey, digit = load_digit(path, max_pixels, wait)
             results.append(Result(str(path), digit=digit, thumb=thumbnail(grey, thumb_size)))
         except ImageError as e:
             results.append(Result(str(path), error=str(e).removeprefix(f"{path}: ")))
@@ -136,12 +138,26 @@ def caption(r: Result, name: str) -> str:
 
 # ---------------------------------------------------------------- command line
 
+def seconds(text: str) -> float:
+    """--wait's value: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nn-predict", description=__doc__.split("\n\n")[0],
                                      epilog="Exit status 0 when every image was classified, 1 otherwise.")
     parser.add_argument("model", help="a model .npz written by training (results/runs/RUN/model.npz)")
     parser.add_argument("images", nargs="+", help="PNG or JPEG files, any size, colour or grey, either polarity")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of text lines")
+    parser.add_argument("--wait", type=seconds, default=WAIT, metavar="SECONDS",
+                        help="how long an image from a pipe (<(cmd), a FIFO, /dev/stdin) may take to arrive whole "
+                             f"(default {WAIT:g}); one that has not is refused")
     parser.add_argument("--explain", metavar="SHEET.png",
                         help="also write a contact sheet: each image beside the 28×28 digit the model saw "
                              f"(.png, .pdf or .svg; the first {SHEET_MAX} images)")
@@ -153,7 +169,7 @@ def main(argv=None) -> int:
     except ModelFileError as e:
         print(f"nn-predict: {e}", file=sys.stderr)
         return 1
-    results = classify(net, args.images)
+    results = classify(net, args.images, wait=args.wait)
     if args.json:
         print(json.dumps([as_dict(r) for r in results], indent=2))
     else:

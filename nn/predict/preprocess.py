@@ -10,20 +10,20 @@ Before those steps nn.predict.page finds the digit on the page: it flattens unev
 ruled lines and frames, drops specks and brings a marker's or fine pen's stroke towards
 MNIST's width, so that the crop is the box around the digit, not around every mark.
 
-Reading a file (Pillow, which matplotlib already depends on) opens only regular files (a FIFO
-would block), refuses a huge image from its header before any pixel is decoded, and shrinks a
-big decoded image before any float copy.
+Reading a file (Pillow, which matplotlib already depends on) opens regular files, and a FIFO or pipe
+only when asked to wait for one (nn-predict does, for `<(cmd)`; a bounded read within a deadline),
+refuses a huge image from its header before any pixel is decoded, and shrinks a big decoded image
+before any float copy.
 """
 from __future__ import annotations
 
-import os
 import re
-import stat
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from nn.fileio import open_regular, open_regular_or_pipe
 from nn.predict.page import digit_ink
 
 # More pixels are refused from the header. Measured (peak RSS of a fresh process, resource.getrusage;
@@ -59,29 +59,31 @@ def _grey(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), np.float32) / 255
 
 
-def _open_regular(path):
-    """Open `path` for reading only if it is a regular file: a FIFO or a device would block or never end.
+def pipe_cap(max_pixels: int) -> int:
+    """Bytes accepted through a pipe: more than any PNG or JPEG under the pixel cap can hold, so the
+    pixel cap decides, as it does for a file. Measured (Pillow, 1000×1000 of random noise, the worst
+    case): RGB at JPEG quality 100 without chroma subsampling 4.1 bytes a pixel, RGBA PNG 4.0; a
+    photo or scan at quality 95 is under 1. So 5 bytes a pixel and 1 MB for metadata: 201 MB at the
+    default cap, held in memory while Pillow decodes (a regular file needs no byte cap: it is read
+    as the decoder asks)."""
+    return 5 * max_pixels + (1 << 20)
 
-    O_NONBLOCK makes opening a FIFO return at once; fstat then looks at what was opened (no race).
-    """
+
+def _open(path, max_pixels: int, wait: float | None):
+    """A binary file object for the image at `path`: a regular file, or with `wait` (seconds) a FIFO or
+    pipe read whole (nn.fileio.open_regular_or_pipe); ImageError naming the file and why not."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        if wait is None:
+            return open_regular(path)
+        return open_regular_or_pipe(path, pipe_cap(max_pixels), wait)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image") from None
     except OSError as e:
         raise ImageError(f"{path}: cannot open ({e.strerror})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise ImageError(f"{path}: is a folder, not an image")
-        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "not a regular file")
-        raise ImageError(f"{path}: not a regular file ({kind}); refusing to read it")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
+    except ValueError as e:                       # not a regular file, a pipe too big or too slow: named
+        raise ImageError(str(e)) from None
 
 
 def _shrink(img: Image.Image) -> Image.Image:
@@ -99,14 +101,16 @@ def _shrink(img: Image.Image) -> Image.Image:
     return img.reduce(factor)                     # RGBA: Pillow averages premultiplied colour, as seen
 
 
-def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_image(path, max_pixels: int = MAX_PIXELS, wait: float | None = None) -> np.ndarray:
     """Read a PNG or JPEG -> (h, w) float32 grey in [0, 1]. ImageError names the file and the fault.
 
     An image over READ_SIDE pixels a side comes back shrunk by a whole factor (a 20×20 digit needs
-    far less); EXIF orientation is applied.
+    far less); EXIF orientation is applied. `wait`: None refuses a FIFO or pipe at once; a number of
+    seconds reads one (`nn-predict model.npz <(cat digit.png)`) up to pipe_cap(max_pixels) bytes,
+    refusing it when it has not ended by then.
     """
     try:
-        with _open_regular(path) as file:
+        with _open(path, max_pixels, wait) as file:
             # Pillow warns (DecompressionBombWarning) on opening a large image; we check the size
             # ourselves, with a clearer message and a lower cap, so its warning is noise here.
             with warnings.catch_warnings():
@@ -193,9 +197,10 @@ def to_mnist(grey: np.ndarray, name="image") -> np.ndarray:
     return np.round(digit * 255).astype(np.uint8)
 
 
-def load_digit(path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, np.ndarray]:
-    """A file -> (grey (h, w) float32 as read, digit (28, 28) uint8). ImageError names the file."""
-    grey = read_image(path, max_pixels)
+def load_digit(path, max_pixels: int = MAX_PIXELS, wait: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A file -> (grey (h, w) float32 as read, digit (28, 28) uint8). ImageError names the file.
+    `wait`: as read_image's."""
+    grey = read_image(path, max_pixels, wait)
     return grey, to_mnist(grey, path)
 
 

@@ -1,4 +1,4 @@
-"""The HTML report and summary.csv: every run side by side, in one self-contained file.
+"""The HTML report and its tables (summary.csv, seeds.csv, timings.csv): every run side by side.
 
 A run is a dict {"run", "hp", "seeds", "plots"} (nn.report.reproduction); the statistics over
 its seeds, verdicts and paired tests come from nn.report.reproduction and nn.stats. A seed whose
@@ -28,9 +28,11 @@ from nn.report.reproduction import ledger_rows, network_and_training, ours_text,
 SUMMARY_COLUMNS = ["run", "status", "n_seeds", "n_ok", "test_accuracy_mean", "test_accuracy_sd",
                    "test_accuracy_min", "test_accuracy_max", "test_accuracy_ci_low", "test_accuracy_ci_high",
                    "test_accuracies", "test_loss_mean", "reference_accuracy", "reference_source", "reference_kind",
-                   "measure", "measured_mean", "verdict", "gap", "z", "epochs_run", "train_seconds_mean", "error"]
+                   "measure", "measured_mean", "verdict", "gap", "z", "epochs_run", "error"]
 SEED_COLUMNS = ["run", "seed", "status", "test_accuracy", "test_loss", "peak_test_accuracy", "final_val_accuracy",
-                "epochs_run", "train_seconds", "error"]
+                "epochs_run", "error"]
+# Wall times differ between two runs of the same config: they have a table of their own.
+TIMING_COLUMNS = ["run", "seed", "train_seconds", "epoch_seconds", "resumed_after"]
 RUN_FIGURES = [("curves", "Loss and accuracy per epoch"), ("confusion", "Confusion matrix"),
                ("predictions", "Test predictions (wrong ones in red)"),
                ("worst_errors", "Highest-loss mistakes"), ("near_misses", "Lowest-loss mistakes"),
@@ -97,6 +99,11 @@ def write_summary_csv(path, rows, hps: dict) -> None:
 def write_seeds_csv(path, rows) -> None:
     """seeds.csv: one line per run and seed (SEED_COLUMNS)."""
     _write_csv(path, SEED_COLUMNS, rows)
+
+
+def write_timings_csv(path, rows) -> None:
+    """timings.csv: one line per run and seed (TIMING_COLUMNS), the only CSV with wall times."""
+    _write_csv(path, TIMING_COLUMNS, rows)
 
 
 # ---------------------------------------------------------------- HTML pieces
@@ -231,10 +238,12 @@ VERDICT_RULE = ("<p class=small><b>Verdict:</b> <i>reproduced</i> when the publi
 
 
 # Said only because a test checks it on every CI run.
-REPRODUCIBLE = ("Same config and seed give byte-identical models, histories and metrics: two fresh runs of "
-                "the pipeline, one with <code>--cores 4</code> and one with <code>--cores 1</code>, are compared "
-                "file by file in <code>tests/test_workflow.py::test_two_fresh_runs_are_byte_identical_whatever_the_cores"
-                "</code>. Training times (<code>timings.json</code>, this report, <code>summary.csv</code>) differ.")
+REPRODUCIBLE = ("Same config and seed give byte-identical results: two fresh runs of the pipeline, one with "
+                "<code>--cores 4</code> and one with <code>--cores 1</code>, are compared file by file (models, "
+                "histories, metrics, figures, <code>summary.csv</code>, <code>seeds.csv</code>, ...) in "
+                "<code>tests/test_workflow.py::test_two_fresh_runs_are_byte_identical_whatever_the_cores</code>. "
+                "Only training times differ: they are kept in <code>timings.json</code>, <code>timings.csv</code> "
+                "and this page, which also names the git commit.")
 
 
 def _provenance(p):

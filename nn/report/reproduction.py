@@ -124,8 +124,20 @@ def seed_rows(runs) -> list[dict]:
                         "test_loss": m.get("test_loss") if status == "ok" else None,
                         "peak_test_accuracy": peak,
                         "final_val_accuracy": h["val_accuracy"][-1] if h.get("val_accuracy") else None,
-                        "epochs_run": len(h["epoch"]) if h.get("epoch") is not None else None,
-                        "train_seconds": (s.get("timings") or {}).get("total_seconds"), "error": error})
+                        "epochs_run": len(h["epoch"]) if h.get("epoch") is not None else None, "error": error})
+    return out
+
+
+def timing_rows(runs) -> list[dict]:
+    """One line per run and seed: its training's wall times, what timings.csv holds (kept apart from
+    seeds.csv and summary.csv, which two runs of the same config then write byte for byte)."""
+    out = []
+    for run in runs:
+        for s in run["seeds"]:
+            t = s.get("timings") or {}
+            out.append({"run": run["run"], "seed": s["seed"], "train_seconds": t.get("total_seconds"),
+                        "epoch_seconds": " ".join(map(str, t.get("epoch_seconds") or [])),
+                        "resumed_after": " ".join(map(str, t.get("resumed_after") or []))})
     return out
 
 

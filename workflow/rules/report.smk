@@ -1,5 +1,6 @@
 # One report comparing every run and seed: results/report.html (self-contained), summary.csv
-# (one row per run), seeds.csv (one row per seed), ledger.md (the reproductions, for the README).
+# (one row per run), seeds.csv (one row per seed), timings.csv (training's wall times, one row per
+# seed: the one table that differs between two runs), ledger.md (the reproductions, for the README).
 # `snakemake --cores 4 quick` builds the same from each run's first seed only, in results/quick/.
 
 rule report:
@@ -9,6 +10,7 @@ rule report:
         html="results/report.html",
         summary="results/summary.csv",
         seeds="results/seeds.csv",
+        timings="results/timings.csv",
         ledger="results/ledger.md",
         val_curves=report("results/report/val_curves.png", caption="../report/val_curves.rst", category="Comparison"),
         comparison=report("results/report/comparison.png", caption="../report/comparison.rst", category="Comparison"),
@@ -36,6 +38,7 @@ use rule report as quick with:
         html="results/quick/report.html",
         summary="results/quick/summary.csv",
         seeds="results/quick/seeds.csv",
+        timings="results/quick/timings.csv",
         ledger="results/quick/ledger.md",
         val_curves="results/quick/report/val_curves.png",
         comparison="results/quick/report/comparison.png",

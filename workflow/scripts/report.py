@@ -1,5 +1,6 @@
 """Rule report (and quick): every run and seed side by side -> report.html (self-contained),
-summary.csv (per run), seeds.csv (per seed), ledger.md, and the comparison figures."""
+summary.csv (per run), seeds.csv (per seed), timings.csv (wall times, per seed), ledger.md, and the
+comparison figures."""
 import os
 import platform
 import subprocess
@@ -93,6 +94,7 @@ def main(log):
 
     html.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
     html.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
+    html.write_timings_csv(out.timings, reproduction.timing_rows(runs.values()))
     fileio.write_text(out.ledger, reproduction.ledger_markdown(
         reproduction.ledger_rows(rows, runs), {name: r["hp"] for name, r in runs.items()}))
     page = html.render_report(
