@@ -6,10 +6,13 @@ Weights are (n_in, n_out): a batch of row vectors is multiplied as x @ W.
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 # Each scheme: (n_in, n_out, rng) -> (W (n_in, n_out), b (n_out,)) in float64. Adding one is a
-# function here and a line in INITS (the config schema's `init` enum reads it).
+# function here and a line in INITS (the config schema's `init` enum reads it). A scheme with a
+# spread to set takes it as a keyword `scale` with its default (plain), passed by init_weights.
 
 def normal(n_in, n_out, rng):
     """W, b ~ N(0, 1): Nielsen's chapter 1; saturates sigmoids in wide layers."""
@@ -32,12 +35,41 @@ def he(n_in, n_out, rng):
     return rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
 
 
-INITS = {"normal": normal, "scaled_normal": scaled_normal, "xavier": xavier, "he": he}
+def plain(n_in, n_out, rng, scale=0.01):
+    """W = scale * N(0, 1), b = 0: NothingButNumPy's default 'plain' (randn * 0.01, zero biases).
+    Small enough that sigmoids start in their linear middle, whatever n_in."""
+    return scale * rng.standard_normal((n_in, n_out)), np.zeros(n_out)
 
 
-def init_weights(name: str, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32):
-    """Return (W, b), W (n_in, n_out) and b (n_out,), drawn by the named scheme (INITS) and cast."""
+def uniform_pm1(n_in, n_out, rng):
+    """W, b ~ U(-1, 1): pocket-model's np.random.uniform(-1, 1) for both, no fan-in scaling."""
+    return rng.uniform(-1, 1, (n_in, n_out)), rng.uniform(-1, 1, n_out)
+
+
+INITS = {"normal": normal, "scaled_normal": scaled_normal, "xavier": xavier, "he": he, "plain": plain,
+         "uniform_pm1": uniform_pm1}
+
+
+def takes_scale(name: str) -> bool:
+    """Whether the scheme has a spread to set (init_weights' `scale`): a `scale` argument."""
+    return "scale" in inspect.signature(INITS[name]).parameters
+
+
+def init_weights(name: str, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32,
+                 scale: float | None = None):
+    """Return (W, b), W (n_in, n_out) and b (n_out,), drawn by the named scheme (INITS) and cast.
+
+    scale: the spread of a scheme that takes one ("plain"); None = the scheme's own default.
+    Given to a scheme without one it is an error, not silently ignored."""
     if name not in INITS:
         raise ValueError(f"init: unknown scheme {name!r}; expected one of {', '.join(INITS)}")
-    w, b = INITS[name](n_in, n_out, rng)
+    if scale is None:
+        w, b = INITS[name](n_in, n_out, rng)
+    elif not takes_scale(name):
+        raise ValueError(f"init: scheme {name!r} takes no scale (got {scale}); only "
+                         f"{', '.join(n for n in INITS if takes_scale(n))} do")
+    elif not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"init: scale must be a finite number > 0, got {scale}")
+    else:
+        w, b = INITS[name](n_in, n_out, rng, scale=scale)
     return w.astype(dtype), b.astype(dtype)

@@ -69,14 +69,16 @@ class Layer:
 class Linear(Layer):
     """y = x @ W + b, W (n_in, n_out) so a batch of rows multiplies without a transpose."""
 
-    def __init__(self, n_in: int, n_out: int, init: str = "normal", rng=None, dtype=np.float32):
+    def __init__(self, n_in: int, n_out: int, init: str = "normal", rng=None, dtype=np.float32,
+                 init_scale: float | None = None):
         # rng: a Generator or an int seed; None means seed 0, so an unseeded model is still repeatable.
-        # init=None gives zeros, for weights about to be loaded from a file.
+        # init=None gives zeros, for weights about to be loaded from a file. init_scale: the
+        # spread of a scheme that takes one ("plain"); None = the scheme's default.
         if init is None:
             W, b = np.zeros((n_in, n_out), dtype), np.zeros(n_out, dtype)
         else:
             rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
-            W, b = init_weights(init, n_in, n_out, rng, dtype)
+            W, b = init_weights(init, n_in, n_out, rng, dtype, scale=init_scale)
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
 

@@ -12,16 +12,19 @@ import math
 import numpy as np
 import pytest
 
-from nn.init import INITS, init_weights
+from nn.init import INITS, init_weights, takes_scale
 
 Z = 5
 SHAPES = [(400, 100), (100, 400)]    # fan-in ≠ fan-out: a scheme scaled by the wrong one is off 4-fold
-# scheme: (weights' law, their variance from (n_in, n_out), biases: "normal" N(0, 1) or "zero")
+# scheme: (weights' law, their variance from (n_in, n_out), biases: "normal" N(0, 1), "zero" or
+# "uniform" U(-1, 1))
 DEFINITIONS = {
     "normal": ("normal", lambda n_in, n_out: 1.0, "normal"),
     "scaled_normal": ("normal", lambda n_in, n_out: 1.0 / n_in, "normal"),
     "xavier": ("uniform", lambda n_in, n_out: 2.0 / (n_in + n_out), "zero"),   # U(-a, a), a² / 3
     "he": ("normal", lambda n_in, n_out: 2.0 / n_in, "zero"),
+    "plain": ("normal", lambda n_in, n_out: 0.01 ** 2, "zero"),                # NothingButNumPy: randn * 0.01
+    "uniform_pm1": ("uniform", lambda n_in, n_out: 1.0 / 3, "uniform"),        # pocket-model: U(-1, 1), a = 1
 }
 # E[x⁴] / σ⁴ (for the variance's standard error) and P(|x| < σ), per law
 KURTOSIS = {"normal": 3.0, "uniform": 9 / 5}
@@ -54,6 +57,9 @@ def test_each_scheme_draws_the_spread_its_definition_gives(name, n_in, n_out):
         assert np.abs(w).max() <= math.sqrt(3 * variance(n_in, n_out))           # inside (-a, a)
     if bias == "zero":
         assert not b.any(), f"{name}: biases should all be zero"
+    elif bias == "uniform":
+        check_law(b, "uniform", 1.0 / 3, f"{name} b ({n_out})")
+        assert np.abs(b).max() <= 1
     else:
         check_law(b, "normal", 1.0, f"{name} b ({n_out})")
 
@@ -63,3 +69,24 @@ def test_a_float32_model_starts_from_the_float64_draws_cast():
     w32, b32 = init_weights("he", 30, 20, np.random.default_rng(1), dtype=np.float32)
     assert w32.dtype == np.float32 and np.array_equal(w32, w64.astype(np.float32))
     assert np.array_equal(b32, b64.astype(np.float32))
+
+
+@pytest.mark.parametrize("scale", [0.001, 0.5])
+def test_plain_takes_its_scale(scale):
+    w, b = init_weights("plain", 400, 100, np.random.default_rng(3), np.float64, scale=scale)
+    check_law(w.ravel(), "normal", scale ** 2, f"plain({scale}) W")
+    assert not b.any()
+    # the same draws as rng.standard_normal, scaled: nothing else consumed from the Generator
+    np.testing.assert_array_equal(w, scale * np.random.default_rng(3).standard_normal((400, 100)))
+
+
+def test_scale_only_for_a_scheme_that_takes_one():
+    assert [n for n in INITS if takes_scale(n)] == ["plain"]
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="scheme 'he' takes no scale"):
+        init_weights("he", 3, 2, rng, scale=0.1)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        init_weights("plain", 3, 2, rng, scale=0.0)
+    # without a scale, every existing scheme draws exactly as before
+    np.testing.assert_array_equal(init_weights("normal", 3, 2, np.random.default_rng(5))[0],
+                                  np.random.default_rng(5).standard_normal((3, 2)).astype(np.float32))
