@@ -35,6 +35,7 @@ class Layer:
     params: dict = {}  # name -> trainable array; the optimiser updates these in place
     grads: dict = {}   # name -> dLoss/dparam, same shapes, filled by backward()
     training = False   # train/eval mode: only layers that behave differently (Dropout) read it
+    setting = None     # an activation's one setting (its constructor argument), e.g. Scaled's "c"
 
     @classmethod
     def from_spec(cls, spec: dict, dtype) -> "Layer":
@@ -170,6 +171,49 @@ class ReLU(Activation):
         np.multiply(grad, r > 0, out=dz)
 
 
+@register("relu_identity_grad", activation=True)
+class ReLUPassThrough(Activation):
+    """Forward max(z, 0), backward the gradient unchanged: ReLU as a source's bug trains it.
+
+    NothingButNumPy-style code (Martin Pitt's reLULayer) computes the local gradient as
+    np.heaviside(A, 1) with A = max(Z, 0) already clipped: A >= 0 everywhere and
+    heaviside(0, 1) = 1, so the factor is always 1 and backprop treats the layer as the
+    identity. Kept as its own layer so a run can reproduce that source; ReLU is the correct one.
+    """
+
+    def fill(self, z, out):
+        np.maximum(z, 0, out=out)
+
+    def local_backward(self, grad, r, dz):
+        np.copyto(dz, grad)         # d out / d z taken as 1 everywhere, negative z included
+
+
+@register("scaled", activation=True)
+class Scaled(Activation):
+    """y = c z, a linear activation with slope c (pocket-model's `Linear(c=0.2)`: a weight layer
+    whose activation is 0.2 z). Backward: c times the gradient."""
+    setting = "c"
+
+    def __init__(self, c: float):
+        c = float(c)
+        if not np.isfinite(c) or c == 0:
+            raise ValueError(f"Scaled: c must be a finite non-zero number, got {c}")
+        self.c = c
+
+    def fill(self, z, out):
+        np.multiply(z, out.dtype.type(self.c), out=out)      # c in z's dtype: float32 stays float32
+
+    def local_backward(self, grad, out, dz):
+        np.multiply(grad, dz.dtype.type(self.c), out=dz)     # d(c z)/dz = c
+
+    def spec(self):
+        return {"type": self.kind, "c": self.c}
+
+    @classmethod
+    def from_spec(cls, spec, dtype):
+        return cls(float(spec["c"]))
+
+
 def row_max(z):
     """(batch, k) -> (batch, 1) row maxima. Same as z.max(axis=1, keepdims=True), but numpy's
     reductions along a short last axis are slow (~10 us for 128x10) and argmax is not."""
@@ -239,3 +283,21 @@ class Dropout(Layer):
     @classmethod
     def from_spec(cls, spec, dtype):
         return cls(float(spec["rate"]))
+
+
+def activation_layer(entry) -> Layer:
+    """One activation from its config form: a name ("relu") or {name: setting} for an
+    activation that takes one ({"scaled": 0.2} -> Scaled(0.2))."""
+    if isinstance(entry, dict):
+        if len(entry) != 1:
+            raise ValueError(f"activation: {entry!r} must be one name with its setting, e.g. {{'scaled': 0.2}}")
+        (name, setting), = entry.items()
+    else:
+        name, setting = entry, None
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    cls = ACTIVATIONS[name]
+    if (cls.setting is None) != (setting is None):
+        raise ValueError(f"activation {name!r} " + (f"takes no setting, got {setting!r}" if cls.setting is None
+                                                     else f"needs its {cls.setting}: {{{name!r}: value}}"))
+    return cls() if setting is None else cls(setting)

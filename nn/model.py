@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear
+from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear, activation_layer
 from nn.losses import get_loss, one_hot
 
 INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
@@ -155,28 +155,39 @@ class Sequential:
 
 
 def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32,
-        dropout=0.0):
+        dropout=0.0, init_scale=None):
     """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
 
+    activation: one activation for every hidden layer, or a list of one per hidden layer
+    (pocket-model's net is [{"scaled": 0.2}, "relu", {"scaled": 0.05}] with output "sigmoid");
+    an activation is a name or {name: setting} (nn.layers.activation_layer).
     rng: a numpy Generator or an int seed (None = 0), shared by all layers in order.
     dropout: a rate for every hidden layer, or a list of one rate per hidden layer; a
     Dropout layer follows each hidden activation whose rate is > 0 (none for rate 0, so a
     model without dropout is exactly the model it always was).
+    init_scale: the spread of an init scheme that takes one ("plain"); None = its default.
     """
     if len(sizes) < 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
         raise ValueError(f"mlp: sizes must be at least two positive integers, got {sizes!r}")
-    for name in (activation, output):
-        if name not in ACTIVATIONS:
-            raise ValueError(f"mlp: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
     n_hidden = len(sizes) - 2
+    hidden = list(activation) if isinstance(activation, (list, tuple)) else [activation] * n_hidden
+    if len(hidden) != n_hidden:
+        raise ValueError(f"mlp: activation lists {len(hidden)} activations for {n_hidden} hidden layers")
     rates = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout] * n_hidden
     if len(rates) != n_hidden:
         raise ValueError(f"mlp: dropout lists {len(rates)} rates for {n_hidden} hidden layers")
+    # every activation checked before any weight is drawn (a single name even without hidden layers)
+    entries = [*hidden, output] + ([] if n_hidden or isinstance(activation, (list, tuple)) else [activation])
+    try:
+        for entry in entries:
+            activation_layer(entry)
+    except ValueError as e:
+        raise ValueError(f"mlp: {e}") from None
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
-        layers.append(ACTIVATIONS[output if i == n_hidden else activation]())
+        layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype, init_scale=init_scale))
+        layers.append(activation_layer(output if i == n_hidden else hidden[i]))
         if i < n_hidden and rates[i]:
             layers.append(Dropout(rates[i]))
     return Sequential(layers, loss=loss)

@@ -224,3 +224,60 @@ def test_a_new_layer_is_a_class_and_a_registration(tmp_path):
     assert [type(l) for l in again.layers] == [Linear, Scale, Linear, Softmax]
     x = np.random.default_rng(0).random((5, 3))
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
+
+
+def test_per_layer_activations_build_the_blogs_network():
+    """pocket-model: 784 -> 30 (0.2 z) -> 30 (ReLU) -> 10 (0.05 z) -> 10 (sigmoid), U(-1, 1) weights."""
+    net = mlp([784, 30, 30, 10, 10], activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}], output="sigmoid",
+              loss="squared_error", init="uniform_pm1", rng=0, dtype=np.float64)
+    kinds = [l.spec() for l in net.layers if l.kind != "linear"]
+    assert kinds == [{"type": "scaled", "c": 0.2}, {"type": "relu"}, {"type": "scaled", "c": 0.05},
+                     {"type": "sigmoid"}]
+    assert net.loss.name == "squared_error" and net.output == "sigmoid"
+    # one name for every hidden layer is the same as a list of it
+    one = mlp([5, 4, 3, 2], activation="tanh", rng=3)
+    listed = mlp([5, 4, 3, 2], activation=["tanh", "tanh"], rng=3)
+    assert one.architecture() == listed.architecture()
+    np.testing.assert_array_equal(one.flat_params, listed.flat_params)
+    with pytest.raises(ValueError, match="activation lists 1 activations for 2 hidden layers"):
+        mlp([5, 4, 3, 2], activation=["tanh"])
+    with pytest.raises(ValueError, match="mlp: activation 'scaled' needs its c"):
+        mlp([5, 4, 2], activation="scaled")
+
+
+@pytest.mark.parametrize("activation, output", [
+    ([{"scaled": 0.2}, "relu"], "sigmoid"), ("sigmoid", "relu"), ([{"scaled": -0.5}, "tanh"], "relu")])
+def test_new_activations_backprop_through_a_whole_network(activation, output):
+    rng = np.random.default_rng(11)
+    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss="quadratic", init="xavier", rng=rng,
+                dtype=np.float64)
+    x, y = rng.normal(size=(6, 5)), one_hot(rng.integers(0, 3, 6), 3, np.float64)
+    model.backprop(x, y)
+    analytic = {name: g.copy() for name, _, g, _ in model.parameters()}
+    mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=1)).mean())  # noqa: E731
+    for name, p, _, _ in model.parameters():
+        assert relative_error(analytic[name], numerical_gradient(mean_loss, p)) < 1e-6, name
+
+
+def test_relu_output_needs_a_loss_on_outputs():
+    assert mlp([4, 3, 2], output="relu", loss="quadratic").output == "relu"
+    with pytest.raises(ValueError, match="cross_entropy needs a softmax or sigmoid output layer, not 'relu'"):
+        mlp([4, 3, 2], output="relu", loss="cross_entropy")
+
+
+def test_init_scale_reaches_every_linear_layer():
+    net = mlp([300, 200, 10], activation="sigmoid", init="plain", init_scale=0.1, rng=0, dtype=np.float64)
+    w = net.layers[0].params["W"]
+    assert w.std() == pytest.approx(0.1, rel=0.02) and np.all(net.layers[0].params["b"] == 0)
+    assert mlp([300, 200, 10], init="plain", rng=0).layers[0].params["W"].std() == pytest.approx(0.01, rel=0.02)
+    with pytest.raises(ValueError, match="scheme 'normal' takes no scale"):
+        mlp([3, 2], init="normal", init_scale=0.1)
+
+
+def test_new_layers_save_and_load(tmp_path):
+    net = mlp([6, 5, 4, 3], activation=[{"scaled": 0.2}, "relu_identity_grad"], output="sigmoid", rng=2)
+    save(net, tmp_path / "m.npz")
+    again = load(tmp_path / "m.npz")
+    assert again.architecture() == net.architecture()
+    x = np.random.default_rng(0).random((4, 6))
+    np.testing.assert_array_equal(again.predict_proba(x), net.predict_proba(x))
