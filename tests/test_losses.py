@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from nn.gradcheck import numerical_gradient, relative_error
-from nn.losses import LabelDifference, Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, get_loss, one_hot
+from nn.losses import (LabelDifference, Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError, get_loss,
+                       one_hot)
 
-LOSSES = [Quadratic(), SoftmaxCrossEntropy(), SigmoidCrossEntropy(), LabelDifference()]
+LOSSES = [Quadratic(), SoftmaxCrossEntropy(), SigmoidCrossEntropy(), LabelDifference(), SquaredError()]
 
 
 def batch(rng, n, k=10):
@@ -73,3 +74,12 @@ def test_label_difference_subtracts_the_label_from_every_output():
     value, grad = get_loss("label_difference", "sigmoid").value_and_grad(a.copy(), y)
     assert value == pytest.approx(0.5 * (1.5 ** 2 + 1.0 ** 2 + 2.0 ** 2))
     np.testing.assert_allclose(grad, [[-1.5, -1.0, -2.0]])
+
+
+def test_squared_error_is_the_blogs_sum_of_squares_without_a_half():
+    a = np.array([[0.5, 0.5], [1.0, 0.0]])
+    y = np.array([[1.0, 0.0], [1.0, 0.0]])
+    value, grad = get_loss("squared_error", "sigmoid").value_and_grad(a.copy(), y)
+    assert value == pytest.approx((0.25 + 0.25 + 0.0) / 2)        # mean over 2 images of sum_j (a - y)^2
+    np.testing.assert_allclose(grad, 2 * (a - y) / 2)               # the blog's 2 (a - y), averaged
+    assert value == pytest.approx(2 * Quadratic().value_and_grad(a.copy(), y)[0])
