@@ -108,3 +108,68 @@ def test_to_inputs_defaults_to_float32_and_refuses_non_uint8():
     assert to_inputs(np.zeros((2, 28, 28), np.uint8)).dtype == np.float32
     with pytest.raises(DataError, match="expects uint8"):
         to_inputs(np.zeros((2, 28, 28), np.float32))
+
+
+def digits(n=5, seed=0):
+    """n random uint8 'images' whose maxima differ (so a per-image maximum matters)."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28)).astype(np.uint8)
+    for i in range(n):
+        images[i] = images[i] // (i + 1)           # image i peaks near 255 / (i + 1)
+    return images
+
+
+def test_unit_scaling_is_todays_bits():
+    images = digits()
+    for dtype in (np.float32, np.float64):
+        expected = np.multiply(images.reshape(5, 784), np.dtype(dtype).type(1.0 / 255.0), dtype=dtype)
+        for x in (to_inputs(images, dtype), to_inputs(images, dtype, scaling="unit")):
+            assert x.dtype == dtype and x.tobytes() == expected.tobytes()
+
+
+def test_raw_scaling_keeps_0_to_255():
+    images = digits()
+    x = to_inputs(images, scaling="raw")
+    assert x.dtype == np.float32 and x.max() == 255.0
+    np.testing.assert_array_equal(x, images.reshape(5, 784))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_div256_is_exact_and_tops_at_255_over_256(dtype):
+    images = np.full((1, 28, 28), 255, np.uint8)
+    images[0, 0, :4] = [0, 1, 128, 200]
+    x = to_inputs(images, dtype, scaling="div256")
+    assert x.max() == 255 / 256 == 0.99609375 and x.dtype == dtype
+    np.testing.assert_array_equal(x[0, :4], np.array([0, 1, 128, 200]) / 256)   # exact: a power of two
+
+
+def test_max_standardise_is_the_blogs_norm_of_grayscale():
+    images = digits()
+    x = to_inputs(images, np.float64, scaling="max_standardise")
+    flat = images.reshape(5, 784).astype(np.float64)
+    grey = np.array([sample / np.amax(sample) for sample in flat])           # dp.grayscale
+    np.testing.assert_allclose(x, (grey - grey.mean()) / grey.std(), rtol=1e-12, atol=1e-12)   # dp.norm
+    assert abs(x.mean()) < 1e-12 and x.std() == pytest.approx(1, rel=1e-12)
+    assert to_inputs(images, scaling="max_standardise").dtype == np.float32
+
+
+def test_max_standardise_uses_the_sets_own_statistics():
+    """pocket-model standardises its test set with the test set's mean and sd, not the training set's."""
+    train, test = digits(6, seed=1), digits(3, seed=2) // 2
+    x_test = to_inputs(test, np.float64, scaling="max_standardise")
+    assert abs(x_test.mean()) < 1e-12 and x_test.std() == pytest.approx(1, rel=1e-12)
+    both = to_inputs(np.concatenate([train, test]), np.float64, scaling="max_standardise")
+    assert not np.allclose(both[6:], x_test)       # pooled statistics would give other inputs
+    # each image by its own maximum: doubling the pixels (test peaks at 127, no overflow) changes nothing
+    assert test.max() <= 127
+    np.testing.assert_allclose(to_inputs(test * 2, np.float64, scaling="max_standardise"), x_test, rtol=1e-12)
+
+
+def test_unknown_scaling_and_blank_images_are_refused():
+    with pytest.raises(DataError, match="unknown scaling 'z'"):
+        to_inputs(digits(), scaling="z")
+    images = digits()
+    images[3] = 0
+    with pytest.raises(DataError, match="image 3 is blank"):
+        to_inputs(images, scaling="max_standardise")
+    assert to_inputs(images, scaling="unit")[3].max() == 0          # the others do not mind a blank image

@@ -79,11 +79,48 @@ def load_split(data_dir, split):
     return load_arrays(*split_paths(data_dir, split))
 
 
-def to_inputs(images, dtype=np.float32):
-    """Flatten uint8 images to network inputs: (n, 28, 28) -> (n, 784) in [0, 1]."""
+# How pixels become network inputs: the one list (the config's `inputs` enum reads it).
+#   unit             k / 255, in [0, 1]: every model of ours (the default)
+#   raw              k as a float, 0..255: the notebook's sigmoid runs (Martin Pitt) scale nothing
+#   div256           k / 256, in [0, 255/256]: the pixels of Nielsen's mnist.pkl.gz (LISA lab)
+#   max_standardise  each image divided by its own maximum, then the whole set standardised by
+#                    its own scalar mean and sd: pocket-model's norm(grayscale(x)), which it
+#                    applies to the test set with the test set's own statistics
+INPUT_SCALINGS = ("unit", "raw", "div256", "max_standardise")
+
+
+def to_inputs(images, dtype=np.float32, scaling: str = "unit"):
+    """Flatten uint8 images to network inputs: (n, 28, 28) -> (n, 784), scaled by `scaling`
+    (INPUT_SCALINGS; "unit" = [0, 1]). max_standardise depends on the whole set given: call it
+    once per set, as the source did."""
     if images.dtype != np.uint8:
         raise DataError(f"to_inputs expects uint8 images (0..255), got {images.dtype}")
+    if scaling not in INPUT_SCALINGS:
+        raise DataError(f"to_inputs: unknown scaling {scaling!r}; expected one of {', '.join(INPUT_SCALINGS)}")
     dtype = np.dtype(dtype)
     x = images.reshape(len(images), -1)  # (n, 784), a view
-    # one fused multiply by a precomputed 1/255 in the target dtype: faster than a division
-    return np.multiply(x, dtype.type(1.0 / 255.0), dtype=dtype)
+    if scaling == "unit":
+        # one fused multiply by a precomputed 1/255 in the target dtype: faster than a division
+        return np.multiply(x, dtype.type(1.0 / 255.0), dtype=dtype)
+    if scaling == "raw":
+        return x.astype(dtype)
+    if scaling == "div256":
+        return np.multiply(x, dtype.type(1.0 / 256.0), dtype=dtype)   # a power of two: k/256 exactly
+    return _max_standardise(x).astype(dtype, copy=False)
+
+
+def _max_standardise(x):
+    """(n, 784) uint8 -> float64: x / its row maximum, then (x - mean) / sd over every value."""
+    peaks = x.max(axis=1)                                       # (n,)
+    blank = np.flatnonzero(peaks == 0)
+    if blank.size:   # the source divides by 0 here and trains on NaN; say so instead
+        raise DataError(f"to_inputs: image {blank[0]} is blank (maximum 0): max_standardise cannot divide "
+                        f"by it ({blank.size} such images)")
+    g = x.astype(np.float64)                                    # float64 as the source's uint8 / np.amax
+    g /= peaks[:, None]                                         # each image's brightest pixel -> 1
+    g -= g.mean()                                               # one scalar over all images and pixels
+    # numpy's x.std() (ddof 0) without its full-size copy; einsum, not BLAS, so the bits do not
+    # depend on the thread count (training and evaluate run with different ones)
+    squares = sum(float(np.einsum("ij,ij->", g[i:i + 4096], g[i:i + 4096])) for i in range(0, len(g), 4096))
+    g /= np.sqrt(squares / g.size)
+    return g
