@@ -97,11 +97,13 @@ def rounded(x, digits=6) -> float:
     return float(f"{float(x):.{digits}g}")
 
 
-def evaluation(labels, probs, losses, k=16) -> dict:
+def evaluation(labels, probs, losses, k=16, subset=0) -> dict:
     """The content of metrics.json for one run's test set.
 
     labels (n,) true classes; probs (n, C) the network's output vectors; losses (n,)
-    per-image loss under the model's own training loss; k the gallery size.
+    per-image loss under the model's own training loss; k the gallery size. subset > 0 adds
+    "test_subset" and "test_accuracy_subset", the accuracy on the first `subset` images (a
+    source that scored only those, e.g. pocket-model's first 1,000); 0 adds nothing.
     """
     probs = np.asarray(probs)
     if probs.ndim != 2 or probs.shape[0] == 0:
@@ -116,11 +118,15 @@ def evaluation(labels, probs, losses, k=16) -> dict:
                            f"to match probs {probs.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise MetricsError(f"k: expected a gallery size >= 0, got {k!r}")
+    if isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) or not 0 <= subset <= n:
+        raise MetricsError(f"subset: expected a number of test images in [0, {n}], got {subset!r}")
 
     predicted = probs.argmax(axis=1)                     # (n,)
     cm = confusion_matrix(labels, predicted, n_classes)
     worst, near = ranked_errors(labels, predicted, losses, k)
     first = probs[0]                                     # (C,) the seed's printout
+    scored_first = {"test_subset": int(subset),
+                    "test_accuracy_subset": accuracy(labels[:subset], predicted[:subset], n_classes)} if subset else {}
     return {
         "n_test": int(n),
         "n_errors": int(np.count_nonzero(labels != predicted)),
@@ -136,4 +142,5 @@ def evaluation(labels, probs, losses, k=16) -> dict:
         },
         "worst_errors": worst,
         "near_misses": near,
+        **scored_first,
     }

@@ -114,6 +114,19 @@ def test_summarize_is_plain_canonical_json():
     assert dumps_json(metrics.evaluation(labels, probs.copy(), losses.copy())) == text
 
 
+def test_subset_scores_the_first_n_images_and_is_absent_without_it():
+    labels, probs, losses = _toy()
+    whole = metrics.evaluation(labels, probs, losses)
+    assert "test_subset" not in whole and "test_accuracy_subset" not in whole
+    assert metrics.evaluation(labels, probs, losses, subset=0) == whole     # 0 = all: the same metrics
+    s = metrics.evaluation(labels, probs, losses, subset=15)
+    assert s["test_subset"] == 15
+    assert s["test_accuracy_subset"] == pytest.approx(np.mean(probs[:15].argmax(axis=1) == labels[:15]))
+    assert {k: v for k, v in s.items() if k not in ("test_subset", "test_accuracy_subset")} == whole
+    with pytest.raises(metrics.MetricsError, match=r"subset: expected a number of test images in \[0, 40\], got 41"):
+        metrics.evaluation(labels, probs, losses, subset=41)
+
+
 @pytest.mark.parametrize("args, match", [
     ((np.zeros(3, np.int64), np.full((3, 10), 0.1), np.zeros(4)), "losses"),
     ((np.array([0, 1, 10]), np.full((3, 10), 0.1), np.zeros(3)), r"labels: class indices"),
