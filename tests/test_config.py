@@ -355,3 +355,48 @@ def test_new_keys_default_to_off(cfg):
     hp = runs["nielsen-ch1-30"]
     assert (hp["optimizer"], hp["dropout"], hp["rotate"], hp["scale"], hp["shear"], hp["translate"],
             hp["elastic_alpha"]) == ("sgd", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_source_keys_default_to_todays_behaviour(cfg):
+    _, runs, _ = load(cfg)
+    hp = runs["nielsen-ch1-30"]
+    assert (hp["inputs"], hp["init_scale"], hp["test_subset"]) == ("unit", None, 0)
+    from nn.mnist.data import INPUT_SCALINGS
+    assert nnconfig.load_schema(SCHEMA)["$defs"]["inputs"]["enum"] == list(INPUT_SCALINGS)
+
+
+def test_the_sources_networks_are_configurable(cfg):
+    cfg["runs"]["blog"] = {
+        "hidden": [30, 30, 10], "activation": [{"scaled": 0.2}, "relu", {"scaled": 0.05}], "output": "sigmoid",
+        "loss": "squared_error", "init": "uniform_pm1", "inputs": "max_standardise", "test_subset": 1000,
+        "reference": {"accuracy": 0.85, "source": "x", "kind": "reproduction", "measure": "final_test_subset",
+                      "evidence": "from code"}}
+    cfg["runs"]["notebook"] = {"hidden": [128], "activation": "relu_identity_grad", "output": "relu_identity_grad",
+                               "loss": "quadratic", "init": "plain", "init_scale": 0.01, "inputs": "raw"}
+    _, runs, _ = load(cfg)
+    assert runs["blog"]["activation"] == [{"scaled": 0.2}, "relu", {"scaled": 0.05}]
+    assert runs["blog"]["reference"]["evidence"] == "from code"
+    assert (runs["notebook"]["init_scale"], runs["notebook"]["inputs"]) == (0.01, "raw")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.update(activation=["relu"]),
+     r"runs.best.activation: lists 1 activations for 2 hidden layers \(hidden \[800, 800\]\)"),
+    (lambda r: r.update(activation=[{"scaled": 0}, "relu"]), r"runs.best.activation\[0\].scaled: 0 should not be"),
+    (lambda r: r.update(activation=[{"scale": 0.2}, "relu"]), r"runs.best.activation\[0\]: 'scaled' is a required"),
+    (lambda r: r.update(activation="swish"), r"runs.best.activation: 'swish' is not one of \['sigmoid', 'relu', "),
+    (lambda r: r.update(init_scale=0.1), "runs.best.init_scale: init he takes no scale; only plain do"),
+    (lambda r: r.update(init="plain", init_scale=0), "runs.best.init_scale: 0 is less than or equal to the minimum of 0"),
+    (lambda r: r.update(inputs="half"), "runs.best.inputs: 'half' is not one of"),
+    (lambda r: r.update(test_subset=-1), "runs.best.test_subset: -1 is less than the minimum of 0"),
+    (lambda r: r.update(output="relu"),
+     "runs.best.loss: cross_entropy needs a softmax or sigmoid output layer, not 'relu'"),
+    (lambda r: r.update(reference={"accuracy": 0.9, "source": "x", "measure": "final_test_subset"}),
+     "runs.best.reference.measure: final_test_subset needs test_subset > 0 in this run"),
+    (lambda r: r.update(reference={"accuracy": 0.9, "source": "x", "evidence": "from memory"}),
+     "runs.best.reference.evidence: 'from memory' is not one of"),
+])
+def test_source_keys_are_checked(cfg, edit, message):
+    edit(cfg["runs"]["best"])
+    with pytest.raises(nnconfig.ConfigError, match=message):
+        load(cfg)

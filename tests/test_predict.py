@@ -131,6 +131,15 @@ def test_classify_keeps_order_and_survives_bad_images(model_path, mixed_folder):
             assert r.output is None and r.digit is None and r.predicted is None
 
 
+def test_classify_scales_as_the_model_was_trained(model_path, mixed_folder):
+    net = load_model(model_path)
+    paths = [p for p in sorted(mixed_folder.iterdir()) if p.name in GOOD]
+    digits = np.stack([load_digit(p)[1] for p in paths])
+    for scaling in ("raw", "max_standardise"):     # max_standardise: over the images given, as for a test set
+        outputs = np.stack([r.output for r in classify(net, paths, scaling=scaling)])
+        np.testing.assert_allclose(outputs, net.predict_proba(to_inputs(digits, scaling=scaling)), rtol=1e-5)
+
+
 def test_all_bad_images_still_give_results(model_path, mixed_folder):
     results = classify(load_model(model_path), [mixed_folder / n for n in BAD])
     assert [r.error is not None for r in results] == [True] * 3

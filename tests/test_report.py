@@ -322,10 +322,32 @@ def test_plot_run_script(evaluated, tiny_data, tmp_path):
                                                           "near_misses", "first_output")}
     inp = {"model": str(folder / "model.npz"), "history": str(folder / "history.json"), "metrics": out["metrics"],
            "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
-    log = _script("plot_run", tmp_path, input=inp, output=figures, params=SimpleNamespace(k=5, seed=1),
-                  wildcards=SimpleNamespace(run="tiny"))
+    log = _script("plot_run", tmp_path, input=inp, output=figures,
+                  params=SimpleNamespace(k=5, seed=1, hp=dict(HP, hidden=[8])), wildcards=SimpleNamespace(run="tiny"))
     assert "run tiny (seed 1): 6 figures" in log
     assert all(Path(p).read_bytes()[:4] == b"\x89PNG" for p in figures.values())
+
+
+def test_evaluate_script_scales_as_the_run_and_scores_its_subset(evaluated, tiny_data, tmp_path):
+    from nn import serialize
+    from nn.mnist.data import to_inputs
+    folder, out, _ = evaluated
+    inp = {"model": str(folder / "model.npz"), "history": str(folder / "history.json"),
+           "test_images": tiny_data["test_images"], "test_labels": tiny_data["test_labels"]}
+    again = {k: str(tmp_path / "again" / Path(v).name) for k, v in out.items()}
+    _script("evaluate", tmp_path, input=inp, output=again, params=SimpleNamespace(k=5, hp=dict(HP, hidden=[8],
+            inputs="unit", test_subset=0)), wildcards=SimpleNamespace(run="tiny", seed="1"))
+    assert Path(again["metrics"]).read_bytes() == Path(out["metrics"]).read_bytes()   # the defaults: today's bytes
+    elsewhere = {k: str(tmp_path / "raw" / Path(v).name) for k, v in out.items()}
+    log = _script("evaluate", tmp_path, input=inp, output=elsewhere, params=SimpleNamespace(k=5, hp=dict(HP, hidden=[8],
+                  inputs="raw", test_subset=20)), wildcards=SimpleNamespace(run="tiny", seed="1"))
+    m = fileio.read_json(elsewhere["metrics"])
+    images, labels = fileio.load_npy(tiny_data["test_images"]), fileio.load_npy(tiny_data["test_labels"])
+    predicted = serialize.load(folder / "model.npz").predict(to_inputs(images, scaling="raw"))
+    np.testing.assert_array_equal(fileio.load_npy(elsewhere["predictions"]), predicted)
+    assert m["test_subset"] == 20 and m["test_accuracy_subset"] == np.mean(predicted[:20] == labels[:20])
+    assert m["test_accuracy"] == np.mean(predicted == labels) and m["n_test"] == 60
+    assert f"on the first 20 test images {m['test_accuracy_subset']:.4f}" in log
 
 
 def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):

@@ -269,3 +269,42 @@ def test_full_batch_monitor_and_zero_epochs_work_with_every_optimizer():
             to_inputs(test[0]), test[1])[0]
     model, history, _ = train_run(hp(epochs=0), images, labels, log=lambda line: None)
     assert history["epoch"] == [] and model.predict(to_inputs(images[:3])).shape == (3,)
+
+
+def test_source_keys_at_their_defaults_train_todays_bits():
+    images, labels = blocks(300, seed=8)
+    today, h0, _ = train_run(hp(), images, labels, log=lambda s: None)
+    same, h1, _ = train_run(hp(inputs="unit", init_scale=None, test_subset=0, activation=["relu"]), images, labels,
+                            log=lambda s: None)
+    assert h0 == h1 and today.flat_params.tobytes() == same.flat_params.tobytes()
+
+
+@pytest.mark.parametrize("overrides", [
+    # pocket-model: four weight layers, 0.2 z / ReLU / 0.05 z / sigmoid, U(-1, 1), sum of squares, its inputs
+    dict(hidden=[30, 30, 10], activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}], output="sigmoid",
+         loss="squared_error", init="uniform_pm1", inputs="max_standardise", momentum=0.0, dtype="float64"),
+    # the notebook's ReLU run: plain 0.01 init, ReLU output whose gradient passes straight through, raw pixels
+    dict(activation="relu_identity_grad", output="relu_identity_grad", loss="quadratic", init="plain",
+         init_scale=0.01, inputs="raw", lr=1e-5, momentum=0.0),
+    dict(activation="sigmoid", output="sigmoid", loss="quadratic", init="normal", inputs="div256", lr=3.0,
+         momentum=0.0)])
+def test_the_sources_networks_train_and_are_measured_on_inputs_scaled_alike(overrides):
+    images, labels = blocks(300, seed=9)
+    test = blocks(60, seed=10)
+    model, history, _ = train_run(hp(epochs=2, monitor_test=True, **overrides), images, labels, log=lambda s: None,
+                                  test=test)
+    assert all(np.isfinite(history["train_loss"]))
+    x_test = to_inputs(test[0], model.dtype, scaling=overrides["inputs"])   # the test set with its own scaling
+    assert history["test_accuracy"][-1] == model.evaluate(x_test, test[1])[1]
+    x_val = to_inputs(images, model.dtype, scaling=overrides["inputs"])[-100:]   # scaled with all training images
+    assert (history["val_loss"][-1], history["val_accuracy"][-1]) == model.evaluate(x_val, labels[-100:])
+
+
+def test_source_keys_that_cannot_work_are_refused():
+    images, labels = blocks(50, seed=5)
+    with pytest.raises(ValueError, match=r"activation lists 1 activations for 2 hidden layers \(hidden \[16, 8\]\)"):
+        train_run(hp(hidden=[16, 8], activation=["relu"], validation=10), images, labels)
+    with pytest.raises(ValueError, match="augmentation fills the edges with 0"):
+        train_run(hp(inputs="max_standardise", shift=1, validation=10), images, labels)
+    with pytest.raises(ValueError, match="scheme 'he' takes no scale"):
+        train_run(hp(init_scale=0.1, validation=10), images, labels)

@@ -7,15 +7,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from nn.mnist.data import to_inputs
 from nn.model import Sequential, mlp
 from nn.serialize import ModelFileError
 
 
 def build_model(hp: dict, n_in: int, rng) -> Sequential:
-    """mlp([n_in, *hidden, 10]) as the run describes it; rng=None gives the architecture only."""
+    """mlp([n_in, *hidden, 10]) as the run describes it; rng=None gives the architecture only.
+    activation: one name or one per hidden layer ({"scaled": c} for a Scaled layer);
+    init_scale (optional, None = the scheme's default) goes to an init that takes one."""
     return mlp([n_in, *hp["hidden"], 10], activation=hp["activation"], output=hp["output"], loss=hp["loss"],
                init=hp["init"] if rng is not None else None, rng=rng, dtype=np.dtype(hp["dtype"]),
-               dropout=hp.get("dropout", 0.0))
+               dropout=hp.get("dropout", 0.0), init_scale=hp.get("init_scale"))
+
+
+def input_scaling(hp: dict) -> str:
+    """The run's `inputs` (nn.mnist.data.INPUT_SCALINGS); absent: "unit", [0, 1], as always.
+    The one place a run's scaling is read: training, the test monitor, evaluate, plot_run and
+    predict all go through it, so a model always sees inputs scaled as in its training."""
+    return hp.get("inputs", "unit")
+
+
+def network_inputs(hp: dict, images, dtype):
+    """uint8 images (n, 28, 28) -> (n, 784) inputs scaled as the run's are. max_standardise uses
+    the statistics of the set given, as pocket-model did for its test set."""
+    return to_inputs(images, dtype, scaling=input_scaling(hp))
 
 
 def _layers_in_words(arch: dict) -> str:
@@ -25,7 +41,8 @@ def _layers_in_words(arch: dict) -> str:
         if spec["type"] == "linear":
             parts.append(f"Linear({spec['n_in']}->{spec['n_out']})")
         else:
-            parts.append(spec["type"] + (f"({spec['rate']})" if "rate" in spec else ""))
+            settings = [f"{v}" for k, v in spec.items() if k != "type"]   # Dropout's rate, Scaled's c
+            parts.append(spec["type"] + (f"({', '.join(settings)})" if settings else ""))
     return f"{' '.join(parts)}, {arch['loss']}, {arch['dtype']}"
 
 

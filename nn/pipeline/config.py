@@ -15,8 +15,9 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from nn.augment import ELASTIC_SIGMA
-from nn.init import INITS
-from nn.losses import LOSSES
+from nn.init import INITS, takes_scale
+from nn.losses import LOSSES, get_loss
+from nn.mnist.data import INPUT_SCALINGS
 from nn.optim import OPTIMIZERS, SCHEDULES
 from nn.pipeline.resources import usable_cpus
 from nn.report.reproduction import MEASURES
@@ -56,9 +57,12 @@ def _first_error(validator, instance):
     if not errors:
         return None
     err = errors[0]
-    # For a failed $ref/anyOf the most specific cause is the more useful message.
+    # For a failed $ref/anyOf the most specific cause is the more useful message: the deepest, and
+    # of equal depth, not "is not of type" (the alternative meant for another kind of value), then
+    # not "is not one of" ({scaled: 0.2} missing a key is better told so than that it is no name).
+    rank = {"type": 0, "enum": 1}
     while err.context:
-        err = sorted(err.context, key=lambda e: len(e.absolute_path))[-1]
+        err = sorted(err.context, key=lambda e: (len(e.absolute_path), rank.get(e.validator, 2)))[-1]
     return f"{_key_path(err.absolute_path)}: {err.message}"
 
 
@@ -128,7 +132,8 @@ def load_schema(path) -> dict:
     with open(path, encoding="utf-8") as f:
         schema = yaml.safe_load(f)
     defs = schema.get("$defs", {})
-    for key, names in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("init", INITS)):
+    for key, names in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("init", INITS),
+                       ("inputs", INPUT_SCALINGS)):
         if key in defs:
             defs[key]["enum"] = list(names)
     defaults = schema.get("properties", {}).get("defaults", {}).get("properties", {})
@@ -332,7 +337,10 @@ def check_references(runs: dict) -> None:
             continue
         where = f"runs.{name}.reference"
         key, at = MEASURES[ref.get("measure", "final_test")]
-        need = _curve_needs(key, hp) if (at == "peak" or key != "test_accuracy") else None
+        if key == "test_accuracy_subset":
+            need = None if hp.get("test_subset") else "test_subset > 0"
+        else:
+            need = _curve_needs(key, hp) if (at == "peak" or key != "test_accuracy") else None
         if need:
             raise ConfigError(f"{where}.measure: {ref['measure']} needs {need} in this run")
         for curve_key, curve in (ref.get("curves") or {}).items():
@@ -344,6 +352,23 @@ def check_references(runs: dict) -> None:
             if max(curve["epochs"]) > hp["epochs"]:
                 raise ConfigError(f"{where}.curves.{curve_key}: epoch {max(curve['epochs'])} is past "
                                   f"the run's {hp['epochs']} epochs")
+
+
+def check_networks(runs: dict) -> None:
+    """Cross-key checks of each run's network that a schema cannot express: one activation per
+    hidden layer, an init_scale only for an init that takes one, a loss its output allows."""
+    for name, hp in runs.items():
+        act, hidden = hp["activation"], hp["hidden"]
+        if isinstance(act, list) and len(act) != len(hidden):
+            raise ConfigError(f"runs.{name}.activation: lists {len(act)} activations for {len(hidden)} hidden "
+                              f"layers (hidden {hidden}); give one per hidden layer, or one for all")
+        if hp.get("init_scale") is not None and not takes_scale(hp["init"]):
+            raise ConfigError(f"runs.{name}.init_scale: init {hp['init']} takes no scale; only "
+                              f"{', '.join(n for n in INITS if takes_scale(n))} do (or leave init_scale null)")
+        try:
+            get_loss(hp["loss"], hp["output"])
+        except ValueError as e:
+            raise ConfigError(f"runs.{name}.{e}") from None
 
 
 def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
@@ -398,6 +423,7 @@ def load(config: dict, schema_path) -> tuple[dict, dict, dict]:
     schema = load_schema(schema_path)
     validate(config, schema)
     runs = expand_runs(config, schema)
+    check_networks(runs)
     check_references(runs)
     comparisons(config, runs)
     return config, runs, expand_sweeps(config)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from nn import augment
-from nn.mnist.data import check_split, to_inputs
+from nn.mnist.data import check_split
 from nn.optim import OPTIMIZERS, SCHEDULES, Optimizer, learning_rate
-from nn.pipeline.architecture import build_model
+from nn.pipeline.architecture import build_model, network_inputs
 from nn.train import FitConfig, TrainState, fit
 
 # the keys train_run reads; optional ones (added later, their defaults mean "off") may be absent
@@ -94,7 +94,8 @@ def fit_config(hp: dict, n_train: int) -> FitConfig:
 def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkpoint=None):
     """One run: uint8 images (n, 28, 28) and labels (n,) -> (model, history, timings).
 
-    The last hp["validation"] images are held out; inputs are scaled by nn.mnist.data.to_inputs;
+    The last hp["validation"] images are held out; inputs are scaled by network_inputs (hp["inputs"],
+    max_standardise over all the training images given, validation included);
     the model is mlp([784, *hidden, 10]). hp["threads"] and hp["reference"] are ignored here
     (BLAS threads must be pinned before numpy is imported). batch_size "full" = every
     training image in one batch. With hp["monitor_test"], test = (images, labels) is
@@ -105,17 +106,21 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkp
     if missing:
         raise ValueError(f"hyperparameters: missing key {missing[0]!r} ({len(missing)} missing)")
     check_split(train_images, train_labels, "training images", "training labels")
-    dropout = hp.get("dropout", 0.0)
-    if isinstance(dropout, list) and len(dropout) != len(hp["hidden"]):
-        raise ValueError(f"hyperparameters: dropout lists {len(dropout)} rates for {len(hp['hidden'])} hidden "
-                         f"layers (hidden {hp['hidden']}); give one rate per hidden layer, or one number for all")
+    for key, what in (("dropout", "rates"), ("activation", "activations")):
+        value = hp.get(key)
+        if isinstance(value, list) and len(value) != len(hp["hidden"]):
+            raise ValueError(f"hyperparameters: {key} lists {len(value)} {what} for {len(hp['hidden'])} hidden "
+                             f"layers (hidden {hp['hidden']}); give one per hidden layer, or one for all")
+    if hp.get("inputs", "unit") == "max_standardise" and augment.active(hp):
+        raise ValueError("hyperparameters: augmentation fills the edges with 0, the background of [0, 1] "
+                         "inputs; under inputs max_standardise the background is not 0. Use one or the other")
     n_val = hp["validation"]
     if not 0 <= n_val < len(train_images):
         raise ValueError(f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
                          f"for {len(train_images)} training images")
     dtype = np.dtype(hp["dtype"])
     n_train = len(train_images) - n_val
-    x = to_inputs(train_images, dtype)                         # (n, 784) in [0, 1]
+    x = network_inputs(hp, train_images, dtype)                # (n, 784), in [0, 1] by default
     rng = np.random.default_rng(hp["seed"])
     model = build_model(hp, x.shape[1], rng)
     optimizer = build_optimizer(hp, model)
@@ -125,7 +130,7 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkp
         if test is None:
             raise ValueError("hyperparameters: monitor_test is on but no test images were given")
         check_split(*test, "test images", "test labels")
-        monitor = (to_inputs(test[0], dtype), test[1])
+        monitor = (network_inputs(hp, test[0], dtype), test[1])
     state = checkpoint.load(model, optimizer, rng) if checkpoint else None
     if state:  # the log of the killed attempt is gone: its epochs once more, as they were
         for epoch in range(1, state.epoch + 1):

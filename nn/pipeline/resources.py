@@ -40,6 +40,8 @@ def training_bytes(hp: dict, n_train: int = MNIST_TRAIN) -> int:
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     batch = n_train if hp.get("batch_size") == "full" else min(int(hp["batch_size"]), n_train)
     data = n_train * 784 * (1 + item) + n_train * 10 * item
+    if hp.get("inputs") == "max_standardise":     # its float64 copy of the images (nn.mnist.data)
+        data += n_train * 784 * 8
     activations = (batch * (784 + 3 * sum(sizes[1:])) + 2 * INFERENCE_ROWS * sum(sizes)) * item
     return BASE_BYTES + data + 5 * params * item + activations
 

@@ -64,9 +64,11 @@ def load_model(path):
     return net
 
 
-def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96, wait: float | None = None) -> list[Result]:
+def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96, wait: float | None = None,
+             scaling: str = "unit") -> list[Result]:
     """Preprocess every image, then run the good ones through `net` in one batch; order kept.
-    `wait`: None refuses a FIFO or pipe among `paths`; seconds to wait for each one's data otherwise."""
+    `wait`: None refuses a FIFO or pipe among `paths`; seconds to wait for each one's data otherwise.
+    `scaling`: how the model's training inputs were scaled (nn.mnist.data.INPUT_SCALINGS)."""
     results = []
     for path in paths:
         try:
@@ -76,7 +78,7 @@ def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96, wai
             results.append(Result(str(path), error=str(e).removeprefix(f"{path}: ")))
     good = [r for r in results if r.error is None]
     if good:
-        x = to_inputs(np.stack([r.digit for r in good]), dtype=net.dtype)   # (n, 784)
+        x = to_inputs(np.stack([r.digit for r in good]), dtype=net.dtype, scaling=scaling)   # (n, 784)
         for r, output in zip(good, net.predict_proba(x)):                    # (n, 10)
             r.output = output
     return results

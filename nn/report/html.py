@@ -72,8 +72,10 @@ def _cell(value):
     # one text form for the tables and the CSVs: hidden [800, 800] -> 800x800, None -> ""
     if value is None:
         return ""
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
         return "x".join(map(str, value))
+    if isinstance(value, (list, tuple)):   # one activation per hidden layer: relu/scaled=0.2
+        return "/".join(",".join(f"{k}={v}" for k, v in x.items()) if isinstance(x, dict) else str(x) for x in value)
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
     return str(value)

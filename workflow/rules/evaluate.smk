@@ -51,6 +51,8 @@ rule plot_run:
         code=code("plot_run"),
         k=config["evaluation"]["gallery_size"],
         seed=lambda wc: SEEDS[wc.run][0],
+        # the first seed's hyperparameters: its test images are scaled as its training images were
+        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], SEEDS[wc.run][0]),
     threads: 1
     log:
         "results/logs/plot_run/{run}.log",

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from nn import fileio, metrics, serialize  # noqa: E402
 from nn.mnist import data  # noqa: E402
-from nn.pipeline.architecture import check_belongs  # noqa: E402
+from nn.pipeline.architecture import check_belongs, network_inputs  # noqa: E402
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy")
 
@@ -38,19 +38,23 @@ def main(log):
         fileio.save_npy(out.predictions, np.zeros(0, np.uint8))
         return
     check_history(history, inp.history)
+    hp = snakemake.params.hp  # noqa: F821
     net = serialize.load(inp.model)
-    check_belongs(net, snakemake.params.hp, inp.model, wc.run)  # noqa: F821
+    check_belongs(net, hp, inp.model, wc.run)
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
 
     # one forward pass for outputs and losses; everything below is derived from them
-    x = data.to_inputs(images, dtype=net.dtype)          # (n, 784)
+    x = network_inputs(hp, images, net.dtype)            # (n, 784), scaled as in training
     probs, losses = net.outputs_and_losses(x, labels)    # (n, 10), (n,)
-    summary = metrics.evaluation(labels, probs, losses, k=k)
+    summary = metrics.evaluation(labels, probs, losses, k=k, subset=hp.get("test_subset", 0))
     fileio.write_json(out.metrics, {"run": wc.run, "seed": int(wc.seed), **summary})
     fileio.write_text(out.confusion_csv, metrics.confusion_csv(summary["confusion"]))
     fileio.save_npy(out.predictions, probs.argmax(axis=1).astype(np.uint8))
     log(f"run {run}: test accuracy {summary['test_accuracy']:.4f}, test loss {summary['test_loss']:.4f}, "
         f"{summary['n_errors']} errors in {summary['n_test']}")
+    if "test_subset" in summary:
+        log(f"run {run}: test accuracy on the first {summary['test_subset']} test images "
+            f"{summary['test_accuracy_subset']:.4f}")
     first = summary["first_test_image"]
     log(f"first test image: label {first['label']}, predicted {first['predicted']} "
         f"(confidence {first['confidence']}), output {first['output']}")

@@ -10,6 +10,7 @@ import _common  # noqa: E402
 
 from nn import fileio, serialize  # noqa: E402
 from nn.mnist import data  # noqa: E402
+from nn.pipeline.architecture import network_inputs  # noqa: E402
 from nn.report import figures  # noqa: E402
 
 FIGURES = ("confusion_png", "curves", "predictions", "worst_errors", "near_misses", "first_output")
@@ -28,7 +29,8 @@ def main(log):
     history = fileio.read_json(inp.history)
     net = serialize.load(inp.model)
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
-    probs, losses = net.outputs_and_losses(data.to_inputs(images, dtype=net.dtype), labels)   # (n, 10), (n,)
+    x = network_inputs(params.hp, images, net.dtype)                                          # as in training
+    probs, losses = net.outputs_and_losses(x, labels)                                         # (n, 10), (n,)
     predicted = probs.argmax(axis=1)
 
     figures.confusion_heatmap(out.confusion_png, summary["confusion"], f"Confusion matrix: {run}")

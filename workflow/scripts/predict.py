@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 from nn import fileio  # noqa: E402
-from nn.pipeline.architecture import check_belongs  # noqa: E402
+from nn.pipeline.architecture import check_belongs, input_scaling  # noqa: E402
 from nn.predict import cli as predict  # noqa: E402
 
 
@@ -26,7 +26,7 @@ def main(log):
     paths = [os.path.join(params.folder, n) for n in entries]  # inp.images and the rest, which get errors
     names = [printable(n) for n in entries]
     log(f"run {params.run}: classifying {len(paths)} images from {params.folder}")
-    results = predict.classify(net, paths)
+    results = predict.classify(net, paths, scaling=input_scaling(params.hp))   # as the run's training inputs
     for r, name in zip(results, names):
         log(predict.result_line(r, name))
     fileio.write_text(out.csv, predict.to_csv(results, names))
