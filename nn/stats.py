@@ -3,7 +3,11 @@
 - sample_summary(values): n, mean, sd, min, max and a 95% interval for the mean over seeds
   (Student's t, so 3 seeds give an honest, wide interval).
 - verdict(published, values, n_measured): does a published figure lie inside what our
-  seeds plus the measured set's sampling error allow? (docs/interfaces.md, "Verdicts")
+  seeds plus the measured set's sampling error allow, and is that interval narrow enough to
+  say so? (docs/interfaces.md, "Verdicts"); the words themselves: judge().
+- best_of_k(values, k, published): the exact distribution of the best of k runs drawn from
+  our n seeds (every k-subset), for a figure that is a best of k runs (Nielsen's ch. 1).
+- stalls(values): the seeds whose peak is more than 5 points below the best seed's.
 - mcnemar(correct_a, correct_b): McNemar's exact test on two classifiers' per-image hits.
 
 Plain Python floats out, no scipy: the t quantile is found by bisection on a numerically
@@ -17,6 +21,20 @@ from fractions import Fraction
 import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
+
+# The verdict rule (docs/interfaces.md, "Verdicts and intervals"), stated before any run is seen.
+# A published figure inside our 95% interval of half-width h is
+#   "reproduced"     when h <= REPRODUCED_HALF_WIDTH (1 point), or, for a source that measured on so
+#                    few images that its own sampling half-width is wider than that, when
+#                    h <= SMALL_SET_FACTOR x that half-width (pocket-model's 1,000 images: ±2.2 points);
+#   "within_spread"  (reproduced within the protocol's own spread) when h is wider but comes from
+#                    at least SPREAD_MIN_SEEDS seeds: the protocol itself varies that much;
+#   "inconclusive"   otherwise: too few seeds to tell a wide protocol from a wrong one.
+# Outside the interval: "above" (published above ours) or "below".
+REPRODUCED_HALF_WIDTH = 0.01
+SMALL_SET_FACTOR = 1.25
+SPREAD_MIN_SEEDS = 8
+STALL_POINTS = 0.05      # a seed stalls when its peak is more than 5 points below the best seed's peak
 
 
 def _t_cdf(t: float, dof: int) -> float:
@@ -74,6 +92,32 @@ def sample_summary(values) -> dict:
     return out
 
 
+def sampling_half_width(p: float, n_images: int) -> float:
+    """1.96 sqrt(p(1-p)/N): the 95% half-width of an accuracy p measured on N images."""
+    return Z95 * math.sqrt(max(p * (1 - p), 0.0) / n_images)
+
+
+def reproduced_limit(published: float, n_measured: int) -> float:
+    """The widest half-width that still earns "reproduced": 1 point, or 1.25 x the source's own
+    sampling half-width on its n_measured images when that is wider than 1 point."""
+    own = sampling_half_width(published, n_measured)
+    return SMALL_SET_FACTOR * own if own > REPRODUCED_HALF_WIDTH else REPRODUCED_HALF_WIDTH
+
+
+def judge(published: float, low: float, high: float, n_seeds: int, n_measured: int) -> str:
+    """The verdict rule in one place: a published figure against our interval [low, high] from
+    n_seeds seeds, on a measured set of n_measured images (the source's own set size).
+    Returns "above", "below", "reproduced", "within_spread" or "inconclusive" (see the constants)."""
+    if published > high:
+        return "above"
+    if published < low:
+        return "below"
+    # rounded to 1e-9: an interval of exactly 2 points written as 0.95..0.97 is h = 1 point, not a hair over
+    if round((high - low) / 2, 9) <= reproduced_limit(published, n_measured):
+        return "reproduced"
+    return "within_spread" if n_seeds >= SPREAD_MIN_SEEDS else "inconclusive"
+
+
 def verdict(published: float, values, n_measured: int) -> dict:
     """Is `published` inside what our per-seed figures `values` (fractions, measured on
     `n_measured` images) allow?
@@ -86,9 +130,9 @@ def verdict(published: float, values, n_measured: int) -> dict:
     binomial sampling error of one accuracy measured on n_measured images.
     With one seed the seed part is unknown and only the sampling error counts.
 
-    Returns {"verdict": "reproduced" | "above" | "below", "gap": published - mean (fraction),
-    "z": gap in standard errors sqrt(sd²(1+1/n) + se_set²), "half_width": of the interval}.
-    "above" means the published figure is above ours.
+    Returns {"verdict": judge()'s word, "gap": published - mean (fraction), "z": gap in standard
+    errors sqrt(sd²(1+1/n) + se_set²), "half_width": of the interval, "low", "high": its ends,
+    "limit": reproduced_limit(), "n": seeds}. "above" means the published figure is above ours.
     """
     s = sample_summary(values)
     if not 0 <= published <= 1:
@@ -103,8 +147,65 @@ def verdict(published: float, values, n_measured: int) -> dict:
     gap = published - mean
     se = math.sqrt(seed_var + se_set ** 2)
     z = gap / se if se > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
-    word = "reproduced" if abs(gap) <= half else ("above" if gap > 0 else "below")
-    return {"verdict": word, "gap": gap, "z": z, "half_width": half}
+    low, high = mean - half, mean + half
+    return {"verdict": judge(published, low, high, s["n"], n_measured), "gap": gap, "z": z, "half_width": half,
+            "low": low, "high": high, "limit": reproduced_limit(published, n_measured), "n": s["n"]}
+
+
+def best_of_k(values, k: int, published: float | None = None, level: float = 0.95) -> dict:
+    """The best of k runs, when each of our n seeds' `values` is one run: its exact distribution
+    over all C(n, k) k-subsets of the seeds (no sampling), for a figure that is a best of k
+    (Nielsen ch. 1: "best-of-three runs", each at its best epoch).
+
+    Sorted ascending, v_1 <= ... <= v_n, v_i is the maximum of exactly C(i-1, k-1) of the
+    subsets (ties counted by position), so P(best = v_i) = C(i-1, k-1) / C(n, k).
+    Returns {"k", "n", "subsets": C(n, k), "mean", "low", "high", "p_at_most"}:
+    low and high are the (1-level)/2 and (1+level)/2 quantiles, a quantile q being the smallest
+    value v with P(best <= v) >= q. They are seeds' values; with ties and few subsets the
+    distribution is discrete, so [low, high] holds at least `level` of it (usually more), and
+    P(best < low) < (1-level)/2, P(best > high) <= (1-level)/2.
+    p_at_most: P(best of k <= published), None without a published figure.
+    Exact rational arithmetic for the probabilities; the interval is only as good as n seeds
+    let it be (with n = k it is one value): use many more seeds than k.
+    """
+    v = sorted(float(x) for x in values)
+    n = len(v)
+    if not v or not all(math.isfinite(x) for x in v):
+        raise ValueError(f"best_of_k: needs one or more finite values, got {values!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
+        raise ValueError(f"best_of_k: k must be an integer in [1, {n}] (the seeds), got {k!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"best_of_k: level must lie in (0, 1), got {level}")
+    total = math.comb(n, k)
+    weights = [math.comb(i, k - 1) for i in range(n)]        # subsets whose maximum is v[i]; they sum to total
+    tail = (1 - Fraction(str(level))) / 2                    # exact: 0.95 -> 1/40
+
+    def quantile(q):
+        below = 0
+        for x, w in zip(v, weights):
+            below += w
+            if Fraction(below, total) >= q:
+                return x
+        return v[-1]
+
+    mean = math.fsum(w * x for x, w in zip(v, weights)) / total
+    p_at_most = None if published is None else float(Fraction(sum(w for x, w in zip(v, weights) if x <= published),
+                                                                  total))
+    return {"k": k, "n": n, "subsets": total, "mean": mean, "low": quantile(tail), "high": quantile(1 - tail),
+            "p_at_most": p_at_most}
+
+
+def stalls(values, points: float = STALL_POINTS) -> dict:
+    """The stall rule, stated in advance: a seed stalls when its figure (its peak accuracy) is
+    more than `points` (5 points: 0.05) below the best seed's. Exactly 5 points below is no stall
+    (compared after rounding to 1e-9, so 0.95 - 0.90 is not taken for a hair over 0.05).
+    Returns {"stalled": indices into values, "n_stalled", "best", "threshold": best - points}."""
+    v = [float(x) for x in values]
+    if not v or not all(math.isfinite(x) for x in v):
+        raise ValueError(f"stalls: needs one or more finite values, got {values!r}")
+    best = max(v)
+    stalled = [i for i, x in enumerate(v) if round(best - x, 9) > points]
+    return {"stalled": stalled, "n_stalled": len(stalled), "best": best, "threshold": best - points}
 
 
 def mcnemar(correct_a, correct_b) -> dict:

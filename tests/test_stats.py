@@ -1,10 +1,12 @@
 """nn.stats on constructed numbers: t quantiles, intervals, verdicts, McNemar's exact test."""
+import itertools
 import math
 
 import numpy as np
 import pytest
 
-from nn.stats import mcnemar, sample_summary, t_quantile, verdict
+from nn.stats import (best_of_k, judge, mcnemar, reproduced_limit, sample_summary, sampling_half_width, stalls,
+                      t_quantile, verdict)
 
 
 @pytest.mark.parametrize("dof, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
@@ -39,8 +41,9 @@ def test_verdict_interval_by_hand():
     se_set = math.sqrt(mean * (1 - mean) / n_test)
     half = math.sqrt((4.302653 * sd * math.sqrt(1 + 1 / 3)) ** 2 + (1.959964 * se_set) ** 2)
     inside = verdict(mean + 0.99 * half, values, n_test)
-    assert inside["verdict"] == "reproduced"
+    assert half > 0.01 and inside["verdict"] == "inconclusive"      # inside, but ±2.5 points from 3 seeds
     assert inside["half_width"] == pytest.approx(half, rel=1e-5)
+    assert (inside["low"], inside["high"]) == pytest.approx((mean - half, mean + half), rel=1e-5)
     above = verdict(mean + 1.01 * half, values, n_test)
     assert above["verdict"] == "above"
     assert above["gap"] == pytest.approx(1.01 * half)
@@ -59,6 +62,95 @@ def test_identical_seeds_far_from_the_figure_are_not_a_reproduction():
     # zero spread between seeds does not make the interval zero: the test set still samples
     assert verdict(0.9417, [0.9767, 0.9767, 0.9767], 10000)["verdict"] == "below"
     assert verdict(0.9767, [0.9767, 0.9767, 0.9767], 10000)["verdict"] == "reproduced"
+
+
+def test_the_verdict_words_by_the_rule():
+    # inside and h <= 1 point: reproduced, whatever the number of seeds
+    assert judge(0.955, 0.95, 0.97, 3, 10000) == "reproduced"                # h = 1.0 point exactly
+    # inside, wider than 1 point: within the protocol's spread from 8 seeds, inconclusive from fewer
+    assert judge(0.955, 0.94, 0.97, 8, 10000) == "within_spread"
+    assert judge(0.955, 0.94, 0.97, 7, 10000) == "inconclusive"
+    # outside: above / below, however wide
+    assert judge(0.975, 0.94, 0.97, 20, 10000) == "above"
+    assert judge(0.935, 0.94, 0.97, 20, 10000) == "below"
+
+
+def test_a_source_measured_on_few_images_gets_its_own_sampling_error_as_the_limit():
+    # pocket-model: 85 % on its first 1,000 test images is itself uncertain by ±2.2 points
+    own = 1.959964 * math.sqrt(0.85 * 0.15 / 1000)
+    assert sampling_half_width(0.85, 1000) == pytest.approx(own, rel=1e-6) and own == pytest.approx(0.0221, abs=1e-4)
+    assert reproduced_limit(0.85, 1000) == pytest.approx(1.25 * own, rel=1e-6)
+    assert reproduced_limit(0.85, 10000) == 0.01            # 0.7 points on 10,000 images: the 1-point limit
+    assert judge(0.85, 0.85 - 1.2 * own, 0.85 + 1.2 * own, 3, 1000) == "reproduced"
+    assert judge(0.85, 0.85 - 1.3 * own, 0.85 + 1.3 * own, 3, 1000) == "inconclusive"
+    # through verdict(): three close seeds, our interval widened by the same 1,000-image error
+    v = verdict(0.85, [0.848, 0.852, 0.85], 1000)
+    assert 0.01 < v["half_width"] <= v["limit"] and v["verdict"] == "reproduced"
+    assert verdict(0.85, [0.848, 0.852, 0.85], 10000)["verdict"] == "inconclusive"   # ±1.2 points on 10,000
+
+
+def test_many_seeds_of_a_wide_protocol_are_within_its_spread():
+    values = [0.93, 0.95, 0.96, 0.94, 0.955, 0.965, 0.935, 0.945]     # sd 1.2 points over 8 seeds
+    v = verdict(0.95, values, 10000)
+    assert v["half_width"] > 0.01 and v["n"] == 8 and v["verdict"] == "within_spread"
+    assert verdict(0.95, values[:7], 10000)["verdict"] == "inconclusive"
+
+
+def brute_best_of_k(values, k):
+    """Every k-subset's maximum, as a list (the definition best_of_k computes in closed form)."""
+    return [max(c) for c in itertools.combinations(values, k)]
+
+
+def test_best_of_k_by_hand():
+    # 4 seeds, best of 2: 6 subsets, maxima 0.2 once, 0.3 twice, 0.4 three times
+    b = best_of_k([0.4, 0.1, 0.3, 0.2], 2, published=0.3)
+    assert (b["k"], b["n"], b["subsets"]) == (2, 4, 6)
+    assert b["mean"] == pytest.approx((0.2 + 2 * 0.3 + 3 * 0.4) / 6)
+    assert b["p_at_most"] == pytest.approx(3 / 6)
+    # P(best <= 0.2) = 1/6 >= 0.025 -> low 0.2; P(best <= 0.3) = 1/2 < 0.975 -> high 0.4
+    assert (b["low"], b["high"]) == (0.2, 0.4)
+    assert best_of_k([0.4, 0.1, 0.3, 0.2], 2, published=0.19)["p_at_most"] == 0.0
+    assert best_of_k([0.4, 0.1, 0.3, 0.2], 2)["p_at_most"] is None
+
+
+@pytest.mark.parametrize("n, k", [(3, 3), (6, 3), (9, 3), (10, 1), (8, 5)])
+def test_best_of_k_equals_enumerating_every_subset(n, k):
+    rng = np.random.default_rng(n * 10 + k)
+    values = list(np.round(rng.normal(0.95, 0.01, n), 3))      # rounded to 0.1 points: ties happen
+    values[-1] = values[0]                                       # and one for certain
+    maxima = brute_best_of_k(values, k)
+    published = float(np.median(values))
+    b = best_of_k(values, k, published=published)
+    assert b["subsets"] == len(maxima) == math.comb(n, k)
+    assert b["mean"] == pytest.approx(np.mean(maxima), rel=1e-12)
+    assert b["p_at_most"] == pytest.approx(np.mean(np.array(maxima) <= published), rel=1e-12)
+    # the quantiles: the smallest maximum with P(best <= it) >= 0.025, resp. >= 0.975
+    ordered = np.sort(maxima)
+    cdf = np.array([np.mean(ordered <= x) for x in ordered])
+    assert b["low"] == ordered[np.argmax(cdf >= 0.025 - 1e-12)]
+    assert b["high"] == ordered[np.argmax(cdf >= 0.975 - 1e-12)]
+    inside = np.mean((ordered >= b["low"]) & (ordered <= b["high"]))
+    assert inside >= 0.95                                        # discreteness errs on the wide side
+
+
+def test_best_of_k_with_ties_and_bad_arguments():
+    b = best_of_k([0.9, 0.9, 0.9], 2, published=0.9)
+    assert (b["mean"], b["low"], b["high"], b["p_at_most"]) == (0.9, 0.9, 0.9, 1.0)
+    one = best_of_k([0.1, 0.2, 0.3, 0.4], 1)                     # best of 1 = one seed drawn at random
+    assert one["mean"] == pytest.approx(0.25) and (one["low"], one["high"]) == (0.1, 0.4)
+    for bad in (0, 4, 1.5, True):
+        with pytest.raises(ValueError, match=r"k must be an integer in \[1, 3\]"):
+            best_of_k([0.1, 0.2, 0.3], bad)
+    with pytest.raises(ValueError, match="finite values"):
+        best_of_k([0.1, float("nan")], 1)
+
+
+def test_stalls_more_than_5_points_below_the_best_seed():
+    s = stalls([0.95, 0.90, 0.899, 0.94, 0.60])
+    assert s["stalled"] == [2, 4] and s["n_stalled"] == 2        # 0.90 is exactly 5 points below: no stall
+    assert s["best"] == 0.95 and s["threshold"] == pytest.approx(0.90)
+    assert stalls([0.97])["n_stalled"] == 0
+    assert stalls([0.5, 0.6], points=0.2)["n_stalled"] == 0
 
 
 def test_mcnemar_counts_and_p_by_hand():
