@@ -371,6 +371,8 @@ def test_the_sources_networks_are_configurable(cfg):
         "loss": "squared_error", "init": "uniform_pm1", "inputs": "max_standardise", "test_subset": 1000,
         "reference": {"accuracy": 0.85, "source": "x", "kind": "reproduction", "measure": "final_test_subset",
                       "evidence": "from code"}}
+    cfg["runs"]["nielsen"] = {"monitor_test": True, "replicates": 6, "inputs": "div256", "reference": {
+        "accuracy": 0.9542, "source": "x", "measure": "peak_test", "best_of": 3, "evidence": "from code"}}
     cfg["runs"]["notebook"] = {"hidden": [128], "activation": "relu_identity_grad", "output": "relu_identity_grad",
                                "loss": "quadratic", "init": "plain", "init_scale": 0.01, "inputs": "raw"}
     _, runs, _ = load(cfg)
@@ -395,6 +397,9 @@ def test_the_sources_networks_are_configurable(cfg):
      "runs.best.reference.measure: final_test_subset needs test_subset > 0 in this run"),
     (lambda r: r.update(reference={"accuracy": 0.9, "source": "x", "evidence": "from memory"}),
      "runs.best.reference.evidence: 'from memory' is not one of"),
+    (lambda r: r.update(replicates=5, reference={"accuracy": 0.9, "source": "x", "best_of": 3}),
+     r"runs.best.reference.best_of: a best of 3 is judged over our seeds' k-subsets and needs at least 6 seeds "
+     r"\(replicates\); this run has 5"),
 ])
 def test_source_keys_are_checked(cfg, edit, message):
     edit(cfg["runs"]["best"])

@@ -68,7 +68,7 @@ def _run(name, accs, png, ref=None, **kw):
 def runs(png):
     out = [_run("low", [0.915, 0.92, 0.925], png, n_right=12,
                 ref={"accuracy": 0.95, "source": "Nielsen ch. 1", "kind": "reproduction", "measure": "final_test",
-                     "notes": "we chose <this>"}),
+                     "notes": "we chose <this>", "evidence": "from code"}),
            _run("high", [0.97], png, n_right=18),
            _run(HOSTILE, [0.93], png, ref={"accuracy": 0.9, "source": "<img src=x onerror=alert(1)>",
                                            "kind": "comparison", "measure": "peak_test"}),
@@ -133,6 +133,8 @@ def test_report_opens_with_the_ledger_and_has_every_section(runs, png):
     assert "Best run: <b>high</b>, test accuracy <b>97.00 %</b>" in html
     assert "Nielsen ch. 1" in html and "95.00 %" in html and "92.00 ± 0.50 % (3 seeds)" in html
     assert "published is 3.00 pts above our mean" in html and "we chose &lt;this&gt;" in html
+    assert "<p><b>0 of 1 published figures reproduced (1 published above ours)</b></p><table>" in html
+    assert "<td class=l>from code</td>" in html
     assert "comparison only (different protocol)" in html
     assert "12.5 s" in html and "lr 0.1 cosine to 0" in html
     assert "0123abc" in html and "Linux-test" in html and "ab" * 32 in html and "2.4.0" in html
@@ -186,6 +188,7 @@ def test_summary_and_seeds_csv(runs, tmp_path):
     low = lines[2]
     assert low["reference_accuracy"] == "0.95" and low["reference_source"] == "Nielsen ch. 1"
     assert low["test_accuracies"] == "0.915 0.92 0.925" and low["verdict"] == "above" and low["n_seeds"] == "3"
+    assert low["evidence"] == "from code" and float(low["half_width"]) > 0
     assert float(low["test_accuracy_ci_low"]) == pytest.approx(0.92 - 4.302653 * 0.005 / 3 ** 0.5, abs=1e-6)
     assert lines[0]["hidden"] == "16" and lines[0]["schedule"] == "cosine" and lines[0]["epochs_run"] == "2"
     assert "reference" not in lines[0]
@@ -233,9 +236,67 @@ def test_ledger_markdown(runs):
     rows = reproduction.ledger_rows([reproduction.run_row(r) for r in runs.values()], runs)
     md = reproduction.ledger_markdown(rows, {name: r["hp"] for name, r in runs.items()})
     lines = md.splitlines()
-    assert lines[0] == "| run | source | protocol | published | ours | verdict |"
-    assert lines[2].startswith("| low | Nielsen ch. 1 | 784-16-10, SGD | 95.00 % (final test) | 92.00 ± 0.50 % (3 seeds) | above:")
-    assert len(lines) == 4                              # only runs with a reference
+    assert lines[0] == "0 of 1 published figures reproduced (1 published above ours)"   # comparisons not counted
+    assert lines[2] == "| run | source | evidence | protocol | published | ours | verdict |"
+    assert lines[4].startswith("| low | Nielsen ch. 1 | from code | 784-16-10, SGD | 95.00 % (final test) | "
+                               "92.00 ± 0.50 % (3 seeds) | above:")
+    assert len(lines) == 6                              # only runs with a reference
+
+
+def _reproduction(name, accs, png, **ref):
+    return _run(name, accs, png, ref={"source": "s", "kind": "reproduction", "measure": "final_test", **ref})
+
+
+def test_verdict_words_and_the_headline(png):
+    runs = [_reproduction("tight", [0.95, 0.951, 0.949], png, accuracy=0.95),            # h 0.5 points
+            _reproduction("wide3", [0.93, 0.95, 0.97], png, accuracy=0.95),              # h 5 points, 3 seeds
+            _reproduction("wide8", [0.93, 0.95, 0.96, 0.94, 0.955, 0.965, 0.935, 0.945], png, accuracy=0.95),
+            _reproduction("off", [0.95, 0.951, 0.949], png, accuracy=0.97),
+            _reproduction("failed", [None], png, accuracy=0.9),
+            _run("other", [0.9], png, ref={"accuracy": 0.9, "source": "s", "kind": "comparison", "measure": "final_test"})]
+    rows = [reproduction.run_row(r) for r in runs]
+    assert [r["verdict"] for r in rows] == ["reproduced", "inconclusive", "within_spread", "above", None, "comparison"]
+    texts = [reproduction.verdict_text(r) for r in rows]
+    assert texts[0].startswith("reproduced (±0.") and "pts): published +0.00 pts from our mean" in texts[0]
+    assert texts[1].startswith("inconclusive (±") and ", 3 seeds): published" in texts[1]
+    assert texts[2].startswith("reproduced within the protocol's own spread (±") and ", 8 seeds)" in texts[2]
+    assert reproduction.headline(rows) == ("1 of 5 published figures reproduced (1 within the protocol's own "
+                                           "spread, 1 inconclusive, 1 published above ours, 1 not measured)")
+
+
+def test_a_best_of_k_figure_is_judged_against_our_best_of_k(png):
+    peaks = [0.950, 0.952, 0.954, 0.956, 0.945, 0.951]
+    run = _reproduction("nielsen", [0.9] * 6, png, accuracy=0.9542, measure="peak_test", best_of=3)
+    for seed, peak in zip(run["seeds"], peaks):
+        seed["history"] = dict(HISTORY, test_accuracy=[0.9, peak])
+    row = reproduction.run_row(run)
+    b = row["best_of_k"]
+    assert (b["k"], b["n"], b["subsets"]) == (3, 6, 20) and row["measured"] == peaks
+    assert b["low"] == 0.951 and b["high"] == 0.956    # P(best <= 0.950) = 1/20 >= 2.5 %, P(<= 0.954) = 10/20
+    assert row["verdict"] == "reproduced" and row["half_width"] == pytest.approx(0.0025)
+    assert "best of 3: " in reproduction.ours_text(row) and "P(≤ published) 0.50" in reproduction.ours_text(row)
+    assert reproduction.published_text(row, run["hp"]["reference"]) == "95.42 % (peak test, best of 3)"
+    run["hp"]["reference"]["accuracy"] = 0.96
+    row = reproduction.run_row(run)
+    assert row["verdict"] == "above" and "P(best ≤ published) 1.00" in reproduction.verdict_text(row)
+
+
+def test_stalled_seeds_are_counted_for_a_peak_figure(png):
+    run = _reproduction("stall", [0.9] * 3, png, accuracy=0.95, measure="peak_test")
+    for seed, peak in zip(run["seeds"], [0.95, 0.96, 0.80]):
+        seed["history"] = dict(HISTORY, test_accuracy=[0.5, peak])
+    row = reproduction.run_row(run)
+    assert row["n_stalled"] == 1 and "(3 seeds, 1 stalled)" in reproduction.ours_text(row)
+
+
+def test_a_figure_on_the_first_test_images_is_shown_beside_the_whole_set(png):
+    run = _reproduction("blog", [0.90, 0.91, 0.905], png, accuracy=0.85, measure="final_test_subset")
+    for seed, acc in zip(run["seeds"], [0.848, 0.852, 0.85]):
+        seed["metrics"].update(test_subset=1000, test_accuracy_subset=acc)
+    row = reproduction.run_row(run)
+    assert row["measured"] == [0.848, 0.852, 0.85]
+    assert 0.01 < row["half_width"] < 0.0277 and row["verdict"] == "reproduced"   # limit 1.25 x ±2.2 points
+    assert reproduction.ours_text(row).endswith("; all 10,000 test images: 90.50 %")
 
 
 # ---------------------------------------------------------------- the scripts, in-process
@@ -415,7 +476,7 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
         times = list(csv.DictReader(f))
     assert [(r["run"], r["train_seconds"], r["epoch_seconds"]) for r in times] == [("tiny", "1.5", "0.7 0.8"),
                                                                                    ("broken", "", "")]
-    assert Path(outputs["ledger"]).read_text().splitlines()[2].startswith("| tiny | a test |")
+    assert Path(outputs["ledger"]).read_text().splitlines()[4].startswith("| tiny | a test |")
     for p in [outputs["val_curves"], outputs["comparison"], outputs["recipes"], *outputs["sweep_plots"],
               *outputs["curve_plots"]]:
         assert Path(p).read_bytes()[:4] == b"\x89PNG"
@@ -429,3 +490,17 @@ def test_failed_runs_lists_only_runs_marked_failed(tmp_path):
     fileio.write_json(tmp_path / "b.json", {"status": "failed", "error": "diverged at epoch 2, batch 7"})
     paths = {"a": tmp_path / "a.json", "b": tmp_path / "b.json", "c": tmp_path / "missing.json"}
     assert failed_runs(paths) == [("b", "diverged at epoch 2, batch 7", str(tmp_path / "b.json"))]
+
+
+def test_the_sources_networks_in_words():
+    blog = dict(HP, hidden=[30, 30, 10], activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}], output="sigmoid",
+                loss="squared_error", init="uniform_pm1", inputs="max_standardise", test_subset=1000)
+    net, training = reproduction.network_and_training(blog)
+    assert net == ("784-30-30-10-10 0.2z/relu/0.05z/sigmoid, squared-error, U(-1,1) init, inputs by image max, "
+                   "then standardised per set")
+    assert training.endswith("also scored on the first 1,000 test images")
+    notebook = dict(HP, activation="relu_identity_grad", output="relu_identity_grad", loss="quadratic", init="plain",
+                    init_scale=None, inputs="raw")
+    assert reproduction.network_and_training(notebook)[0] == ("784-16-10 relu (identity grad)/relu (identity grad), "
+                                                              "quadratic, 0.01·N(0,1) init, raw 0-255 inputs")
+    assert reproduction.network_and_training(HP)[0] == "784-16-10 relu/softmax, cross-entropy, He init"   # as before

@@ -343,6 +343,10 @@ def check_references(runs: dict) -> None:
             need = _curve_needs(key, hp) if (at == "peak" or key != "test_accuracy") else None
         if need:
             raise ConfigError(f"{where}.measure: {ref['measure']} needs {need} in this run")
+        k = ref.get("best_of", 1)
+        if k > 1 and hp["replicates"] < 2 * k:   # with n = k seeds every "best of k" is the same one value
+            raise ConfigError(f"{where}.best_of: a best of {k} is judged over our seeds' k-subsets and needs at "
+                              f"least {2 * k} seeds (replicates); this run has {hp['replicates']}")
         for curve_key, curve in (ref.get("curves") or {}).items():
             if need := _curve_needs(curve_key, hp):
                 raise ConfigError(f"{where}.curves.{curve_key}: needs {need} in this run")

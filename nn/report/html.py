@@ -23,12 +23,14 @@ import yaml
 
 from nn import fileio
 from nn.fileio import write_text
-from nn.report.reproduction import ledger_rows, network_and_training, ours_text, pct, protocol_text, seed_status, verdict_text
+from nn.report.reproduction import (headline, ledger_rows, network_and_training, ours_text, pct, protocol_text,
+                                    published_text, seed_status, verdict_text)
 
 SUMMARY_COLUMNS = ["run", "status", "n_seeds", "n_ok", "test_accuracy_mean", "test_accuracy_sd",
                    "test_accuracy_min", "test_accuracy_max", "test_accuracy_ci_low", "test_accuracy_ci_high",
                    "test_accuracies", "test_loss_mean", "reference_accuracy", "reference_source", "reference_kind",
-                   "measure", "measured_mean", "verdict", "gap", "z", "epochs_run", "error"]
+                   "measure", "evidence", "measured_mean", "verdict", "half_width", "gap", "z", "epochs_run",
+                   "error"]
 SEED_COLUMNS = ["run", "seed", "status", "test_accuracy", "test_loss", "peak_test_accuracy", "final_val_accuracy",
                 "epochs_run", "error"]
 # Wall times differ between two runs of the same config: they have a table of their own.
@@ -134,7 +136,7 @@ def _table(header, rows, left=1, attrs=None):
 
 def _verdict_html(row):
     text = escape(verdict_text(row))
-    if row["verdict"] == "reproduced":
+    if row["verdict"] in ("reproduced", "within_spread"):
         return f'<span class="reproduced">{text}</span>'
     if row["verdict"] in ("above", "below"):
         return f'<span class="off">{text}</span>'
@@ -142,8 +144,9 @@ def _verdict_html(row):
 
 
 def _ledger(rows, runs):
-    """The top table: one line per run with a published figure, in config order."""
-    header = ["run", "source", "protocol", "published", "ours", "95% interval of our mean", "verdict"]
+    """The top table: one line per run with a published figure, in config order, after one line
+    that counts the reproductions (reproduction.headline)."""
+    header = ["run", "source", "evidence", "protocol", "published", "ours", "95% interval of our mean", "verdict"]
     body, attrs = [], []
     for row in rows:
         ref = runs[row["run"]]["hp"].get("reference")
@@ -160,13 +163,15 @@ def _ledger(rows, runs):
         if s and s["ci_low"] is not None:      # shown within [0, 100] %: the t interval can reach past it
             interval = f"{pct(max(s['ci_low'], 0.0))} – {pct(min(s['ci_high'], 1.0))}"
         ours = escape(ours_text(row)) or f'<span class="failed">{escape(row["status"])}: {escape(row["error"])}</span>'
-        body.append([f'<a href="#run-{escape(row["run"])}">{escape(row["run"])}</a>', source, protocol,
-                     f"{pct(ref['accuracy'])}<br><span class=small>{escape(ref['measure'].replace('_', ' '))}</span>",
+        published, measure = published_text(row, ref).split(" (", 1)
+        body.append([f'<a href="#run-{escape(row["run"])}">{escape(row["run"])}</a>', source,
+                     escape(ref.get("evidence") or ""), protocol,
+                     f"{escape(published)}<br><span class=small>{escape(measure.removesuffix(')'))}</span>",
                      ours, interval, _verdict_html(row)])
         attrs.append("" if row["status"] == "ok" else ' class="failed"')
     if not body:
         return "<p>No run names a published figure (<code>reference:</code> in config.yaml).</p>"
-    return _table(header, body, left={0, 1, 2, 6}, attrs=attrs)
+    return f"<p><b>{escape(headline(rows))}</b></p>" + _table(header, body, left={0, 1, 2, 3, 7}, attrs=attrs)
 
 
 def _paired_table(tests):
@@ -230,13 +235,21 @@ def _run_section(row, run):
     return "".join(out)
 
 
-VERDICT_RULE = ("<p class=small><b>Verdict:</b> <i>reproduced</i> when the published figure lies inside the 95% "
-                "prediction interval for one more run of the same protocol: our mean over seeds ± "
-                "sqrt((t·sd·sqrt(1+1/n))² + (1.96·se)²), with t Student's 97.5% quantile for n−1 degrees of "
-                "freedom and se = sqrt(p(1−p)/N) the sampling error of an accuracy measured on N images. "
-                "Otherwise the published figure is <i>above</i> or <i>below</i> ours, by the gap in points and "
-                "in standard errors sqrt(sd²(1+1/n) + se²). A <i>comparison</i> ran a different protocol: "
-                "it is shown, never called a reproduction. The 95% interval of our mean is mean ± t·sd/sqrt(n).</p>")
+VERDICT_RULE = ("<p class=small><b>Verdict</b> (stated before the runs, <code>nn.stats.judge</code>): the interval is "
+                "the 95% prediction interval for one more run of the same protocol, our mean over seeds ± h, "
+                "h = sqrt((t·sd·sqrt(1+1/n))² + (1.96·se)²), with t Student's 97.5% quantile for n−1 degrees of "
+                "freedom and se = sqrt(p(1−p)/N) the sampling error of an accuracy measured on N images; for a "
+                "published best of k runs, the 2.5–97.5% range of the best of k over every k-subset of our seeds "
+                "(h its half-width). Inside it the figure is <i>reproduced (±h)</i> when h ≤ 1 point (or, for a "
+                "source that measured on so few images that its own sampling half-width 1.96·sqrt(p(1−p)/N) is "
+                "wider, h ≤ 1.25 × that), <i>reproduced within the protocol's own spread</i> when h is wider but "
+                "from at least 8 seeds, and <i>inconclusive</i> otherwise. Outside it the published figure is "
+                "<i>above</i> or <i>below</i> ours, by the gap in points and in standard errors "
+                "sqrt(sd²(1+1/n) + se²). A <i>comparison</i> ran a different protocol: it is shown, never called "
+                "a reproduction. A seed <i>stalled</i> when its peak is more than 5 points below the best seed's. "
+                "Evidence: how we know the source's protocol, <i>from code</i> (its code, read), <i>from text</i> "
+                "(its words only) or <i>reconstructed</i> (neither settles it). The 95% interval of our mean is "
+                "mean ± t·sd/sqrt(n).</p>")
 
 
 # Said only because a test checks it on every CI run.
