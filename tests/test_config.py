@@ -359,7 +359,7 @@ def test_new_keys_default_to_off(cfg):
 
 def test_source_keys_default_to_todays_behaviour(cfg):
     _, runs, _ = load(cfg)
-    hp = runs["nielsen-ch1-30"]
+    hp = runs["keras-mnist-mlp"]   # a run that sets none of them
     assert (hp["inputs"], hp["init_scale"], hp["test_subset"]) == ("unit", None, 0)
     from nn.mnist.data import INPUT_SCALINGS
     assert nnconfig.load_schema(SCHEMA)["$defs"]["inputs"]["enum"] == list(INPUT_SCALINGS)

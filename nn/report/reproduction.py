@@ -79,15 +79,20 @@ def run_row(run) -> dict:
         if row["measured"]:
             row["measured_stats"] = stats.sample_summary(row["measured"])    # read by ours_text and the ledger
             row["measured_mean"] = row["measured_stats"]["mean"]
+            judged_values = row["measured"]
             if MEASURES[ref["measure"]][1] == "peak":      # the stall rule is about peaks
-                row["n_stalled"] = stats.stalls(row["measured"])["n_stalled"]
+                stalled = stats.stalls(row["measured"])
+                row["n_stalled"] = stalled["n_stalled"]
+                if ref.get("exclude_stalled"):   # one published run of a protocol that sometimes stalls
+                    judged_values = [v for i, v in enumerate(row["measured"]) if i not in stalled["stalled"]]
+                    row["judged_stats"] = stats.sample_summary(judged_values)
             n_measured = _n_measured(hp, ok[0], ref["measure"])
             if ref.get("best_of", 1) > 1:
-                judged = _best_of_verdict(ref, row["measured"], n_measured)
+                judged = _best_of_verdict(ref, judged_values, n_measured)
                 row["error"] = "; ".join(filter(None, [row["error"], judged.pop("error", "")]))
                 row.update(judged)
             else:
-                v = stats.verdict(ref["accuracy"], row["measured"], n_measured)
+                v = stats.verdict(ref["accuracy"], judged_values, n_measured)
                 row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"], verdict=v["verdict"])
             # a different protocol can be compared but not reproduced: no verdict word for it
             if ref["kind"] != "reproduction":
@@ -185,6 +190,9 @@ def ours_text(row) -> str:
     if b := row.get("best_of_k"):
         text += (f"; best of {b['k']}: {100 * b['mean']:.2f} % [{100 * b['low']:.2f}, {100 * b['high']:.2f}], "
                  f"P(≤ published) {b['p_at_most']:.2f}")
+    if (k := row.get("judged_stats")) and row.get("n_stalled"):   # reference exclude_stalled
+        spread = f" ± {100 * k['sd']:.2f}" if k["sd"] is not None else ""
+        text += f"; the {k['n']} that did not stall: {100 * k['mean']:.2f}{spread} %"
     if row["measure"] == "final_test_subset" and row.get("test_accuracy_mean") is not None:
         text += f"; all {row.get('n_test') or 10000:,} test images: {100 * row['test_accuracy_mean']:.2f} %"
     return text
