@@ -115,7 +115,9 @@ def script_sources(script) -> list[str]:
 
 
 def code_fingerprint(script, *extra) -> dict[str, str]:
-    """{path relative to the project: SHA-256 of its bytes} for the nn files `script` imports
-    and the `extra` files: equal wherever the project lives, different after any edit."""
-    files = [Path(p) for p in script_sources(script)] + [Path(p).resolve() for p in extra]
+    """{path relative to the project: SHA-256 of its bytes} for the nn files `script` imports,
+    the `extra` files and the nn files they import: equal wherever the project lives, different
+    after any edit."""
+    modules = {*script_sources(script), *(m for e in extra for m in script_sources(e))}   # the helper's imports too
+    files = [Path(p) for p in modules] + [Path(p).resolve() for p in extra]
     return {f.relative_to(ROOT).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files)}

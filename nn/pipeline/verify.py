@@ -323,8 +323,8 @@ def main(argv=None) -> int:
         print(f"wrote {args.manifest}: {len(manifest['runs'])} runs, fingerprint {manifest['fingerprint']}")
         return 0
     try:
-        with open(args.manifest, encoding="utf-8") as f:
-            manifest = json.load(f)
+        from nn.fileio import read_json      # bounded in size and nesting
+        manifest = read_json(args.manifest)
         rows = verify(args.results, manifest, provenance_now["fingerprint"], provenance_now)
     except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
         print(f"error: {e}", file=sys.stderr)

@@ -261,6 +261,21 @@ REPRODUCIBLE = ("Same config and seed give byte-identical results: two fresh run
                 "and this page, which also names the git commit.")
 
 
+def _numerics(n) -> str:
+    """The numerics the jobs ran with (nn.pipeline.numerics.provenance()): what explains a difference."""
+    if not n:
+        return ""
+    blas = n.get("blas") or {}
+    settings = ", ".join(f"{k}={v}" for k, v in (n.get("settings") or {}).items() if v is not None) or "none"
+    warning = (f'<p class="failed"><b>Warning:</b> {escape(n["honoured"])}: result bytes will differ from '
+               "the reference run's.</p>") if n.get("honoured") else ""
+    return (f"<p><b>Numerics:</b> {escape(n.get('mode') or '?')}; fingerprint <code>{escape(n.get('fingerprint') or '?')}</code> "
+            f"(equal fingerprints, equal result bytes); CPU {escape(n.get('cpu') or '?')}; numpy "
+            f"{escape(n.get('numpy') or '?')} dispatching {escape(' '.join(n.get('numpy_dispatch', {}).get('active', [])) or 'baseline only')}; "
+            f"{escape(blas.get('name') or 'BLAS')} {escape(blas.get('version') or '?')} kernel {escape(blas.get('corename') or '?')}; "
+            f"settings <code>{escape(settings)}</code></p>" + warning)
+
+
 def _provenance(p):
     # through JSON first: safe_dump refuses dict subclasses and tuples that Snakemake may hand over
     plain = json.loads(json.dumps(p.get("config", {}), default=str))
@@ -278,7 +293,8 @@ def _provenance(p):
         versions = _table(["package", "version"],
                           [[escape(k), escape(_cell(v))] for k, v in sorted(p.get("versions", {}).items())], left=2)
     return ("<h2>Provenance</h2>"
-            f"<p><b>Platform:</b> {escape(_cell(p.get('platform')))}<br>"
+            + _numerics(p.get("numerics"))
+            + f"<p><b>Platform:</b> {escape(_cell(p.get('platform')))}<br>"
             f"<b>Git commit:</b> {escape(p.get('git_commit') or 'not a git checkout')}</p>"
             "<h3>Package versions</h3>" + versions
             + "<h3>Dataset checksums (SHA-256 of the decompressed IDX files)</h3>"

@@ -168,6 +168,8 @@ def report_params(first_only):
     """Everything the report reads from config; seeds in the order of the per_seed() inputs."""
     return dict(
         code=code("report"),
+        # pinned or native (config `numerics`): a switch recomputes every result
+        numerics=config["numerics"],
         seeds={run: seeds[:1] if first_only else seeds for run, seeds in SEEDS.items()},
         runs=RUNS,
         sweeps=SWEEPS,

@@ -55,6 +55,8 @@ rule plot_data:
         distortions=report("results/data/plots/distortions.png", caption="../report/distortions.rst", category="Data"),
     params:
         code=code("plot_data"),
+        # pinned or native (config `numerics`): a switch recomputes every result
+        numerics=config["numerics"],
         # (run name or None, its augmentation keys): the first run that distorts its images
         distortions=preview_settings(RUNS),
     log:

@@ -18,6 +18,8 @@ rule evaluate:
         seed=r"\d+",
     params:
         code=code("evaluate"),
+        # pinned or native (config `numerics`): a switch recomputes every result
+        numerics=config["numerics"],
         k=config["evaluation"]["gallery_size"],
         # the run's architecture: a model file from another run is refused, not reported
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
@@ -49,6 +51,8 @@ rule plot_run:
         run=RUN_PATTERN,
     params:
         code=code("plot_run"),
+        # pinned or native (config `numerics`): a switch recomputes every result
+        numerics=config["numerics"],
         k=config["evaluation"]["gallery_size"],
         seed=lambda wc: SEEDS[wc.run][0],
         # the first seed's hyperparameters: its test images are scaled as its training images were

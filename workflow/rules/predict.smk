@@ -24,6 +24,8 @@ if PREDICT_DIR:
             sheet="results/predictions.png",
         params:
             code=code("predict"),
+            # pinned or native (config `numerics`): a switch recomputes every result
+            numerics=config["numerics"],
             run=PREDICT_RUN,
             # its architecture: a model file of another run is refused, not used under this name
             hp=nnconfig.seed_hparams(RUNS[PREDICT_RUN], SEEDS[PREDICT_RUN][0]),

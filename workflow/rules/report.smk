@@ -12,6 +12,8 @@ rule report:
         seeds="results/seeds.csv",
         timings="results/timings.csv",
         ledger="results/ledger.md",
+        # the numerics the jobs ran with (fingerprint, CPU, dispatch, BLAS kernel), for nn-verify
+        provenance="results/provenance.json",
         val_curves=report("results/report/val_curves.png", caption="../report/val_curves.rst", category="Comparison"),
         comparison=report("results/report/comparison.png", caption="../report/comparison.rst", category="Comparison"),
         recipes=report("results/report/recipes.png", caption="../report/recipes.rst", category="Comparison"),
@@ -40,6 +42,7 @@ use rule report as quick with:
         seeds="results/quick/seeds.csv",
         timings="results/quick/timings.csv",
         ledger="results/quick/ledger.md",
+        provenance="results/quick/provenance.json",
         val_curves="results/quick/report/val_curves.png",
         comparison="results/quick/report/comparison.png",
         recipes="results/quick/report/recipes.png",

@@ -17,6 +17,8 @@ rule train:
         seed=r"\d+",
     params:
         code=code("train"),
+        # pinned or native (config `numerics`): a switch recomputes every result
+        numerics=config["numerics"],
         # only this seed's own hyperparameters (no reference, no replicate count), sorted:
         # editing another run, a reference or the number of seeds retrains nothing here
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),

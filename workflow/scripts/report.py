@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 from nn import fileio  # noqa: E402
-from nn.pipeline import environment  # noqa: E402
+from nn.pipeline import environment, numerics  # noqa: E402
 from nn.report import figures, html, recipes, reproduction  # noqa: E402
 from nn.report.html import RUN_FIGURES  # noqa: E402
 from nn.report.published import published_overlay, recipe_frontier  # noqa: E402
@@ -58,9 +58,16 @@ def git_commit():
 
 def provenance(config, checksums):
     env = environment.check(LOCK)
+    machine = numerics.provenance()     # what the jobs computed with: the fingerprint explains a difference
     versions = {"python": env["python"], **{name: v["imported"] for name, v in env["versions"].items()}}
     return {"config": config, "checksums": checksums, "versions": versions, "environment": env,
-            "platform": platform.platform(), "git_commit": git_commit()}
+            "platform": platform.platform(), "git_commit": git_commit(), "numerics": machine}
+
+
+def machine_record(prov) -> dict:
+    """results/provenance.json: what a user compares with the reference's (nn-verify reads it)."""
+    return {"numerics": prov["numerics"], "versions": prov["versions"], "platform": prov["platform"],
+            "lock_sha256": prov["environment"].get("lock_sha256"), "git_commit": prov["git_commit"]}
 
 
 def main(log):
@@ -97,6 +104,8 @@ def main(log):
     html.write_timings_csv(out.timings, reproduction.timing_rows(runs.values()))
     fileio.write_text(out.ledger, reproduction.ledger_markdown(
         reproduction.ledger_rows(rows, runs), {name: r["hp"] for name, r in runs.items()}))
+    prov = provenance(dict(params.config), dict(params.checksums))
+    fileio.write_json(out.provenance, machine_record(prov))
     page = html.render_report(
         runs, rows, paired,
         data_plots={"The first ten training images and their labels": inp.first_ten,
@@ -108,7 +117,7 @@ def main(log):
                         "(benchmarks/recipes.jsonl)": out.recipes},
         sweep_plots=dict(zip(sweep_names, out.sweep_plots)),
         curve_plots=dict(zip(curve_runs, out.curve_plots)),
-        provenance=provenance(dict(params.config), dict(params.checksums)),
+        provenance=prov,
     )
     fileio.write_text(out.html, page)
     log(f"{len(rows)} runs, {sum(r['n_seeds'] for r in rows)} seeds, best {best}; "
