@@ -445,7 +445,7 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
     report_dir = tmp_path / "report"
     outputs = {"html": str(tmp_path / "report.html"), "summary": str(tmp_path / "summary.csv"),
                "seeds": str(tmp_path / "seeds.csv"), "timings": str(tmp_path / "timings.csv"),
-               "ledger": str(tmp_path / "ledger.md"),
+               "ledger": str(tmp_path / "ledger.md"), "provenance": str(tmp_path / "provenance.json"),
                "val_curves": str(report_dir / "val_curves.png"), "comparison": str(report_dir / "comparison.png"),
                "recipes": str(report_dir / "recipes.png"),
                "sweep_plots": [str(report_dir / "sweep-width.png")],
@@ -481,6 +481,12 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
               *outputs["curve_plots"]]:
         assert Path(p).read_bytes()[:4] == b"\x89PNG"
     assert "recipes.jsonl" in html
+    # the numerics the jobs ran with, for nn-verify and a user comparing machines
+    machine = json.loads(Path(outputs["provenance"]).read_text())
+    n = machine["numerics"]
+    assert len(n["fingerprint"]) == 16 and n["blas"]["corename"] and n["numpy_dispatch"]["active"]
+    assert f"fingerprint <code>{n['fingerprint']}</code>" in html
+    assert {"versions", "lock_sha256", "git_commit", "platform"} <= set(machine)
 
 
 def test_failed_runs_lists_only_runs_marked_failed(tmp_path):

@@ -14,6 +14,14 @@ import _common  # noqa: E402
 from nn.mnist.idx import IdxError  # noqa: E402
 
 
+def after_numerics(text: str) -> str:
+    """A job log without its opening numerics lines (what the job computes with; in this process,
+    where numpy was imported before _common, also the warning that its bytes are not the reference's)."""
+    lines = text.splitlines(keepends=True)
+    assert lines[0].startswith("numerics pinned: OpenBLAS "), lines[:1]
+    return "".join(lines[2:] if lines[1:2] and lines[1].startswith("WARNING: ") else lines[1:])
+
+
 def fake_snakemake(tmp_path, with_log=True):
     return SimpleNamespace(rule="decode", log=[str(tmp_path / "logs" / "job.log")] if with_log else [])
 
@@ -21,7 +29,7 @@ def fake_snakemake(tmp_path, with_log=True):
 def test_lines_go_to_the_log(tmp_path):
     sm = fake_snakemake(tmp_path)
     _common.run(lambda log: (log("one"), log(2)), sm)
-    assert (tmp_path / "logs" / "job.log").read_text() == "one\n2\n"
+    assert after_numerics((tmp_path / "logs" / "job.log").read_text()) == "one\n2\n"
 
 
 @pytest.mark.parametrize("error", [IdxError("x.gz: bad magic 0x1234"), FileNotFoundError("x.gz: missing")])
@@ -34,7 +42,7 @@ def test_expected_errors_exit_1_with_one_message(tmp_path, error):
         _common.run(main, fake_snakemake(tmp_path))
     message = f"error in rule decode: {error}"
     assert e.value.code == message  # sys.exit(str): Python prints it and exits with status 1
-    assert (tmp_path / "logs" / "job.log").read_text() == f"started\n{message}\n"
+    assert after_numerics((tmp_path / "logs" / "job.log").read_text()) == f"started\n{message}\n"
 
 
 def test_bugs_keep_their_traceback(tmp_path):
@@ -43,13 +51,13 @@ def test_bugs_keep_their_traceback(tmp_path):
 
     with pytest.raises(KeyError):
         _common.run(main, fake_snakemake(tmp_path))
-    text = (tmp_path / "logs" / "job.log").read_text()
+    text = after_numerics((tmp_path / "logs" / "job.log").read_text())
     assert text.startswith("Traceback") and "KeyError: 'oops'" in text
 
 
 def test_no_log_means_stderr(tmp_path, capsys):
     _common.run(lambda log: log("hello"), fake_snakemake(tmp_path, with_log=False))
-    assert capsys.readouterr().err == "hello\n"
+    assert after_numerics(capsys.readouterr().err) == "hello\n"
     assert not (tmp_path / "logs").exists()
 
 
@@ -57,4 +65,16 @@ def test_snakemake_object_is_found_in_the_running_script(tmp_path, monkeypatch):
     # Snakemake injects `snakemake` into the script it runs as __main__
     monkeypatch.setattr(sys.modules["__main__"], "snakemake", fake_snakemake(tmp_path), raising=False)
     _common.run(lambda log: log("found"))
-    assert (tmp_path / "logs" / "job.log").read_text() == "found\n"
+    assert after_numerics((tmp_path / "logs" / "job.log").read_text()) == "found\n"
+
+
+def test_a_job_that_cannot_honour_the_pin_says_so_in_one_line(tmp_path):
+    """numpy was imported before _common here (pytest), so the pin could not take effect in this
+    process: its log says what it computes with and, where that is not the reference's (an AVX-512
+    CPU, an unpinned kernel), why its bytes will differ, in one line each."""
+    _common.run(lambda log: None, fake_snakemake(tmp_path))
+    lines = (tmp_path / "logs" / "job.log").read_text().splitlines()
+    why = _common.numerics.honoured()       # None only where this CPU runs the reference's numerics anyway
+    assert lines[0].startswith("numerics pinned: ") and len(lines) == (1 if why is None else 2)
+    if why is not None:
+        assert lines[1] == f"WARNING: {why}; this job's result bytes will differ from the reference's"

@@ -302,3 +302,26 @@ def test_snakemakes_own_report_has_every_marked_figure(done, tmp_path):
     for caption in ["confusion", "sweep", "first_ten"]:  # report() captions, rendered by Snakemake
         first_words = (REPO / "workflow" / "report" / f"{caption}.rst").read_text().split(":")[0][:40]
         assert first_words in html, caption
+
+
+def test_every_job_computes_with_the_pinned_numerics_whatever_the_caller_asked(done, tmp_path):
+    """The caller's environment asks numpy for its AVX-512 loops back (NPY_DISABLE_CPU_FEATURES naming
+    only AVX512_SPR leaves X86_V4 and AVX512_ICL on); OPENBLAS_CORETYPE is left as this machine's
+    environment has it (unset here, Haswell elsewhere: tests never select another kernel). Every job
+    pins before numpy loads: its log says the Haswell kernel and numpy's X86_V3 loops only, and the
+    float64 run's files are the first run's bytes (on an AVX-512 CPU they would differ unpinned:
+    tests/test_numerics.py shows that half)."""
+    (tmp_path / "work").mkdir()
+    again = Workflow(tmp_path / "work", done.config)
+    target = "results/runs/wide/seed-3/metrics.json"
+    again.run("--cores", "2", target, env={"NPY_DISABLE_CPU_FEATURES": "AVX512_SPR"})
+    for name in ("model.npz", "history.json", "metrics.json", "test-predictions.npy"):
+        rel = f"results/runs/wide/seed-3/{name}"
+        assert again.path(rel).read_bytes() == done.path(rel).read_bytes(), rel
+    logs = sorted(again.path("results/logs").rglob("*.log"))
+    assert {p.parent.name if p.parent.name != "logs" else p.stem for p in logs} >= {"decode", "wide"}
+    for log in logs:
+        first = log.read_text().splitlines()[0]
+        assert first.startswith("numerics pinned: OpenBLAS ") and " kernel Haswell, numpy dispatch X86_V3" in first, \
+            (log, first)
+        assert "WARNING" not in log.read_text(), log
