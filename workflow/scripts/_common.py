@@ -20,10 +20,21 @@ calls main(log). A ValueError or OSError (every nn error is one: IdxError, DataE
 DownloadError, ...) means bad input or a failed fetch, not a bug: its message goes to the
 log and to stderr, and the job exits with status 1 and no traceback. Anything else is
 a bug: its traceback goes to the log and the exception propagates as usual.
+
+Ctrl-C (SIGINT) prints one line, `interrupted (Ctrl-C) in rule <rule> (<wildcards>); outputs
+not written` (to stderr, and to the log once main runs), never a KeyboardInterrupt traceback,
+wherever it lands: importing this module (the first thing every script does, before numpy or
+matplotlib) installs a sys.excepthook that prints that line for an uncaught KeyboardInterrupt.
+A Ctrl-C still raises KeyboardInterrupt, so `finally:` blocks remove temporary files, and the
+job then dies of SIGINT as Python ends any interrupted program; a second Ctrl-C is ignored.
+Snakemake's own preamble runs before any of this: the Snakefile starts every job with SIGINT
+blocked (`env --block-signal=INT`, workflow/rules/common.smk), so a Ctrl-C there stays pending
+until this module unblocks it.
 """
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -60,6 +71,42 @@ def numerics_lines() -> list[str]:
     return lines
 
 
+def interrupted_line(snakemake) -> str:
+    """The one line an interrupted job prints: its rule and wildcards."""
+    rule = getattr(snakemake, "rule", None) or "?"
+    try:
+        where = ", ".join(f"{k}={v}" for k, v in snakemake.wildcards.items())
+    except (AttributeError, TypeError):
+        where = ""
+    return f"interrupted (Ctrl-C) in rule {rule}" + (f" ({where})" if where else "") + "; outputs not written"
+
+
+def _on_sigint(signum, frame) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the cleanup
+    raise KeyboardInterrupt
+
+
+def _excepthook(kind, value, tb, previous=sys.excepthook) -> None:
+    if issubclass(kind, KeyboardInterrupt):  # Python then ends the process with SIGINT
+        print(interrupted_line(getattr(sys.modules["__main__"], "snakemake", None)), file=sys.stderr, flush=True)
+    else:
+        previous(kind, value, tb)
+
+
+def _in_a_job() -> None:
+    """Only in a job (Snakemake's preamble put `snakemake` into __main__ before this import), not
+    in a process that imports this module to test it. Unblocks SIGINT: the job started with it
+    blocked, and a Ctrl-C pending since then arrives now, to the handler."""
+    if not hasattr(sys.modules.get("__main__"), "snakemake"):
+        return
+    sys.excepthook = _excepthook
+    signal.signal(signal.SIGINT, _on_sigint)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+_in_a_job()
+
+
 def run(main, snakemake=None) -> None:
     """Call main(log) with the job's log open; turn expected errors into one clear exit."""
     if snakemake is None:  # injected into the running script, which is __main__
@@ -82,10 +129,10 @@ def run(main, snakemake=None) -> None:
             if log_path:
                 log(message)
             sys.exit(message)  # to stderr, exit status 1
-        except KeyboardInterrupt:  # Ctrl-C: Snakemake says so itself; one line here, no traceback
+        except KeyboardInterrupt:  # Ctrl-C: the line in the log; sys.excepthook prints it to stderr
             if log_path:
-                log("interrupted (Ctrl-C); outputs not written")
-            sys.exit(130)
+                log(interrupted_line(snakemake))
+            raise
         except Exception:
             if log_path:  # without a log, Python prints the traceback to stderr anyway
                 log(traceback.format_exc().rstrip())
