@@ -226,9 +226,19 @@ def read_json(path, max_bytes: int = MAX_JSON_BYTES):
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
+class _WritesOnly:
+    """A file seen by numpy as a stream, not a real file: np.save writes a real file's data with
+    tofile(), whose short write on a full disk raises an OSError with no errno ("470400 requested and
+    237440 written"); through write() the disk's own error comes back, ENOSPC, "No space left on device"."""
+
+    def __init__(self, f):
+        self.write = f.write
+
+
 def save_npy(path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.save(tmp, array, allow_pickle=False)
+    """np.save's bytes, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.lib.format.write_array(_WritesOnly(f), np.asanyarray(array), allow_pickle=False)
 
 
 def npy_header(f, name, size: int, max_bytes: int | None = None):
