@@ -120,3 +120,12 @@ def test_ctrl_c_before_main_is_one_line_and_death_by_sigint(tmp_path):
     proc = subprocess.run([sys.executable, str(script), str(SCRIPTS)], capture_output=True, text=True, timeout=60)
     assert proc.stderr == "interrupted (Ctrl-C) in rule plot_run (run=a); outputs not written\n"
     assert proc.returncode == -signal.SIGINT  # as an interrupted program ends: the shell and Snakemake see SIGINT
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_log_on_a_full_disk_is_named_in_one_line():
+    """/dev/full refuses every write with ENOSPC, as a full results/ refuses the log's next line."""
+    sm = SimpleNamespace(rule="decode", log=["/dev/full"])
+    with pytest.raises(SystemExit) as e:
+        _common.run(lambda log: log("started"), sm)
+    assert e.value.code == "error in rule decode: [Errno 28] No space left on device: '/dev/full'"

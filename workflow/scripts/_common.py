@@ -114,11 +114,27 @@ def run(main, snakemake=None) -> None:
     log_path = snakemake.log[0] if len(snakemake.log) else None
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") if log_path else contextlib.nullcontext(sys.stderr) as stream:
+    # Unbuffered: each line reaches the file at once (a crash or a kill keeps every line written so
+    # far), and a line the disk had no room for is not kept to fail again when the file closes.
+    with open(log_path, "wb", buffering=0) if log_path else contextlib.nullcontext(sys.stderr) as stream:
 
         def log(line) -> None:
-            stream.write(f"{line}\n")
-            stream.flush()  # a crash or a kill keeps every line written so far
+            if not log_path:
+                stream.write(f"{line}\n")
+                stream.flush()
+                return
+            data = f"{line}\n".encode()
+            try:
+                while data:
+                    data = data[stream.write(data):]
+            except OSError as e:  # a full disk: name the log, as atomic_path names an output
+                raise OSError(e.errno, e.strerror, log_path) from None
+
+        def log_too(line) -> None:
+            """The closing line in the log as well, if the log can still take it."""
+            if log_path:
+                with contextlib.suppress(OSError):
+                    log(line)
 
         try:
             for line in numerics_lines():
@@ -126,14 +142,11 @@ def run(main, snakemake=None) -> None:
             main(log)
         except (ValueError, OSError) as e:
             message = f"error in rule {snakemake.rule}: {e}"
-            if log_path:
-                log(message)
+            log_too(message)
             sys.exit(message)  # to stderr, exit status 1
         except KeyboardInterrupt:  # Ctrl-C: the line in the log; sys.excepthook prints it to stderr
-            if log_path:
-                log(interrupted_line(snakemake))
+            log_too(interrupted_line(snakemake))
             raise
         except Exception:
-            if log_path:  # without a log, Python prints the traceback to stderr anyway
-                log(traceback.format_exc().rstrip())
+            log_too(traceback.format_exc().rstrip())  # without a log, Python prints it to stderr anyway
             raise
