@@ -135,4 +135,6 @@ def test_a_full_disk_fails_the_writer_in_one_line_and_a_rerun_completes(kind, sm
 
     disk.unfill()
     wf.run(*command)
+    if writer.also:  # the checkpoint written before the full disk is used
+        assert "resuming run a from epoch 1 of 1" in wf.path("results/logs/train/a/seed-3.log").read_text()
     assert differences(wf, small_pipeline) == []
