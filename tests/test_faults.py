@@ -216,10 +216,10 @@ def test_ctrl_c_of_the_whole_workflow_then_rerun(done, tmp_path):
 
 
 def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp_path):
-    """Ctrl-C while two training jobs are still starting: in Snakemake's preamble or importing numpy,
-    before any main() runs (each used to print a KeyboardInterrupt traceback from its imports)."""
+    """Ctrl-C while two training jobs are still starting: in Python's startup, Snakemake's preamble or
+    importing numpy, before any main() runs (each used to print a KeyboardInterrupt traceback)."""
     wf = copy_of(done, tmp_path)
-    targets = [forget(wf, "a"), forget(wf, "slow")]
+    targets = [forget(wf, "a"), forget(wf, "diverge")]
     sm = Snakemake(wf, "--cores", "2", *targets)
     deadline = time.monotonic() + 120
     while len(jobs := [pid for pid, cmd in descendants(sm.proc.pid) if ".train.py" in cmd]) < 2:
@@ -231,12 +231,12 @@ def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp
     out = sm.output()
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     ours = [line for line in job_lines(out) if line.startswith("interrupted (Ctrl-C)")]
-    assert sorted(ours) == [INTERRUPTED.format("a"), INTERRUPTED.format("slow")], out
+    assert sorted(ours) == [INTERRUPTED.format("a"), INTERRUPTED.format("diverge")], out
     assert out.count("Error in rule train:") == 2 and out.count("died with <Signals.SIGINT: 2>") == 2, out
-    assert files_in(wf, "a") == files_in(wf, "slow") == [] and leftovers(wf) == []
+    assert files_in(wf, "a") == files_in(wf, "diverge") == [] and leftovers(wf) == []
     wf.run("--cores", "2", *targets)
     assert_same_run(done, wf, "a")
-    assert_same_run(done, wf, "slow")
+    assert_same_run(done, wf, "diverge")
 
 
 def test_second_snakemake_meets_the_lock_then_a_clean_run(done, tmp_path):
