@@ -78,7 +78,8 @@ TRAIN_A = ["results/runs/a/seed-3/model.npz", "results/runs/a/seed-3/history.jso
 FIGURES_A = [f"results/runs/a/{n}.png" for n in ("confusion", "curves", "predictions", "worst_errors", "near_misses",
                                                  "first_output")]
 REPORT = ["results/report/val_curves.png", "results/report/comparison.png", "results/report/recipes.png",
-          "results/report/published-b.png", "results/summary.csv", "results/seeds.csv", "results/ledger.md"]
+          "results/report/published-b.png", "results/summary.csv", "results/seeds.csv", "results/timings.csv",
+          "results/ledger.md", "results/provenance.json"]  # in the order the job writes them, before the page
 WRITERS = {
     "download": Writer("download", ["results/raw/train-images-idx3-ubyte.gz"], "results/raw/train-images-idx3-ubyte.gz"),
     "decode": Writer("decode", ["results/data/train-images.npy", "results/data/train-labels.npy"],

@@ -43,34 +43,6 @@ from pathlib import Path
 # checkout (or a test's copy of the project) always runs its own code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from nn.pipeline import numerics  # noqa: E402 (imports no numpy: it must pin before numpy loads)
-
-
-def _numerics_mode() -> str:
-    snakemake = getattr(sys.modules["__main__"], "snakemake", None)
-    return ((snakemake.config.get("numerics") if snakemake is not None else None) or "pinned")
-
-
-# Pinned numerics (config `numerics`, docs/interfaces.md): OpenBLAS's Haswell kernel and numpy's
-# dispatch capped at AVX2/FMA, whatever the caller's environment held, set here because every
-# script imports this module before numpy. A process that already loaded numpy (a test calling a
-# script in-process) is left as it is: the settings could not take effect in it anyway.
-NUMERICS = _numerics_mode()
-if "numpy" not in sys.modules:
-    numerics.pin(NUMERICS)
-
-
-def numerics_lines() -> list[str]:
-    """What this job computes with, and, where that is not the reference's, why its bytes differ."""
-    blas = numerics.blas_info()
-    lines = [f"numerics {NUMERICS}: OpenBLAS {blas['version'] or '?'} kernel {blas['corename'] or '?'}, "
-             f"numpy dispatch {' '.join(numerics.active_targets()) or 'baseline only'}"]
-    why = numerics.honoured() if NUMERICS == "pinned" else "numerics: native (the config asks for this CPU's fastest code)"
-    if why:
-        lines.append(f"WARNING: {why}; this job's result bytes will differ from the reference's")
-    return lines
-
-
 def interrupted_line(snakemake) -> str:
     """The one line an interrupted job prints: its rule and wildcards."""
     rule = getattr(snakemake, "rule", None) or "?"
@@ -105,6 +77,34 @@ def _in_a_job() -> None:
 
 
 _in_a_job()
+
+
+from nn.pipeline import numerics  # noqa: E402 (imports no numpy: it must pin before numpy loads)
+
+
+def _numerics_mode() -> str:
+    snakemake = getattr(sys.modules["__main__"], "snakemake", None)
+    return ((snakemake.config.get("numerics") if snakemake is not None else None) or "pinned")
+
+
+# Pinned numerics (config `numerics`, docs/interfaces.md): OpenBLAS's Haswell kernel and numpy's
+# dispatch capped at AVX2/FMA, whatever the caller's environment held, set here because every
+# script imports this module before numpy. A process that already loaded numpy (a test calling a
+# script in-process) is left as it is: the settings could not take effect in it anyway.
+NUMERICS = _numerics_mode()
+if "numpy" not in sys.modules:
+    numerics.pin(NUMERICS)
+
+
+def numerics_lines() -> list[str]:
+    """What this job computes with, and, where that is not the reference's, why its bytes differ."""
+    blas = numerics.blas_info()
+    lines = [f"numerics {NUMERICS}: OpenBLAS {blas['version'] or '?'} kernel {blas['corename'] or '?'}, "
+             f"numpy dispatch {' '.join(numerics.active_targets()) or 'baseline only'}"]
+    why = numerics.honoured() if NUMERICS == "pinned" else "numerics: native (the config asks for this CPU's fastest code)"
+    if why:
+        lines.append(f"WARNING: {why}; this job's result bytes will differ from the reference's")
+    return lines
 
 
 def run(main, snakemake=None) -> None:
