@@ -2,7 +2,8 @@
 
 Every output is written to a temporary name in the same folder and renamed into
 place only when complete, so a crash, Ctrl-C or full disk never leaves a
-half-written file where a later stage would take it as good. Every reader checks a
+half-written file where a later stage would take it as good (and the next write of a
+file removes the temporary ones a killed writer could not). Every reader checks a
 size it read from a file against the file's own length and a bound (array_bound: half
 this machine's memory) BEFORE allocating (load_npy, nn.serialize.load, nn.mnist.idx).
 Readers open regular files only (open_regular), or also a FIFO or pipe read whole up to a
@@ -38,15 +39,47 @@ def array_bound() -> int:
     return physical_memory() // 2
 
 
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no question: it ends the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM): alive
+        return True
+    return True
+
+
+def remove_stale_temps(path) -> None:
+    """Remove the temporary files of `path` whose writer is gone: a writer killed with SIGKILL (or
+    on a machine that crashed) has no chance to remove its own. A live writer's stays (two processes
+    writing one path: the last rename wins, as before); a PID taken again by another process keeps
+    its file, which is only litter: no reader takes a temporary name for the file."""
+    path = Path(path)
+    prefix, suffix = f".{path.stem}.partial-", path.suffix
+    try:
+        names = [e.name for e in os.scandir(path.parent)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path.parent / name)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it onto `path` on success.
 
     The temporary name keeps the suffix, so writers that infer a format from it
-    (np.save, matplotlib's savefig) behave as they would on the real name.
+    (np.save, matplotlib's savefig) behave as they would on the real name. Temporary files
+    of `path` left by a killed writer are removed first (remove_stale_temps).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
     try:
         yield tmp
@@ -226,9 +259,19 @@ def read_json(path, max_bytes: int = MAX_JSON_BYTES):
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
+class _WritesOnly:
+    """A file seen by numpy as a stream, not a real file: np.save writes a real file's data with
+    tofile(), whose short write on a full disk raises an OSError with no errno ("470400 requested and
+    237440 written"); through write() the disk's own error comes back, ENOSPC, "No space left on device"."""
+
+    def __init__(self, f):
+        self.write = f.write
+
+
 def save_npy(path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.save(tmp, array, allow_pickle=False)
+    """np.save's bytes, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.lib.format.write_array(_WritesOnly(f), np.asanyarray(array), allow_pickle=False)
 
 
 def npy_header(f, name, size: int, max_bytes: int | None = None):

@@ -9,6 +9,7 @@ import atexit
 import gzip
 import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -80,10 +81,71 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
     }
 
 
+def small_config(mirror: Path, sums: dict[str, str]) -> dict:
+    """The pipeline of the crash and full-disk tests: every stage and every kind of writer, about 15 s
+    on 2 CPUs. Run `a` trains one seed of 784-64-10 for one epoch (so its checkpoint is written once,
+    before its 200 kB model.npz); run `b` two seeds for three epochs with momentum, test accuracy after every epoch and
+    a published curve (so the report draws an overlay); one McNemar pair."""
+    cfg = tiny_config(mirror, sums)
+    curve = {"test_accuracy": {"epochs": [1, 2, 3], "values": [0.3, 0.5, 0.6]}}
+    cfg["runs"] = {"a": {"epochs": 1, "hidden": [64]},
+                   "b": {"replicates": 2, "epochs": 3, "momentum": 0.9, "monitor_test": True,
+                         "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction",
+                                       "measure": "peak_test", "curves": curve}}}
+    cfg["sweeps"], cfg["comparisons"] = {}, [["a", "b"]]
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def small_pipeline(tmp_path_factory) -> Workflow:
+    """small_config run once, uninterrupted, as `snakemake --cores 2`: the bytes the crash and
+    full-disk tests compare with (copy it; do not change it)."""
+    root = tmp_path_factory.mktemp("small")
+    wf = Workflow(root / "work", small_config(root / "mirror", write_tiny_mirror(root / "mirror")), mkdir=True)
+    wf.run("--cores", "2")
+    return wf
+
+
+# What differs between two uninterrupted runs of the same config, and nothing else (checked on
+# small_config): wall-clock times. Kept out of the byte comparison: logs/ and benchmarks/ (times,
+# dates), every timings.json and results/timings.csv (seconds per epoch and per seed),
+# results/checkpoints/ (a job's working state, removed when it finishes), and the report's
+# training-seconds cells (`0.0 s`: rounded to 0.1 s, a loaded machine tips them; it did, once in
+# two runs). Rather than leave report.html out whole, only those cells are blanked.
+VOLATILE_DIRS = {"logs", "benchmarks", "checkpoints"}
+VOLATILE_FILES = {"timings.json", "timings.csv"}
+REPORT_SECONDS = re.compile(rb"<td>\d+\.\d s</td>")
+
+
+def result_files(wf: Workflow) -> dict[str, bytes]:
+    """{path under results/: bytes} of every result file, with the wall times above taken out."""
+    files = {}
+    for path in sorted(wf.path("results").rglob("*")):
+        rel = path.relative_to(wf.path("results"))
+        if path.is_dir() or rel.parts[0] in VOLATILE_DIRS or path.name in VOLATILE_FILES:
+            continue
+        data = path.read_bytes()
+        if path.name == "report.html":
+            data = REPORT_SECONDS.sub(b"<td>(time)</td>", data)
+        files[str(rel)] = data
+    return files
+
+
+def differences(wf: Workflow, reference: Workflow) -> list[str]:
+    """What of wf's results is not reference's (result_files): missing, extra or other bytes."""
+    ours, theirs = result_files(wf), result_files(reference)
+    return ([f"missing: {p}" for p in sorted(set(theirs) - set(ours))] +
+            [f"extra: {p}" for p in sorted(set(ours) - set(theirs))] +
+            [f"differs: {p}" for p in sorted(set(ours) & set(theirs)) if ours[p] != theirs[p]])
+
+
 def pytest_addoption(parser):
     parser.addoption("--slurm", action="store_true",
                      help="also run the tests marked slurm: they install slurm-wlm and munge (as root) and start "
                           "a one-node Slurm; run them from a venv with requirements-slurm.lock (docs/cluster.md)")
+    parser.addoption("--crash-points", type=int, default=2, metavar="N",
+                     help="tests/test_crash.py: kill the pipeline at N seeded moments across its stages (default 2, "
+                          "what CI runs; docs/faults.md records a run of 24)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -126,7 +188,9 @@ class Workflow:
     """The pipeline in its own work dir: `run(...)` calls snakemake there."""
 
     def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile", cluster: bool = False,
-                 python: str = sys.executable):
+                 python: str = sys.executable, mkdir: bool = False):
+        if mkdir:
+            workdir.mkdir(parents=True)
         self.workdir = workdir
         self.snakefile = snakefile
         self.cluster = cluster

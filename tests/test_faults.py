@@ -192,15 +192,51 @@ def test_sigkill_of_a_training_job_then_rerun(done, tmp_path):
     assert not wf.path("results/checkpoints/slow/seed-3.npz").exists()
 
 
+INTERRUPTED = "interrupted (Ctrl-C) in rule train (run={}, seed=3); outputs not written"
+
+
+def job_lines(out: str) -> list[str]:
+    """Snakemake's output without the failed jobs' logs it shows (the profile's show-failed-logs)."""
+    return re.sub(r"^Logfile [^\n]*:\n=+\n.*?^=+\n", "", out, flags=re.M | re.S).splitlines()
+
+
 def test_ctrl_c_of_the_whole_workflow_then_rerun(done, tmp_path):
     wf, target, sm = training_in_progress(done, tmp_path)
     os.killpg(sm.proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     assert sm.wait() != 0
-    assert "Terminating processes on user request" in sm.output()
+    out = sm.output()
+    assert "Terminating processes on user request" in out
+    assert job_lines(out).count(INTERRUPTED.format("slow")) == 1 and "Traceback" not in out, out
+    assert "died with <Signals.SIGINT: 2>" in out
+    assert INTERRUPTED.format("slow") in wf.path("results/logs/train/slow/seed-3.log").read_text()
     assert files_in(wf, "slow") == [] and leftovers(wf) == []
     wf.run("--cores", "1", target)
     assert "resuming run slow from epoch " in wf.path("results/logs/train/slow/seed-3.log").read_text()
     assert_same_run(done, wf, "slow")
+
+
+def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp_path):
+    """Ctrl-C while two training jobs are still starting: in Python's startup, Snakemake's preamble or
+    importing numpy, before any main() runs (each used to print a KeyboardInterrupt traceback)."""
+    wf = copy_of(done, tmp_path)
+    targets = [forget(wf, "a"), forget(wf, "diverge")]
+    sm = Snakemake(wf, "--cores", "2", *targets)
+    deadline = time.monotonic() + 120
+    while len(jobs := [pid for pid, cmd in descendants(sm.proc.pid) if ".train.py" in cmd]) < 2:
+        assert sm.proc.poll() is None, f"snakemake ended before both trainings started:\n{sm.output()}"
+        assert time.monotonic() < deadline, "the two trainings did not start in 120 s"
+        time.sleep(0.005)
+    os.killpg(sm.proc.pid, signal.SIGINT)
+    assert sm.wait() != 0
+    out = sm.output()
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    ours = [line for line in job_lines(out) if line.startswith("interrupted (Ctrl-C)")]
+    assert sorted(ours) == [INTERRUPTED.format("a"), INTERRUPTED.format("diverge")], out
+    assert out.count("Error in rule train:") == 2 and out.count("died with <Signals.SIGINT: 2>") == 2, out
+    assert files_in(wf, "a") == files_in(wf, "diverge") == [] and leftovers(wf) == []
+    wf.run("--cores", "2", *targets)
+    assert_same_run(done, wf, "a")
+    assert_same_run(done, wf, "diverge")
 
 
 def test_second_snakemake_meets_the_lock_then_a_clean_run(done, tmp_path):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, idx_bytes
+from nn import fileio
 from nn.mnist.download import DownloadError, fetch
 
 NAME = "t10k-labels-idx1-ubyte.gz"
@@ -98,3 +99,22 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, kind):
     assert last.startswith("OSError: ") and str(path) in last, last
     assert path.read_bytes() == b"the previous, good version"
     assert [p.name for p in tmp_path.iterdir()] == [path.name], "a temp file was left"
+
+
+def test_the_next_write_removes_a_killed_writers_temp_file_not_a_live_ones(tmp_path):
+    """SIGKILL mid-write leaves `.<stem>.partial-<pid><suffix>` (tests/test_crash.py met one in
+    results/raw/); the next write of the same file removes it if that process is gone."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / f".t10k-labels-idx1-ubyte.partial-{gone}.gz"
+        busy = tmp_path / f".t10k-labels-idx1-ubyte.partial-{live.pid}.gz"
+        other = tmp_path / f".t10k-images-idx3-ubyte.partial-{gone}.gz"  # another file's: not this write's
+        for p in (stale, busy, other):
+            p.write_bytes(b"half")
+        fileio.write_bytes(tmp_path / "t10k-labels-idx1-ubyte.gz", b"whole")
+    finally:
+        live.kill()
+        live.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.name, other.name, "t10k-labels-idx1-ubyte.gz"])

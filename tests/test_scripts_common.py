@@ -2,13 +2,16 @@
 
 (That Snakemake 9 really runs the scripts this way is the workflow tests' job.)
 """
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
 import _common  # noqa: E402
 
 from nn.mnist.idx import IdxError  # noqa: E402
@@ -78,3 +81,51 @@ def test_a_job_that_cannot_honour_the_pin_says_so_in_one_line(tmp_path):
     assert lines[0].startswith("numerics pinned: ") and len(lines) == (1 if why is None else 2)
     if why is not None:
         assert lines[1] == f"WARNING: {why}; this job's result bytes will differ from the reference's"
+
+
+def test_importing_it_outside_a_job_leaves_ctrl_c_alone():
+    """The handler and hook are for jobs only: a test process (this one) keeps Python's own."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert sys.excepthook is not _common._excepthook
+
+
+def test_ctrl_c_inside_main_logs_one_line_and_propagates(tmp_path):
+    sm = SimpleNamespace(rule="train", log=[str(tmp_path / "job.log")], wildcards={"run": "a", "seed": "3"})
+
+    def main(log):
+        log("epoch 1/5")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _common.run(main, sm)
+    assert after_numerics((tmp_path / "job.log").read_text()) == \
+        "epoch 1/5\ninterrupted (Ctrl-C) in rule train (run=a, seed=3); outputs not written\n"
+
+
+JOB = """
+import os, signal, sys
+from types import SimpleNamespace
+snakemake = SimpleNamespace(rule="plot_run", log=[], wildcards={"run": "a"}, config={})  # as the preamble does
+sys.path.insert(0, sys.argv[1])
+import _common
+os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the script still imports
+import time
+time.sleep(30)
+"""
+
+
+def test_ctrl_c_before_main_is_one_line_and_death_by_sigint(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+    proc = subprocess.run([sys.executable, str(script), str(SCRIPTS)], capture_output=True, text=True, timeout=60)
+    assert proc.stderr == "interrupted (Ctrl-C) in rule plot_run (run=a); outputs not written\n"
+    assert proc.returncode == -signal.SIGINT  # as an interrupted program ends: the shell and Snakemake see SIGINT
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_log_on_a_full_disk_is_named_in_one_line():
+    """/dev/full refuses every write with ENOSPC, as a full results/ refuses the log's next line."""
+    sm = SimpleNamespace(rule="decode", log=["/dev/full"])
+    with pytest.raises(SystemExit) as e:
+        _common.run(lambda log: log("started"), sm)
+    assert e.value.code == "error in rule decode: [Errno 28] No space left on device: '/dev/full'"

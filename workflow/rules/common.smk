@@ -1,4 +1,6 @@
 # Helpers shared by the rule files (Snakemake's lint wants functions apart from rules).
+import subprocess
+
 from snakemake.exceptions import WorkflowError
 from snakemake.io import contains_wildcard
 
@@ -16,6 +18,29 @@ def code(script):
     script imports, by path relative to the project. Editing one reruns exactly the rules that import
     it; moving or copying the project, or `--directory`, changes nothing (see nn/sources.py)."""
     return code_fingerprint(os.path.join(SCRIPTS, f"{script}.py"), os.path.join(SCRIPTS, "_common.py"))
+
+
+def sigint_blocked_prefix():
+    """The shell prefix that starts a job's command with SIGINT blocked, or None where `env` cannot.
+
+    A job's Python first runs Snakemake's preamble (it unpickles the `snakemake` object, importing
+    snakemake): a Ctrl-C there would print a KeyboardInterrupt traceback that no code of ours can
+    catch. Blocked, the signal waits, pending, until workflow/scripts/_common.py has installed its
+    handler and unblocks it (about 0.1 s later): one line, no traceback. GNU env (coreutils 8.31 or
+    later) has --block-signal; elsewhere jobs start as before and only that window is unguarded."""
+    try:
+        ok = subprocess.run(["env", "--block-signal=INT", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    if not ok:
+        return None
+    bash = os.path.basename(shell.get_executable() or "") == "bash"
+    return ("set -euo pipefail; " if bash else "") + "env --block-signal=INT "  # Snakemake's own prefix, then ours
+
+
+SIGINT_BLOCKED = sigint_blocked_prefix()
+if SIGINT_BLOCKED:
+    shell.prefix(SIGINT_BLOCKED)
 
 
 # Every run's seeds (config `replicates`), the McNemar pairs, and the decoded test set.
