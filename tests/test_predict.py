@@ -340,6 +340,7 @@ from nn.pipeline import config as nnconfig
 HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [16],
       "activation": "relu", "output": "softmax", "loss": "cross_entropy", "dtype": "float32"}}
 RUNS = {{"best": HP, "wide": HP}}
+config.setdefault("numerics", "pinned")   # what the schema's default gives the real Snakefile
 include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
 include: {str(REPO / "workflow" / "rules" / "train.smk")!r}
 include: {str(REPO / "workflow" / "rules" / "predict.smk")!r}
