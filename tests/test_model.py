@@ -16,16 +16,21 @@ from nn.model import Sequential, mlp
     ("sigmoid", "sigmoid", "quadratic"), ("relu", "softmax", "cross_entropy"),
     ("tanh", "sigmoid", "cross_entropy"), ("relu", "softmax", "quadratic")])
 @pytest.mark.parametrize("n", [1, 6])
-def test_backprop_matches_finite_differences(activation, output, loss, n):
-    rng = np.random.default_rng(n)
-    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss=loss, init="xavier", rng=rng,
-                dtype=np.float64)
-    x, y = rng.normal(size=(n, 5)), one_hot(rng.integers(0, 3, n), 3, np.float64)
+def assert_gradients_match(model, x, y):
+    """Backprop's gradient of every parameter against finite differences of the mean loss."""
     model.backprop(x, y)
     analytic = {name: g.copy() for name, _, g, _ in model.parameters()}
     mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=1)).mean())  # noqa: E731
     for name, p, _, _ in model.parameters():
         assert relative_error(analytic[name], numerical_gradient(mean_loss, p)) < 1e-6, name
+
+
+def test_backprop_matches_finite_differences(activation, output, loss, n):
+    rng = np.random.default_rng(n)
+    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss=loss, init="xavier", rng=rng,
+                dtype=np.float64)
+    x, y = rng.normal(size=(n, 5)), one_hot(rng.integers(0, 3, n), 3, np.float64)
+    assert_gradients_match(model, x, y)
 
 
 def test_blog_form_and_sizes_form_agree():
@@ -252,11 +257,7 @@ def test_new_activations_backprop_through_a_whole_network(activation, output):
     model = mlp([5, 4, 3, 3], activation=activation, output=output, loss="quadratic", init="xavier", rng=rng,
                 dtype=np.float64)
     x, y = rng.normal(size=(6, 5)), one_hot(rng.integers(0, 3, 6), 3, np.float64)
-    model.backprop(x, y)
-    analytic = {name: g.copy() for name, _, g, _ in model.parameters()}
-    mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=1)).mean())  # noqa: E731
-    for name, p, _, _ in model.parameters():
-        assert relative_error(analytic[name], numerical_gradient(mean_loss, p)) < 1e-6, name
+    assert_gradients_match(model, x, y)
 
 
 def test_relu_output_needs_a_loss_on_outputs():
