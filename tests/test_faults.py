@@ -222,7 +222,10 @@ def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp
     targets = [forget(wf, "a"), forget(wf, "diverge")]
     sm = Snakemake(wf, "--cores", "2", *targets)
     deadline = time.monotonic() + 120
-    while len(jobs := [pid for pid, cmd in descendants(sm.proc.pid) if ".train.py" in cmd]) < 2:
+    # the jobs' Python itself (not the bash or env before it: a Ctrl-C in bash's first millisecond
+    # ends the job before any code of ours exists, silently; docs/faults.md F2)
+    while len([pid for pid, cmd in descendants(sm.proc.pid)
+               if ".train.py" in cmd and os.path.basename(cmd.split()[0]).startswith("python")]) < 2:
         assert sm.proc.poll() is None, f"snakemake ended before both trainings started:\n{sm.output()}"
         assert time.monotonic() < deadline, "the two trainings did not start in 120 s"
         time.sleep(0.005)
@@ -231,10 +234,9 @@ def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp
     out = sm.output()
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     ours = [line for line in job_lines(out) if line.startswith("interrupted (Ctrl-C)")]
-    # one line per job that got as far as Python; on a loaded machine Snakemake may end a job that was
-    # still starting before it printed anything (no line then, and no traceback either)
-    assert ours and len(ours) == len(set(ours)) and set(ours) <= {INTERRUPTED.format("a"), INTERRUPTED.format("diverge")}, out
-    assert out.count("Error in rule train:") == 2, out
+    # both jobs had reached Python, so both had SIGINT blocked or handled: exactly one line each
+    assert sorted(ours) == [INTERRUPTED.format("a"), INTERRUPTED.format("diverge")], out
+    assert out.count("Error in rule train:") == 2 and out.count("died with <Signals.SIGINT: 2>") == 2, out
     assert files_in(wf, "a") == files_in(wf, "diverge") == [] and leftovers(wf) == []
     wf.run("--cores", "2", *targets)
     assert_same_run(done, wf, "a")
