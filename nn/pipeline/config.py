@@ -66,7 +66,12 @@ def _first_error(validator, instance):
     return f"{_key_path(err.absolute_path)}: {err.message}"
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: the pure-Python one took a tenth of a second of
+# every `snakemake` start (a no-op included) for config.yaml and the schema alone
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(SafeLoader):
     """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last, silently)."""
 
     def construct_mapping(self, node, deep=False):
@@ -130,7 +135,7 @@ def load_schema(path) -> dict:
     a new optimiser, schedule, loss or init is one registration, and the config accepts it) and the
     default elastic_sigma from nn.augment."""
     with open(path, encoding="utf-8") as f:
-        schema = yaml.safe_load(f)
+        schema = yaml.load(f, Loader=SafeLoader)
     defs = schema.get("$defs", {})
     for key, names in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("init", INITS),
                        ("inputs", INPUT_SCALINGS)):

@@ -57,12 +57,49 @@ def _nn_imports(path: Path) -> set[str]:
     return set(_parsed_imports(str(path), st.st_mtime_ns, st.st_size))
 
 
+def _continues(statement: list[str]) -> bool:
+    """Whether an import statement goes on past its last line: a trailing backslash or an open bracket."""
+    code = " ".join(line.split("#")[0] for line in statement)
+    return code.rstrip().endswith("\\") or code.count("(") > code.count(")")
+
+
+def import_statements(text: str) -> list[ast.stmt]:
+    """The `import` and `from ... import` statements of a Python source, wherever they stand (a
+    function's lazy import too), each parsed alone: ast-parsing whole files was a fifth of a no-op
+    `snakemake`, and an import statement is one line or a bracketed, backslashed run of lines.
+    Lines inside triple-quoted strings (a docstring's example, a test's child program) are not code."""
+    lines, found, i, string_end = text.splitlines(), [], 0, None
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if string_end is not None:                     # inside a triple-quoted string
+            if string_end in line:
+                string_end = None
+            continue
+        stripped = line.lstrip()
+        if stripped.startswith(("import ", "from ")):
+            statement = [stripped]
+            while _continues(statement) and i < len(lines):
+                statement.append(lines[i])
+                i += 1
+            try:
+                found.extend(ast.parse("\n".join(statement)).body)
+            except SyntaxError:
+                pass
+            continue
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2:                  # opens a string that ends on a later line
+                string_end = quote
+                break
+    return [node for node in found if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
 @functools.lru_cache(maxsize=256)
 def _parsed_imports(path: str, mtime_ns: int, size: int) -> frozenset[str]:
     # keyed by the file's stat too, so an edited file is parsed again; the Snakefile asks for the
-    # same files once per rule, and parsing them was a fifth of a no-op `snakemake`
+    # same files once per rule
     found = set()
-    for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"), path)):
+    for node in import_statements(Path(path).read_text(encoding="utf-8")):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name == "nn" or a.name.startswith("nn.")}
         elif isinstance(node, ast.ImportFrom):
