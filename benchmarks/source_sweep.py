@@ -76,7 +76,7 @@ def main():
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["sweeps"], config["comparisons"] = {}, []
-    config["runs"] = {args.run: config["runs"][args.run]}
+    config["runs"], config["extras"] = {args.run: config["runs"][args.run]}, True
     _, runs, _ = nnconfig.load(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
     base = runs[args.run]
     images, labels = decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")

@@ -427,3 +427,23 @@ def test_source_keys_are_checked(cfg, edit, message):
     edit(cfg["runs"]["best"])
     with pytest.raises(nnconfig.ConfigError, match=message):
         load(cfg)
+
+
+def test_runs_marked_extra_train_only_with_extras_on(cfg):
+    extra = sorted(n for n, over in cfg["runs"].items() if (over or {}).get("extra"))
+    assert extra, "config.yaml marks some runs extra (the Simard comparisons)"
+    _, runs, _ = load(copy.deepcopy(cfg))
+    assert not set(extra) & set(runs) and "best" in runs
+    _, with_extras, _ = load({**copy.deepcopy(cfg), "extras": True})
+    assert set(with_extras) == set(runs) | set(extra)
+    # the mark is not a hyperparameter: the other runs' jobs are the same either way
+    assert all("extra" not in hp for hp in with_extras.values())
+    assert all(with_extras[n] == hp for n, hp in runs.items())
+    c = copy.deepcopy(cfg)
+    c["comparisons"] = [[extra[0], "best"]]
+    with pytest.raises(nnconfig.ConfigError, match=rf"comparisons\[0\]: '{extra[0]}' is not a run trained here: "
+                                                    "it is marked `extra: true` and extras is false"):
+        load(c)
+    c = {**copy.deepcopy(cfg), "runs": {"a": {"extra": True}}, "sweeps": {}, "comparisons": []}
+    with pytest.raises(nnconfig.ConfigError, match="every run is marked `extra: true`"):
+        load(c)

@@ -294,9 +294,14 @@ def canonical(hp: dict) -> dict:
 
 
 def expand_runs(config: dict, schema: dict) -> dict:
-    """{run name: full hyperparameter dict}: defaults <- run overrides, then every sweep point."""
+    """{run name: full hyperparameter dict}: defaults <- run overrides, then every sweep point.
+    A run marked `extra: true` is left out unless the config says `extras: true`; the mark is not
+    a hyperparameter (switching extras on leaves every other run's results as they are)."""
     defaults = config["defaults"]
-    runs = {name: canonical({**defaults, **(over or {})}) for name, over in config["runs"].items()}
+    runs = {name: canonical({**defaults, **{k: v for k, v in (over or {}).items() if k != "extra"}})
+            for name, over in config["runs"].items() if config.get("extras") or not (over or {}).get("extra")}
+    if not runs:
+        raise ConfigError("runs: every run is marked `extra: true` and extras is false; nothing to train")
     overrides_schema = {"$defs": schema["$defs"], **schema["$defs"]["overrides"]}
     check = Draft202012Validator(overrides_schema)
     for sweep, info in expand_sweeps(config).items():
@@ -386,7 +391,9 @@ def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
     for i, pair in enumerate(config.get("comparisons") or []):
         for name in pair:
             if name not in runs:
-                raise ConfigError(f"comparisons[{i}]: {name!r} is not a run")
+                extra = name in (config.get("runs") or {}) and ((config["runs"][name] or {}).get("extra"))
+                raise ConfigError(f"comparisons[{i}]: {name!r} is not a run" +
+                                  (" trained here: it is marked `extra: true` and extras is false" if extra else ""))
         if pair[0] == pair[1]:
             raise ConfigError(f"comparisons[{i}]: compares {pair[0]!r} with itself")
         out.append((pair[0], pair[1]))
