@@ -526,3 +526,13 @@ def test_a_single_published_run_is_judged_against_the_seeds_that_did_not_stall(p
         text = reproduction.ours_text(row)
         assert "8 seeds, 2 stalled" in text
         assert ("the 6 that did not stall: 96.32 ± 0.09 %" in text) == exclude
+
+
+def test_a_row_with_unpublished_parameters_gives_the_band_they_span(png):
+    band = {"low": 0.1135, "high": 0.9017, "over": "lr 0.5-4 x spread 0.01-0.03"}
+    row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417, band=band))
+    assert row["verdict"] == "above"
+    assert reproduction.verdict_text(row).endswith(
+        "; the unpublished parameters' range (lr 0.5-4 x spread 0.01-0.03) gives 11.35 % to 90.17 %")
+    row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417))
+    assert "range" not in reproduction.verdict_text(row)

@@ -63,7 +63,7 @@ def run_row(run) -> dict:
            "test_accuracies": [s["metrics"]["test_accuracy"] for s in ok],
            "reference_accuracy": ref.get("accuracy"), "reference_source": ref.get("source"),
            "reference_kind": ref.get("kind") if ref else None, "measure": ref.get("measure") if ref else None,
-           "evidence": ref.get("evidence"), "measured": [], "verdict": None, "gap": None, "z": None,
+           "evidence": ref.get("evidence"), "band": ref.get("band"), "measured": [], "verdict": None, "gap": None, "z": None,
            "half_width": None}
     acc = stats.sample_summary(row["test_accuracies"]) if ok else {}
     row.update({f"test_accuracy_{k}": acc.get(k) for k in ("mean", "sd", "min", "max", "ci_low", "ci_high")})
@@ -205,7 +205,16 @@ VERDICT_WORDS = {"reproduced": "reproduced", "within_spread": "reproduced within
 def verdict_text(row) -> str:
     """'reproduced (±0.45 pts)', 'inconclusive (±1.80 pts, 3 seeds)', 'below: published is 1.20 pts
     below our mean (3.1 SE)', or 'comparison only ...'; each inside-the-interval verdict with the
-    published figure's distance from our mean."""
+    published figure's distance from our mean; then the band a reference's unpublished parameters
+    span (reference `band`), where it has one."""
+    text = _verdict_words(row)
+    if (band := row.get("band")) and text:
+        text += (f"; the unpublished parameters' range ({band['over']}) gives "
+                 f"{pct(band['low'])} to {pct(band['high'])}")
+    return text
+
+
+def _verdict_words(row) -> str:
     v = row["verdict"]
     if v is None:
         return ""

@@ -84,7 +84,8 @@ from nn.pipeline import numerics  # noqa: E402 (imports no numpy: it must pin be
 
 def _numerics_mode() -> str:
     snakemake = getattr(sys.modules["__main__"], "snakemake", None)
-    return ((snakemake.config.get("numerics") if snakemake is not None else None) or "pinned")
+    config = getattr(snakemake, "config", None) or {}     # a test's stand-in may have no config
+    return config.get("numerics") or "pinned"
 
 
 # Pinned numerics (config `numerics`, docs/interfaces.md): OpenBLAS's Haswell kernel and numpy's
