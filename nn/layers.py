@@ -116,9 +116,15 @@ class Linear(Layer):
 class Activation(Layer):
     """An elementwise (or row-wise) function with no parameters.
 
-    Subclasses fill `out` from z in forward, and compute the local derivative from their
-    own output in backward, which is all sigmoid, tanh, ReLU and softmax need.
+    Subclasses fill `out` from z in forward (their `function(z, out=...)`, or a `fill` of their
+    own), and compute the local derivative from their own output in backward, which is all
+    sigmoid, tanh, ReLU and softmax need.
     """
+
+    function = None     # (z, out=buffer) -> out
+
+    def fill(self, z, out):
+        self.function(z, out=out)
 
     def forward(self, z):
         self.out = self._buffer("out", z.shape, z.dtype)
@@ -142,8 +148,7 @@ def sigmoid(z, out=None):
 
 @register("sigmoid", activation=True)
 class Sigmoid(Activation):
-    def fill(self, z, out):
-        sigmoid(z, out=out)
+    function = staticmethod(sigmoid)
 
     def local_backward(self, grad, s, dz):
         np.subtract(1, s, out=dz)   # sigma' = sigma (1 - sigma)
@@ -153,8 +158,7 @@ class Sigmoid(Activation):
 
 @register("tanh", activation=True)
 class Tanh(Activation):
-    def fill(self, z, out):
-        np.tanh(z, out=out)
+    function = staticmethod(np.tanh)
 
     def local_backward(self, grad, t, dz):
         np.multiply(t, t, out=dz)   # tanh' = 1 - tanh^2
@@ -230,8 +234,7 @@ def softmax(z, out=None):
 
 @register("softmax", activation=True)
 class Softmax(Activation):
-    def fill(self, z, out):
-        softmax(z, out=out)
+    function = staticmethod(softmax)
 
     def local_backward(self, grad, s, dz):
         # Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)
