@@ -93,9 +93,9 @@ def main():
         else:
             n_train = len(images) - hp["validation"]
             x = network_inputs(hp, images[:n_train], model.dtype)
-            final_cost, _ = model.evaluate(x, labels[:n_train])
+            (final_cost,), _ = model.evaluate(x, labels[:n_train])
             ours = costs_after_rounds(history, final_cost, sorted(published))
-            _, test_accuracy = model.evaluate(network_inputs(hp, test[0], model.dtype), test[1])
+            _, (test_accuracy,) = model.evaluate(network_inputs(hp, test[0], model.dtype), test[1])
             line = {"run": args.run, "point": point, "costs": {str(r): round(c, 5) for r, c in ours.items()},
                     "distance": round(distance(ours, published), 5), "test_accuracy": round(test_accuracy, 4),
                     "dtype": args.dtype, "seconds": round(time.perf_counter() - start, 1)}

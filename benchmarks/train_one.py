@@ -45,7 +45,7 @@ def main(argv):
     test = decode_split(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
     start = time.perf_counter()
     model, h, _ = train_run(hp, *train, log=lambda line: None, test=test if hp["monitor_test"] else None)
-    _, accuracy = model.evaluate(to_inputs(test[0], model.dtype), test[1])
+    _, (accuracy,) = model.evaluate(to_inputs(test[0], model.dtype), test[1])
     fmt = lambda v: "-" if v is None else f"{v:.4f}"                                   # noqa: E731
     print(name, f"test {accuracy:.4f}", f"peak test {fmt(max(h['test_accuracy']) if h.get('test_accuracy') else None)}",
           f"validation {fmt(h['val_accuracy'][-1] if h.get('val_accuracy') else None)}",

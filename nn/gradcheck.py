@@ -10,15 +10,15 @@ import numpy as np
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """dF/dx by central differences, F = f() a scalar that reads x, which is nudged in place."""
     grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)  # views: nudging flat nudges x
-    for i in range(flat.size):  # a loop over elements is fine here: this is a test, not training
-        old = flat[i]
-        flat[i] = old + h
+    # by index into x itself: a replica's slice of a stack is no contiguous array, and reshape would copy it
+    for i in np.ndindex(x.shape):  # a loop over elements is fine here: this is a test, not training
+        old = x[i]
+        x[i] = old + h
         plus = f()
-        flat[i] = old - h
+        x[i] = old - h
         minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
     return grad
 
 

@@ -1,8 +1,13 @@
 """Layers: each one a forward pass, a backward pass, and its parameters with their gradients.
 
-A layer maps a batch of row vectors (batch, n_in) to (batch, n_out). forward() remembers
-what backward() will need; backward(grad) takes dLoss/dOutput and returns dLoss/dInput,
-filling self.grads (same keys as self.params) on the way.
+A layer maps a stack of batches of row vectors (k, batch, n_in) to (k, batch, n_out): k
+networks side by side (the replicas: the seeds of a run), each with its own parameters along
+the leading axis, as JAX's vmap or torch.func.stack_module_state hold an ensemble. One network
+is a stack of one. numpy's matmul runs each slice as its own BLAS product, so every replica's
+numbers are the bits it gets trained alone. A first layer also takes one (batch, n_in) batch
+shared by every replica (full-batch training, evaluation): matmul broadcasts it.
+forward() remembers what backward() will need; backward(grad) takes dLoss/dOutput and returns
+dLoss/dInput, filling self.grads (same keys as self.params) on the way.
 
 Speed: every array a layer produces lives in a buffer it owns and reuses for the next
 batch of the same shape, so training allocates nothing per step. The price is that an
@@ -66,43 +71,53 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+def generators(rng, replicas: int = 1) -> list:
+    """One numpy Generator per replica: a list of them as given, or one Generator (a stack of
+    one), or an int seed (None means seed 0, so an unseeded model is still repeatable)."""
+    if isinstance(rng, (list, tuple)):
+        return list(rng)
+    if isinstance(rng, np.random.Generator):
+        return [rng]
+    return [np.random.default_rng((rng or 0) + r) for r in range(replicas)]
+
+
 @register("linear")
 class Linear(Layer):
-    """y = x @ W + b, W (n_in, n_out) so a batch of rows multiplies without a transpose."""
+    """y = x @ W + b for each replica: W (k, n_in, n_out), so a batch of rows multiplies without a transpose."""
 
     def __init__(self, n_in: int, n_out: int, init: str = "normal", rng=None, dtype=np.float32,
-                 init_scale: float | None = None):
-        # rng: a Generator or an int seed; None means seed 0, so an unseeded model is still repeatable.
-        # init=None gives zeros, for weights about to be loaded from a file. init_scale: the
-        # spread of a scheme that takes one ("plain"); None = the scheme's default.
+                 init_scale: float | None = None, replicas: int = 1):
+        # rng: one Generator per replica (generators()); each replica's W and b come from its own.
+        # init=None gives zeros for `replicas` networks, for weights about to be loaded from a file.
+        # init_scale: the spread of a scheme that takes one ("plain"); None = the scheme's default.
         if init is None:
-            W, b = np.zeros((n_in, n_out), dtype), np.zeros(n_out, dtype)
+            W, b = np.zeros((replicas, n_in, n_out), dtype), np.zeros((replicas, n_out), dtype)
         else:
-            rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
-            W, b = init_weights(init, n_in, n_out, rng, dtype, scale=init_scale)
-        self.params = {"W": W, "b": b}
+            drawn = [init_weights(init, n_in, n_out, g, dtype, scale=init_scale) for g in generators(rng, replicas)]
+            W, b = np.stack([w for w, _ in drawn]), np.stack([b for _, b in drawn])
+        self.params = {"W": W, "b": b}                        # (k, n_in, n_out), (k, n_out)
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
 
     @property
     def shape(self):
-        return self.params["W"].shape
+        return self.params["W"].shape[1:]
 
     def forward(self, x):
         W, b = self.params["W"], self.params["b"]
-        self.x = x                                            # (batch, n_in), for dW
-        out = self._buffer("out", (x.shape[0], W.shape[1]), W.dtype)
-        np.matmul(x, W, out=out)                              # (batch, n_out)
-        out += b
+        self.x = x                                            # (k, batch, n_in) or a shared (batch, n_in)
+        out = self._buffer("out", (W.shape[0], x.shape[-2], W.shape[2]), W.dtype)
+        np.matmul(x, W, out=out)                              # (k, batch, n_out)
+        out += b[:, None, :]
         return out
 
     def backward(self, grad, need_input_grad=True):
         W = self.params["W"]
-        np.matmul(self.x.T, grad, out=self.grads["W"])        # (n_in, n_out)
-        grad.sum(axis=0, out=self.grads["b"])                 # (n_out,)
+        np.matmul(self.x.swapaxes(-1, -2), grad, out=self.grads["W"])   # (k, n_in, n_out)
+        grad.sum(axis=-2, out=self.grads["b"])                          # (k, n_out)
         if not need_input_grad:  # the first layer: dLoss/dpixels is a third matmul nobody uses
             return None
-        dx = self._buffer("dx", self.x.shape, W.dtype)
-        return np.matmul(grad, W.T, out=dx)                   # (batch, n_in)
+        dx = self._buffer("dx", grad.shape[:-1] + W.shape[1:2], W.dtype)
+        return np.matmul(grad, W.swapaxes(-1, -2), out=dx)              # (k, batch, n_in)
 
     def spec(self):
         n_in, n_out = self.shape
@@ -219,16 +234,16 @@ class Scaled(Activation):
 
 
 def row_max(z):
-    """(batch, k) -> (batch, 1) row maxima. Same as z.max(axis=1, keepdims=True), but numpy's
+    """(..., classes) -> (..., 1) row maxima. Same as z.max(axis=-1, keepdims=True), but numpy's
     reductions along a short last axis are slow (~10 us for 128x10) and argmax is not."""
-    return z[np.arange(len(z)), z.argmax(axis=1)][:, None]
+    return np.take_along_axis(z, z.argmax(axis=-1)[..., None], axis=-1)
 
 
 def softmax(z, out=None):
     """Row-wise e^z / sum(e^z), shifted by the row max first so exp never overflows."""
     out = np.subtract(z, row_max(z), out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
+    out /= out.sum(axis=-1, keepdims=True)
     return out
 
 
@@ -239,7 +254,7 @@ class Softmax(Activation):
     def local_backward(self, grad, s, dz):
         # Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)
         np.multiply(grad, s, out=dz)
-        dz -= s * dz.sum(axis=1, keepdims=True)
+        dz -= s * dz.sum(axis=-1, keepdims=True)
 
 
 @register("dropout")
@@ -248,27 +263,30 @@ class Dropout(Layer):
 
     Training mode: each value is zeroed with probability `rate` and the survivors are divided
     by 1 - rate, so the expected output equals the input and eval mode is the identity (no
-    rescaling at test time). The mask is drawn from the Generator given to set_mode(), the
-    run's one seeded Generator, so the same seed gives the same masks.
+    rescaling at test time). Each replica's mask is drawn from its own Generator, given to
+    set_mode() (the run's seeded Generators, one per replica), so the same seed gives the same masks.
     """
 
     def __init__(self, rate: float):
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
-        self.rng = None
+        self.rngs = None
 
     def set_mode(self, training, rng=None):
         if training and self.rate and rng is None:
             raise ValueError("Dropout: training mode needs a numpy Generator to draw masks from")
-        self.training, self.rng = training, rng
+        self.training, self.rngs = training, None if rng is None else generators(rng)
 
     def forward(self, x):
         self.active = self.training and self.rate > 0
         if not self.active:
             return x
-        mask = self._buffer("mask", x.shape, x.dtype)        # (batch, n): 0 or 1 / (1 - rate)
-        self.rng.random(out=mask, dtype=mask.dtype)          # uniform [0, 1)
+        mask = self._buffer("mask", x.shape, x.dtype)        # (k, batch, n): 0 or 1 / (1 - rate)
+        if len(self.rngs) != len(mask):
+            raise ValueError(f"Dropout: {len(self.rngs)} Generators for {len(mask)} replicas")
+        for rng, replica_mask in zip(self.rngs, mask):
+            rng.random(out=replica_mask, dtype=mask.dtype)    # uniform [0, 1), each replica from its own
         np.greater_equal(mask, self.rate, out=mask)          # kept with probability 1 - rate
         mask *= 1 / (1 - self.rate)
         out = self._buffer("out", x.shape, x.dtype)

@@ -1,7 +1,10 @@
 """Losses: how far the network's output is from the one-hot target, and which way to move.
 
-Each loss gives the per-sample cost (batch,) and the gradient of the batch MEAN, so
+Each loss gives the per-sample cost (k, batch) and the gradient of the batch MEAN, so
 the learning rate means the same thing at every batch size (Nielsen's eta convention).
+Outputs carry the replica axis (k, batch, classes) (nn.layers); targets are (k, batch,
+classes) or one (batch, classes) shared by every replica. value_and_grad returns each
+replica's mean loss (k,), computed replica by replica exactly as for one network.
 
 Cross-entropy is fused with its output activation: it takes the logits z and computes
 log-softmax / log-sigmoid directly, which is stable for any z, and its gradient with
@@ -24,6 +27,11 @@ def one_hot(labels, n_classes: int = 10, dtype=np.float32):
     return y
 
 
+def per_replica(values) -> np.ndarray:
+    """(k,) float64 from k numpy scalars: one mean loss per replica."""
+    return np.array([float(v) for v in values])
+
+
 class Quadratic:
     """C = 1/(2n) sum_x ||y - a||^2, on the network's output a."""
     name = "quadratic"
@@ -31,13 +39,14 @@ class Quadratic:
 
     def per_sample(self, a, y):
         d = a - y
-        return 0.5 * np.einsum("ij,ij->i", d, d)               # (batch,)
+        return 0.5 * np.einsum("...ij,...ij->...i", d, d)     # (k, batch)
 
     def value_and_grad(self, a, y):
-        d = a - y                                              # (batch, 10)
-        loss = 0.5 * np.vdot(d, d) / len(a)
-        d /= len(a)
-        return float(loss), d
+        n = a.shape[-2]
+        d = a - y                                              # (k, batch, 10)
+        loss = per_replica(0.5 * np.vdot(r, r) / n for r in d)
+        d /= n
+        return loss, d
 
 
 class SquaredError:
@@ -51,13 +60,14 @@ class SquaredError:
 
     def per_sample(self, a, y):
         d = a - y
-        return np.einsum("ij,ij->i", d, d)                     # (batch,)
+        return np.einsum("...ij,...ij->...i", d, d)            # (k, batch)
 
     def value_and_grad(self, a, y):
-        d = a - y                                              # (batch, 10)
-        loss = np.vdot(d, d) / len(a)
-        d *= 2 / len(a)                                        # d/da of the mean: 2 (a - y) / n
-        return float(loss), d
+        n = a.shape[-2]
+        d = a - y                                              # (k, batch, 10)
+        loss = per_replica(np.vdot(r, r) / n for r in d)
+        d *= 2 / n                                             # d/da of the mean: 2 (a - y) / n
+        return loss, d
 
 
 class LabelDifference:
@@ -71,14 +81,15 @@ class LabelDifference:
     fuses = None
 
     def per_sample(self, a, y):
-        d = a - y.argmax(axis=1)[:, None].astype(a.dtype)       # (batch, 10): output minus the label
-        return 0.5 * np.einsum("ij,ij->i", d, d)
+        d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)    # (k, batch, 10): output minus the label
+        return 0.5 * np.einsum("...ij,...ij->...i", d, d)
 
     def value_and_grad(self, a, y):
-        d = a - y.argmax(axis=1)[:, None].astype(a.dtype)
-        loss = 0.5 * np.vdot(d, d) / len(a)
-        d /= len(a)
-        return float(loss), d
+        n = a.shape[-2]
+        d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)
+        loss = per_replica(0.5 * np.vdot(r, r) / n for r in d)
+        d /= n
+        return loss, d
 
 
 class SoftmaxCrossEntropy:
@@ -87,20 +98,21 @@ class SoftmaxCrossEntropy:
     fuses = Softmax
 
     def per_sample(self, z, y):
-        shifted = z - row_max(z)                               # (batch, 10), max 0: exp can't overflow
-        return np.log(np.exp(shifted).sum(axis=1)) - np.einsum("ij,ij->i", shifted, y)
+        shifted = z - row_max(z)                               # (k, batch, 10), max 0: exp can't overflow
+        return np.log(np.exp(shifted).sum(axis=-1)) - np.einsum("...ij,...ij->...i", shifted, y)
 
     def value_and_grad(self, z, y):
         # per_sample and softmax in one pass: the exp is the costly part, do it once
-        n = len(z)
-        shifted = z - row_max(z)                               # (batch, 10)
+        n = z.shape[-2]
+        shifted = z - row_max(z)                               # (k, batch, 10)
         p = np.exp(shifted)
-        total = p.sum(axis=1, keepdims=True)                   # (batch, 1)
-        loss = (np.log(total).sum() - np.vdot(shifted, y)) / n
+        total = p.sum(axis=-1, keepdims=True)                  # (k, batch, 1)
+        targets = np.broadcast_to(y, z.shape)
+        loss = per_replica((np.log(t).sum() - np.vdot(s, yr)) / n for t, s, yr in zip(total, shifted, targets))
         p /= total
         p -= y
         p /= n
-        return float(loss), p
+        return loss, p
 
 
 class SigmoidCrossEntropy:
@@ -113,14 +125,14 @@ class SigmoidCrossEntropy:
     fuses = Sigmoid
 
     def per_sample(self, z, y):
-        return (np.logaddexp(0, z) - y * z).sum(axis=1)
+        return (np.logaddexp(0, z) - y * z).sum(axis=-1)
 
     def value_and_grad(self, z, y):
-        loss = self.per_sample(z, y).mean()
+        loss = per_replica(row.mean() for row in self.per_sample(z, y))
         a = sigmoid(z)
         a -= y
-        a /= len(z)
-        return float(loss), a
+        a /= z.shape[-2]
+        return loss, a
 
 
 # The one list of losses: name -> its class, or {output activation: class} where the fused

@@ -4,13 +4,18 @@ Two ways to build one:
     Sequential([Linear(784, 30), ReLU(), Linear(30, 10), Sigmoid()])      # the blog's form
     mlp([784, 30, 10], activation="relu", output="sigmoid", rng=seed)     # the seeds' form
 
+A model is a stack of k networks of one architecture (its replicas; nn.layers): mlp(...,
+rng=[Generator per seed]) builds k seeds' networks side by side, trained as one computation
+and each getting the bits it gets alone. One network is a stack of one. Every result carries
+the replica axis first: predict(x) is (k, n) for inputs x (n, n_in).
+
 Its file format (save, load) is nn.serialize.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear, activation_layer
+from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear, activation_layer, generators
 from nn.losses import get_loss, one_hot
 
 INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
@@ -30,6 +35,9 @@ class Sequential:
         self.dtype = linears[0].params["W"].dtype
         if any(l.params["W"].dtype != self.dtype for l in linears):
             raise ValueError(f"Sequential: Linear layers mix dtypes; make them all {self.dtype}")
+        self.replicas = len(linears[0].params["W"])
+        if any(len(l.params["W"]) != self.replicas for l in linears):
+            raise ValueError("Sequential: Linear layers hold different numbers of replicas")
         last = self.layers[-1]
         self.output = last.kind if last.kind in ACTIVATIONS else None
         self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)
@@ -38,20 +46,21 @@ class Sequential:
         self.flat_params, self.flat_grads = self._flatten()
 
     def _flatten(self):
-        """Move every parameter, and its grad, into one contiguous array; the layers keep views
-        into it. An optimiser then updates the whole model in a few numpy calls, not a few per
-        array (per-call overhead is what small batches pay for). The model owns its layers'
-        arrays from here on: do not put the same layer object into two models."""
+        """Move every parameter, and its grad, into one array (k, n_params), a row per replica; the
+        layers keep views into it. An optimiser then updates the whole stack in a few numpy calls,
+        not a few per array (per-call overhead is what small batches pay for). The model owns its
+        layers' arrays from here on: do not put the same layer object into two models."""
         arrays = [(layer, key) for layer in self.layers for key in layer.params]
-        total = sum(layer.params[key].size for layer, key in arrays)
-        flat_params, flat_grads = np.empty(total, self.dtype), np.zeros(total, self.dtype)
+        total = sum(layer.params[key][0].size for layer, key in arrays)
+        k = self.replicas
+        flat_params, flat_grads = np.empty((k, total), self.dtype), np.zeros((k, total), self.dtype)
         start = 0
         for layer, key in arrays:
             p = layer.params[key]
-            end = start + p.size
-            layer.params[key] = flat_params[start:end].reshape(p.shape)
+            end = start + p[0].size
+            layer.params[key] = flat_params[:, start:end].reshape(p.shape)   # a view: rows split, not copied
             layer.params[key][...] = p
-            layer.grads[key] = flat_grads[start:end].reshape(p.shape)
+            layer.grads[key] = flat_grads[:, start:end].reshape(p.shape)
             start = end
         return flat_params, flat_grads
 
@@ -66,14 +75,16 @@ class Sequential:
         return x
 
     def forward(self, x):
-        """(batch, n_in) -> (batch, n_out) output activations; a layer buffer, see nn.layers."""
+        """(batch, n_in) -> (k, batch, n_out) output activations; a layer buffer, see nn.layers."""
         return self._run(self.layers, self._check_inputs(x))
 
     def backprop(self, x, y):
         """One forward and backward pass on a batch: fills every layer's grads.
 
-        x (batch, n_in) inputs, y (batch, n_out) targets. Returns (mean loss, scores), scores
-        being the logits under a fused loss and the outputs otherwise: same argmax either way.
+        x (k, batch, n_in) inputs, one batch per replica, or a (batch, n_in) batch they share;
+        y the targets, (k, batch, n_out) or (batch, n_out). Returns (mean loss of each replica
+        (k,), scores (k, batch, n_out)), scores being the logits under a fused loss and the
+        outputs otherwise: same argmax either way.
         """
         scores = self._run(self.body, x)
         loss, grad = self.loss.value_and_grad(scores, y)
@@ -82,8 +93,8 @@ class Sequential:
         return loss, scores
 
     def train(self, rng=None) -> None:
-        """Training mode: Dropout layers drop, drawing their masks from the Generator rng (needed if any).
-        fit() switches it on for its training batches only."""
+        """Training mode: Dropout layers drop, each replica drawing its masks from its own Generator
+        (rng: a list, one per replica; needed if any). fit() switches it on for its training batches only."""
         for layer in self.layers:
             layer.set_mode(True, rng)
 
@@ -93,7 +104,7 @@ class Sequential:
             layer.set_mode(False)
 
     def parameters(self):
-        """(name, array, grad, is_weight) for every trainable array, in a fixed order."""
+        """(name, array, grad, is_weight) for every trainable array, in a fixed order; arrays (k, ...)."""
         for i, layer in enumerate(self.layers):
             for key, p in layer.params.items():
                 yield f"{i}.{key}", p, layer.grads[key], key == "W"
@@ -115,35 +126,38 @@ class Sequential:
 
     def _chunked(self, layers, x):
         x = self._check_inputs(x)
-        out = np.empty((len(x), self.n_out), self.dtype)
+        out = np.empty((self.replicas, len(x), self.n_out), self.dtype)
         for start in range(0, len(x), INFERENCE_ROWS):
-            out[start:start + INFERENCE_ROWS] = self._run(layers, x[start:start + INFERENCE_ROWS])
+            out[:, start:start + INFERENCE_ROWS] = self._run(layers, x[start:start + INFERENCE_ROWS])
         return out
 
     def predict_proba(self, x):
-        """(n, n_in) -> (n, n_out): softmax probabilities or sigmoid activations."""
+        """(n, n_in) -> (k, n, n_out): softmax probabilities or sigmoid activations."""
         return self._chunked(self.layers, x)
 
     def predict(self, x):
-        """(n, n_in) -> (n,) int64 predicted classes."""
-        return self._chunked(self.body, x).argmax(axis=1).astype(np.int64)
+        """(n, n_in) -> (k, n) int64 predicted classes."""
+        return self._chunked(self.body, x).argmax(axis=-1).astype(np.int64)
 
     def sample_losses(self, x, labels):
-        """(n,) loss of each image under the model's own training loss."""
+        """(k, n) loss of each image under the model's own training loss."""
         return self.loss.per_sample(self._chunked(self.body, x), one_hot(labels, self.n_out, self.dtype))
 
     def outputs_and_losses(self, x, labels):
         """(predict_proba(x), sample_losses(x, labels)) from one forward pass: what evaluation needs."""
-        scores = self._chunked(self.body, x)                                   # (n, n_out)
+        scores = self._chunked(self.body, x)                                   # (k, n, n_out)
         losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
         tail = self.layers[len(self.body):]                                    # the fused output layer, if any
         return (self._run(tail, scores).copy() if tail else scores), losses
 
     def evaluate(self, x, labels):
-        """(mean loss, accuracy) on inputs x (n, n_in) and integer labels (n,), in one pass."""
+        """(mean loss, accuracy) of each replica, two (k,) float64 arrays, on inputs x (n, n_in)
+        and integer labels (n,), in one pass."""
         scores = self._chunked(self.body, x)
         losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
-        return float(losses.mean()), float(np.mean(scores.argmax(axis=1) == labels))
+        right = scores.argmax(axis=-1) == labels
+        return (np.array([float(row.mean()) for row in losses]),
+                np.array([float(np.mean(row)) for row in right]))
 
     # --- description ------------------------------------------------------------------------
 
@@ -155,13 +169,15 @@ class Sequential:
 
 
 def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32,
-        dropout=0.0, init_scale=None):
+        dropout=0.0, init_scale=None, replicas=1):
     """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
 
     activation: one activation for every hidden layer, or a list of one per hidden layer
     (pocket-model's net is [{"scaled": 0.2}, "relu", {"scaled": 0.05}] with output "sigmoid");
     an activation is a name or {name: setting} (nn.layers.activation_layer).
-    rng: a numpy Generator or an int seed (None = 0), shared by all layers in order.
+    rng: a numpy Generator or an int seed (None = 0), shared by all layers in order; or a list of
+    Generators, one per replica (a stack of networks, each drawn from its own, as if alone).
+    replicas: the number of networks of weights init=None leaves at zero (with a list: its length).
     dropout: a rate for every hidden layer, or a list of one rate per hidden layer; a
     Dropout layer follows each hidden activation whose rate is > 0 (none for rate 0, so a
     model without dropout is exactly the model it always was).
@@ -183,10 +199,12 @@ def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal",
             activation_layer(entry)
     except ValueError as e:
         raise ValueError(f"mlp: {e}") from None
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)
+    rngs = generators(rng)
+    replicas = len(rngs) if isinstance(rng, (list, tuple)) else replicas
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(Linear(n_in, n_out, init=init, rng=rng, dtype=dtype, init_scale=init_scale))
+        layers.append(Linear(n_in, n_out, init=init, rng=rngs, dtype=dtype, init_scale=init_scale,
+                             replicas=replicas))
         layers.append(activation_layer(output if i == n_hidden else hidden[i]))
         if i < n_hidden and rates[i]:
             layers.append(Dropout(rates[i]))

@@ -54,20 +54,20 @@ class Optimizer:
         if weight_decay < 0:
             raise ValueError(f"{self.name}: weight_decay must be >= 0, got {weight_decay}")
         self.lr, self.weight_decay = lr, weight_decay
-        # every parameter of the model in one flat array (nn.model.Sequential keeps them so):
-        # an update is a handful of numpy calls whatever the number of layers
-        self.p, self.g = model.flat_params, model.flat_grads                     # (n_params,)
+        # every parameter of the model in one array, a row per replica (nn.model.Sequential keeps
+        # them so): an update is a handful of numpy calls whatever the number of layers and replicas
+        self.p, self.g = model.flat_params, model.flat_grads                     # (k, n_params)
         self.weights = [(p, g) for _, p, g, is_weight in model.parameters() if is_weight]
         # scratch for w * weight_decay, one per weight matrix (an in-place add, no temporary)
         self.decay = [np.empty_like(p) for p, _ in self.weights] if weight_decay else []
         self.state = {b: np.zeros_like(self.p) for b in self.BUFFERS}
         self.scratch = np.empty_like(self.p)
         self.t = 0            # steps taken
-        # (p, g, state, scratch) views of each chunk, made once: the arrays are never replaced
-        n = len(self.p)
+        # (p, g, state, scratch) views of each chunk of columns, made once: the arrays are never replaced
+        n = self.p.shape[-1]
         bounds = [0, n] if n <= 2 * UPDATE_CHUNK else [*range(0, n, UPDATE_CHUNK), n]
-        self.chunks = [(self.p[a:b], self.g[a:b], {k: v[a:b] for k, v in self.state.items()}, self.scratch[a:b])
-                       for a, b in zip(bounds, bounds[1:])]
+        self.chunks = [(self.p[:, a:b], self.g[:, a:b], {k: v[:, a:b] for k, v in self.state.items()},
+                        self.scratch[:, a:b]) for a, b in zip(bounds, bounds[1:])]
 
     @property
     def name(self) -> str:
@@ -91,12 +91,12 @@ class Optimizer:
 
     def update(self, p, g, state, scratch) -> None:
         """The rule itself, on one chunk: parameters p, their grads g, {buffer: its chunk} and
-        a scratch array, all (chunk,). g may be overwritten."""
+        a scratch array, all (k, chunk). g may be overwritten."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """{"t": steps taken, "lr": lr, "<buffer>": (n_params,) array copy, ...}: numbers and arrays,
-        the parameters in nn.model.Sequential.parameters() order."""
+        """{"t": steps taken, "lr": lr, "<buffer>": (k, n_params) array copy, ...}: numbers and arrays,
+        a row per replica, the parameters in nn.model.Sequential.parameters() order."""
         return {"t": self.t, "lr": self.lr, **{b: a.copy() for b, a in self.state.items()}}
 
     def load_state_dict(self, state: dict) -> None:

@@ -29,10 +29,11 @@ class ModelFileError(ValueError):
 
 
 
-def save(model: Sequential, path) -> None:
-    """Write the model as one .npz, byte-identical for identical weights (fixed zip timestamps)."""
+def save(model: Sequential, path, replica: int = 0) -> None:
+    """Write one network of the stack (`replica`) as one .npz, byte-identical for identical weights
+    (fixed zip timestamps). The file holds one network: W (n_in, n_out), b (n_out,)."""
     arrays = {"architecture": _json_array({"format": FORMAT, "version": VERSION, **model.architecture()})}
-    arrays.update((name, p) for name, p, _, _ in model.parameters())
+    arrays.update((name, p[replica]) for name, p, _, _ in model.parameters())
     write_npz(path, arrays)
 
 
@@ -126,7 +127,7 @@ def _read_model(zf, path) -> Sequential:
         raise ModelFileError(f"{path}: invalid architecture ({e})") from None
     if failed is not None:
         raise ModelFileError(f"{path}: the run produced no usable model ({failed})")
-    expected = {name: p for name, p, _, _ in model.parameters()}
+    expected = {name: p[0] for name, p, _, _ in model.parameters()}   # a stack of one: its only replica
     for name in sorted(set(members) - set(expected)):
         raise ModelFileError(f"{path}: unexpected array {name!r} for this architecture")
     for name, p in expected.items():

@@ -1,14 +1,21 @@
 """Training: epochs of shuffled mini-batches, validation, early stopping, and the state between epochs.
 
+    rngs = [np.random.default_rng(seed) for seed in (1, 2, 3)]
+    model = mlp([784, 30, 10], rng=rngs)                    # three seeds' networks, one stack
     config = FitConfig(epochs=30, batch_size=10)
-    state = fit(model, SGD(model, lr=3.0), (x, labels), config, TrainState(np.random.default_rng(1)))
-    state.history["train_loss"]
+    states = fit(model, SGD(model, lr=3.0), (x, labels), config, [TrainState(g) for g in rngs])
+    states[0].history["train_loss"]
 
-One numpy Generator (the state's rng), seeded once by the caller, draws the initial weights,
-then each epoch's shuffle, each batch's distortions and dropout masks in a fixed order: same
-seed, same bits. The TrainState is everything the next epoch depends on besides the model's
-weights and the optimiser's buffers: a caller that saves it after an epoch (with those two) and
-hands it back to fit carries on with the bits an uninterrupted fit would have given.
+A model is a stack of replicas (nn.model); fit trains them as one computation, each with its
+own TrainState. A replica's numpy Generator (its state's rng), seeded once by the caller, draws
+its initial weights, then each epoch's shuffle, each batch's distortions and dropout masks in a
+fixed order: same seed, same bits, whatever else shares the stack. A replica whose loss turns
+NaN or infinite fails alone (its state's `failure`, the TrainingDiverged it would have raised
+alone); one that early stopping ends keeps its best weights; the others train on.
+
+The TrainStates are everything the next epoch depends on besides the model's weights and the
+optimiser's buffers: a caller that saves them after an epoch (with those two) and hands them
+back to fit carries on with the bits an uninterrupted fit would have given.
 """
 from __future__ import annotations
 
@@ -25,7 +32,8 @@ from nn.losses import one_hot
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the message names the epoch and batch.
 
-    fit() attaches what it had: `history` and `timings` of the epochs that finished.
+    fit() keeps it as the replica's `failure`, with what it had: `history` and `timings` of the
+    epochs that finished.
     """
 
     history: dict | None = None
@@ -64,12 +72,14 @@ def new_history(validation: bool, monitor: bool) -> dict:
 
 @dataclass
 class TrainState:
-    """Where training stands after `epoch` finished epochs (0 = not started).
+    """Where one replica's training stands after `epoch` finished epochs (0 = not started).
 
     rng draws shuffles, distortions and dropout masks; history and timings hold the finished
-    epochs; best_loss and best_params are early stopping's. fit() fills `params` (a view of the
-    model's flat parameters) and `optimizer` (its state_dict) before it calls its hook, so a
-    saved state is whole; a state handed back to fit puts both into the model and optimiser.
+    epochs; best_loss and best_params are early stopping's. `failure` is the TrainingDiverged
+    that ended a replica whose loss blew up (None while it trains). fit() fills `params` (a view
+    of the replica's row of the model's parameters) and `optimizer` (its rows of the optimiser's
+    state_dict) before it calls its hook, so a saved state is whole; states handed back to fit
+    put both into the model and optimiser.
     """
 
     rng: np.random.Generator
@@ -78,12 +88,14 @@ class TrainState:
     timings: dict = field(default_factory=lambda: {"epoch_seconds": [], "total_seconds": 0.0})
     best_loss: float = math.inf
     best_params: np.ndarray | None = None       # (n_params,) copy, with early stopping
-    params: np.ndarray | None = None            # (n_params,) the model's, at `epoch`
-    optimizer: dict | None = None               # optimizer.state_dict() at `epoch`
+    params: np.ndarray | None = None            # (n_params,) the replica's, at `epoch`
+    optimizer: dict | None = None               # its rows of optimizer.state_dict() at `epoch`
+    failure: TrainingDiverged | None = None
 
     @property
-    def since_best(self) -> int:
-        return self.epoch - self.history["best_epoch"]
+    def training(self) -> bool:
+        """Neither failed nor stopped early: it takes the next epoch."""
+        return self.failure is None and not (self.history or {}).get("stopped_early")
 
     def record(self, epoch: int) -> dict:
         """Finished epoch `epoch`'s figures (1-based): {"epoch", "lr", "train_loss", ..., "seconds"}."""
@@ -91,71 +103,96 @@ class TrainState:
         record = {k: v[i] for k, v in self.history.items() if isinstance(v, list)}
         return record | {"seconds": self.timings["epoch_seconds"][i]}
 
-    def _restore(self, model, optimizer) -> None:
-        if self.params is not None:
-            model.flat_params[...] = self.params
-        if self.optimizer is not None:
-            optimizer.load_state_dict(self.optimizer)
-        self.timings = {**self.timings, "resumed_after": [*self.timings.get("resumed_after", []), self.epoch]}
-        if self.best_params is not None:
-            self.best_params = self.best_params.copy()
+    def fail(self, message: str) -> None:
+        self.failure = TrainingDiverged(message)
+        self.failure.history, self.failure.timings = self.history, self.timings
 
 
-def train_epoch(model, opt, x, y, labels, batch_size, augment, rng, epoch):
-    """One pass over x in a fresh random order. Returns (summed batch loss x size, correct count)."""
-    n = len(x)
+def _restore(states, model, optimizer) -> None:
+    """Put saved states' parameters and optimiser rows into the model and optimiser."""
+    for r, state in enumerate(states):
+        if state.params is not None:
+            model.flat_params[r] = state.params
+        state.timings = {**state.timings, "resumed_after": [*state.timings.get("resumed_after", []), state.epoch]}
+        if state.failure is not None:
+            state.failure.timings = state.timings
+        if state.best_params is not None:
+            state.best_params = state.best_params.copy()
+    saved = [s.optimizer for s in states]
+    if all(o is not None for o in saved):
+        optimizer.load_state_dict({**saved[0], **{k: np.stack([o[k] for o in saved])
+                                                  for k, v in saved[0].items() if isinstance(v, np.ndarray)}})
+
+
+def _optimizer_rows(optimizer, r: int) -> dict:
+    """Replica r's share of optimizer.state_dict(): the step count, lr and its row of each buffer."""
+    return {k: (v[r] if isinstance(v, np.ndarray) else v) for k, v in optimizer.state_dict().items()}
+
+
+def _buffer(buffers: dict, shape, dtype):
+    """A reused array per shape: an epoch alternates between full batches and one short last batch."""
+    buf = buffers.get(shape)
+    if buf is None:
+        buf = buffers[shape] = np.empty(shape, dtype)
+    return buf
+
+
+def train_epoch(model, opt, x, y, labels, batch_size, augment, states, epoch):
+    """One pass over x, each replica in its own fresh random order. Returns (summed batch loss x
+    size (k,), correct count (k,)); a replica whose loss is not finite is failed on the way."""
+    n, k = len(x), model.replicas
     if batch_size >= n and augment is None:
         # full-batch gradient descent: the order of a sum does not matter, so neither
-        # shuffle nor gather: no copy of the training set per round
-        return train_full_batch(model, opt, x, y, labels, epoch)
+        # shuffle nor gather: every replica reads the one training set
+        losses, scores = model.backprop(x, y)                          # (k,), (k, n, 10)
+        _check_finite(states, losses, opt, f"round {epoch + 1} (full batch, learning rate {opt.lr:g})")
+        opt.step()
+        return losses * n, np.count_nonzero(scores.argmax(axis=-1) == labels, axis=-1)
     n_batches = math.ceil(n / batch_size)
-    order = rng.permutation(n)
-    xb_buf = np.empty((min(batch_size, n), x.shape[1]), x.dtype)   # gather targets, reused every batch
-    yb_buf = np.empty((min(batch_size, n), y.shape[1]), y.dtype)
-    predicted = np.empty(n, np.intp)                                # in `order`; counted once at the end
-    loss_sum = 0.0
+    order = np.stack([s.rng.permutation(n) for s in states])          # (k, n)
+    buffers = {}
+    predicted = np.empty((k, n), np.intp)                             # in `order`; counted once at the end
+    loss_sum = np.zeros(k)
     for b in range(n_batches):
         start, stop = b * batch_size, min((b + 1) * batch_size, n)
-        idx = order[start:stop]
+        idx = order[:, start:stop]                                     # (k, batch)
         # mode="clip": with the default "raise", take() buffers `out` (3x slower)
-        xb = x.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")   # (batch, 784)
-        yb = y.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")   # (batch, 10)
-        if augment is not None:
-            xb = augment(xb, rng)
-        loss, scores = model.backprop(xb, yb)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"training diverged: loss is {loss} at epoch {epoch + 1}, batch {b + 1} of {n_batches} "
-                f"(learning rate {opt.lr:g}); try a smaller lr or another init")
+        xb = x.take(idx, axis=0, out=_buffer(buffers, (*idx.shape, x.shape[1]), x.dtype), mode="clip")
+        yb = y.take(idx, axis=0, out=_buffer(buffers, (*idx.shape, y.shape[1]), y.dtype), mode="clip")
+        if augment is not None:                                        # each replica from its own Generator
+            for r, state in enumerate(states):
+                xb[r] = augment(xb[r], state.rng)
+        losses, scores = model.backprop(xb, yb)                        # (k,), (k, batch, 10)
+        _check_finite(states, losses, opt, f"epoch {epoch + 1}, batch {b + 1} of {n_batches} "
+                                          f"(learning rate {opt.lr:g})")
         opt.step()
-        loss_sum += loss * len(idx)
-        scores.argmax(axis=1, out=predicted[start:stop])
-    return loss_sum, int(np.count_nonzero(predicted == labels[order]))
+        loss_sum += losses * len(idx[0])
+        scores.argmax(axis=-1, out=predicted[:, start:stop])
+    return loss_sum, np.count_nonzero(predicted == labels[order], axis=-1)
 
 
-def train_full_batch(model, opt, x, y, labels, epoch):
-    """One gradient step on all of x (n, n_in) at once: train_epoch's result for batch_size >= n."""
-    loss, scores = model.backprop(x, y)
-    if not math.isfinite(loss):
-        raise TrainingDiverged(f"training diverged: loss is {loss} at round {epoch + 1} "
-                               f"(full batch, learning rate {opt.lr:g}); try a smaller lr or another init")
-    opt.step()
-    return loss * len(x), int(np.count_nonzero(scores.argmax(axis=1) == labels))
+def _check_finite(states, losses, opt, where: str) -> None:
+    for state, loss in zip(states, losses):
+        if state.training and not math.isfinite(loss):
+            state.fail(f"training diverged: loss is {loss} at {where}; try a smaller lr or another init")
 
 
-def fit(model, optimizer, train, config: FitConfig, state: TrainState, *, validation=None, monitor=None,
-        on_epoch=None) -> TrainState:
-    """Train `model` in place with `optimizer` (built on it) on train = (inputs (n, n_in), integer
-    labels (n,)), as `config` says, from `state` (a fresh TrainState(rng), or one a hook saved).
-    Returns the state after the last epoch.
+def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=None, monitor=None,
+        on_epoch=None) -> list:
+    """Train `model` (a stack of k replicas) in place with `optimizer` (built on it) on train =
+    (inputs (n, n_in), integer labels (n,)), as `config` says, from `states` (k TrainStates:
+    fresh ones, TrainState(rng) each, or the ones a hook saved). Returns the states after the last epoch.
 
     train_loss / train_accuracy are the averages over the epoch's batches as they were
     trained on (free to compute; Keras reports the same); validation = (inputs, labels) is
     measured after every epoch (val_*), as is monitor = (inputs, labels) (test_*, as Nielsen's
     code does, only to be plotted beside a published curve: it never chooses a model).
     The model is in training mode (Dropout on) for the training batches only.
-    on_epoch(state) is called after every epoch, with the state the next epoch starts from.
+    on_epoch(states) is called after every epoch, with the states the next epoch starts from.
+    Timings: each replica is charged its share (1/k) of the stack's wall time.
     """
+    if len(states) != model.replicas:
+        raise ValueError(f"fit: {len(states)} TrainStates for a model of {model.replicas} replicas")
     x_val, val_labels = validation if validation is not None else (None, None)
     has_val = x_val is not None and len(x_val) > 0
     if config.early_stopping and not has_val:
@@ -163,59 +200,77 @@ def fit(model, optimizer, train, config: FitConfig, state: TrainState, *, valida
     x = np.asarray(train[0], model.dtype)
     y = one_hot(train[1], model.n_out, model.dtype)           # (n, 10)
     labels = np.asarray(train[1])
-    if state.epoch:
-        state._restore(model, optimizer)
-    else:
-        state.history = new_history(has_val, monitor is not None)
-    history, timings, rng = state.history, state.timings, state.rng
-    done_before, start_all = timings["total_seconds"], time.perf_counter()
-    for epoch in range(state.epoch, state.epoch if history["stopped_early"] else config.epochs):
-        start = time.perf_counter()
-        if config.schedule is not None:
-            optimizer.lr = config.schedule(epoch)
-        # overflow to inf/NaN is caught as divergence, with a better message than a warning
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                model.train(rng)
-                try:
-                    loss_sum, correct = train_epoch(model, optimizer, x, y, labels, config.batch_size,
-                                                    config.augment, rng, epoch)
-                finally:
-                    model.eval()
-                record = {"epoch": epoch + 1, "lr": optimizer.lr, "train_loss": loss_sum / len(x),
-                          "train_accuracy": correct / len(x)}
-                if has_val:
-                    record["val_loss"], record["val_accuracy"] = model.evaluate(x_val, val_labels)
-                    if not math.isfinite(record["val_loss"]):
-                        raise TrainingDiverged(f"training diverged: validation loss is {record['val_loss']} "
-                                               f"after epoch {epoch + 1} (learning rate {optimizer.lr:g})")
-                if monitor is not None:
-                    record["test_loss"], record["test_accuracy"] = model.evaluate(*monitor)
-        except TrainingDiverged as e:  # keep the finished epochs: their curves show the blow-up coming
-            timings["total_seconds"] = done_before + time.perf_counter() - start_all
-            e.history, e.timings = history, timings
-            raise
-        for key, value in record.items():
-            history[key].append(value)
-        timings["epoch_seconds"].append(time.perf_counter() - start)
-        state.epoch = epoch + 1
+    if any(s.epoch for s in states):
+        _restore(states, model, optimizer)
+    for state in states:
+        if state.history is None:
+            state.history = new_history(has_val, monitor is not None)
+    start_all = time.perf_counter()
+    epoch = max(s.epoch for s in states)
+    # overflow to inf/NaN is caught as divergence, with a better message than a warning
+    with np.errstate(over="ignore", invalid="ignore"):
+        while epoch < config.epochs and any(s.training for s in states):
+            start = time.perf_counter()
+            if config.schedule is not None:
+                optimizer.lr = config.schedule(epoch)
+            was_training = [s.training for s in states]
+            records = _train_and_measure(model, optimizer, x, y, labels, config, states, epoch, x_val, val_labels,
+                                         monitor)
+            share = (time.perf_counter() - start) / len(states)
+            for r, state in enumerate(states):
+                if was_training[r]:
+                    if state.training:
+                        _finish_epoch(state, records[r], share, config, model.flat_params[r])
+                    state.timings["total_seconds"] += (time.perf_counter() - start_all) / len(states)
+            start_all = time.perf_counter()
+            epoch += 1
+            if on_epoch:
+                for r, state in enumerate(states):
+                    state.params, state.optimizer = model.flat_params[r], _optimizer_rows(optimizer, r)
+                on_epoch(states)
+    for r, state in enumerate(states):
+        if state.best_params is not None:
+            model.flat_params[r] = state.best_params
+        state.params = None  # not a copy: the model's own row, which training has moved past
+    return states
 
-        if not has_val:
-            history["best_epoch"] = epoch + 1
-        elif record["val_loss"] < state.best_loss:
-            state.best_loss, history["best_epoch"] = record["val_loss"], epoch + 1
-            if config.early_stopping:
-                state.best_params = model.flat_params.copy()
-        elif config.early_stopping and epoch + 1 - history["best_epoch"] >= config.early_stopping:
-            history["stopped_early"] = True
-        timings["total_seconds"] = done_before + time.perf_counter() - start_all
-        if on_epoch:
-            state.params, state.optimizer = model.flat_params, optimizer.state_dict()
-            on_epoch(state)
-        if history["stopped_early"]:
-            break
-    if state.best_params is not None:
-        model.flat_params[...] = state.best_params
-    timings["total_seconds"] = done_before + time.perf_counter() - start_all
-    state.params = None  # not a copy: the model's own array, which training has moved past
-    return state
+
+def _train_and_measure(model, optimizer, x, y, labels, config, states, epoch, x_val, val_labels, monitor):
+    """One epoch of every replica, then its figures: a record per replica (failed ones' unused)."""
+    model.train([s.rng for s in states])
+    try:
+        loss_sum, correct = train_epoch(model, optimizer, x, y, labels, config.batch_size, config.augment,
+                                        states, epoch)
+    finally:
+        model.eval()
+    records = [{"epoch": epoch + 1, "lr": optimizer.lr, "train_loss": float(loss_sum[r] / len(x)),
+                "train_accuracy": int(correct[r]) / len(x)} for r in range(len(states))]
+    if x_val is not None and len(x_val) > 0:
+        val_loss, val_accuracy = model.evaluate(x_val, val_labels)
+        for r, (record, state) in enumerate(zip(records, states)):
+            record["val_loss"], record["val_accuracy"] = float(val_loss[r]), float(val_accuracy[r])
+            if state.training and not math.isfinite(record["val_loss"]):
+                state.fail(f"training diverged: validation loss is {record['val_loss']} "
+                           f"after epoch {epoch + 1} (learning rate {optimizer.lr:g})")
+    if monitor is not None:
+        test_loss, test_accuracy = model.evaluate(*monitor)
+        for r, record in enumerate(records):
+            record["test_loss"], record["test_accuracy"] = float(test_loss[r]), float(test_accuracy[r])
+    return records
+
+
+def _finish_epoch(state, record, seconds, config, params) -> None:
+    """Append a finished epoch to a replica's history; early stopping's bookkeeping."""
+    history = state.history
+    for key, value in record.items():
+        history[key].append(value)
+    state.timings["epoch_seconds"].append(seconds)
+    state.epoch = epoch = record["epoch"]
+    if "val_loss" not in record:
+        history["best_epoch"] = epoch
+    elif record["val_loss"] < state.best_loss:
+        state.best_loss, history["best_epoch"] = record["val_loss"], epoch
+        if config.early_stopping:
+            state.best_params = params.copy()
+    elif config.early_stopping and epoch - history["best_epoch"] >= config.early_stopping:
+        history["stopped_early"] = True

@@ -7,6 +7,7 @@ from nn.layers import (LAYERS, Dropout, Linear, ReLU, ReLUPassThrough, Scaled, S
                        activation_layer, sigmoid)
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (4, 7, 2), (9, 3, 6)]  # (batch, n_in, n_out), batch 1 included
+K = 2      # replicas in a stack (nn.layers): every layer takes (k, batch, n) inputs
 TOL = 1e-7
 
 
@@ -22,6 +23,8 @@ def check_backward(layer, x, rng):
     out = layer.forward(x)
     r = rng.normal(size=out.shape)                   # dL/dout for a random linear functional
     dx = layer.backward(r).copy()
+    if dx.ndim > x.ndim:  # a batch shared by the replicas: each gets its own dL/dx, and L sums them
+        dx = dx.sum(axis=0)
     analytic = {"x": dx, **{k: g.copy() for k, g in layer.grads.items()}}
     loss = lambda: float(np.sum(layer.forward(x) * r))  # noqa: E731
     numeric = {"x": numerical_gradient(loss, x), **{k: numerical_gradient(loss, p) for k, p in layer.params.items()}}
@@ -29,26 +32,49 @@ def check_backward(layer, x, rng):
         assert relative_error(analytic[name], numeric[name]) < TOL, name
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own batches", "shared batch"])
 @pytest.mark.parametrize("batch, n_in, n_out", SHAPES)
-def test_linear_gradients(batch, n_in, n_out):
+def test_linear_gradients(batch, n_in, n_out, shared):
+    """A stack of K replicas, each with its own batch (k, batch, n_in), or one (batch, n_in) they share."""
     rng = np.random.default_rng(batch * 100 + n_in)
-    layer = Linear(n_in, n_out, init="normal", rng=rng, dtype=np.float64)
-    check_backward(layer, inputs(rng, (batch, n_in)), rng)
+    layer = Linear(n_in, n_out, init="normal", rng=[np.random.default_rng(s) for s in range(K)], dtype=np.float64)
+    assert layer.params["W"].shape == (K, n_in, n_out) and layer.params["b"].shape == (K, n_out)
+    check_backward(layer, inputs(rng, (batch, n_in) if shared else (K, batch, n_in)), rng)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own batches", "shared batch"])
+def test_each_replica_of_a_linear_stack_is_the_layer_alone_bit_for_bit(shared):
+    """Replica r's weights come from its own Generator, and its forward and backward values are the
+    bits of a stack of one made from that Generator alone."""
+    rng = np.random.default_rng(7)
+    x = inputs(rng, (5, 4) if shared else (3, 5, 4)).astype(np.float32)
+    grad = inputs(rng, (3, 5, 6)).astype(np.float32)
+    stack = Linear(4, 6, init="he", rng=[np.random.default_rng(s) for s in (11, 12, 13)])
+    out, dx = stack.forward(x).copy(), stack.backward(grad).copy()
+    for r, seed in enumerate((11, 12, 13)):
+        alone = Linear(4, 6, init="he", rng=np.random.default_rng(seed))
+        assert alone.params["W"].shape == (1, 4, 6)
+        np.testing.assert_array_equal(stack.params["W"][r], alone.params["W"][0])
+        xr = x if shared else x[r:r + 1]
+        assert alone.forward(xr)[0].tobytes() == out[r].tobytes()
+        assert alone.backward(grad[r:r + 1])[0].tobytes() == dx[r].tobytes()
+        for key in ("W", "b"):
+            assert alone.grads[key][0].tobytes() == stack.grads[key][r].tobytes(), key
 
 
 @pytest.mark.parametrize("cls", [Sigmoid, Tanh, ReLU, Softmax])
 @pytest.mark.parametrize("batch, width", [(1, 1), (1, 4), (5, 3), (8, 10)])
 def test_activation_gradients(cls, batch, width):
     rng = np.random.default_rng(batch * 10 + width)
-    check_backward(cls(), inputs(rng, (batch, width), away_from_zero=cls is ReLU) * 3, rng)
+    check_backward(cls(), inputs(rng, (K, batch, width), away_from_zero=cls is ReLU) * 3, rng)
 
 
 def test_linear_first_layer_skips_input_gradient():
     layer = Linear(3, 2, rng=0, dtype=np.float64)
-    layer.forward(np.ones((4, 3)))
-    assert layer.backward(np.ones((4, 2)), need_input_grad=False) is None
-    np.testing.assert_allclose(layer.grads["W"], np.full((3, 2), 4.0))
-    np.testing.assert_allclose(layer.grads["b"], np.full(2, 4.0))
+    layer.forward(np.ones((4, 3)))                        # a stack of one, a shared batch
+    assert layer.backward(np.ones((1, 4, 2)), need_input_grad=False) is None
+    np.testing.assert_allclose(layer.grads["W"], np.full((1, 3, 2), 4.0))
+    np.testing.assert_allclose(layer.grads["b"], np.full((1, 2), 4.0))
 
 
 def test_activation_values():
@@ -58,6 +84,8 @@ def test_activation_values():
     np.testing.assert_array_equal(ReLU().forward(z), [[0, 0, 0.5, 3]])
     s = Softmax().forward(z)
     np.testing.assert_allclose(s, np.exp(z) / np.exp(z).sum(), rtol=1e-12)
+    stacked = np.stack([z, 2 * z])                        # (k, batch, classes): each row on its own
+    np.testing.assert_allclose(Softmax().forward(stacked)[1], np.exp(2 * z) / np.exp(2 * z).sum(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -92,12 +120,12 @@ class SameDraws:
 def test_dropout_gradients_with_a_fixed_mask(batch, width):
     rng = np.random.default_rng(batch + width)
     layer = Dropout(0.4)
-    layer.set_mode(True, SameDraws(rng.random((batch, width))))
-    check_backward(layer, inputs(rng, (batch, width)), rng)
+    layer.set_mode(True, [SameDraws(rng.random((batch, width))) for _ in range(K)])   # one per replica
+    check_backward(layer, inputs(rng, (K, batch, width)), rng)
 
 
 def test_dropout_is_inverted_and_off_in_eval_mode():
-    x = np.ones((2000, 50), np.float32)
+    x = np.ones((1, 2000, 50), np.float32)                # a stack of one
     layer = Dropout(0.2)
     assert layer.forward(x) is x                          # eval mode (the default): the identity
     layer.set_mode(True, np.random.default_rng(0))
@@ -113,6 +141,21 @@ def test_dropout_is_inverted_and_off_in_eval_mode():
         Dropout(1.0)
     with pytest.raises(ValueError, match="training mode needs a numpy Generator"):
         Dropout(0.5).set_mode(True)
+
+
+def test_dropout_draws_each_replicas_mask_from_its_own_generator():
+    x = np.ones((3, 40, 7), np.float32)
+    layer = Dropout(0.5)
+    layer.set_mode(True, [np.random.default_rng(s) for s in (4, 5, 6)])
+    out = layer.forward(x).copy()
+    for r, seed in enumerate((4, 5, 6)):
+        alone = Dropout(0.5)
+        alone.set_mode(True, np.random.default_rng(seed))
+        assert alone.forward(x[r:r + 1])[0].tobytes() == out[r].tobytes()
+    assert not np.array_equal(out[0], out[1])             # not one mask for all
+    layer.set_mode(True, [np.random.default_rng(0)] * 2)
+    with pytest.raises(ValueError, match="Dropout: 2 Generators for 3 replicas"):
+        layer.forward(x)
 
 
 @pytest.mark.parametrize("c", [0.2, -1.5, 0.05])

@@ -13,23 +13,45 @@ from nn.model import Sequential, mlp
 
 
 def assert_gradients_match(model, x, y):
-    """Backprop's gradient of every parameter against finite differences of the mean loss."""
-    model.backprop(x, y)
-    analytic = {name: g.copy() for name, _, g, _ in model.parameters()}
-    mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=1)).mean())  # noqa: E731
-    for name, p, _, _ in model.parameters():
-        assert relative_error(analytic[name], numerical_gradient(mean_loss, p)) < 1e-6, name
+    """Backprop's gradient of every parameter against finite differences of the mean loss: with
+    k replicas, of the sum of their mean losses (each replica's grads are its own loss's). x, y
+    shared by the replicas ((n, n_in), (n, n_out)) or one batch each ((k, n, n_in), (k, n, n_out))."""
+    losses, _ = model.backprop(x, y)
+    assert losses.shape == (model.replicas,) and losses.dtype == np.float64
+    analytic = model.flat_grads.copy()                 # (k, n_params): every parameter's grad, a row per replica
+    if x.ndim == 2:   # sample_losses: the inference path, not backprop's own
+        mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=-1)).mean(axis=-1).sum())  # noqa: E731
+        np.testing.assert_allclose(losses, model.sample_losses(x, y.argmax(axis=-1)).mean(axis=-1), rtol=1e-12)
+    else:
+        mean_loss = lambda: float(model.backprop(x, y)[0].sum())  # noqa: E731
+    bounds, start = {}, 0
+    for name, p, g, _ in model.parameters():
+        bounds[name] = start, start + p[0].size
+        np.testing.assert_array_equal(g.reshape(len(g), -1), analytic[:, start:start + p[0].size])   # views of it
+        start += p[0].size
+    assert start == model.flat_params.shape[1]
+    # nudge the contiguous (k, n_params) array the layers' parameters are views of (a replica's
+    # slice of it is not contiguous, and numerical_gradient nudges through reshape(-1))
+    numeric = numerical_gradient(mean_loss, model.flat_params)
+    for name, (start, end) in bounds.items():
+        assert relative_error(analytic[:, start:end], numeric[:, start:end]) < 1e-6, name
 
 
 @pytest.mark.parametrize("activation, output, loss", [
     ("sigmoid", "sigmoid", "quadratic"), ("relu", "softmax", "cross_entropy"),
     ("tanh", "sigmoid", "cross_entropy"), ("relu", "softmax", "quadratic")])
 @pytest.mark.parametrize("n", [1, 6])
-def test_backprop_matches_finite_differences(activation, output, loss, n):
+@pytest.mark.parametrize("replicas, shared", [(1, True), (2, True), (2, False)],
+                         ids=["one network", "stack, shared batch", "stack, own batches"])
+def test_backprop_matches_finite_differences(activation, output, loss, n, replicas, shared):
     rng = np.random.default_rng(n)
-    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss=loss, init="xavier", rng=rng,
+    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss=loss, init="xavier",
+                rng=[rng, *(np.random.default_rng(100 * r + n) for r in range(1, replicas))],
                 dtype=np.float64)
-    x, y = rng.normal(size=(n, 5)), one_hot(rng.integers(0, 3, n), 3, np.float64)
+    assert model.replicas == replicas and model.flat_params.shape == (replicas, 5 * 4 + 4 + 4 * 3 + 3 + 3 * 3 + 3)
+    lead = (n,) if shared else (replicas, n)
+    x = rng.normal(size=(*lead, 5))
+    y = one_hot(rng.integers(0, 3, lead).ravel(), 3, np.float64).reshape(*lead, 3)
     assert_gradients_match(model, x, y)
 
 
@@ -43,18 +65,33 @@ def test_blog_form_and_sizes_form_agree():
     assert Sequential([Linear(4, 2), Softmax()]).loss.name == "cross_entropy"
 
 
-def test_inference_shapes_and_dtypes():
-    model = mlp([6, 5, 4], activation="relu", output="softmax", init="he", rng=0)
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_inference_shapes_and_dtypes(replicas):
+    """Every inference result carries the replica axis first; each replica's figures are its own."""
+    model = mlp([6, 5, 4], activation="relu", output="softmax", init="he",
+                rng=[np.random.default_rng(s) for s in range(replicas)])
     x = np.random.default_rng(0).random((9, 6))
+    labels = np.arange(9) % 4
     proba = model.predict_proba(x)
-    assert proba.shape == (9, 4) and proba.dtype == np.float32
-    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
-    assert model.predict(x).dtype == np.int64
-    np.testing.assert_array_equal(model.predict(x), proba.argmax(axis=1))
-    losses = model.sample_losses(x, np.arange(9) % 4)
-    np.testing.assert_allclose(losses, -np.log(proba[np.arange(9), np.arange(9) % 4]), rtol=1e-5)
-    loss, acc = model.evaluate(x, np.arange(9) % 4)
-    assert loss == pytest.approx(losses.mean()) and acc == np.mean(model.predict(x) == np.arange(9) % 4)
+    assert proba.shape == (replicas, 9, 4) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=-1), 1, rtol=1e-6)
+    predicted = model.predict(x)
+    assert predicted.shape == (replicas, 9) and predicted.dtype == np.int64
+    np.testing.assert_array_equal(predicted, proba.argmax(axis=-1))
+    losses = model.sample_losses(x, labels)
+    assert losses.shape == (replicas, 9)
+    np.testing.assert_allclose(losses, -np.log(proba[:, np.arange(9), labels]), rtol=1e-5)
+    loss, acc = model.evaluate(x, labels)
+    assert loss.shape == acc.shape == (replicas,) and loss.dtype == acc.dtype == np.float64
+    np.testing.assert_allclose(loss, losses.mean(axis=-1), rtol=1e-6)
+    np.testing.assert_array_equal(acc, np.mean(predicted == labels, axis=-1))
+    for r in range(replicas):   # replica r's numbers are those of its network alone, bit for bit
+        alone = mlp([6, 5, 4], activation="relu", output="softmax", init="he", rng=np.random.default_rng(r))
+        assert alone.predict_proba(x)[0].tobytes() == proba[r].tobytes()
+        assert alone.sample_losses(x, labels)[0].tobytes() == losses[r].tobytes()
+        assert alone.evaluate(x, labels)[0][0] == loss[r] and alone.evaluate(x, labels)[1][0] == acc[r]
+    if replicas > 1:
+        assert not np.array_equal(proba[0], proba[1])
 
 
 def test_bad_inputs_and_architectures():
@@ -65,6 +102,8 @@ def test_bad_inputs_and_architectures():
         Sequential([Linear(3, 4), ReLU(), Linear(5, 2)])
     with pytest.raises(ValueError, match="Linear layers mix dtypes"):
         Sequential([Linear(3, 4), ReLU(), Linear(4, 2, dtype=np.float64)])
+    with pytest.raises(ValueError, match="Linear layers hold different numbers of replicas"):
+        Sequential([Linear(3, 4, replicas=2), ReLU(), Linear(4, 2)])
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         mlp([3, 2], activation="swish")
     with pytest.raises(ValueError, match="unknown scheme 'zeros'"):
@@ -82,6 +121,27 @@ def test_save_load_round_trip_is_exact(tmp_path, dtype):
     save(again, tmp_path / "again.npz")
     assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "m.npz").read_bytes()
     assert [p.name for p in tmp_path.iterdir()] != [] and not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_save_writes_one_replica_of_a_stack_as_its_network_alone(tmp_path, dtype):
+    """save(model, path, replica=r) is the file of replica r's network built alone; load gives a stack of one."""
+    seeds = (3, 4, 5)
+    stack = mlp([8, 6, 3], activation="tanh", output="softmax", init="he",
+                rng=[np.random.default_rng(s) for s in seeds], dtype=dtype)
+    x = np.random.default_rng(0).random((5, 8))
+    files = []
+    for r, seed in enumerate(seeds):
+        save(stack, tmp_path / f"stack-{r}.npz", replica=r)
+        alone = mlp([8, 6, 3], activation="tanh", output="softmax", init="he", rng=np.random.default_rng(seed),
+                    dtype=dtype)
+        save(alone, tmp_path / f"alone-{r}.npz")
+        files.append((tmp_path / f"stack-{r}.npz").read_bytes())
+        assert files[-1] == (tmp_path / f"alone-{r}.npz").read_bytes()
+        again = load(tmp_path / f"stack-{r}.npz")
+        assert again.replicas == 1 and again.flat_params.shape == (1, stack.flat_params.shape[1])
+        np.testing.assert_array_equal(again.predict_proba(x)[0], stack.predict_proba(x)[r])
+    assert len(set(files)) == len(seeds)
 
 
 @pytest.fixture
@@ -151,7 +211,7 @@ def test_load_mismatched_file(saved, replace, message):
                                                 ("2.W", (0, 0), -np.inf)])
 def test_one_non_finite_value_among_finite_weights_is_refused_in_one_line(saved, name, index, value):
     """One NaN or inf is enough: a check weakened to 'all of them NaN' passes none of these."""
-    weights = {n: a.copy() for n, a in load(saved).get_weights().items()}
+    weights = {n: a[0].copy() for n, a in load(saved).get_weights().items()}   # a stack of one: its network
     weights[name][index] = value
     rewrite(saved, {f"{name}.npy": npy_bytes(weights[name])})
     assert np.isfinite(weights[name]).sum() == weights[name].size - 1
@@ -174,6 +234,7 @@ def test_outputs_and_losses_equal_the_two_separate_passes(output, loss):
     x = rng.random((37, 784), dtype=np.float32)
     labels = rng.integers(0, 10, 37)
     probs, losses = net.outputs_and_losses(x, labels)
+    assert probs.shape == (1, 37, 10) and losses.shape == (1, 37)
     assert np.array_equal(probs, net.predict_proba(x))
     assert np.array_equal(losses, net.sample_losses(x, labels))
 
@@ -187,7 +248,7 @@ def test_dropout_model_saves_loads_and_predicts_deterministically(tmp_path):
     x = np.random.default_rng(0).random((5, 8))
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
     np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))   # eval mode: no masks
-    model.train(np.random.default_rng(0))
+    model.train([np.random.default_rng(0)])
     trained_mode = model.forward(x).copy()
     model.eval()
     assert not np.array_equal(trained_mode, model.predict_proba(x))

@@ -220,10 +220,13 @@ def test_state_dict_resumes_exactly(name):
 def test_load_state_dict_names_what_does_not_fit():
     model = mlp([3, 4, 2], activation="relu", output="softmax", rng=1)
     state = Adam(model).state_dict()
-    assert sorted(state) == ["lr", "m", "t", "v"] and state["m"].shape == (3 * 4 + 4 + 4 * 2 + 2,)
+    assert sorted(state) == ["lr", "m", "t", "v"] and state["m"].shape == (1, 3 * 4 + 4 + 4 * 2 + 2)  # a row per replica
     other = mlp([3, 5, 2], activation="relu", output="softmax", rng=1)
-    with pytest.raises(ValueError, match=r"Adam state: m has shape \(26,\), this model needs \(32,\)"):
+    with pytest.raises(ValueError, match=r"Adam state: m has shape \(1, 26\), this model needs \(1, 32\)"):
         Adam(other).load_state_dict(state)
+    stack = mlp([3, 4, 2], activation="relu", output="softmax", rng=[np.random.default_rng(s) for s in (1, 2)])
+    with pytest.raises(ValueError, match=r"Adam state: m has shape \(1, 26\), this model needs \(2, 26\)"):
+        Adam(stack).load_state_dict(state)
     with pytest.raises(ValueError, match="RMSprop state: entries do not match this optimiser"):
         RMSprop(model).load_state_dict(state)
 
@@ -297,3 +300,37 @@ def test_updating_in_chunks_gives_the_same_bits_as_one_update(hp, monkeypatch):
     (p1, s1), (p2, s2) = finals
     assert p1.tobytes() == p2.tobytes()
     assert all(s1[k].tobytes() == s2[k].tobytes() for k in s1)
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 30], ids=["chunked", "whole"])
+@pytest.mark.parametrize("hp", [
+    {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
+    {"optimizer": "sgd", "momentum": 0.9, "nesterov": False, "weight_decay": 1e-3},
+    {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+    {"optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-3},
+    {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
+], ids=["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+def test_each_replica_of_a_stack_steps_as_it_does_alone(hp, chunk, monkeypatch):
+    """An optimiser on a stack of k replicas updates (k, n_params): row r, fed replica r's gradients,
+    gets the bits of the same optimiser on replica r's network alone, state buffers included."""
+    import nn.optim
+    monkeypatch.setattr(nn.optim, "UPDATE_CHUNK", chunk)
+    hp = {"lr": 0.05, "weight_decay": 0.0, **hp}
+    seeds = (4, 5, 6)
+    build = lambda rng: mlp([6, 5, 3], activation="relu", output="softmax", init="he", rng=rng)  # noqa: E731
+    stack = build([np.random.default_rng(s) for s in seeds])
+    opt = build_optimizer(hp, stack)
+    assert opt.p.shape == stack.flat_params.shape == (3, 6 * 5 + 5 + 5 * 3 + 3)
+    grads = np.random.default_rng(0).standard_normal((FLUSH_EVERY + 3, *stack.flat_grads.shape)).astype(np.float32)
+    for g in grads:
+        stack.flat_grads[...] = g
+        opt.step()
+    for r, seed in enumerate(seeds):
+        alone = build(np.random.default_rng(seed))
+        alone_opt = build_optimizer(hp, alone)
+        for g in grads:
+            alone.flat_grads[...] = g[r]
+            alone_opt.step()
+        assert alone.flat_params[0].tobytes() == stack.flat_params[r].tobytes()
+        assert all(alone_opt.state[b][0].tobytes() == opt.state[b][r].tobytes() for b in opt.state)
+    assert not np.array_equal(stack.flat_params[0], stack.flat_params[1])

@@ -87,10 +87,10 @@ def test_rendered_test_digits_score_as_the_originals(tmp_path):
     test_y = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:300]
     net = mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=1)
     fit(net, SGD(net, lr=0.1, momentum=0.9), (to_inputs(train_x), train_y), FitConfig(epochs=2, batch_size=64),
-        TrainState(np.random.default_rng(1)))
+        [TrainState(np.random.default_rng(1))])
     save(net, tmp_path / "model.npz")
     net = load_model(tmp_path / "model.npz")
-    original = float(np.mean(net.predict(to_inputs(test_x)) == test_y))
+    original = float(np.mean(net.predict(to_inputs(test_x))[0] == test_y))      # a stack of one: its network
     assert original > 0.85                                    # the model learned something
     for name, variant in VARIANTS.items():
         folder = tmp_path / name.replace(" ", "_").replace(",", "")
@@ -123,7 +123,8 @@ def test_classify_keeps_order_and_survives_bad_images(model_path, mixed_folder):
             digit = load_digit(r.file)[1]
             assert np.array_equal(r.digit, digit)
             # (BLAS may round a batch of one differently from a batch of three: last bits only)
-            np.testing.assert_allclose(r.output, net.predict_proba(to_inputs(digit[None]))[0], rtol=1e-5)
+            assert r.output.shape == (10,)
+            np.testing.assert_allclose(r.output, net.predict_proba(to_inputs(digit[None]))[0][0], rtol=1e-5)
             assert [k for k, _ in r.top] == list(np.argsort(-r.output, kind="stable")[:3])
             assert r.predicted == int(r.output.argmax()) and r.confidence == r.top[0][1]
             assert r.thumb.shape[0] <= 96 and r.thumb.shape[1] <= 96
@@ -137,7 +138,8 @@ def test_classify_scales_as_the_model_was_trained(model_path, mixed_folder):
     digits = np.stack([load_digit(p)[1] for p in paths])
     for scaling in ("raw", "max_standardise"):     # max_standardise: over the images given, as for a test set
         outputs = np.stack([r.output for r in classify(net, paths, scaling=scaling)])
-        np.testing.assert_allclose(outputs, net.predict_proba(to_inputs(digits, scaling=scaling)), rtol=1e-5)
+        assert outputs.shape == (len(paths), 10)
+        np.testing.assert_allclose(outputs, net.predict_proba(to_inputs(digits, scaling=scaling))[0], rtol=1e-5)
 
 
 def test_all_bad_images_still_give_results(model_path, mixed_folder):
@@ -338,7 +340,8 @@ import os, re, sys
 sys.path.insert(0, {str(REPO)!r})
 from nn.pipeline import config as nnconfig
 HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [16],
-      "activation": "relu", "output": "softmax", "loss": "cross_entropy", "dtype": "float32"}}
+      "activation": "relu", "output": "softmax", "loss": "cross_entropy", "dtype": "float32",
+      "batch_size": 32, "validation": 0}}
 RUNS = {{"best": HP, "wide": HP}}
 config.setdefault("numerics", "pinned")   # what the schema's default gives the real Snakefile
 include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
@@ -406,9 +409,10 @@ def test_rule_refuses_a_model_of_another_run_in_one_line(predict_workflow):
 def test_rule_config(predict_workflow, tmp_path):
     wf = predict_workflow
     wf.write_config({"predict_dir": None})
-    assert wf.run("--list-rules").stdout.split() == ["all", "train"]   # no folder, no rule, no targets
+    training = ["train_0_1", "train_1_1"]                              # one block of one seed per run
+    assert wf.run("--list-rules").stdout.split() == ["all", *training]   # no folder, no rule, no targets
     wf.write_config({"predict_dir": str(tmp_path)})
-    assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict", "train"]
+    assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict", *training]
     wf.write_config({"predict_dir": str(tmp_path / "nowhere")})
     proc = wf.run("--cores", "1", "-n", check=False)
     assert proc.returncode != 0 and f"predict_dir: {tmp_path / 'nowhere'} is not a folder" in proc.stderr

@@ -38,21 +38,29 @@ def blocks(n, seed):
     return images, labels
 
 
+def evaluate_one(model, x, labels):
+    """evaluate() of a stack of one, as (loss, accuracy) floats: the figures its history records."""
+    loss, accuracy = model.evaluate(x, labels)
+    assert loss.shape == accuracy.shape == (1,)
+    return float(loss[0]), float(accuracy[0])
+
+
 def test_learns_xor():
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
     labels = np.array([0, 1, 1, 0])
     model = Sequential([Linear(2, 8, init="xavier", rng=1, dtype=np.float64), Tanh(),
                         Linear(8, 2, init="xavier", rng=2, dtype=np.float64), Sigmoid()])
-    fit(model, SGD(model, lr=2.0), (x, labels), FitConfig(epochs=1000, batch_size=4), TrainState(np.random.default_rng(0)))
-    np.testing.assert_array_equal(model.predict(x), labels)
+    fit(model, SGD(model, lr=2.0), (x, labels), FitConfig(epochs=1000, batch_size=4), [TrainState(np.random.default_rng(0))])
+    np.testing.assert_array_equal(model.predict(x), [labels])
 
 
 def test_fits_100_random_examples():
     rng = np.random.default_rng(0)
     x, labels = rng.random((100, 20)).astype(np.float32), rng.integers(0, 10, 100)
     model = mlp([20, 64, 10], activation="relu", output="softmax", init="he", rng=rng)
-    history = fit(model, SGD(model, lr=0.05, momentum=0.9), (x, labels), FitConfig(epochs=300, batch_size=10),
-                  TrainState(rng)).history
+    (state,) = fit(model, SGD(model, lr=0.05, momentum=0.9), (x, labels), FitConfig(epochs=300, batch_size=10),
+                   [TrainState(rng)])
+    history = state.history
     assert np.mean(model.predict(x) == labels) == 1.0
     assert history["train_loss"][-1] < history["train_loss"][0] / 10
 
@@ -68,9 +76,10 @@ def test_train_run_history_and_log():
     assert history["lr"][0] == 0.1 and history["lr"][2] < history["lr"][1] < 0.1
     assert history["val_accuracy"][-1] > 0.9        # the blocks are easy; near chance means it did not learn
     assert lines[0].startswith("model Sequential([Linear(n_in=784, n_out=16), ReLU()")
-    assert lines[1].startswith("epoch 1/3  lr 0.1  train loss ") and "val loss" in lines[1]
+    assert lines[0].endswith("1 seed(s) stacked: 0")
+    assert lines[1].startswith("seed 0: epoch 1/3  lr 0.1  train loss ") and "val loss" in lines[1]
     x = to_inputs(images[-100:])                    # the held-out images are the LAST 100
-    assert model.evaluate(x, labels[-100:]) == (history["val_loss"][-1], history["val_accuracy"][-1])
+    assert evaluate_one(model, x, labels[-100:]) == (history["val_loss"][-1], history["val_accuracy"][-1])
 
 
 def test_no_validation():
@@ -99,7 +108,7 @@ def test_dropout_is_on_for_training_batches_only():
     model, history, _ = train_run(hp(dropout=0.5, hidden=[32], epochs=2), images, labels, log=lambda line: None)
     assert "Dropout(rate=0.5)" in repr(model) and not any(layer.training for layer in model.layers)
     x = to_inputs(images[-100:])      # validation was measured in eval mode: the same figures again
-    assert model.evaluate(x, labels[-100:]) == (history["val_loss"][-1], history["val_accuracy"][-1])
+    assert evaluate_one(model, x, labels[-100:]) == (history["val_loss"][-1], history["val_accuracy"][-1])
 
 
 def test_schedules_drive_every_optimizer():
@@ -119,19 +128,35 @@ def test_divergence_names_epoch_and_batch():
 
 
 def test_divergence_keeps_the_epochs_that_finished():
+    """fit never raises TrainingDiverged: the diverging replica gets it as its `failure`, with the
+    epochs that finished, and the other replicas of the stack train on, undisturbed."""
     images, labels = blocks(200, seed=3)
     x = to_inputs(images)
-    model = mlp([784, 16, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=0)
+    rngs = lambda: [np.random.default_rng(s) for s in (0, 1)]  # noqa: E731
+    build = lambda: mlp([784, 16, 10], activation="relu", output="softmax", loss="cross_entropy", init="he",  # noqa: E731
+                        rng=rngs())
+    model = build()
 
-    def blow_up(state):  # after epoch 1, weights no float32 product survives
-        for layer in model.layers:
-            for p in getattr(layer, "params", {}).values():
-                p *= np.float32(1e30)
+    def blow_up(states):  # after epoch 1, replica 1's weights are such that no float32 product survives
+        if states[1].epoch == 1:
+            for layer in model.layers:
+                for p in getattr(layer, "params", {}).values():
+                    p[1] *= np.float32(1e30)
 
-    with pytest.raises(TrainingDiverged, match="at epoch 2, batch 1 of") as e:
-        fit(model, SGD(model, lr=0.1), (x, labels), FitConfig(epochs=3, batch_size=32),
-            TrainState(np.random.default_rng(0)), on_epoch=blow_up)
-    assert e.value.history["epoch"] == [1] and len(e.value.timings["epoch_seconds"]) == 1
+    states = fit(model, SGD(model, lr=0.1), (x, labels), FitConfig(epochs=3, batch_size=32),
+                 [TrainState(g) for g in rngs()], on_epoch=blow_up)
+    healthy, failed = states
+    assert isinstance(failed.failure, TrainingDiverged) and not failed.training
+    assert "at epoch 2, batch 1 of" in str(failed.failure)
+    assert failed.failure.history["epoch"] == [1] and len(failed.failure.timings["epoch_seconds"]) == 1
+    assert failed.epoch == 1 and failed.history is failed.failure.history
+    assert healthy.failure is None and healthy.history["epoch"] == [1, 2, 3]
+    undisturbed = build()        # replica 0 without the blow-up beside it: the same bits
+    fit(undisturbed, SGD(undisturbed, lr=0.1), (x, labels), FitConfig(epochs=3, batch_size=32),
+        [TrainState(g) for g in rngs()])
+    assert undisturbed.flat_params[0].tobytes() == model.flat_params[0].tobytes()
+    with pytest.raises(ValueError, match="fit: 1 TrainStates for a model of 2 replicas"):
+        fit(model, SGD(model, lr=0.1), (x, labels), FitConfig(epochs=1, batch_size=32), [TrainState(rngs()[0])])
 
 
 def test_saturating_training_raises_no_warning():
@@ -153,7 +178,7 @@ def test_early_stopping_restores_best_weights():
     best = history["best_epoch"]
     assert history["stopped_early"] and len(history["epoch"]) == best + 2 < 40
     assert min(history["val_loss"]) == history["val_loss"][best - 1]
-    loss, _ = model.evaluate(to_inputs(images[-250:]), labels[-250:])
+    loss, _ = evaluate_one(model, to_inputs(images[-250:]), labels[-250:])
     assert loss == history["val_loss"][best - 1]
 
 
@@ -204,8 +229,8 @@ def test_blog_network_one_epoch_on_real_mnist(mnist):
     # the blog's form, ReLU hidden and sigmoid output, quadratic cost; N(0, 1) would saturate it
     rng = np.random.default_rng(0)
     model = Sequential([Linear(784, 30, init="he", rng=rng), ReLU(), Linear(30, 10, init="he", rng=rng), Sigmoid()])
-    fit(model, SGD(model, lr=0.5), (to_inputs(images), labels), FitConfig(epochs=1, batch_size=10), TrainState(rng))
-    _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
+    fit(model, SGD(model, lr=0.5), (to_inputs(images), labels), FitConfig(epochs=1, batch_size=10), [TrainState(rng)])
+    _, accuracy = evaluate_one(model, to_inputs(test_images), test_labels)
     assert accuracy >= 0.85
 
 
@@ -216,7 +241,7 @@ def test_nielsen_network_one_epoch_on_real_mnist(mnist):
     model, _, _ = train_run(hp(hidden=[30], activation="sigmoid", output="sigmoid", loss="quadratic",
                                init="normal", lr=3.0, momentum=0.0, batch_size=10, epochs=1, validation=10000),
                             images, labels, log=lambda line: None)
-    _, accuracy = model.evaluate(to_inputs(test_images), test_labels)
+    _, accuracy = evaluate_one(model, to_inputs(test_images), test_labels)
     assert accuracy >= 0.85
 
 
@@ -226,8 +251,9 @@ def test_full_batch_steps_on_the_training_set_itself_once_per_round():
     model = mlp([784, 8, 10], activation="sigmoid", output="sigmoid", loss="quadratic", init="scaled_normal", rng=0)
     seen, backprop = [], model.backprop
     model.backprop = lambda xb, yb: (seen.append(xb), backprop(xb, yb))[1]
-    history = fit(model, SGD(model, lr=1.0), (x, labels), FitConfig(epochs=3, batch_size=len(x)),
-                  TrainState(np.random.default_rng(0))).history
+    (state,) = fit(model, SGD(model, lr=1.0), (x, labels), FitConfig(epochs=3, batch_size=len(x)),
+                   [TrainState(np.random.default_rng(0))])
+    history = state.history
     assert len(seen) == 3 and all(xb is x for xb in seen)          # no shuffle, no gather, no copy
     assert history["train_loss"][2] < history["train_loss"][0]
 
@@ -253,7 +279,7 @@ def test_monitor_test_records_test_figures_and_changes_nothing_else():
     assert {k: v for k, v in h1.items() if not k.startswith("test_")} == {k: v for k, v in h0.items() if not k.startswith("test_")}
     for (_, a, _, _), (_, b, _, _) in zip(plain.parameters(), watched.parameters()):
         np.testing.assert_array_equal(a, b)                          # measuring never steers training
-    assert h1["test_accuracy"][-1] == watched.evaluate(to_inputs(test[0]), test[1])[1]
+    assert h1["test_accuracy"][-1] == evaluate_one(watched, to_inputs(test[0]), test[1])[1]
     assert "test acc" in lines[-1]
     with pytest.raises(ValueError, match="monitor_test is on but no test images"):
         train_run(hp(monitor_test=True), images, labels, log=lambda s: None)
@@ -265,10 +291,10 @@ def test_full_batch_monitor_and_zero_epochs_work_with_every_optimizer():
         model, history, _ = train_run(hp(optimizer=name, momentum=0.0, lr=0.01, batch_size="full", epochs=2,
                                          monitor_test=True, dropout=0.2), images, labels,
                                       log=lambda line: None, test=test)
-        assert len(history["test_accuracy"]) == 2 and history["test_loss"][-1] == model.evaluate(
-            to_inputs(test[0]), test[1])[0]
+        assert len(history["test_accuracy"]) == 2 and history["test_loss"][-1] == evaluate_one(
+            model, to_inputs(test[0]), test[1])[0]
     model, history, _ = train_run(hp(epochs=0), images, labels, log=lambda line: None)
-    assert history["epoch"] == [] and model.predict(to_inputs(images[:3])).shape == (3,)
+    assert history["epoch"] == [] and model.predict(to_inputs(images[:3])).shape == (1, 3)   # a stack of one
 
 
 def test_source_keys_at_their_defaults_train_todays_bits():
@@ -295,9 +321,9 @@ def test_the_sources_networks_train_and_are_measured_on_inputs_scaled_alike(over
                                   test=test)
     assert all(np.isfinite(history["train_loss"]))
     x_test = to_inputs(test[0], model.dtype, scaling=overrides["inputs"])   # the test set with its own scaling
-    assert history["test_accuracy"][-1] == model.evaluate(x_test, test[1])[1]
+    assert history["test_accuracy"][-1] == evaluate_one(model, x_test, test[1])[1]
     x_val = to_inputs(images, model.dtype, scaling=overrides["inputs"])[-100:]   # scaled with all training images
-    assert (history["val_loss"][-1], history["val_accuracy"][-1]) == model.evaluate(x_val, labels[-100:])
+    assert (history["val_loss"][-1], history["val_accuracy"][-1]) == evaluate_one(model, x_val, labels[-100:])
 
 
 def test_source_keys_that_cannot_work_are_refused():

@@ -79,7 +79,7 @@ def classify(net, paths, max_pixels: int = MAX_PIXELS, thumb_size: int = 96, wai
     good = [r for r in results if r.error is None]
     if good:
         x = to_inputs(np.stack([r.digit for r in good]), dtype=net.dtype, scaling=scaling)   # (n, 784)
-        for r, output in zip(good, net.predict_proba(x)):                    # (n, 10)
+        for r, output in zip(good, net.predict_proba(x)[0]):                 # one network: (n, 10)
             r.output = output
     return results
 

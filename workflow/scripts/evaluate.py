@@ -45,7 +45,7 @@ def main(log):
 
     # one forward pass for outputs and losses; everything below is derived from them
     x = network_inputs(hp, images, net.dtype)            # (n, 784), scaled as in training
-    probs, losses = net.outputs_and_losses(x, labels)    # (n, 10), (n,)
+    (probs,), (losses,) = net.outputs_and_losses(x, labels)    # one network: (n, 10), (n,)
     summary = metrics.evaluation(labels, probs, losses, k=k, subset=hp.get("test_subset", 0))
     fileio.write_json(out.metrics, {"run": wc.run, "seed": int(wc.seed), **summary})
     fileio.write_text(out.confusion_csv, metrics.confusion_csv(summary["confusion"]))

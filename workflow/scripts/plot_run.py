@@ -30,7 +30,7 @@ def main(log):
     net = serialize.load(inp.model)
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
     x = network_inputs(params.hp, images, net.dtype)                                          # as in training
-    probs, losses = net.outputs_and_losses(x, labels)                                         # (n, 10), (n,)
+    (probs,), (losses,) = net.outputs_and_losses(x, labels)                                   # one network: (n, 10), (n,)
     predicted = probs.argmax(axis=1)
 
     figures.confusion_heatmap(out.confusion_png, summary["confusion"], f"Confusion matrix: {run}")
