@@ -28,7 +28,7 @@ def test_default_config_expands_every_run_with_every_key(cfg):
     assert {"hidden", "lr", "schedule", "seed", "threads", "dtype", "reference"} <= keys
     assert "best" in runs and "nielsen-ch1-30" in runs
     for name, hp in runs.items():
-        assert set(hp) == keys, name
+        assert set(hp) - {"scored_from"} == keys, name        # scored_from: only a row that trains nothing
         assert list(hp) == sorted(hp), "params must be canonical (sorted keys)"
     assert sweeps["width"]["keys"] == ["hidden"]
     assert list(sweeps["width"]["runs"]) == [f"width-hidden-{w}" for w in (16, 32, 64, 128, 256)]
@@ -447,3 +447,88 @@ def test_runs_marked_extra_train_only_with_extras_on(cfg):
     c = {**copy.deepcopy(cfg), "runs": {"a": {"extra": True}}, "sweeps": {}, "comparisons": []}
     with pytest.raises(nnconfig.ConfigError, match="every run is marked `extra: true`"):
         load(c)
+
+
+# --- a row scored from another run's history (config `scored_from`) ------------------------
+
+SCORED = "pitt-sigmoid-128-20-rounds"
+
+
+def test_a_scored_row_is_its_parents_first_rounds(cfg):
+    """config.yaml's 20-round row states only what it needs and takes the rest from pitt-sigmoid-128."""
+    _, runs, _ = load(cfg)
+    row, parent = runs[SCORED], runs["pitt-sigmoid-128"]
+    assert row["scored_from"] == {"run": "pitt-sigmoid-128", "round": 20}
+    assert nnconfig.scored_from(row) and not nnconfig.scored_from(parent)
+    assert SCORED not in nnconfig.trained(runs) and "pitt-sigmoid-128" in nnconfig.trained(runs)
+    assert row["epochs"] == 20 and row["reference"]["accuracy"] == 0.8909
+    assert nnconfig.seeds(row) == nnconfig.seeds(parent)
+    # what a separate 20-round training of each seed would be given
+    for seed in nnconfig.seeds(row):
+        assert nnconfig.seed_hparams(row, seed) == nnconfig.seed_hparams(dict(parent, epochs=20), seed)
+    assert list(runs).index(SCORED) == list(runs).index("pitt-sigmoid-128") + 1     # config order kept
+
+
+def test_a_scored_row_may_state_its_parents_values_and_fewer_seeds_and_a_step_schedule(cfg):
+    cfg["runs"][SCORED].update(lr=2, epochs=20, monitor_test=True, replicates=3)
+    _, runs, _ = load(cfg)
+    assert runs[SCORED]["replicates"] == 3 and runs[SCORED]["lr"] == 2.0
+    cfg["runs"]["pitt-sigmoid-128"].update(schedule="step", step_size=10, step_gamma=0.5)
+    _, runs, _ = load(cfg)      # step's first rates do not depend on the number of epochs
+    assert runs[SCORED]["schedule"] == "step"
+
+
+def _scored(**over):
+    return lambda c: c["runs"][SCORED].update(**over)
+
+
+def _parent(**over):
+    return lambda c: c["runs"]["pitt-sigmoid-128"].update(**over)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (_scored(scored_from={"run": "nope", "round": 20}),
+     f"runs.{SCORED}.scored_from.run: 'nope' is not a run"),
+    (lambda c: c["runs"].update(again={"scored_from": {"run": SCORED, "round": 10}}),
+     f"runs.again.scored_from.run: '{SCORED}' is itself scored_from 'pitt-sigmoid-128' and trains nothing"),
+    (_parent(monitor_test=False),
+     f"runs.{SCORED}.scored_from.run: pitt-sigmoid-128 has no monitor_test, so its history holds no test accuracy"),
+    (_scored(scored_from={"run": "pitt-sigmoid-128", "round": 101}),
+     f"runs.{SCORED}.scored_from.round: 101 is past pitt-sigmoid-128's 100 epochs"),
+    (_scored(scored_from={"run": "pitt-sigmoid-128", "round": 0}),
+     f"runs.{SCORED}.scored_from.round: 0 is less than the minimum of 1"),
+    (_scored(scored_from={"run": "pitt-sigmoid-128"}),
+     f"runs.{SCORED}.scored_from: 'round' is a required property"),
+    (_scored(scored_from={"run": "pitt-relu-128-as-published", "round": 20}),
+     f"runs.{SCORED}.scored_from.run: pitt-relu-128-as-published's schedule linear depends on its epochs "
+     "(epoch 2: lr 0.989899 of 100 epochs, 0.947368 of 20)"),
+    (_parent(schedule="cosine", lr_min=0.1),
+     f"runs.{SCORED}.scored_from.run: pitt-sigmoid-128's schedule cosine depends on its epochs"),
+    (_parent(validation=10000, early_stopping=5),
+     f"runs.{SCORED}.scored_from.run: pitt-sigmoid-128 stops early (early_stopping 5)"),
+    (_scored(replicates=9),
+     f"runs.{SCORED}.replicates: 9, but pitt-sigmoid-128 trains 8 seeds; a row scored from it has at most those"),
+    (_scored(lr=0.5),
+     f"runs.{SCORED}.lr: 0.5, but pitt-sigmoid-128's is 2.0; a row scored_from pitt-sigmoid-128 is its first "
+     "rounds and trains nothing (leave lr out)"),
+    (_scored(seed=2),
+     f"runs.{SCORED}.seed: 2, but pitt-sigmoid-128's is 1"),
+    (_scored(epochs=30),
+     f"runs.{SCORED}.epochs: 30, but it is scored after round 20 (leave epochs out)"),
+    (lambda c: c["runs"][SCORED]["reference"].update(measure="final_test_subset"),
+     f"runs.{SCORED}.reference.measure: final_test_subset is evaluate's figure of a trained model"),
+    (lambda c: c["comparisons"].append([SCORED, "pitt-sigmoid-128"]),
+     f"comparisons[4]: '{SCORED}' is scored_from 'pitt-sigmoid-128' and has no test predictions of its own"),
+    (lambda c: c.update(predict_dir="digits", predict_run=SCORED),
+     f"predict_run: '{SCORED}' is scored_from 'pitt-sigmoid-128' and has no model of its own"),
+    (lambda c: c["sweeps"]["width"]["base"].update(scored_from={"run": "best", "round": 2}),
+     "sweeps.width.base.scored_from: only a row of runs: can be scored from another run"),
+    (lambda c: c["runs"].update(late={"scored_from": {"run": "simard-800-plain", "round": 2}}),
+     "runs.late.scored_from.run: 'simard-800-plain' is not a run trained here: it is marked `extra: true`"),
+])
+def test_a_scored_row_that_would_not_be_its_parents_first_rounds_is_refused(cfg, edit, expected):
+    edit(cfg)
+    with pytest.raises(nnconfig.ConfigError) as e:
+        load(cfg)
+    assert expected in str(e.value)
+    assert "\n" not in str(e.value)

@@ -72,8 +72,8 @@ TRIGGERS = [
     Trigger("plots", "results/data/plots/first_ten.png"),                       # three more figures to draw
     Trigger("plots", "results/logs/plot_run/b.log"),
     Trigger("plots", "results/runs/b/confusion.png"),
-    Trigger("train", "results/logs/train/b/seed-3.log", "\nepoch 1/"),          # its checkpoint is saved
-    Trigger("train", "results/logs/train/b/seed-4.log", "\nepoch 2/"),
+    Trigger("train", "results/logs/train/b/seeds-3-4.log", "\nseed 3: epoch 1/"),     # its checkpoint is saved
+    Trigger("train", "results/logs/train/b/seeds-3-4.log", "\nseed 4: epoch 2/"),
     Trigger("train", "results/runs/a/seed-3/model.npz"),                        # history, timings not yet
     Trigger("train", "results/runs/b/seed-4/model.npz"),
     Trigger("evaluate", "results/logs/evaluate/b/seed-3.log"),

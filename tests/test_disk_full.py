@@ -85,10 +85,10 @@ WRITERS = {
     "decode": Writer("decode", ["results/data/train-images.npy", "results/data/train-labels.npy"],
                      "results/data/train-images.npy"),
     # the checkpoint (results/checkpoints/, removed by a finished job) holds the model's weights and more
-    "checkpoint": Writer("train", TRAIN_A, "results/checkpoints/a/seed-3.npz", needs="results/runs/a/seed-3/model.npz"),
+    "checkpoint": Writer("train_0_3", TRAIN_A, "results/checkpoints/a/seed-3.npz", needs="results/runs/a/seed-3/model.npz"),
     # written after the checkpoint, which a finished run does not keep: room for the model's weights
     # (run a's are 200 kB: the checkpoint holds them too) and up to 16 kB of training state beside them
-    "model": Writer("train", TRAIN_A, "results/runs/a/seed-3/model.npz",
+    "model": Writer("train_0_3", TRAIN_A, "results/runs/a/seed-3/model.npz",
                     also=pages(784 * 64 * 4) + 4),
     "figure": Writer("plot_run", FIGURES_A, "results/runs/a/confusion.png"),
     "report": Writer("report", ["results/report.html", *REPORT], "results/report.html", before=REPORT),

@@ -91,7 +91,7 @@ def test_whole_floats_and_yaml11_exponents_train_as_meant(wf):
     history = json.loads(wf.path("results/runs/a/seed-3/history.json").read_text())
     assert history["epoch"] == [1] and history["lr"] == [0.001]
     log = wf.path("results/logs/train/a/seed-3.log").read_text()
-    assert "epoch 1/1 " in log and "Traceback" not in log
+    assert "seed 3: epoch 1/1 " in log and "Traceback" not in log
 
 
 def test_mirror_credentials_are_written_nowhere(wf, tiny_mirror):

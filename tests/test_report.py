@@ -404,7 +404,7 @@ def test_evaluate_script_scales_as_the_run_and_scores_its_subset(evaluated, tiny
                   inputs="raw", test_subset=20)), wildcards=SimpleNamespace(run="tiny", seed="1"))
     m = fileio.read_json(elsewhere["metrics"])
     images, labels = fileio.load_npy(tiny_data["test_images"]), fileio.load_npy(tiny_data["test_labels"])
-    predicted = serialize.load(folder / "model.npz").predict(to_inputs(images, scaling="raw"))
+    (predicted,) = serialize.load(folder / "model.npz").predict(to_inputs(images, scaling="raw"))  # one network
     np.testing.assert_array_equal(fileio.load_npy(elsewhere["predictions"]), predicted)
     assert m["test_subset"] == 20 and m["test_accuracy_subset"] == np.mean(predicted[:20] == labels[:20])
     assert m["test_accuracy"] == np.mean(predicted == labels) and m["n_test"] == 60
@@ -536,3 +536,133 @@ def test_a_row_with_unpublished_parameters_gives_the_band_they_span(png):
         "; the unpublished parameters' range (lr 0.5-4 x spread 0.01-0.03) gives 11.35 % to 90.17 %")
     row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417))
     assert "range" not in reproduction.verdict_text(row)
+
+
+# ---------------------------------------------------------------- a row scored_from another run
+
+SCORED_FROM = {"run": "parent", "round": 2}
+
+
+def _parent_run(png):
+    """A trained run of three rounds, three seeds, test accuracy after each round (monitor_test)."""
+    run = _run("parent", [0.9, 0.91, 0.92], png, n_right=15)
+    curves = [[0.5, 0.80, 0.9], [0.6, 0.82, 0.91], [0.55, 0.84, 0.92]]
+    for seed, curve in zip(run["seeds"], curves):
+        seed["history"] = {"epoch": [1, 2, 3], "lr": [0.1] * 3, "train_loss": [0.9, 0.5, 0.4],
+                           "train_accuracy": [0.7, 0.8, 0.85], "val_loss": [0.8, 0.6, 0.7],
+                           "val_accuracy": [0.7, 0.8, 0.79], "test_loss": [0.7, 0.5 + seed["seed"] / 100, 0.3],
+                           "test_accuracy": curve, "stopped_early": False, "best_epoch": 2}
+    return run
+
+
+def _scored_row(parent, seeds=(1, 2, 3), accuracy=0.83):
+    hp = dict(parent["hp"], epochs=2, replicates=len(seeds), scored_from=SCORED_FROM,
+              reference={"accuracy": accuracy, "source": "s", "kind": "reproduction", "measure": "final_test",
+                         "protocol": "as parent, after 2 rounds"})
+    return reproduction.scored_run("scored", hp, list(seeds), parent, n_test=10000)
+
+
+def test_a_scored_row_takes_each_seeds_figure_from_its_sources_history_at_that_round(png):
+    parent = _parent_run(png)
+    run = _scored_row(parent)
+    assert [s["metrics"]["test_accuracy"] for s in run["seeds"]] == [0.80, 0.82, 0.84]
+    assert [s["metrics"]["test_loss"] for s in run["seeds"]] == [0.51, 0.52, 0.53]
+    assert all(s["timings"] is None and s["predictions"] is None for s in run["seeds"]) and run["plots"] == {}
+    first = run["seeds"][0]["history"]
+    assert first["epoch"] == [1, 2] and first["test_accuracy"] == [0.5, 0.80] and first["best_epoch"] == 2
+    row = reproduction.run_row(run)
+    assert row["status"] == "ok" and row["test_accuracies"] == [0.80, 0.82, 0.84] and row["epochs_run"] == 2
+    assert row["test_accuracy_mean"] == pytest.approx(0.82) and row["train_seconds_mean"] is None
+    # its verdict by the same rule as a trained row's with those figures
+    trained = _reproduction("same", [0.80, 0.82, 0.84], png, accuracy=0.83)
+    same = reproduction.run_row(trained)
+    assert (row["verdict"], row["half_width"], row["gap"]) == (same["verdict"], same["half_width"], same["gap"])
+    assert reproduction.ours_text(row) == (reproduction.ours_text(same) +
+                                           "; scored from parent after round 2, not trained")
+    seeds = reproduction.seed_rows([run])
+    assert [(r["seed"], r["test_accuracy"], r["peak_test_accuracy"], r["epochs_run"]) for r in seeds] == [
+        (1, 0.80, 0.80, 2), (2, 0.82, 0.82, 2), (3, 0.84, 0.84, 2)]
+    assert reproduction.timing_rows([parent, run]) == reproduction.timing_rows([parent])    # it cost nothing
+
+
+def test_a_scored_row_without_its_sources_round_is_failed_with_the_reason(png):
+    parent = _parent_run(png)
+    short = parent["seeds"][1]
+    short["history"] = dict(short["history"], epoch=[1], test_accuracy=[0.6], test_loss=[0.7], status="failed",
+                            error="training diverged: loss is nan at epoch 2, batch 3")
+    parent["seeds"][2]["history"] = None
+    row = reproduction.run_row(_scored_row(parent))
+    assert row["status"] == "partial" and row["test_accuracies"] == [0.80]
+    assert row["error"] == ("seed 2: parent seed 2: its history ends after round 1, before round 2 (training "
+                            "diverged: loss is nan at epoch 2, batch 3); seed 3: parent seed 3: history.json is missing")
+    # a source that diverged after the round still gives it: its first rounds finished
+    parent = _parent_run(png)
+    parent["seeds"][0]["history"] = dict(parent["seeds"][0]["history"], status="failed", error="diverged")
+    parent["seeds"][0]["metrics"] = {"status": "failed", "error": "diverged"}
+    run = _scored_row(parent)
+    assert reproduction.run_row(run)["status"] == "ok" and "status" not in run["seeds"][0]["history"]
+
+
+def test_the_report_says_a_scored_row_was_not_trained_and_leaves_it_out_of_mcnemar(png, tmp_path):
+    parent = _parent_run(png)
+    runs = {"parent": parent, "scored": _scored_row(parent, seeds=(1, 2), accuracy=0.99)}
+    rows = reproduction.rows_best_first(runs.values())
+    paired = reproduction.paired_tests(runs.values(), [], LABELS, "parent")
+    assert paired == []                                 # the scored row has no predictions to compare
+    html = report.render_report(runs, rows, paired, data_plots={}, overview_plots={}, sweep_plots={},
+                                curve_plots={}, provenance={"config": {}})
+    assert "2 runs, 3 trained networks and 2 scored from another run's history, not trained." in html
+    assert "<td class=l>none: scored from parent after round 2, not trained</td>" not in html   # a number column
+    assert "<td>none: scored from parent after round 2, not trained</td>" in html
+    assert 'scored from <a href="#run-parent">parent</a> after round 2. Each seed' in html
+    assert "81.00 ± 1.41 % (2 seeds); scored from parent after round 2, not trained" in html   # the ledger
+    assert "as parent, after 2 rounds" in html
+    section = html[html.index('<details id="run-scored">'):]
+    section = section[:section.index("</details>")]
+    assert "per-class" not in section and "data:image/png" not in section and "<td>80.00 %</td>" in section
+    md = reproduction.ledger_markdown(reproduction.ledger_rows(rows, runs), {n: r["hp"] for n, r in runs.items()})
+    assert "| scored | s |  | as parent, after 2 rounds | 99.00 % (final test) | 81.00 ± 1.41 % (2 seeds); scored " \
+           "from parent after round 2, not trained | inconclusive (" in md
+    report.write_summary_csv(tmp_path / "summary.csv", rows, {n: r["hp"] for n, r in runs.items()})
+    with open(tmp_path / "summary.csv", newline="") as f:
+        lines = {r["run"]: r for r in csv.DictReader(f)}
+    assert lines["scored"]["scored_from"] == '{"round": 2, "run": "parent"}' and lines["parent"]["scored_from"] == ""
+    assert lines["scored"]["verdict"] == "inconclusive" and lines["scored"]["epochs"] == "2"
+
+
+def test_report_script_builds_a_scored_row_from_its_sources_files(png, tmp_path):
+    """workflow/scripts/report.py: the trained run's per-seed files are its inputs; the scored row has none."""
+    parent = _parent_run(png)
+    inputs = {k: [] for k in ("metrics", "histories", "timings", "predictions")}
+    for s in parent["seeds"]:
+        folder = tmp_path / "runs" / "parent" / f"seed-{s['seed']}"
+        for key, name, value in (("metrics", "metrics.json", s["metrics"]), ("histories", "history.json", s["history"]),
+                                 ("timings", "timings.json", s["timings"])):
+            fileio.write_json(folder / name, value)
+            inputs[key].append(str(folder / name))
+        fileio.save_npy(folder / "test-predictions.npy", s["predictions"].astype(np.uint8))
+        inputs["predictions"].append(str(folder / "test-predictions.npy"))
+    labels = tmp_path / "test-labels.npy"
+    fileio.save_npy(labels, LABELS.astype(np.uint8))
+    inputs.update(figures=[str(tmp_path / "runs" / "parent" / "curves.png")], test_labels=str(labels),
+                  first_ten=str(png), class_means=str(png), label_histogram=str(png))
+    scored = _scored_row(parent)["hp"]
+    outputs = {k: str(tmp_path / "out" / f) for k, f in (
+        ("html", "report.html"), ("summary", "summary.csv"), ("seeds", "seeds.csv"), ("timings", "timings.csv"),
+        ("ledger", "ledger.md"), ("provenance", "provenance.json"), ("val_curves", "val_curves.png"),
+        ("comparison", "comparison.png"), ("recipes", "recipes.png"))}
+    outputs.update(sweep_plots=[], curve_plots=[])
+    params = SimpleNamespace(seeds={"scored": [1, 2, 3], "parent": [1, 2, 3]},   # a row may come before its source
+                             runs={"scored": scored, "parent": parent["hp"]}, sweeps={}, comparisons=[],
+                             curve_runs=[], config={}, checksums={}, recipes={})
+    log = _script("report", tmp_path, input=inputs, output=outputs, params=params)
+    assert "scored: scored from parent after round 2, not trained" in log
+    with open(outputs["seeds"], newline="") as f:
+        seeds = [(r["run"], r["seed"], r["test_accuracy"], r["epochs_run"]) for r in csv.DictReader(f)]
+    assert seeds[:3] == [("scored", "1", "0.8", "2"), ("scored", "2", "0.82", "2"), ("scored", "3", "0.84", "2")]
+    with open(outputs["timings"], newline="") as f:
+        assert [r["run"] for r in csv.DictReader(f)] == ["parent"] * 3
+    with open(outputs["summary"], newline="") as f:
+        summary = {r["run"]: r for r in csv.DictReader(f)}
+    assert summary["scored"]["test_accuracies"] == "0.8 0.82 0.84" and summary["scored"]["verdict"]
+    assert "none: scored from parent after round 2, not trained" in Path(outputs["html"]).read_text()

@@ -52,21 +52,24 @@ def kill_after(done) -> int:
 
 def checkpoint_epoch(path) -> int:
     with zipfile.ZipFile(path) as zf:
-        return json.loads(np.lib.format.read_array(io.BytesIO(zf.read("meta.npy"))).tobytes())["epoch"]
+        meta = json.loads(np.lib.format.read_array(io.BytesIO(zf.read("meta.npy"))).tobytes())
+    return meta["seeds"][0]["epoch"]
 
 
 def kill_after_epoch(sm: Snakemake, k: int, timeout: float = 120) -> None:
     """SIGKILL the training job once epoch k is logged (its checkpoint is saved before its line);
     stopped first, so that the test, not the machine's speed, decides which epoch was the last."""
     log, deadline = sm.wf.path(LOG), time.monotonic() + timeout
-    while not (log.exists() and f"\nepoch {k}/" in log.read_text()):
+    while not (log.exists() and f"\nseed 3: epoch {k}/" in log.read_text()):
         assert sm.proc.poll() is None, f"snakemake ended before epoch {k}:\n{sm.output()}"
         assert time.monotonic() < deadline, f"no epoch {k} in {timeout} s"
         time.sleep(0.005)
     job = sm.job_pid("train.py")
     os.kill(job, signal.SIGSTOP)
-    assert checkpoint_epoch(sm.wf.path(CHECKPOINT)) == k
-    os.kill(job, signal.SIGKILL)
+    try:
+        assert checkpoint_epoch(sm.wf.path(CHECKPOINT)) == k
+    finally:  # a stopped job must not outlive a failed check
+        os.kill(job, signal.SIGKILL)
 
 
 def test_sigkill_then_snakemake_again_resumes_with_the_same_bytes(done, kill_after, tmp_path):
@@ -80,7 +83,7 @@ def test_sigkill_then_snakemake_again_resumes_with_the_same_bytes(done, kill_aft
     log = wf.path(LOG).read_text().splitlines()
     assert f"resuming run resume from epoch {kill_after} of 20 ({CHECKPOINT})" in log
     # the restored epochs are logged again, then training carries on at k + 1
-    assert [l.split()[1] for l in log if l.startswith("epoch ")] == [f"{e}/20" for e in range(1, kill_after + 2)]
+    assert [l.split()[3] for l in log if l.startswith("seed 3: epoch ")] == [f"{e}/20" for e in range(1, kill_after + 2)]
     assert_same_run(done, wf, "resume")  # model.npz, history.json, metrics.json, predictions: same bytes
     assert not wf.path(CHECKPOINT).exists()
     timings = json.loads(wf.path("results/runs/resume/seed-3/timings.json").read_text())
@@ -110,7 +113,7 @@ def test_changed_hyperparameter_after_the_kill_starts_afresh(done, tmp_path):
     wf.write_config(config)
     wf.run("--cores", "1", target)
     log = wf.path(LOG).read_text()
-    assert (f"ignoring checkpoint {CHECKPOINT}: made from other inputs: hyperparameter lr was 0.05, now 0.04; "
+    assert (f"ignoring checkpoint {CHECKPOINT}: made from other inputs: seed 3: hyperparameter lr was 0.05, now 0.04; "
             "starting run resume afresh") in log
     assert "resuming" not in log and not wf.path(CHECKPOINT).exists()
     # the same bytes as a run of the new setting that never met a checkpoint

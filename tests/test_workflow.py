@@ -28,8 +28,8 @@ RUN_FIGURES = ["confusion.png", "curves.png", "predictions.png", "worst_errors.p
 
 
 def planned(wf: Workflow, *args) -> Counter:
-    """Snakemake's own plan (dry run): Counter of (rule, run wildcard or None), one per job (so a
-    run's seeds count one each)."""
+    """Snakemake's own plan (dry run): Counter of (rule, run wildcard or None), one per job; a
+    training job (rule train_<run>_<seed>, one block of a run's seeds) counts as ("train", run)."""
     proc = wf.run("-n", *args)
     out = proc.stdout + proc.stderr
     jobs, current = Counter(), None
@@ -38,7 +38,8 @@ def planned(wf: Workflow, *args) -> Counter:
         if m:
             if current:
                 jobs[tuple(current)] += 1
-            current = [m.group(1), None] if m.group(1) != "end" else None
+            rule = "train" if m.group(1).startswith("train_") else m.group(1)
+            current = [rule, None] if rule != "end" else None
         elif current and (w := re.match(r"^\s+wildcards: .*\brun=([^,\s]+)", line)):
             current[1] = w.group(1)
     return jobs
@@ -82,8 +83,9 @@ def test_every_output_is_present_and_well_formed(done):
             history = json.loads(done.path(f"{folder}/history.json").read_text())
             assert len(history["epoch"]) == (1 if run.startswith("width") else 2)
             assert (history["test_accuracy"] is not None) == (run == "sig")      # monitor_test
-            assert done.path(f"results/logs/train/{run}/seed-{seed}.log").read_text().count("epoch") >= 1
-            assert done.path(f"results/benchmarks/train/{run}/seed-{seed}.tsv").exists()
+            logs = list(done.path(f"results/logs/train/{run}").glob("seed*.log"))   # one per block of seeds
+            assert sum(log.read_text().count(f"seed {seed}: epoch") for log in logs) >= 1, (run, seed)
+        assert done.path(f"results/benchmarks/train/{run}").glob("seed*.tsv")
     assert json.loads(done.path("results/runs/relu/seed-3/metrics.json").read_text())["test_accuracy"] > 0.5
     # the two seeds of one run are two different networks
     assert done.path("results/runs/sig/seed-3/model.npz").read_bytes() != \
@@ -141,17 +143,21 @@ def test_editing_one_run_reruns_only_that_run(done):
     try:
         cfg["runs"]["sig"]["lr"] = 2.0
         done.write_config(cfg)
-        assert planned(done) == Counter({("train", "sig"): 2, ("evaluate", "sig"): 2, ("plot_run", "sig"): 1,
+        # the run's two seeds: one stacked training job, one evaluation each
+        assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 2, ("plot_run", "sig"): 1,
                                          ("report", None): 1, ("all", None): 1})
         cfg["runs"]["sig"]["lr"] = 3.0
         cfg["runs"]["sig"]["reference"] = {"accuracy": 0.6, "source": "another"}
         done.write_config(cfg)
         assert planned(done) == Counter({("report", None): 1, ("all", None): 1})
         cfg["runs"]["sig"]["reference"] = original["runs"]["sig"]["reference"]
-        cfg["runs"]["sig"]["replicates"] = 3       # one more seed: only its jobs
+        cfg["runs"]["sig"]["replicates"] = 3       # one more seed: only its jobs, training only it
         done.write_config(cfg)
         assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 1, ("report", None): 1,
                                          ("all", None): 1})
+        plan = done.run("-n").stdout
+        trained = re.findall(r"results/runs/sig/seed-(\d+)/model.npz", plan.split("rule evaluate")[0])
+        assert set(trained) == {"5"}, plan
         cfg["runs"]["sig"]["replicates"] = 1       # fewer seeds: nothing retrains, the report drops one
         done.write_config(cfg)
         assert planned(done) == Counter({("report", None): 1, ("all", None): 1})
@@ -193,7 +199,7 @@ def train_claims(wf: Workflow, cores: int) -> list[int]:
     out = wf.run("-n", "--cores", str(cores)).stdout
     blocks = re.split(r"\n(?=(?:local)?rule \w+:)", out)
     return [int(m.group(1)) if (m := re.search(r"\n\s+threads: (\d+)", b)) else 1
-            for b in blocks if re.match(r"(?:local)?rule train:", b)]
+            for b in blocks if re.match(r"(?:local)?rule train_\w+:", b)]
 
 
 def test_more_cores_than_cpus_run_as_many_trainings_at_once_as_cpus(tiny_workflow):
@@ -273,9 +279,17 @@ def test_two_fresh_runs_are_byte_identical_whatever_the_cores(done, tmp_path):
     assert mirror.exists()
 
 
-def test_quick_target_trains_only_first_seeds(done):
-    jobs = planned(done, "quick", "--forcerun", "train")
-    assert jobs[("train", "sig")] == 1 and jobs[("quick", None)] == 1 and ("report", None) not in jobs
+def train_rules(wf: Workflow) -> list[str]:
+    """The training rules (one per block of a run's seeds)."""
+    return [r for r in wf.run("--list-rules").stdout.split() if r.startswith("train_")]
+
+
+def test_quick_target_trains_only_the_blocks_of_first_seeds(done):
+    """quick reports each run's first seed; training the first seed trains its block (here both of
+    sig's seeds, one job), and evaluates only the first seed."""
+    jobs = planned(done, "quick", "--forcerun", *train_rules(done))
+    assert jobs[("train", "sig")] == 1 and jobs[("evaluate", "sig")] == 1
+    assert jobs[("quick", None)] == 1 and ("report", None) not in jobs
     done.run("--cores", "2", "quick")
     with open(done.path("results/quick/summary.csv"), newline="") as f:
         rows = {r["run"]: r for r in csv.DictReader(f)}
@@ -325,3 +339,40 @@ def test_every_job_computes_with_the_pinned_numerics_whatever_the_caller_asked(d
         assert first.startswith("numerics pinned: OpenBLAS ") and " kernel Haswell, numpy dispatch X86_V3" in first, \
             (log, first)
         assert "WARNING" not in log.read_text(), log
+
+
+def test_a_row_scored_from_another_run_trains_nothing_and_is_judged_from_its_rounds(tmp_path, tiny_mirror):
+    """config `scored_from`: the row plans no train, evaluate or plot_run job; the report reads its
+    figures from the other run's histories after that round and gives it a verdict."""
+    mirror, sums = tiny_mirror
+    cfg = tiny_config(mirror, sums)
+    cfg["runs"] = {"sig": cfg["runs"]["sig"],
+                   "sig-round-1": {"scored_from": {"run": "sig", "round": 1},
+                                   "reference": {"accuracy": 0.3, "source": "a test", "kind": "reproduction"}}}
+    cfg["sweeps"], cfg["comparisons"] = {}, []
+    wf = Workflow(tmp_path / "work", cfg, mkdir=True)
+    jobs = planned(wf)
+    assert not [job for job in jobs if job[1] == "sig-round-1"], jobs
+    assert {"evaluate", "plot_run"} <= {rule for rule, run in jobs if run == "sig"}
+    wf.run("--cores", "2")
+    assert not list(wf.path("results").rglob("sig-round-1*"))      # no file of its own, no log, no benchmark
+    after_one = [json.loads(wf.path(f"results/runs/sig/seed-{s}/history.json").read_text())["test_accuracy"][0]
+                 for s in (3, 4)]
+    with open(wf.path("results/summary.csv"), newline="") as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    row = rows["sig-round-1"]
+    assert row["test_accuracies"] == " ".join(map(str, after_one)) and row["epochs_run"] == "1"
+    assert row["verdict"] in ("reproduced", "within_spread", "inconclusive", "above", "below")
+    assert row["scored_from"] == '{"round": 1, "run": "sig"}' and rows["sig"]["scored_from"] == ""
+    with open(wf.path("results/seeds.csv"), newline="") as f:
+        assert [(r["seed"], r["epochs_run"]) for r in csv.DictReader(f) if r["run"] == "sig-round-1"] == [
+            ("3", "1"), ("4", "1")]
+    with open(wf.path("results/timings.csv"), newline="") as f:
+        assert {r["run"] for r in csv.DictReader(f)} == {"sig"}
+    note = "scored from sig after round 1, not trained"
+    assert wf.path("results/ledger.md").read_text().count(note) == 1
+    assert f"none: {note}" in wf.path("results/report.html").read_text()
+    wf.run("--cores", "2", "quick")          # each run's first seed: the row's is its source's first
+    with open(wf.path("results/quick/summary.csv"), newline="") as f:
+        quick = {r["run"]: r for r in csv.DictReader(f)}
+    assert quick["sig-round-1"]["n_seeds"] == "1" and quick["sig-round-1"]["test_accuracies"] == str(after_one[0])

@@ -1,19 +1,20 @@
-"""Epoch checkpoints: everything the next epoch depends on, so a killed run resumes with the same bits.
+"""Epoch checkpoints: everything the next epoch depends on, so a killed job resumes with the same bits.
 
-fit() hands its hook its TrainState (nn.train) after every finished epoch and carries on from
-one handed back. A Checkpoint object ties that state to one file and to what made it:
+fit() hands its hook the TrainStates of its stack of seeds (nn.train) after every finished
+epoch and carries on from ones handed back. A Checkpoint object ties those states to one file
+and to what made it:
 
-    ckpt = Checkpoint(path, fingerprint(hp, code, images, labels), run="best", log=log)
-    state = ckpt.load(model, optimizer, rng)    # None: start afresh (the log line says why)
-    fit(..., state or TrainState(rng), on_epoch=ckpt.save)
-    ckpt.remove()                               # the run's outputs are written: no longer needed
+    ckpt = Checkpoint(path, fingerprint(hps, code, images, labels, *test), run="best", log=log)
+    states = ckpt.load(model, optimizer, rngs)  # None: start afresh (the log line says why)
+    fit(..., states or [TrainState(g) for g in rngs], on_epoch=ckpt.save)
+    ckpt.remove()                               # the seeds' outputs are written: no longer needed
 
-The file is one .npz without pickle (docs/interfaces.md): `meta` (JSON bytes: epoch, the
-Generator's bit_generator.state, history and timings so far, early-stopping best loss and
-epochs since the best, the optimiser's step count and lr, the fingerprint), `params` (the
-model's flat parameters), `best_params` (early stopping's best weights, if any) and one
-`optimizer.<buffer>` per optimiser state array. It is used only if its fingerprint (the
-run's hyperparameters, a SHA-256 of the training arrays, the nn code hashes, numpy's
+The file is one .npz without pickle (docs/interfaces.md): `meta` (JSON bytes: the fingerprint
+and, per seed, its epoch, Generator state, history and timings so far, early-stopping best loss,
+failure, and the optimiser's step count and lr), `params` (the stack's parameters, a row per
+seed), `best_params` (early stopping's best weights, if any) and one `optimizer.<buffer>` per
+optimiser state array. It is used only if its fingerprint (every seed's hyperparameters, a
+SHA-256 of the training arrays and of the monitored test images, the nn code hashes, numpy's
 version) equals the job's; anything else, or anything unreadable, is ignored in one line.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from nn.serialize import NPY_HEADER_ROOM, read_member, write_npz
 from nn.train import HISTORY_LISTS, TrainState
 
 FORMAT = "nn-checkpoint"
-VERSION = 1
+VERSION = 2
 MAX_ARRAYS = 5  # params, best_params, and at most 3 optimiser buffers
 
 
@@ -50,24 +51,38 @@ def digest(*arrays) -> str:
     return h.hexdigest()
 
 
-def fingerprint(hp: dict, code: dict, *arrays) -> dict:
-    """What a checkpoint must have been made from to be resumed: the run's hyperparameters, the nn
-    code hashes (the rule's `code` param), the training arrays, and numpy's version (its Generator
-    and BLAS calls make the bits). JSON-normalised, as it is stored."""
-    return json.loads(json.dumps({"hp": hp, "code": code, "data": digest(*arrays), "numpy": np.__version__}))
+def fingerprint(hps: list[dict], code: dict, images, labels, *monitored) -> dict:
+    """What a checkpoint must have been made from to be resumed: every seed's hyperparameters, the
+    nn code hashes (the rule's `code` param), the training arrays, the test arrays measured after
+    every epoch (monitor_test: their figures are in the saved histories), and numpy's version (its
+    Generator and BLAS calls make the bits). JSON-normalised, as it is stored."""
+    return json.loads(json.dumps({"hp": list(hps), "code": code, "data": digest(images, labels),
+                                  "monitored": digest(*monitored), "numpy": np.__version__}))
+
+
+def _hp_difference(then, now: list) -> str | None:
+    if not isinstance(then, list) or len(then) != len(now):
+        return f"it holds {len(then) if isinstance(then, list) else 'no list of'} seeds, this job trains {len(now)}"
+    for old, new in zip(then, now):
+        old = old if isinstance(old, dict) else {}
+        for key in sorted({*old, *new}):    # a key either side lacks counts as changed
+            if old.get(key, "absent") != new.get(key, "absent"):
+                return (f"seed {new.get('seed')}: hyperparameter {key} was {old.get(key, 'absent')!r}, "
+                        f"now {new.get(key, 'absent')!r}")
+    return None
 
 
 def difference(then: dict, now: dict) -> str | None:
     """Why a checkpoint made under `then` does not fit `now` (one phrase), or None."""
     if not isinstance(then, dict):
         return "it records no fingerprint"
-    for key, value in now["hp"].items():
-        if (then.get("hp") or {}).get(key, "absent") != value:
-            return f"hyperparameter {key} was {(then.get('hp') or {}).get(key, 'absent')!r}, now {value!r}"
-    if then.get("hp") != now["hp"]:
-        return "its hyperparameters differ"
+    why = _hp_difference(then.get("hp"), now["hp"])
+    if why:
+        return why
     if then.get("data") != now["data"]:
         return "the training data changed"
+    if then.get("monitored") != now["monitored"]:
+        return "the monitored test images changed"
     if then.get("code") != now["code"]:
         changed = sorted(k for k in {*now["code"], *(then.get("code") or {})}
                          if (then.get("code") or {}).get(k) != now["code"].get(k))
@@ -80,34 +95,36 @@ def difference(then: dict, now: dict) -> str | None:
 # --- the file --------------------------------------------------------------------------------------
 
 class Checkpoint:
-    """One run+seed's checkpoint file: save after each epoch, load once at the start, remove at the end."""
+    """One block of seeds' checkpoint file: save after each epoch, load once at the start, remove at the end."""
 
     def __init__(self, path, fingerprint: dict, run: str = "", log=print):
         self.path, self.fingerprint, self.run, self.log = Path(path), fingerprint, run, log
         self.off = False      # a folder sits where the file goes: train on, without checkpoints
 
-    def save(self, state: TrainState) -> None:
-        """Write `state` (whole: fit fills its params and optimizer) atomically: a kill mid-write
+    def save(self, states: list[TrainState]) -> None:
+        """Write `states` (whole: fit fills their params and optimizer) atomically: a kill mid-write
         leaves the previous checkpoint."""
         if self.off:
             return
-        opt = state.optimizer
+        opt = states[0].optimizer
         buffers = sorted(k for k, v in opt.items() if isinstance(v, np.ndarray))
-        meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "epoch": state.epoch,
-                "rng": state.rng.bit_generator.state, "history": state.history, "timings": state.timings,
-                "best_loss": state.best_loss, "since_best": state.since_best,
+        seeds = [{"epoch": s.epoch, "rng": s.rng.bit_generator.state, "history": s.history, "timings": s.timings,
+                  "best_loss": s.best_loss, "failure": None if s.failure is None else str(s.failure)}
+                 for s in states]
+        meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "seeds": seeds,
                 "optimizer": {k: v for k, v in opt.items() if k not in buffers}}
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
-                  "params": state.params}
-        if state.best_params is not None:
-            arrays["best_params"] = state.best_params
-        arrays.update((f"optimizer.{k}", opt[k]) for k in buffers)
+                  "params": np.stack([s.params for s in states])}
+        if any(s.best_params is not None for s in states):
+            arrays["best_params"] = np.stack([s.params if s.best_params is None else s.best_params for s in states])
+        arrays.update((f"optimizer.{k}", np.stack([s.optimizer[k] for s in states])) for k in buffers)
         write_npz(self.path, arrays)
 
-    def load(self, model, optimizer, rng: np.random.Generator) -> TrainState | None:
-        """The saved state if it is whole and was made from this job's fingerprint, for this model and
-        optimizer (rng takes the saved Generator state); else None, after one log line saying why
-        (nothing at all if there is no file). fit() puts its params and optimiser state in place."""
+    def load(self, model, optimizer, rngs: list) -> list[TrainState] | None:
+        """The saved states if the file is whole and was made from this job's fingerprint, for this
+        model and optimizer (each rng takes its seed's saved Generator state); else None, after one
+        log line saying why (nothing at all if there is no file). fit() puts their params and
+        optimiser rows in place."""
         if not self.path.exists() and not self.path.is_symlink():
             return None
         if self.path.is_dir():  # nothing can be saved over a folder, and it is not ours to delete
@@ -116,7 +133,7 @@ class Checkpoint:
                      f"(remove the folder to have them); starting run {self.run} afresh")
             return None
         try:
-            state = self._read(model, optimizer, rng)
+            states = self._read(model, optimizer, rngs)
         except Ignored as e:
             self.log(f"ignoring checkpoint {self.path}: {e}; starting run {self.run} afresh")
             return None
@@ -125,9 +142,9 @@ class Checkpoint:
             why = str(e).removeprefix(f"{self.path}: ") if named else f"{type(e).__name__}: {e}"
             self.log(f"ignoring checkpoint {self.path}: unreadable ({why}); starting run {self.run} afresh")
             return None
-        epochs = self.fingerprint["hp"].get("epochs", "?")
-        self.log(f"resuming run {self.run} from epoch {state.epoch} of {epochs} ({self.path})")
-        return state
+        epochs = self.fingerprint["hp"][0].get("epochs", "?")
+        self.log(f"resuming run {self.run} from epoch {max(s.epoch for s in states)} of {epochs} ({self.path})")
+        return states
 
     def remove(self) -> None:
         if self.off:
@@ -135,12 +152,12 @@ class Checkpoint:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def _read(self, model, optimizer, rng) -> TrainState:
+    def _read(self, model, optimizer, rngs) -> list[TrainState]:
         """Read and check everything before anything is returned: a half-valid file is no state at all."""
-        n, dtype = model.flat_params.size, model.dtype
+        k, n, dtype = model.replicas, model.flat_params.shape[1], model.dtype
         with open_regular(self.path) as fh:
-            # meta, and at most MAX_ARRAYS arrays the model's size (zip headers fit in their headroom)
-            bound = MAX_JSON_BYTES + MAX_ARRAYS * (n * dtype.itemsize + NPY_HEADER_ROOM)
+            # meta, and at most MAX_ARRAYS arrays the stack's size (zip headers fit in their headroom)
+            bound = MAX_JSON_BYTES + MAX_ARRAYS * (k * n * dtype.itemsize + NPY_HEADER_ROOM)
             size = os.fstat(fh.fileno()).st_size
             if size > bound:
                 raise Ignored(f"{size} bytes, more than a checkpoint of this model holds ({bound}); not read")
@@ -160,29 +177,66 @@ class Checkpoint:
                     raise Ignored(f"made from other inputs: {why}")
                 buffers = set(optimizer.state)
                 expected = {"params", *(f"optimizer.{b}" for b in buffers)}
-                if self.fingerprint["hp"].get("early_stopping") and math.isfinite(float(meta["best_loss"])):
+                seeds = meta.get("seeds") if isinstance(meta.get("seeds"), list) else []
+                if self.fingerprint["hp"][0].get("early_stopping") and any(
+                        isinstance(seed, dict) and isinstance(seed.get("best_loss"), (int, float))
+                        and math.isfinite(seed["best_loss"]) for seed in seeds):
                     expected.add("best_params")  # early stopping keeps the best epoch's weights
                 if set(members) != expected:
                     raise Ignored(f"its arrays {sorted(members)} do not fit this model and optimiser")
                 arrays = {}
                 for name in sorted(expected):
-                    a = read_member(zf, members[name], self.path, n * dtype.itemsize + NPY_HEADER_ROOM)
-                    if a.shape != (n,) or a.dtype != dtype:
-                        raise Ignored(f"array {name!r} is {a.dtype}{list(a.shape)}, this model needs {dtype}[{n}]")
+                    a = read_member(zf, members[name], self.path, k * n * dtype.itemsize + NPY_HEADER_ROOM)
+                    if a.shape != (k, n) or a.dtype != dtype:
+                        raise Ignored(f"array {name!r} is {a.dtype}{list(a.shape)}, this model needs {dtype}[{k}, {n}]")
                     arrays[name] = a
-        return _state(meta, arrays, buffers, self.fingerprint["hp"], rng)
+        return _states(meta, arrays, buffers, self.fingerprint["hp"][0], rngs)
 
 
 class Ignored(ValueError):
     """A checkpoint that is readable but must not be resumed (foreign, stale, inconsistent)."""
 
 
-def _state(meta: dict, arrays: dict, buffers: set, hp: dict, rng) -> TrainState:
-    """The snapshot a checked file holds; Ignored if its parts do not agree with each other or with hp."""
-    epoch, history, timings = meta["epoch"], meta["history"], meta["timings"]
-    if type(epoch) is not int or not 1 <= epoch <= hp["epochs"]:
+def _states(meta: dict, arrays: dict, buffers: set, hp: dict, rngs) -> list[TrainState]:
+    """The snapshot a checked file holds; Ignored if its parts do not agree with each other or with hp.
+    Every seed is checked before any Generator takes its saved state: an ignored file moves nothing."""
+    seeds = meta.get("seeds")
+    if not isinstance(seeds, list) or len(seeds) != len(rngs):
+        raise Ignored(f"it holds no states for {len(rngs)} seeds")
+    if set(meta["optimizer"]) != {"t", "lr"} or not all(type(v) in (int, float) for v in meta["optimizer"].values()):
+        raise Ignored("its optimiser state is malformed")
+    states = []
+    for r, seed in enumerate(seeds):
+        if not isinstance(seed, dict):
+            raise Ignored("its per-seed states are malformed")
+        failure = seed.get("failure")
+        state = _state(seed, hp, failed=failure is not None)
+        if failure is not None:
+            state.fail(str(failure))
+        # a failed seed's numbers are NaN by nature; a stopped one's are never read again but its best
+        elif state.training and not all(np.isfinite(a[r]).all() for a in arrays.values()):
+            raise Ignored("it holds NaN or infinite values")
+        state.params = arrays["params"][r]
+        if "best_params" in arrays and math.isfinite(state.best_loss):
+            state.best_params = arrays["best_params"][r]
+            if not np.isfinite(state.best_params).all():
+                raise Ignored("it holds NaN or infinite values")
+        state.optimizer = {**meta["optimizer"], **{b: arrays[f"optimizer.{b}"][r] for b in buffers}}
+        states.append(state)
+    if len({s.epoch for s in states if s.training}) > 1:
+        raise Ignored("its seeds in training stand at different epochs")
+    for state, seed, rng in zip(states, seeds, rngs):
+        rng.bit_generator.state = seed["rng"]
+        state.rng = rng
+    return states
+
+
+def _state(seed: dict, hp: dict, failed: bool) -> TrainState:
+    """One seed's saved state, checked against hp; its Generator is a stand-in until _states sets the run's."""
+    epoch, history, timings = seed.get("epoch"), seed.get("history"), seed.get("timings")
+    if type(epoch) is not int or not (0 if failed else 1) <= epoch <= hp["epochs"]:
         raise Ignored(f"epoch {epoch!r} is outside 1..{hp['epochs']}")
-    if set(history) != {*HISTORY_LISTS, "stopped_early", "best_epoch"}:
+    if not isinstance(history, dict) or set(history) != {*HISTORY_LISTS, "stopped_early", "best_epoch"}:
         raise Ignored("its history has other keys than fit() keeps")
     for key in HISTORY_LISTS:
         kept = not key.startswith(("val_", "test_")) or bool(hp["validation"] if key.startswith("val_")
@@ -192,17 +246,13 @@ def _state(meta: dict, arrays: dict, buffers: set, hp: dict, rng) -> TrainState:
                 and all(type(v) in (int, float) for v in values)):
             raise Ignored(f"its history {key!r} does not hold epochs 1..{epoch}")
     if history["epoch"] != list(range(1, epoch + 1)) or type(history["stopped_early"]) is not bool \
-            or type(history["best_epoch"]) is not int or meta["since_best"] != epoch - history["best_epoch"]:
+            or type(history["best_epoch"]) is not int or not 0 <= history["best_epoch"] <= epoch:
         raise Ignored("its epoch numbers or early-stopping counter disagree")
-    if set(meta["optimizer"]) != {"t", "lr"} or not all(type(v) in (int, float) for v in meta["optimizer"].values()):
-        raise Ignored("its optimiser state is malformed")
     if type(timings) is not dict or type(timings.get("epoch_seconds")) is not list \
             or type(timings.get("total_seconds")) not in (int, float):
         raise Ignored("its timings are malformed")
-    if not all(np.isfinite(a).all() for a in arrays.values()):
-        raise Ignored("it holds NaN or infinite values")
-    np.random.Generator(np.random.PCG64()).bit_generator.state = meta["rng"]  # raises unless a PCG64 state
-    rng.bit_generator.state = meta["rng"]
-    optimizer = {**meta["optimizer"], **{b: arrays[f"optimizer.{b}"] for b in buffers}}
-    return TrainState(rng=rng, epoch=epoch, history=history, timings=timings, best_loss=float(meta["best_loss"]),
-                      best_params=arrays.get("best_params"), params=arrays["params"], optimizer=optimizer)
+    if type(seed.get("best_loss")) not in (int, float):
+        raise Ignored("its early-stopping best loss is malformed")
+    saved = np.random.Generator(np.random.PCG64())
+    saved.bit_generator.state = seed.get("rng")  # raises unless a PCG64 state
+    return TrainState(rng=saved, epoch=epoch, history=history, timings=timings, best_loss=float(seed["best_loss"]))

@@ -18,7 +18,7 @@ from nn.augment import ELASTIC_SIGMA
 from nn.init import INITS, takes_scale
 from nn.losses import LOSSES, get_loss
 from nn.mnist.data import INPUT_SCALINGS
-from nn.optim import OPTIMIZERS, SCHEDULES
+from nn.optim import OPTIMIZERS, SCHEDULES, learning_rate
 from nn.pipeline.resources import usable_cpus
 from nn.report.reproduction import MEASURES
 
@@ -294,19 +294,26 @@ def canonical(hp: dict) -> dict:
 
 
 def expand_runs(config: dict, schema: dict) -> dict:
-    """{run name: full hyperparameter dict}: defaults <- run overrides, then every sweep point.
-    A run marked `extra: true` is left out unless the config says `extras: true`; the mark is not
-    a hyperparameter (switching extras on leaves every other run's results as they are)."""
+    """{run name: full hyperparameter dict}, in config order: defaults <- run overrides, then every
+    sweep point. A run marked `extra: true` is left out unless the config says `extras: true`; the mark
+    is not a hyperparameter (switching extras on leaves every other run's results as they are). A row
+    scored_from another run takes that run's hyperparameters (scored_hparams)."""
     defaults = config["defaults"]
-    runs = {name: canonical({**defaults, **{k: v for k, v in (over or {}).items() if k != "extra"}})
-            for name, over in config["runs"].items() if config.get("extras") or not (over or {}).get("extra")}
+    wanted = {name: over or {} for name, over in config["runs"].items()
+              if config.get("extras") or not (over or {}).get("extra")}
+    runs = {name: canonical({**defaults, **{k: v for k, v in over.items() if k != "extra"}})
+            for name, over in wanted.items() if "scored_from" not in over}
     if not runs:
-        raise ConfigError("runs: every run is marked `extra: true` and extras is false; nothing to train")
+        raise ConfigError("runs: every run is marked `extra: true` or scored_from another, and extras is false; "
+                          "nothing to train")
     overrides_schema = {"$defs": schema["$defs"], **schema["$defs"]["overrides"]}
     check = Draft202012Validator(overrides_schema)
-    for sweep, info in expand_sweeps(config).items():
+    sweeps = expand_sweeps(config)
+    for sweep, info in sweeps.items():
+        if "scored_from" in info["base"]:
+            raise ConfigError(f"sweeps.{sweep}.base.scored_from: only a row of runs: can be scored from another run")
         for name, point in info["runs"].items():
-            if name in runs:
+            if name in runs or name in wanted:
                 raise ConfigError(f"sweeps.{sweep}: run name {name!r} already exists in runs")
             if not RUN_NAME.match(name):
                 raise ConfigError(f"sweeps.{sweep}.grid: makes run name {name!r}, which is not a safe path; use simpler values")
@@ -314,7 +321,96 @@ def expand_runs(config: dict, schema: dict) -> dict:
             if problem:
                 raise ConfigError(f"sweeps.{sweep}.grid.{problem}")
             runs[name] = canonical({**defaults, **info["base"], **point})
-    return runs
+    for name, over in wanted.items():
+        if "scored_from" in over:
+            runs[name] = scored_hparams(config, name, over, runs)
+    order = [*wanted, *(name for info in sweeps.values() for name in info["runs"])]
+    return {name: runs[name] for name in order}
+
+
+# --- a row scored from another run's history, not trained ----------------------------------
+
+SCORED_OWN_KEYS = ("extra", "scored_from", "reference", "replicates", "epochs")
+
+
+def scored_from(hp: dict) -> dict | None:
+    """{"run", "round"} of a run whose figure is read from another run's history after that round
+    (config `scored_from`), or None for a run that trains."""
+    return hp.get("scored_from")
+
+
+def trained(runs: dict) -> dict:
+    """The runs that train: every run but those scored_from another."""
+    return {name: hp for name, hp in runs.items() if not scored_from(hp)}
+
+
+def _parent(config: dict, name: str, source: str, runs: dict) -> dict:
+    """The hyperparameters of the run `name` is scored from, or ConfigError saying why there is none."""
+    where = f"runs.{name}.scored_from.run"
+    over = (config.get("runs") or {}).get(source)
+    if isinstance(over, dict) and "scored_from" in over:
+        raise ConfigError(f"{where}: {source!r} is itself scored_from {over['scored_from'].get('run')!r} and trains "
+                          "nothing; name the run that trains")
+    if source not in runs:
+        extra = isinstance(over, dict) and over.get("extra")
+        raise ConfigError(f"{where}: {source!r} is not a run" +
+                          (" trained here: it is marked `extra: true` and extras is false" if extra else ""))
+    return runs[source]
+
+
+def scored_hparams(config: dict, name: str, over: dict, runs: dict) -> dict:
+    """A scored_from row's hyperparameters: its parent's, with epochs = the round it is scored at, its own
+    reference and replicates (at most the parent's), and `scored_from`. A training key the row states
+    must equal the parent's: the row trains nothing, its figure is the parent's first rounds."""
+    source = over["scored_from"]
+    parent = _parent(config, name, source["run"], runs)
+    for key, value in over.items():
+        if key not in SCORED_OWN_KEYS and value != parent[key]:
+            raise ConfigError(f"runs.{name}.{key}: {value!r}, but {source['run']}'s is {parent[key]!r}; a row "
+                              f"scored_from {source['run']} is its first rounds and trains nothing (leave {key} out)")
+    if over.get("epochs", source["round"]) != source["round"]:
+        raise ConfigError(f"runs.{name}.epochs: {over['epochs']}, but it is scored after round {source['round']} "
+                          "(leave epochs out)")
+    hp = {**parent, "epochs": source["round"], "reference": over.get("reference"),
+          "replicates": over.get("replicates", parent["replicates"]), "scored_from": dict(source)}
+    check_scored_from(name, hp, parent)
+    return canonical(hp)
+
+
+def _first_rates(hp: dict, rounds: int, epochs: int) -> list[float]:
+    # the learning rate of each of the first `rounds` epochs of a run of `epochs`
+    return [learning_rate(hp["schedule"], hp["lr"], e, epochs, hp["lr_min"], hp["step_size"], hp["step_gamma"])
+            for e in range(rounds)]
+
+
+def check_scored_from(name: str, hp: dict, parent: dict) -> None:
+    """ConfigError unless the parent's first `round` rounds are exactly a `round`-round run of the row,
+    on the row's seeds, and its history holds the test accuracy after each: monitor_test, enough
+    epochs, no early stopping, a schedule whose first rates do not depend on the epochs, the seeds
+    a subset, and a measure the history holds."""
+    source, n = hp["scored_from"]["run"], hp["scored_from"]["round"]
+    where = f"runs.{name}.scored_from"
+    if not parent["monitor_test"]:
+        raise ConfigError(f"{where}.run: {source} has no monitor_test, so its history holds no test accuracy "
+                          "per round; set monitor_test: true there")
+    if n > parent["epochs"]:
+        raise ConfigError(f"{where}.round: {n} is past {source}'s {parent['epochs']} epochs")
+    if parent["early_stopping"]:
+        raise ConfigError(f"{where}.run: {source} stops early (early_stopping {parent['early_stopping']}), and a "
+                          f"run of {n} epochs keeps its best epoch's weights; its rounds are not such a run's")
+    ours, theirs = _first_rates(hp, n, n), _first_rates(hp, n, parent["epochs"])
+    if ours != theirs:
+        e = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
+        raise ConfigError(f"{where}.run: {source}'s schedule {hp['schedule']} depends on its epochs (epoch {e + 1}: "
+                          f"lr {theirs[e]:g} of {parent['epochs']} epochs, {ours[e]:g} of {n}); only a schedule "
+                          "that does not (constant, step) can be scored from")
+    if hp["replicates"] > parent["replicates"]:
+        raise ConfigError(f"runs.{name}.replicates: {hp['replicates']}, but {source} trains "
+                          f"{parent['replicates']} seeds; a row scored from it has at most those")
+    measure = (hp.get("reference") or {}).get("measure", "final_test")
+    if measure == "final_test_subset":
+        raise ConfigError(f"runs.{name}.reference.measure: final_test_subset is evaluate's figure of a trained "
+                          "model; a row scored_from another has only its history")
 
 
 
@@ -326,8 +422,16 @@ def seeds(hp: dict) -> list[int]:
 
 def seed_hparams(hp: dict, seed: int) -> dict:
     """What one training job depends on: the run's hyperparameters for one seed, without
-    `reference` (report only) and `replicates` (so adding seeds leaves the others alone)."""
-    return canonical({**{k: v for k, v in hp.items() if k not in ("reference", "replicates")}, "seed": seed})
+    `reference` (report only), `replicates` (so adding seeds leaves the others alone) and
+    `scored_from` (a report-only mark)."""
+    return canonical({**{k: v for k, v in hp.items() if k not in ("reference", "replicates", "scored_from")},
+                      "seed": seed})
+
+
+def block_hparams(hp: dict) -> dict:
+    """What a training job of a block of seeds depends on: seed_hparams without the seed (each
+    seed is in its output paths), so that regrouping seeds into other blocks retrains nothing."""
+    return {k: v for k, v in seed_hparams(hp, hp["seed"]).items() if k != "seed"}
 
 
 def _curve_needs(key: str, hp: dict) -> str | None:
@@ -394,6 +498,9 @@ def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
                 extra = name in (config.get("runs") or {}) and ((config["runs"][name] or {}).get("extra"))
                 raise ConfigError(f"comparisons[{i}]: {name!r} is not a run" +
                                   (" trained here: it is marked `extra: true` and extras is false" if extra else ""))
+            if scored_from(runs[name]):
+                raise ConfigError(f"comparisons[{i}]: {name!r} is scored_from {scored_from(runs[name])['run']!r} "
+                                  "and has no test predictions of its own; compare the run it is scored from")
         if pair[0] == pair[1]:
             raise ConfigError(f"comparisons[{i}]: compares {pair[0]!r} with itself")
         out.append((pair[0], pair[1]))
@@ -442,4 +549,13 @@ def load(config: dict, schema_path) -> tuple[dict, dict, dict]:
     check_networks(runs)
     check_references(runs)
     comparisons(config, runs)
+    check_predict_run(config, runs)
     return config, runs, expand_sweeps(config)
+
+
+def check_predict_run(config: dict, runs: dict) -> None:
+    """ConfigError when the run that would classify predict_dir is scored_from another: it has no model."""
+    name = config.get("predict_run")
+    if config.get("predict_dir") and name in runs and scored_from(runs[name]):
+        raise ConfigError(f"predict_run: {name!r} is scored_from {scored_from(runs[name])['run']!r} and has no "
+                          "model of its own; name a run that trains")

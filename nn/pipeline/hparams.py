@@ -91,17 +91,43 @@ def fit_config(hp: dict, n_train: int) -> FitConfig:
                      schedule=build_schedule(hp), augment=build_augment(hp), early_stopping=hp["early_stopping"])
 
 
+def stack_seeds(hps: list[dict]) -> dict:
+    """The hyperparameters a stack of seeds shares: hps must differ in `seed` alone (one run's
+    seeds); the first one's, for everything but the seed. ValueError names the key that differs."""
+    if not hps:
+        raise ValueError("hyperparameters: no seeds to train")
+    for hp in hps[1:]:
+        for key in sorted({*hp, *hps[0]} - {"seed"}):
+            if hp.get(key, "absent") != hps[0].get(key, "absent"):
+                raise ValueError(f"hyperparameters: seeds {hps[0].get('seed')} and {hp.get('seed')} differ in "
+                                 f"{key!r}; a stack trains one run's seeds")
+    return hps[0]
+
+
 def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkpoint=None):
-    """One run: uint8 images (n, 28, 28) and labels (n,) -> (model, history, timings).
+    """One seed alone (a stack of one): (model, history, timings); TrainingDiverged if it diverged."""
+    model, (state,) = train_seeds([hp], train_images, train_labels, log=log, test=test, checkpoint=checkpoint)
+    if state.failure is not None:
+        raise state.failure
+    return model, state.history, state.timings
+
+
+def train_seeds(hps: list[dict], train_images, train_labels, log=print, test=None, checkpoint=None):
+    """A run's seeds as one stacked computation: uint8 images (n, 28, 28) and labels (n,) ->
+    (model, states): the model holds one replica per seed, in the order of hps, and each
+    TrainState its seed's history, timings and failure (nn.train). Each seed gets the bits it
+    gets alone: its own Generator (default_rng(seed)) draws its weights, shuffles, distortions
+    and masks.
 
     The last hp["validation"] images are held out; inputs are scaled by network_inputs (hp["inputs"],
     max_standardise over all the training images given, validation included);
     the model is mlp([784, *hidden, 10]). hp["threads"] and hp["reference"] are ignored here
     (BLAS threads must be pinned before numpy is imported). batch_size "full" = every
     training image in one batch. With hp["monitor_test"], test = (images, labels) is
-    measured after every epoch (history test_*). epochs 0 returns the untrained network.
+    measured after every epoch (history test_*). epochs 0 returns the untrained networks.
     checkpoint: an nn.pipeline.checkpoint.Checkpoint, saved after every epoch and resumed from if it fits.
     """
+    hp = stack_seeds(hps)
     missing = [k for k in MODEL_KEYS + FIT_KEYS if k not in hp]
     if missing:
         raise ValueError(f"hyperparameters: missing key {missing[0]!r} ({len(missing)} missing)")
@@ -121,27 +147,40 @@ def train_run(hp: dict, train_images, train_labels, log=print, test=None, checkp
     dtype = np.dtype(hp["dtype"])
     n_train = len(train_images) - n_val
     x = network_inputs(hp, train_images, dtype)                # (n, 784), in [0, 1] by default
-    rng = np.random.default_rng(hp["seed"])
-    model = build_model(hp, x.shape[1], rng)
+    rngs = [np.random.default_rng(h["seed"]) for h in hps]
+    model = build_model(hp, x.shape[1], rngs)
     optimizer = build_optimizer(hp, model)
-    log(f"model {model!r}")
+    log(f"model {model!r}, {model.replicas} seed(s) stacked: {', '.join(str(h['seed']) for h in hps)}")
     monitor = None
     if hp["monitor_test"]:
         if test is None:
             raise ValueError("hyperparameters: monitor_test is on but no test images were given")
         check_split(*test, "test images", "test labels")
         monitor = (network_inputs(hp, test[0], dtype), test[1])
-    state = checkpoint.load(model, optimizer, rng) if checkpoint else None
-    if state:  # the log of the killed attempt is gone: its epochs once more, as they were
-        for epoch in range(1, state.epoch + 1):
-            log(format_record(state.record(epoch), hp["epochs"]))
+    states = checkpoint.load(model, optimizer, rngs) if checkpoint else None
+    seeds = [h["seed"] for h in hps]
+    logged = [0] * len(hps)          # epochs of each seed in the log so far
+    told = [False] * len(hps)        # whether a seed's failure is in the log
 
-    def on_epoch(state):  # checkpoint first: once an epoch's log line is there, so is its checkpoint
+    def log_progress(states):
+        for r, (seed, state) in enumerate(zip(seeds, states)):
+            for epoch in range(logged[r] + 1, state.epoch + 1):
+                log(f"seed {seed}: " + format_record(state.record(epoch), hp["epochs"]))
+            logged[r] = state.epoch
+            if state.failure is not None and not told[r]:
+                told[r] = True
+                log(f"seed {seed}: {state.failure}")
+
+    if states:  # the log of the killed attempt is gone: its epochs once more, as they were
+        log_progress(states)
+
+    def on_epoch(states):  # checkpoint first: once an epoch's log line is there, so is its checkpoint
         if checkpoint:
-            checkpoint.save(state)
-        log(format_record(state.record(state.epoch), hp["epochs"]))
+            checkpoint.save(states)
+        log_progress(states)
 
-    state = fit(model, optimizer, (x[:n_train], train_labels[:n_train]), fit_config(hp, n_train),
-                state or TrainState(rng), validation=(x[n_train:], train_labels[n_train:]), monitor=monitor,
-                on_epoch=on_epoch)
-    return model, state.history, state.timings
+    states = fit(model, optimizer, (x[:n_train], train_labels[:n_train]), fit_config(hp, n_train),
+                 states or [TrainState(g) for g in rngs], validation=(x[n_train:], train_labels[n_train:]),
+                 monitor=monitor, on_epoch=on_epoch)
+    log_progress(states)
+    return model, states

@@ -24,7 +24,7 @@ import yaml
 from nn import fileio
 from nn.fileio import write_text
 from nn.report.reproduction import (headline, ledger_rows, network_and_training, ours_text, pct, protocol_text,
-                                    published_text, seed_status, verdict_text)
+                                    published_text, scored_from_text, seed_status, verdict_text)
 
 SUMMARY_COLUMNS = ["run", "status", "n_seeds", "n_ok", "test_accuracy_mean", "test_accuracy_sd",
                    "test_accuracy_min", "test_accuracy_max", "test_accuracy_ci_low", "test_accuracy_ci_high",
@@ -197,11 +197,22 @@ def _runs_table(rows, runs):
         span = "" if r["test_accuracy_min"] is None else f"{pct(r['test_accuracy_min'])} – {pct(r['test_accuracy_max'])}"
         loss = "" if r["test_loss_mean"] is None else f"{r['test_loss_mean']:.4f}"
         secs = "" if r["train_seconds_mean"] is None else f"{r['train_seconds_mean']:.1f} s"
+        if r.get("scored_from"):
+            secs = escape(f"none: {scored_from_text(r['scored_from'])}")
         net, training = network_and_training(runs[r["run"]]["hp"])
         body.append([str(i + 1), name, mean, f"{r['n_ok']}/{r['n_seeds']}", span, loss, escape(net),
                      escape(training), escape(_cell(r["epochs_run"])), secs])
         attrs.append("" if r["status"] == "ok" else ' class="failed"')
     return _table(header, body, left={1, 6, 7}, attrs=attrs)
+
+
+def _scored_note(scored, seeds) -> str:
+    """Where a scored_from row's figures come from, with a link to the run they come from."""
+    source = f'<a href="#run-{escape(scored["run"])}">{escape(scored["run"])}</a>'
+    n = scored["round"]
+    return (f"<p><b>Not trained:</b> scored from {source} after round {n}. Each seed's test accuracy and loss are "
+            f"those of {source}'s same seed ({escape(seeds)}) after round {n}, read from its history.json: its first "
+            f"{n} rounds are a {n}-round training. No model, figures or training time of its own.</p>")
 
 
 def _run_section(row, run):
@@ -210,6 +221,8 @@ def _run_section(row, run):
            f'{escape(pct(row["test_accuracy_mean"]) or row["status"])} ({row["n_ok"]} of {row["n_seeds"]} seeds)</summary>']
     hp = ", ".join(f"{k}={_cell(v)}" for k, v in sorted(run["hp"].items()) if k != "reference")
     out.append(f"<p><b>Hyperparameters:</b> {escape(hp)}; <b>seeds</b> {escape(seeds)}</p>")
+    if row.get("scored_from"):
+        out.append(_scored_note(row["scored_from"], seeds))
     if row["error"]:
         out.append(f'<p class="failed"><b>Failed:</b> {escape(row["error"])}</p>')
     if row["n_ok"] == 0:
@@ -218,7 +231,7 @@ def _run_section(row, run):
                 for s in run["seeds"] if seed_status(s)[0] == "ok"]
     out.append(_table(["seed", "test accuracy", "test loss"], per_seed))
     first = run["seeds"][0]
-    if seed_status(first)[0] == "ok":
+    if seed_status(first)[0] == "ok" and not row.get("scored_from"):
         m = first["metrics"]
         out.append(f"<p>Figures and per-class scores below are of the first seed ({escape(_cell(first['seed']))}).</p>")
         f0 = m.get("first_test_image")
@@ -314,7 +327,8 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
     """
     best = next((r for r in rows if r["status"] == "ok"), None)
     n_failed = sum(r["status"] != "ok" for r in rows)
-    n_seeds = sum(r["n_seeds"] for r in rows)
+    n_seeds = sum(r["n_seeds"] for r in rows if not r.get("scored_from"))
+    n_scored = sum(r["n_seeds"] for r in rows if r.get("scored_from"))
     headline = ("No run finished." if best is None else
                 f"Best run: <b>{escape(best['run'])}</b>, test accuracy <b>{pct(best['test_accuracy_mean'])}</b> "
                 f"(mean of {best['n_ok']} seed{'s' if best['n_ok'] > 1 else ''})")
@@ -322,6 +336,7 @@ def render_report(runs, rows, paired, data_plots, overview_plots, sweep_plots, c
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
         f"<style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1><p>{headline}. {len(rows)} runs, {n_seeds} trained networks"
+        + (f" and {n_scored} scored from another run's history, not trained" if n_scored else "")
         + (f', <span class="failed">{n_failed} runs with failures</span>' if n_failed else "") + ".</p>",
         "<h2>Published results, run again</h2>", _ledger(ledger_rows(rows, runs), runs), VERDICT_RULE,
         "<h2>Published curves over ours</h2>",

@@ -3,7 +3,8 @@
 A run here is a dict {"run", "hp", "seeds": [seed record, ...], "plots"}; a seed record is
 {"seed", "metrics", "history", "timings", "predictions"} (any of them None when missing;
 predictions: the uint8 predicted class of each test image). workflow/scripts/report.py
-builds them; nn.report.html draws them.
+builds them; nn.report.html draws them. A row scored_from another run (hp["scored_from"] =
+{"run", "round"}) trains nothing: scored_run builds its seed records from that run's histories.
 """
 from __future__ import annotations
 
@@ -28,6 +29,57 @@ def seed_status(seed) -> tuple[str, str]:
     if not isinstance(m.get("test_accuracy"), (int, float)):
         return "failed", "metrics.json has no test_accuracy"
     return "ok", ""
+
+
+def scored_from_text(scored: dict) -> str:
+    """'scored from pitt-sigmoid-128 after round 20, not trained': where a scored_from row's figures
+    come from, said wherever its figures or its (absent) training times are shown."""
+    return f"scored from {scored['run']} after round {scored['round']}, not trained"
+
+
+def first_rounds(history: dict, n: int) -> dict:
+    """A history cut after round n: what a run of n epochs records when its first n rounds are these
+    (fit's best_epoch rule again: the first lowest val_loss, else the last epoch; no early stop)."""
+    cut = {k: (v[:n] if isinstance(v, list) else v) for k, v in history.items() if k not in ("status", "error")}
+    val = cut.get("val_loss")
+    return {**cut, "stopped_early": False, "best_epoch": val.index(min(val)) + 1 if val else n}
+
+
+def _scored_failure(parent_seed, name: str, seed: int, n: int) -> str | None:
+    # why parent_seed's history cannot give the test accuracy after round n (None if it can)
+    history = (parent_seed or {}).get("history")
+    if not isinstance(history, dict):
+        return f"{name} seed {seed}: history.json is missing"
+    curve = history.get("test_accuracy")
+    if not isinstance(curve, list) or not isinstance(history.get("test_loss"), list):
+        return f"{name} seed {seed}: its history has no test accuracy per round (monitor_test)"
+    if len(curve) < n:
+        why = f" ({history['error']})" if history.get("status") == "failed" else ""
+        return f"{name} seed {seed}: its history ends after round {len(curve)}, before round {n}{why}"
+    return None
+
+
+def scored_seed(parent_seed, seed: int, scored: dict, n_test: int) -> dict:
+    """The seed record of a row scored_from another run: the test accuracy and loss after round
+    scored["round"] of that run's seed `seed` (its monitored test set, n_test images), its history cut
+    there; no timings and no predictions (nothing was trained or evaluated)."""
+    name, n = scored["run"], scored["round"]
+    error = _scored_failure(parent_seed, name, seed, n)
+    if error:
+        return {"seed": seed, "metrics": {"status": "failed", "error": error}, "history": None, "timings": None,
+                "predictions": None}
+    history = parent_seed["history"]
+    metrics = {"seed": seed, "test_accuracy": history["test_accuracy"][n - 1], "test_loss": history["test_loss"][n - 1],
+               "n_test": n_test, "scored_from": dict(scored)}
+    return {"seed": seed, "metrics": metrics, "history": first_rounds(history, n), "timings": None,
+            "predictions": None}
+
+
+def scored_run(name: str, hp: dict, seeds, parent: dict, n_test: int) -> dict:
+    """A run dict for a row scored_from `parent` (a run dict holding its seeds): one scored_seed per seed."""
+    by_seed = {s["seed"]: s for s in parent["seeds"]}
+    return {"run": name, "hp": hp, "plots": {},
+            "seeds": [scored_seed(by_seed.get(seed), seed, hp["scored_from"], n_test) for seed in seeds]}
 
 
 def measured(seed, measure: str) -> float | None:
@@ -64,7 +116,7 @@ def run_row(run) -> dict:
            "reference_accuracy": ref.get("accuracy"), "reference_source": ref.get("source"),
            "reference_kind": ref.get("kind") if ref else None, "measure": ref.get("measure") if ref else None,
            "evidence": ref.get("evidence"), "band": ref.get("band"), "measured": [], "verdict": None, "gap": None, "z": None,
-           "half_width": None}
+           "half_width": None, "scored_from": hp.get("scored_from")}
     acc = stats.sample_summary(row["test_accuracies"]) if ok else {}
     row.update({f"test_accuracy_{k}": acc.get(k) for k in ("mean", "sd", "min", "max", "ci_low", "ci_high")})
     row["test_loss_mean"] = stats.sample_summary([s["metrics"]["test_loss"] for s in ok])["mean"] if ok else None
@@ -132,6 +184,8 @@ def paired_tests(runs, pairs, labels, best: str | None) -> list[dict]:
         for sa, sb in zip(by_name[a]["seeds"], by_name[b]["seeds"]):
             if seed_status(sa)[0] != "ok" or seed_status(sb)[0] != "ok":
                 continue
+            if sa.get("predictions") is None or sb.get("predictions") is None:   # a scored_from row has none
+                continue
             tests.append(stats.mcnemar(sa["predictions"] == labels, sb["predictions"] == labels))
         if not tests:
             continue
@@ -160,10 +214,13 @@ def seed_rows(runs) -> list[dict]:
 
 
 def timing_rows(runs) -> list[dict]:
-    """One line per run and seed: its training's wall times, what timings.csv holds (kept apart from
-    seeds.csv and summary.csv, which two runs of the same config then write byte for byte)."""
+    """One line per trained run and seed: its training's wall times, what timings.csv holds (kept apart
+    from seeds.csv and summary.csv, which two runs of the same config then write byte for byte). A row
+    scored_from another trained nothing: it has no line."""
     out = []
     for run in runs:
+        if run["hp"].get("scored_from"):
+            continue
         for s in run["seeds"]:
             t = s.get("timings") or {}
             out.append({"run": run["run"], "seed": s["seed"], "train_seconds": t.get("total_seconds"),
@@ -180,7 +237,7 @@ def pct(x, signed=False) -> str:
 def ours_text(row) -> str:
     """'97.70 ± 0.12 % (3 seeds)' for the figure a reference is compared with; with a stalled seed
     '(8 seeds, 1 stalled)'; for a best of k also the best of k of our seeds; for a figure on the
-    first N test images also the whole test set's."""
+    first N test images also the whole test set's; for a row scored_from another, where it comes from."""
     s = row.get("measured_stats")
     if not s:
         return ""
@@ -195,6 +252,8 @@ def ours_text(row) -> str:
         text += f"; the {k['n']} that did not stall: {100 * k['mean']:.2f}{spread} %"
     if row["measure"] == "final_test_subset" and row.get("test_accuracy_mean") is not None:
         text += f"; all {row.get('n_test') or 10000:,} test images: {100 * row['test_accuracy_mean']:.2f} %"
+    if row.get("scored_from"):
+        text += f"; {scored_from_text(row['scored_from'])}"
     return text
 
 

@@ -94,8 +94,11 @@ def test_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_mirror):
     ran_here, sent = announced_jobs(log)
     assert set(ran_here) <= LOCAL_RULES, f"rules run outside Slurm: {set(ran_here) - LOCAL_RULES}"
     assert not set(sent) & LOCAL_RULES, f"local rules submitted to Slurm: {set(sent) & LOCAL_RULES}"
-    n_runs = len(list(local.path("results/runs").glob("*/seed-*/model.npz")))
-    assert n_runs >= 2 and sent["train"] == n_runs and sent["evaluate"] == n_runs, sent
+    n_seeds = len(list(local.path("results/runs").glob("*/seed-*/model.npz")))
+    n_blocks = len(list(local.path("results/logs/train").glob("*/seed*.log")))  # a log per block of seeds
+    trainings = sum(n for rule, n in sent.items() if rule.startswith("train_"))
+    # one Slurm job per block of seeds (a run's seeds train stacked in one job), one evaluation per seed
+    assert n_seeds >= 2 and n_blocks < n_seeds and trainings == n_blocks and sent["evaluate"] == n_seeds, sent
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert len(submitted) == len(set(submitted)) == sum(sent.values()), (submitted, sent)
 

@@ -4,6 +4,7 @@ import subprocess
 from snakemake.exceptions import WorkflowError
 from snakemake.io import contains_wildcard
 
+from nn.pipeline import blocks as nnblocks
 from nn.pipeline import resources as nnresources
 from nn.report import recipes as nnrecipes
 from nn.report.html import failed_runs
@@ -43,15 +44,18 @@ if SIGINT_BLOCKED:
     shell.prefix(SIGINT_BLOCKED)
 
 
-# Every run's seeds (config `replicates`), the McNemar pairs, and the decoded test set.
-SEEDS = {run: nnconfig.seeds(hp) for run, hp in RUNS.items()}
+# Every trained run's seeds (config `replicates`; a row scored_from another run trains nothing and
+# has none here), the McNemar pairs, and the decoded test set.
+SEEDS = {run: nnconfig.seeds(hp) for run, hp in nnconfig.trained(RUNS).items()}
 COMPARISONS = nnconfig.comparisons(config, RUNS)
 TEST_DATA = ["results/data/test-images.npy", "results/data/test-labels.npy"]
 RUN_PATTERN = "|".join(map(re.escape, RUNS))
+# The runs that have per-seed files of their own to evaluate and draw (not the scored_from rows).
+TRAINED_PATTERN = "|".join(map(re.escape, SEEDS))
 
 
 def per_seed(pattern, first_only=False):
-    """`pattern` (with {run} and {seed}) for every run and each of its seeds, runs in config order."""
+    """`pattern` (with {run} and {seed}) for every trained run and each of its seeds, runs in config order."""
     pairs = [(run, seed) for run, seeds in SEEDS.items() for seed in (seeds[:1] if first_only else seeds)]
     return expand(pattern, zip, run=[r for r, _ in pairs], seed=[s for _, s in pairs])
 
@@ -59,13 +63,6 @@ def per_seed(pattern, first_only=False):
 def first_seed(pattern, run):
     """`pattern` for a run's first seed: the one whose figures the report shows."""
     return expand(pattern, run=run, seed=SEEDS[run][0])[0]
-
-
-def training_cost(hp):
-    """Rough work of a run (epochs x multiply-adds per image), in millions: the scheduler's priority,
-    so the longest run starts first instead of finishing alone at the end."""
-    sizes = [784, *hp["hidden"], 10]
-    return hp["epochs"] * sum(a * b for a, b in zip(sizes, sizes[1:])) // 1_000_000
 
 
 def training_threads(wildcards):
@@ -158,13 +155,14 @@ CURVE_RUNS = [run for run, hp in RUNS.items() if (hp.get("reference") or {}).get
 
 
 def report_inputs(first_only):
-    """The report's inputs for every run and seed (or each run's first seed)."""
+    """The report's inputs for every trained run and seed (or each run's first seed). A row scored_from
+    another run reads that run's histories, which are among them: its seeds are the other's."""
     return dict(
         metrics=per_seed(rules.evaluate.output.metrics, first_only),
         predictions=per_seed(rules.evaluate.output.predictions, first_only),
-        histories=per_seed(rules.train.output.history, first_only),
-        timings=per_seed(rules.train.output.timings, first_only),
-        figures=expand(rules.plot_run.output.curves, run=RUNS),
+        histories=per_seed(TRAINED["history"], first_only),
+        timings=per_seed(TRAINED["timings"], first_only),
+        figures=expand(rules.plot_run.output.curves, run=SEEDS),
         test_labels=TEST_DATA[1],
         first_ten=rules.plot_data.output.first_ten,
         class_means=rules.plot_data.output.class_means,
@@ -190,12 +188,14 @@ RECIPES = recipe_log()
 
 
 def report_params(first_only):
-    """Everything the report reads from config; seeds in the order of the per_seed() inputs."""
+    """Everything the report reads from config; seeds of every run, scored_from rows included, in config
+    order (the trained runs' in the order of the per_seed() inputs)."""
+    seeds = {run: nnconfig.seeds(hp) for run, hp in RUNS.items()}
     return dict(
         code=code("report"),
         # pinned or native (config `numerics`): a switch recomputes every result
         numerics=config["numerics"],
-        seeds={run: seeds[:1] if first_only else seeds for run, seeds in SEEDS.items()},
+        seeds={run: s[:1] if first_only else s for run, s in seeds.items()},
         runs=RUNS,
         sweeps=SWEEPS,
         comparisons={f"{a} vs {b}": [a, b] for a, b in COMPARISONS},

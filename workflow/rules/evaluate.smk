@@ -1,11 +1,11 @@
 # Per seed: metrics and the test predictions (for McNemar's test). Per run: the figures of
-# its first seed.
+# its first seed. Trained runs only: a row scored_from another has no model to evaluate or draw.
 
 
 rule evaluate:
     input:
-        model=rules.train.output.model,
-        history=rules.train.output.history,
+        model=TRAINED["model"],
+        history=TRAINED["history"],
         test_images=TEST_DATA[0],
         test_labels=TEST_DATA[1],
     output:
@@ -14,7 +14,7 @@ rule evaluate:
         # the predicted class of each test image (uint8), for paired tests between runs
         predictions="results/runs/{run}/seed-{seed}/test-predictions.npy",
     wildcard_constraints:
-        run=RUN_PATTERN,
+        run=TRAINED_PATTERN,
         seed=r"\d+",
     params:
         code=code("evaluate"),
@@ -35,8 +35,8 @@ rule evaluate:
 
 rule plot_run:
     input:
-        model=lambda wc: first_seed(rules.train.output.model, wc.run),
-        history=lambda wc: first_seed(rules.train.output.history, wc.run),
+        model=lambda wc: first_seed(TRAINED["model"], wc.run),
+        history=lambda wc: first_seed(TRAINED["history"], wc.run),
         metrics=lambda wc: first_seed(rules.evaluate.output.metrics, wc.run),
         test_images=TEST_DATA[0],
         test_labels=TEST_DATA[1],
@@ -48,7 +48,7 @@ rule plot_run:
         near_misses=run_figure("near_misses", "near_misses"),
         first_output=run_figure("first_output", "first_output"),
     wildcard_constraints:
-        run=RUN_PATTERN,
+        run=TRAINED_PATTERN,
     params:
         code=code("plot_run"),
         # pinned or native (config `numerics`): a switch recomputes every result

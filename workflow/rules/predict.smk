@@ -17,7 +17,7 @@ if PREDICT_DIR:
 
     rule predict:
         input:
-            model=first_seed(rules.train.output.model, PREDICT_RUN),
+            model=first_seed(TRAINED["model"], PREDICT_RUN),
             images=predict_images(PREDICT_DIR),
         output:
             csv="results/predictions.csv",

@@ -1,39 +1,64 @@
-# One training job per run and seed (config `runs:`, every sweep point, each of its `replicates`).
+# Training: one job per block of a run's seeds, trained as one stacked computation, each seed
+# writing its own model, history and timings (nn/pipeline/blocks.py chooses the blocks).
+
+# A seed's training outputs; evaluate, plot_run, predict and the report read them by these patterns.
+TRAINED = dict(
+    model="results/runs/{run}/seed-{seed}/model.npz",
+    history="results/runs/{run}/seed-{seed}/history.json",
+    # Kept apart so that model and history are byte-identical between runs.
+    timings="results/runs/{run}/seed-{seed}/timings.json",
+)
 
 
-rule train:
-    input:
-        images="results/data/train-images.npy",
-        labels="results/data/train-labels.npy",
-        # test images only for runs that measure them after every epoch (monitor_test)
-        monitor=lambda wc: TEST_DATA if RUNS[wc.run]["monitor_test"] else [],
-    output:
-        model="results/runs/{run}/seed-{seed}/model.npz",
-        history="results/runs/{run}/seed-{seed}/history.json",
-        # Kept apart so that model and history are byte-identical between runs.
-        timings="results/runs/{run}/seed-{seed}/timings.json",
-    wildcard_constraints:
-        run=RUN_PATTERN,
-        seed=r"\d+",
-    params:
-        code=code("train"),
-        # pinned or native (config `numerics`): a switch recomputes every result
-        numerics=config["numerics"],
-        # only this seed's own hyperparameters (no reference, no replicate count), sorted:
-        # editing another run, a reference or the number of seeds retrains nothing here
-        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
-        # saved after every epoch, resumed by a rerun of a killed job, removed on success
-        # (docs/interfaces.md); not an output, so Snakemake keeps it when the job dies
-        checkpoint="results/checkpoints/{run}/seed-{seed}.npz",
-    # BLAS runs hp["threads"] threads whatever the claim (scripts/train.py)
-    threads: training_threads
-    priority: lambda wc: training_cost(RUNS[wc.run])
-    resources:
-        # Measured peak: 270-370 MB (the float32 training set is 188 MB); room for float64.
-        mem_mb=1000,
-    log:
-        "results/logs/train/{run}/seed-{seed}.log",
-    benchmark:
-        "results/benchmarks/train/{run}/seed-{seed}.tsv"
-    script:
-        "../scripts/train.py"
+def trained_files_exist(run):
+    """seed -> whether all of that seed's training outputs exist (up to date or not: Snakemake decides)."""
+    return lambda seed: all(os.path.exists(p.format(run=run, seed=seed)) for p in TRAINED.values())
+
+
+TRAIN_BLOCKS = {
+    run: nnblocks.blocks(RUNS[run], seeds, trained_files_exist(run)) for run, seeds in SEEDS.items()
+}
+
+
+for _index, (_run, _blocks) in enumerate(TRAIN_BLOCKS.items()):
+    for _block in _blocks:
+
+        rule:
+            name:
+                nnblocks.rule_name(_index, _block)
+            input:
+                images="results/data/train-images.npy",
+                labels="results/data/train-labels.npy",
+                # test images only for runs that measure them after every epoch (monitor_test)
+                monitor=TEST_DATA if RUNS[_run]["monitor_test"] else [],
+            output:
+                **{kind: expand(pattern, run="{run}", seed=_block) for kind, pattern in TRAINED.items()},
+            wildcard_constraints:
+                run=re.escape(_run),
+            params:
+                code=code("train"),
+                # pinned or native (config `numerics`): a switch recomputes every result
+                numerics=config["numerics"],
+                # the run's own hyperparameters, without its seeds (they are in the output paths), the
+                # reference or the number of seeds: editing another run, a reference or `replicates`,
+                # or regrouping seeds into other blocks, retrains nothing here
+                hp=nnconfig.block_hparams(RUNS[_run]),
+                # where the block's checkpoint goes (<folder>/<block label>.npz: the label is not a param,
+                # so that regrouping seeds reruns nothing), saved after every epoch, resumed by a rerun of a
+                # killed job, removed on success (docs/interfaces.md); not an output, so Snakemake keeps it
+                # when the job dies
+                checkpoints=f"results/checkpoints/{_run}",
+            # BLAS runs hp["threads"] threads whatever the claim (scripts/train.py)
+            threads: training_threads
+            # the longest blocks start first instead of finishing alone at the end
+            priority: int(len(_block) * nnblocks.estimated_seconds(RUNS[_run]))
+            resources:
+                # Measured peak of one seed: 270-370 MB (the float32 training set is 188 MB); room for
+                # float64, and for each further seed's batches, activations and optimiser state.
+                mem_mb=1000 + 250 * (len(_block) - 1),
+            log:
+                f"results/logs/train/{{run}}/{nnblocks.label(_block)}.log",
+            benchmark:
+                f"results/benchmarks/train/{{run}}/{nnblocks.label(_block)}.tsv"
+            script:
+                "../scripts/train.py"

@@ -27,19 +27,35 @@ def read_optional(path, log, reader=fileio.read_json):
     return reader(path)
 
 
-def load_runs(params, inp, log):
-    """{run: {"run", "hp", "seeds": [...], "plots"}} in config order; inputs are per_seed() lists."""
+def load_runs(params, inp, log, n_test):
+    """{run: {"run", "hp", "seeds": [...], "plots"}} in config order. A trained run's files are the
+    per_seed() inputs, in order; a row scored_from another is built from that run's histories
+    (reproduction.scored_run; n_test: the size of the test set its history monitored)."""
+    runs = load_trained(params, inp, log)
+    for name, seeds in params.seeds.items():
+        scored = params.runs[name].get("scored_from")
+        if scored:
+            runs[name] = reproduction.scored_run(name, params.runs[name], seeds, runs[scored["run"]], n_test)
+            log(f"{name}: {reproduction.scored_from_text(scored)}")
+    return {name: runs[name] for name in params.seeds}
+
+
+def load_trained(params, inp, log):
+    """{run: run dict} of the runs that trained, from the per_seed() inputs (figures: one per run,
+    in results/runs/{run}/, where plot_run writes)."""
     files = zip(inp.metrics, inp.histories, inp.timings, inp.predictions)
+    folders = {Path(f).parent.name: Path(f).parent for f in inp.figures}
     runs = {}
     for name, seeds in params.seeds.items():
-        folder = Path(inp.figures[len(runs)]).parent          # results/runs/{run}/, where plot_run writes
+        if params.runs[name].get("scored_from"):
+            continue
         records = []
         for seed in seeds:
             m, h, t, p = next(files)
             records.append({"seed": seed, "metrics": read_optional(m, log), "history": read_optional(h, log),
                             "timings": read_optional(t, log), "predictions": read_optional(p, log, fileio.load_npy)})
         runs[name] = {"run": name, "hp": params.runs[name], "seeds": records,
-                      "plots": {kind: folder / f"{kind}.png" for kind, _ in RUN_FIGURES}}
+                      "plots": {kind: folders[name] / f"{kind}.png" for kind, _ in RUN_FIGURES}}
     if next(files, None) is not None:
         raise ValueError("report: more per-seed inputs than the configured seeds")
     return runs
@@ -72,15 +88,18 @@ def machine_record(prov) -> dict:
 
 def main(log):
     inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
-    runs = load_runs(params, inp, log)
     test_labels = fileio.load_npy(inp.test_labels)
+    runs = load_runs(params, inp, log, n_test=len(test_labels))
     rows = reproduction.rows_best_first(runs.values())
     best = next((r["run"] for r in rows if r["status"] == "ok"), None)
+    # McNemar's test needs test predictions: a row scored_from another has none
+    best_trained = next((r["run"] for r in rows if r["status"] == "ok" and not r["scored_from"]), None)
     pairs = [tuple(p) for p in dict(params.comparisons or {}).values()]
-    paired = reproduction.paired_tests(runs.values(), pairs, test_labels, best)
+    paired = reproduction.paired_tests(runs.values(), pairs, test_labels, best_trained)
 
+    # a scored_from row's curve is its source's first rounds: drawn once, as the source's
     first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
-                       if reproduction.seed_status(r["seeds"][0])[0] == "ok"}
+                       if reproduction.seed_status(r["seeds"][0])[0] == "ok" and not r["hp"].get("scored_from")}
     figures.val_accuracy_overlay(out.val_curves, first_histories)
     figures.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
                                                 for r in rows])

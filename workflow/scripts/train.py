@@ -1,13 +1,15 @@
-"""Rule train: fit one run's network and save model, history and timings.
+"""Rule train_*: fit a block of one run's seeds as one stacked computation, and save each seed's
+model, history and timings.
 
-A run whose loss diverges is an outcome, not a crash: the same config and seed diverge
-again, so retrying is pointless and failing the job would stop the other runs. The job
-then writes the error into history.json ({"status": "failed", "error": "...diverged..."}), a model file that
-nn.serialize.load refuses, and timings.json, and exits 0; evaluate and report mark the run failed.
+A seed whose loss diverges is an outcome, not a crash: the same config and seed diverge
+again, so retrying is pointless and failing the job would stop the other seeds and runs. That
+seed then gets its error in history.json ({"status": "failed", "error": "...diverged..."}), a
+model file that nn.serialize.load refuses, and timings.json; the others train on, and the job
+exits 0; evaluate and report mark the seed failed.
 
-After every epoch the job saves a checkpoint (params.checkpoint, not an output: Snakemake
-keeps it when the job dies); a rerun resumes from it if it was made from the same
-hyperparameters, data and code (nn/pipeline/checkpoint.py). A finished job removes it.
+After every epoch the job saves one checkpoint for its block (params.checkpoint, not an
+output: Snakemake keeps it when the job dies); a rerun resumes every seed from it if it was made
+from the same hyperparameters, data and code (nn/pipeline/checkpoint.py). A finished job removes it.
 """
 import os
 import sys
@@ -23,36 +25,37 @@ import _common  # noqa: E402
 
 from nn import fileio, serialize  # noqa: E402
 from nn.mnist import data  # noqa: E402
-from nn.pipeline import checkpoint, hparams  # noqa: E402
-from nn.train import TrainingDiverged  # noqa: E402
+from nn.pipeline import blocks, checkpoint, hparams  # noqa: E402
 
 
-def record_failure(run, e, out, log):
-    error = f"run {run}: {e}"
-    log(error)
-    print(error, file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
-    serialize.save_failed(out.model, error)
-    fileio.write_json(out.history, {**e.history, "status": "failed", "error": str(e)})
-    fileio.write_json(out.timings, e.timings)
+def write_seed(model, r, state, out, i, run, seed):
+    """Seed `seed` (replica r of the stack) into the i-th of each output list."""
+    if state.failure is not None:
+        error = f"run {run}, seed {seed}: {state.failure}"
+        print(error, file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
+        serialize.save_failed(out.model[i], error)
+        fileio.write_json(out.history[i], {**state.history, "status": "failed", "error": str(state.failure)})
+    else:
+        serialize.save(model, out.model[i], replica=r)
+        fileio.write_json(out.history[i], state.history)
+    fileio.write_json(out.timings[i], {**state.timings, "stacked_seeds": model.replicas})
 
 
 def main(log):
-    hp, out, run = snakemake.params.hp, snakemake.output, snakemake.wildcards.run  # noqa: F821
+    common, out, run = snakemake.params.hp, snakemake.output, snakemake.wildcards.run  # noqa: F821
+    seeds = [blocks.seed_of(path) for path in out.model]
+    hps = [{**common, "seed": seed} for seed in seeds]
     images, labels = data.load_arrays(snakemake.input.images, snakemake.input.labels)  # noqa: F821
-    log(f"run {run}, seed {hp['seed']}: {len(images)} training images, hyperparameters {hp}")
-    test = data.load_arrays(*snakemake.input.monitor) if hp["monitor_test"] else None  # noqa: F821
-    made_from = checkpoint.fingerprint(hp, snakemake.params.code, images, labels, *(test or ()))  # noqa: F821
-    ckpt = checkpoint.Checkpoint(snakemake.params.checkpoint, made_from, run=run, log=log)  # noqa: F821
-    try:
-        net, history, timings = hparams.train_run(hp, images, labels, log=log, test=test, checkpoint=ckpt)
-    except TrainingDiverged as e:
-        record_failure(run, e, out, log)
-    else:
-        serialize.save(net, out.model)
-        fileio.write_json(out.history, history)
-        fileio.write_json(out.timings, timings)
-        log(f"done in {timings['total_seconds']:.1f} s")
-    ckpt.remove()  # the outputs are written (a diverged run diverges again: nothing to resume)
+    log(f"run {run}, seeds {', '.join(map(str, seeds))}: {len(images)} training images, hyperparameters {common}")
+    test = data.load_arrays(*snakemake.input.monitor) if common["monitor_test"] else None  # noqa: F821
+    made_from = checkpoint.fingerprint(hps, snakemake.params.code, images, labels, *(test or ()))  # noqa: F821
+    path = os.path.join(snakemake.params.checkpoints, f"{blocks.label(seeds)}.npz")  # noqa: F821
+    ckpt = checkpoint.Checkpoint(path, made_from, run=run, log=log)
+    model, states = hparams.train_seeds(hps, images, labels, log=log, test=test, checkpoint=ckpt)
+    for r, (seed, state) in enumerate(zip(seeds, states)):
+        write_seed(model, r, state, out, r, run, seed)
+    log(f"done in {sum(s.timings['total_seconds'] for s in states):.1f} s")
+    ckpt.remove()  # the outputs are written (a diverged seed diverges again: nothing to resume)
 
 
 _common.run(main)
