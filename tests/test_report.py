@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nn import fileio
+from nn import stats
 from nn.report import figures as plots
 from nn.report import recipes
 from nn.report import html as report
@@ -666,3 +667,28 @@ def test_report_script_builds_a_scored_row_from_its_sources_files(png, tmp_path)
         summary = {r["run"]: r for r in csv.DictReader(f)}
     assert summary["scored"]["test_accuracies"] == "0.8 0.82 0.84" and summary["scored"]["verdict"]
     assert "none: scored from parent after round 2, not trained" in Path(outputs["html"]).read_text()
+
+
+@pytest.mark.parametrize("gap", [0.002, -0.002])
+def test_the_ledger_says_which_side_of_our_mean_the_published_figure_is(png, gap):
+    """'published +0.20 pts from our mean' and '-0.20 pts' are two different findings: the sign stays."""
+    accs = [0.95, 0.951, 0.949]
+    ref = {"accuracy": 0.95 + gap, "source": "s", "kind": "reproduction", "measure": "final_test"}
+    row = reproduction.run_row(_run("r", accs, png, ref=ref))
+    assert row["gap"] == pytest.approx(gap)
+    assert f"published {100 * gap:+.2f} pts from our mean" in reproduction.verdict_text(row)
+
+
+@pytest.mark.parametrize("published", [0.94, 0.96])
+def test_a_best_of_k_row_says_which_side_of_our_best_of_k_the_published_figure_is(png, published):
+    """A best-of-3 figure's distance is published minus the mean of our best of 3, with its sign."""
+    accs = [0.945, 0.947, 0.950, 0.952, 0.955, 0.957]
+    ref = {"accuracy": published, "source": "s", "kind": "reproduction", "measure": "final_test", "best_of": 3}
+    row = reproduction.run_row(_run("r", accs, png, ref=ref))
+    mean_best = stats.best_of_k(accs, 3)["mean"]
+    assert row["gap"] == pytest.approx(published - mean_best)
+    text = reproduction.verdict_text(row)
+    if row["verdict"] in ("above", "below"):
+        assert text.startswith("above" if published > mean_best else "below"), text
+    else:
+        assert f"published {100 * (published - mean_best):+.2f} pts from our best of 3" in text, text

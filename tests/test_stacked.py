@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_digits
+from test_train import hp as train_hp
 from nn import serialize
 from nn.pipeline.architecture import network_inputs
 from nn.pipeline.hparams import train_run, train_seeds
@@ -27,14 +28,8 @@ SEEDS = (1, 2, 3)
 
 
 def hp(**overrides):
-    """A complete hyperparameter dict (docs/interfaces.md), small and fast."""
-    base = dict(hidden=[16], activation="relu", output="softmax", loss="cross_entropy", init="he", lr=0.1,
-                schedule="constant", lr_min=0.0, step_size=1, step_gamma=1.0, momentum=0.0, nesterov=False,
-                weight_decay=0.0, batch_size=32, epochs=3, shift=0, validation=100, early_stopping=0, seed=0,
-                threads=1, dtype="float32", reference=None, monitor_test=False, optimizer="sgd", beta1=0.9,
-                beta2=0.999, rho=0.9, eps=1e-7, dropout=0.0, rotate=0.0, scale=0.0, shear=0.0, translate=0.0,
-                elastic_alpha=0.0, elastic_sigma=4.0)
-    return {**base, **overrides}
+    """test_train's complete hyperparameter dict, plain SGD at batch 32 for 3 epochs unless overridden."""
+    return train_hp(**{"momentum": 0.0, "batch_size": 32, "epochs": 3, **overrides})
 
 
 SECONDS = re.compile(r"  \d+\.\d+ s$")

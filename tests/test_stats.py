@@ -184,3 +184,16 @@ def test_mcnemar_identical_classifiers_and_bad_shapes():
     assert mcnemar(same, same)["p_value"] == 1.0
     with pytest.raises(ValueError, match="same length"):
         mcnemar([True], [True, False])
+
+
+def test_the_small_set_allowance_starts_where_the_sources_own_error_passes_one_point():
+    """1.25 x the source's own sampling half-width, only where that half-width itself exceeds 1 point.
+    On 10,000 images a figure of 50 % has an own half-width of 0.98 points: 1.25 x that is 1.23, over
+    1 point, yet the allowance must not apply (the rule reads the source's error, not its 1.25 x)."""
+    own = sampling_half_width(0.5, 10_000)
+    assert 0.008 < own < 0.01 < 1.25 * own
+    assert reproduced_limit(0.5, 10_000) == 0.01
+    assert judge(0.5, 0.5 - 0.011, 0.5 + 0.011, 8, 10_000) == "within_spread"   # h = 1.1 points: not reproduced
+    # where the source's own error does pass 1 point (1,000 images), 1.25 x it is the limit
+    assert reproduced_limit(0.5, 1_000) == pytest.approx(1.25 * sampling_half_width(0.5, 1_000))
+    assert judge(0.5, 0.5 - 0.03, 0.5 + 0.03, 3, 1_000) == "reproduced"

@@ -225,3 +225,17 @@ def test_cli_writes_a_manifest_that_verifies(tmp_path):
     assert manifest["fingerprint"] == manifest["provenance"]["fingerprint"]
     check = cli("--results", results, "--manifest", manifest_path)
     assert check.returncode == 0 and "a  byte-identical" in check.stdout
+
+
+def test_a_failed_seed_is_not_counted_among_yours(reference, tmp_path):
+    """Seed 3 of run a failed (no test accuracy): 'same statistics' is judged on the two that finished,
+    their count and the interval for two seeds, never three."""
+    _, manifest = reference
+    mine = fake_results(tmp_path / "mine", {"a": [0.90, 0.91, 0.92]}, weights=b"other weights", seed=1)
+    (mine / "runs" / "a" / "seed-3" / "metrics.json").write_text(
+        json.dumps({"status": "failed", "error": "training diverged", "test_accuracy": None}))
+    verdict, line = next((v, text) for run, v, text in verify(mine, manifest, FP) if run == "a")
+    mean_ref, half = interval(REFERENCE["a"], 2, N_TEST)
+    assert verdict == "same statistics", line
+    assert f"your mean 90.50 % (2 seeds) vs the reference's {100 * mean_ref:.2f} ± {100 * half:.2f} % (3 seeds)" in line
+    assert interval(REFERENCE["a"], 3, N_TEST)[1] != half     # the count decides the width: a wrong one shows
