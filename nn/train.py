@@ -124,9 +124,9 @@ def _restore(states, model, optimizer) -> None:
                                                   for k, v in saved[0].items() if isinstance(v, np.ndarray)}})
 
 
-def _optimizer_rows(optimizer, r: int) -> dict:
-    """Replica r's share of optimizer.state_dict(): the step count, lr and its row of each buffer."""
-    return {k: (v[r] if isinstance(v, np.ndarray) else v) for k, v in optimizer.state_dict().items()}
+def _row(state_dict: dict, r: int) -> dict:
+    """Replica r's share of an optimizer.state_dict(): the step count, lr and its row of each buffer."""
+    return {k: (v[r] if isinstance(v, np.ndarray) else v) for k, v in state_dict.items()}
 
 
 def _buffer(buffers: dict, shape, dtype):
@@ -225,8 +225,9 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
             start_all = time.perf_counter()
             epoch += 1
             if on_epoch:
+                saved = optimizer.state_dict()                          # one copy of the buffers an epoch
                 for r, state in enumerate(states):
-                    state.params, state.optimizer = model.flat_params[r], _optimizer_rows(optimizer, r)
+                    state.params, state.optimizer = model.flat_params[r], _row(saved, r)
                 on_epoch(states)
     for r, state in enumerate(states):
         if state.best_params is not None:
