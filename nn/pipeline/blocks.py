@@ -15,7 +15,9 @@ per run, from its own cost alone (so editing one run never regroups another):
 Seeds whose outputs already exist form blocks of their own, apart from the missing ones: raising
 `replicates` then trains only the new seeds (the old ones' block is up to date). A job's params
 hold the run's hyperparameters without its seeds (the seeds are in the output paths), so
-regrouping up-to-date seeds reruns nothing.
+regrouping up-to-date seeds reruns nothing. Which outputs exist is read once, by the Snakemake
+process the user started (workflow/rules/train.smk keeps its plan for the jobs that parse the
+workflow again on a cluster).
 """
 from __future__ import annotations
 

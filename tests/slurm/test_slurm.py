@@ -111,7 +111,7 @@ def test_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_mirror):
 
     # Same bytes as the local run.
     here, there = run_files(local), run_files(cluster)
-    assert len(here) == 3 * n_runs + 4 and sorted(here) == sorted(there)
+    assert len(here) == 3 * n_seeds + 4 and sorted(here) == sorted(there)
     differ = [name for name in here if here[name] != there[name]]
     assert not differ, f"differ between the local and the Slurm run: {differ}"
     print(f"\n{len(record)} jobs through Slurm ({dict(sent)}), {sum(ran_here.values())} local")

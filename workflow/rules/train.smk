@@ -1,5 +1,6 @@
 # Training: one job per block of a run's seeds, trained as one stacked computation, each seed
 # writing its own model, history and timings (nn/pipeline/blocks.py chooses the blocks).
+from nn import fileio
 
 # A seed's training outputs; evaluate, plot_run, predict and the report read them by these patterns.
 TRAINED = dict(
@@ -15,9 +16,19 @@ def trained_files_exist(run):
     return lambda seed: all(os.path.exists(p.format(run=run, seed=seed)) for p in TRAINED.values())
 
 
-TRAIN_BLOCKS = {
-    run: nnblocks.blocks(RUNS[run], seeds, trained_files_exist(run)) for run, seeds in SEEDS.items()
-}
+# The blocks are decided once, by the Snakemake process the user started, from the outputs that exist
+# then. A job that parses this file again (under a cluster executor every job does) reads them back:
+# from the outputs of blocks finished meanwhile it would group the remaining seeds otherwise, and ask
+# its rule for outputs the plan gave another.
+TRAIN_BLOCKS_FILE = ".snakemake/nn-train-blocks.json"
+if workflow.is_main_process:
+    TRAIN_BLOCKS = {
+        run: nnblocks.blocks(RUNS[run], seeds, trained_files_exist(run)) for run, seeds in SEEDS.items()
+    }
+    os.makedirs(os.path.dirname(TRAIN_BLOCKS_FILE), exist_ok=True)
+    fileio.write_json(TRAIN_BLOCKS_FILE, TRAIN_BLOCKS)
+else:
+    TRAIN_BLOCKS = fileio.read_json(TRAIN_BLOCKS_FILE)
 
 
 for _index, (_run, _blocks) in enumerate(TRAIN_BLOCKS.items()):
