@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, Workflow, snakemake_env, tiny_config
+from nn import serialize
 
 pytestmark = pytest.mark.slow
 
@@ -376,3 +377,22 @@ def test_a_row_scored_from_another_run_trains_nothing_and_is_judged_from_its_rou
     with open(wf.path("results/quick/summary.csv"), newline="") as f:
         quick = {r["run"]: r for r in csv.DictReader(f)}
     assert quick["sig-round-1"]["n_seeds"] == "1" and quick["sig-round-1"]["test_accuracies"] == str(after_one[0])
+
+
+def test_a_cluster_job_trains_the_block_the_plan_gave_it(tiny_workflow):
+    """Under a cluster executor every job runs Snakemake again (`--mode remote`) and finds its rule by
+    name. The blocks come from the plan of the Snakemake the user started, not from the outputs that
+    exist when the job starts: here seed 3's files appear before sig's job parses the workflow, and the
+    job still trains its whole block, seeds 3 and 4."""
+    wf = tiny_workflow
+    wf.run("--cores", "2", "results/data/train-images.npy", "results/data/train-labels.npy",
+           "results/data/test-images.npy", "results/data/test-labels.npy")
+    wf.run("-n")                                                  # the user's Snakemake plans the blocks
+    rule = next(r for r in wf.run("--list-rules").stdout.split() if r.startswith("train_0_"))
+    for name in ("model.npz", "history.json", "timings.json"):   # another job finished seed 3 meanwhile
+        wf.path(f"results/runs/sig/seed-3/{name}").parent.mkdir(parents=True, exist_ok=True)
+        wf.path(f"results/runs/sig/seed-3/{name}").write_text("made elsewhere")
+    wf.run("--target-jobs", f"{rule}:run=sig", "--allowed-rules", rule, "--cores", "1", "--force", "--nolock",
+           "--mode", "remote")
+    for seed in (3, 4):
+        assert serialize.load(wf.path(f"results/runs/sig/seed-{seed}/model.npz")).replicas == 1

@@ -31,8 +31,9 @@ else:
     TRAIN_BLOCKS = fileio.read_json(TRAIN_BLOCKS_FILE)
 
 
-for _index, (_run, _blocks) in enumerate(TRAIN_BLOCKS.items()):
-    for _block in _blocks:
+# rule names number the runs in config order (SEEDS), whatever order the plan file keeps
+for _index, _run in enumerate(SEEDS):
+    for _block in TRAIN_BLOCKS[_run]:
 
         rule:
             name:
