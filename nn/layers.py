@@ -71,14 +71,12 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
-def generators(rng, replicas: int = 1) -> list:
-    """One numpy Generator per replica: a list of them as given, or one Generator (a stack of
-    one), or an int seed (None means seed 0, so an unseeded model is still repeatable)."""
+def generators(rng) -> list:
+    """One numpy Generator per replica: a list of them as given, or one Generator or an int seed
+    for a stack of one (None means seed 0, so an unseeded model is still repeatable)."""
     if isinstance(rng, (list, tuple)):
         return list(rng)
-    if isinstance(rng, np.random.Generator):
-        return [rng]
-    return [np.random.default_rng((rng or 0) + r) for r in range(replicas)]
+    return [rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng or 0)]
 
 
 @register("linear")
@@ -86,14 +84,18 @@ class Linear(Layer):
     """y = x @ W + b for each replica: W (k, n_in, n_out), so a batch of rows multiplies without a transpose."""
 
     def __init__(self, n_in: int, n_out: int, init: str = "normal", rng=None, dtype=np.float32,
-                 init_scale: float | None = None, replicas: int = 1):
+                 init_scale: float | None = None, replicas: int | None = None):
         # rng: one Generator per replica (generators()); each replica's W and b come from its own.
-        # init=None gives zeros for `replicas` networks, for weights about to be loaded from a file.
+        # init=None gives zeros for `replicas` networks (default 1), for weights about to be loaded
+        # from a file; with an init, `replicas`, if given, must be the number of Generators.
         # init_scale: the spread of a scheme that takes one ("plain"); None = the scheme's default.
         if init is None:
-            W, b = np.zeros((replicas, n_in, n_out), dtype), np.zeros((replicas, n_out), dtype)
+            W, b = np.zeros((replicas or 1, n_in, n_out), dtype), np.zeros((replicas or 1, n_out), dtype)
         else:
-            drawn = [init_weights(init, n_in, n_out, g, dtype, scale=init_scale) for g in generators(rng, replicas)]
+            rngs = generators(rng)
+            if replicas not in (None, len(rngs)):
+                raise ValueError(f"Linear: {replicas} replicas, but {len(rngs)} Generators to draw them from")
+            drawn = [init_weights(init, n_in, n_out, g, dtype, scale=init_scale) for g in rngs]
             W, b = np.stack([w for w, _ in drawn]), np.stack([b for _, b in drawn])
         self.params = {"W": W, "b": b}                        # (k, n_in, n_out), (k, n_out)
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}

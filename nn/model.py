@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear, activation_layer, generators
-from nn.losses import get_loss, one_hot
+from nn.losses import get_loss, one_hot, per_replica
 
 INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
 
@@ -156,8 +156,7 @@ class Sequential:
         scores = self._chunked(self.body, x)
         losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
         right = scores.argmax(axis=-1) == labels
-        return (np.array([float(row.mean()) for row in losses]),
-                np.array([float(np.mean(row)) for row in right]))
+        return per_replica(row.mean() for row in losses), per_replica(np.mean(row) for row in right)
 
     # --- description ------------------------------------------------------------------------
 

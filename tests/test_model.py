@@ -103,7 +103,9 @@ def test_bad_inputs_and_architectures():
     with pytest.raises(ValueError, match="Linear layers mix dtypes"):
         Sequential([Linear(3, 4), ReLU(), Linear(4, 2, dtype=np.float64)])
     with pytest.raises(ValueError, match="Linear layers hold different numbers of replicas"):
-        Sequential([Linear(3, 4, replicas=2), ReLU(), Linear(4, 2)])
+        Sequential([Linear(3, 4, rng=[np.random.default_rng(0), np.random.default_rng(1)]), ReLU(), Linear(4, 2)])
+    with pytest.raises(ValueError, match="Linear: 2 replicas, but 1 Generators to draw them from"):
+        Linear(3, 4, rng=1, replicas=2)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         mlp([3, 2], activation="swish")
     with pytest.raises(ValueError, match="unknown scheme 'zeros'"):

@@ -24,9 +24,9 @@ from __future__ import annotations
 import math
 import re
 
-# Floating-point rates of the products on one pinned BLAS thread, and the fixed cost of a training
-# step outside them: the scale of the estimate, measured on the reference machine (docs/performance.md,
-# "The compute floor"). Only their ratios to BLOCK_SECONDS matter.
+# The scale of the estimate: the products' floating-point rates on one pinned BLAS thread (the
+# rates benchmarks/floor.py prints; docs/performance.md, "The compute floor") and the fixed cost of
+# a training step outside them. Only their ratios to BLOCK_SECONDS matter.
 FLOPS_PER_SECOND = {"float32": 110e9, "float64": 45e9}
 STEP_SECONDS = 100e-6
 BLOCK_SECONDS = 240.0       # the most estimated single-seed work one block takes on

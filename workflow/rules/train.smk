@@ -65,8 +65,8 @@ for _index, _run in enumerate(SEEDS):
             # the longest blocks start first instead of finishing alone at the end
             priority: int(len(_block) * nnblocks.estimated_seconds(RUNS[_run]))
             resources:
-                # Measured peak of one seed: 270-370 MB (the float32 training set is 188 MB); room for
-                # float64, and for each further seed's batches, activations and optimiser state.
+                # one seed: its training set (188 MB in float32) and working arrays, with room for
+                # float64; each further seed adds its batches, activations and optimiser state
                 mem_mb=1000 + 250 * (len(_block) - 1),
             log:
                 f"results/logs/train/{{run}}/{nnblocks.label(_block)}.log",

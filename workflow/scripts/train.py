@@ -7,7 +7,7 @@ seed then gets its error in history.json ({"status": "failed", "error": "...dive
 model file that nn.serialize.load refuses, and timings.json; the others train on, and the job
 exits 0; evaluate and report mark the seed failed.
 
-After every epoch the job saves one checkpoint for its block (params.checkpoint, not an
+After every epoch the job saves one checkpoint for its block (in params.checkpoints, not an
 output: Snakemake keeps it when the job dies); a rerun resumes every seed from it if it was made
 from the same hyperparameters, data and code (nn/pipeline/checkpoint.py). A finished job removes it.
 """
@@ -28,17 +28,17 @@ from nn.mnist import data  # noqa: E402
 from nn.pipeline import blocks, checkpoint, hparams  # noqa: E402
 
 
-def write_seed(model, r, state, out, i, run, seed):
-    """Seed `seed` (replica r of the stack) into the i-th of each output list."""
+def write_seed(model, r, state, out, run, seed):
+    """Seed `seed`, replica r of the stack, into the r-th file of each output list (the same order)."""
     if state.failure is not None:
         error = f"run {run}, seed {seed}: {state.failure}"
         print(error, file=sys.stderr, flush=True)  # in Snakemake's output too, not only the log
-        serialize.save_failed(out.model[i], error)
-        fileio.write_json(out.history[i], {**state.history, "status": "failed", "error": str(state.failure)})
+        serialize.save_failed(out.model[r], error)
+        fileio.write_json(out.history[r], {**state.history, "status": "failed", "error": str(state.failure)})
     else:
-        serialize.save(model, out.model[i], replica=r)
-        fileio.write_json(out.history[i], state.history)
-    fileio.write_json(out.timings[i], {**state.timings, "stacked_seeds": model.replicas})
+        serialize.save(model, out.model[r], replica=r)
+        fileio.write_json(out.history[r], state.history)
+    fileio.write_json(out.timings[r], {**state.timings, "stacked_seeds": model.replicas})
 
 
 def main(log):
@@ -53,7 +53,7 @@ def main(log):
     ckpt = checkpoint.Checkpoint(path, made_from, run=run, log=log)
     model, states = hparams.train_seeds(hps, images, labels, log=log, test=test, checkpoint=ckpt)
     for r, (seed, state) in enumerate(zip(seeds, states)):
-        write_seed(model, r, state, out, r, run, seed)
+        write_seed(model, r, state, out, run, seed)
     log(f"done in {sum(s.timings['total_seconds'] for s in states):.1f} s")
     ckpt.remove()  # the outputs are written (a diverged seed diverges again: nothing to resume)
 
