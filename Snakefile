@@ -28,9 +28,14 @@ if not workflow.overwrite_configfiles:
     configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
-# One line naming the key path, before any job runs (see nn/config.py).
+# One line naming the key path (and the source file of a reproduction's row), before any job runs
+# (nn/pipeline/config.py). The `reproductions` folder is relative to the config file.
 try:
-    _, RUNS, SWEEPS = nnconfig.load(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+    _, RUNS, SWEEPS = nnconfig.load(
+        config,
+        os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+        os.path.dirname(os.path.abspath((workflow.overwrite_configfiles or [os.path.join(workflow.basedir, "config.yaml")])[0])),
+    )
     nnconfig.check_memory(RUNS)
 except nnconfig.ConfigError as e:
     sys.exit(f"Config error: {e}")

@@ -191,10 +191,9 @@ def read_timings(path: Path) -> dict[str, list[dict]]:
 
 def load_runs(config_path: Path, schema_path: Path) -> tuple[dict, dict, str]:
     """(every run, extras included; the runs the config trains as it stands; numerics mode)."""
-    import yaml
 
     from nn.pipeline import config as nnconfig
-    raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    raw = nnconfig.read(config_path)
     cfg, default_runs, _ = nnconfig.load(copy.deepcopy(raw), schema_path)
     _, all_runs, _ = nnconfig.load({**copy.deepcopy(raw), "extras": True}, schema_path)
     return all_runs, default_runs, cfg["numerics"]

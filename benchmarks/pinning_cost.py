@@ -52,7 +52,6 @@ SETTINGS = ("pinned", "native")
 
 def child(network: str, n_images: int, epochs: int) -> None:
     """In the child: train `network` for `epochs` on n_images; print one JSON line."""
-    import yaml
 
     sys.path.insert(0, str(REPO))
     from nn.mnist.data import decode_split
@@ -60,7 +59,7 @@ def child(network: str, n_images: int, epochs: int) -> None:
     from nn.pipeline import numerics
     from nn.pipeline.hparams import train_run
 
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = nnconfig.read(REPO / "config.yaml")
     cfg["sweeps"], cfg["comparisons"] = {}, []
     run = {k: v for k, v in cfg["runs"][network].items() if k != "reference"}  # its measure may need monitoring
     cfg["runs"] = {network: {**run, "epochs": epochs, "validation": 0, "monitor_test": False}}

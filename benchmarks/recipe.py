@@ -34,7 +34,7 @@ from nn.pipeline.hparams import train_run  # noqa: E402
 
 def recipe(overrides: list[str]) -> tuple[str, dict, dict]:
     """(name, full hyperparameter dict, the overrides) from config.yaml's defaults and key=value items."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = nnconfig.read(REPO / "config.yaml")
     name, changes = "recipe", {}
     for item in overrides:
         key, _, value = item.partition("=")

@@ -74,7 +74,7 @@ def main():
     published = {int(r): float(c) for r, c in (item.split(":") for item in args.costs)}
     grid = parse_grid(args.grid)
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = nnconfig.read(REPO / "config.yaml")
     config["sweeps"], config["comparisons"] = {}, []
     config["runs"], config["extras"] = {args.run: config["runs"][args.run]}, True
     _, runs, _ = nnconfig.load(config, REPO / "workflow" / "schemas" / "config.schema.yaml")

@@ -47,7 +47,6 @@ def seconds(hps: list[dict], env: dict) -> float:
 
 
 def main() -> None:
-    import yaml
 
     from nn.pipeline import blocks, numerics
     from nn.pipeline import config as nnconfig
@@ -57,7 +56,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = nnconfig.read(REPO / "config.yaml")
     _, runs, _ = nnconfig.load(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     numerics.pin("pinned", env)

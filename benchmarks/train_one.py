@@ -32,7 +32,7 @@ def main(argv):
     from nn.pipeline.hparams import train_run
 
     name, pairs = argv[0], argv[1:]
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = nnconfig.read(REPO / "config.yaml")
     cfg["runs"] = {name: {}}
     cfg["sweeps"], cfg["comparisons"] = {}, []
     for kv in pairs:

@@ -71,10 +71,11 @@ class SquaredError:
 
 
 class LabelDifference:
-    """The blog's bug, kept as a teaching case: C = 1/(2n) sum_x sum_j (a_j - label)^2.
+    """The blog's bug, kept as a teaching case: C = 1/n sum_x sum_j (a_j - label)^2.
 
-    The label (0..9) is subtracted from every output instead of comparing with a one-hot
-    target, so a sigmoid output can never reach its target for labels above 1 and argmax
+    The label (0..9) is every output's target instead of a one-hot vector, through pocket-model's
+    own cost (a - y)**2 and derivative 2(a - y), as SquaredError. A sigmoid output can then never
+    reach its target for labels above 1 (the cost stays at 10 (label - 1)^2 or more), and argmax
     carries little information: accuracy stays far below a one-hot network's.
     """
     name = "label_difference"
@@ -82,13 +83,13 @@ class LabelDifference:
 
     def per_sample(self, a, y):
         d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)    # (k, batch, 10): output minus the label
-        return 0.5 * np.einsum("...ij,...ij->...i", d, d)
+        return np.einsum("...ij,...ij->...i", d, d)
 
     def value_and_grad(self, a, y):
         n = a.shape[-2]
         d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)
-        loss = per_replica(0.5 * np.vdot(r, r) / n for r in d)
-        d /= n
+        loss = per_replica(np.vdot(r, r) / n for r in d)
+        d *= 2 / n                                             # d/da of the mean: 2 (a - label) / n
         return loss, d
 
 

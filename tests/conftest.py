@@ -59,6 +59,11 @@ def write_tiny_mirror(folder: Path, n_train: int = 600, n_test: int = 200) -> di
     return sums
 
 
+# What a reproduction's reference must also say (the schema asks for it): where its protocol comes from.
+CITED = {"url": "https://example.org/post", "protocol": "a test protocol", "evidence": "from code",
+         "fields": {"lr": "https://example.org/code (abc1234) train.py l.1: `lr = 3.0`"}}
+
+
 def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
     """A complete config (Snakemake's --configfile replaces config.yaml) with small, fast runs."""
     return {
@@ -70,7 +75,7 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
             # two seeds, test accuracy per epoch, and a published curve to overlay
             "sig": {"activation": "sigmoid", "output": "sigmoid", "loss": "quadratic", "init": "normal",
                     "lr": 3.0, "batch_size": 10, "replicates": 2, "monitor_test": True,
-                    "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "peak_test",
+                    "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "peak_test", **CITED,
                                   "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.3, 0.5]}}}},
             "relu": {"hidden": [12, 12], "momentum": 0.9, "schedule": "cosine", "shift": 1},
             # float64 with an elastic distortion: numpy's AVX-512 exp and log give other bits than its AVX2 ones
@@ -90,7 +95,7 @@ def small_config(mirror: Path, sums: dict[str, str]) -> dict:
     curve = {"test_accuracy": {"epochs": [1, 2, 3], "values": [0.3, 0.5, 0.6]}}
     cfg["runs"] = {"a": {"epochs": 1, "hidden": [64]},
                    "b": {"replicates": 2, "epochs": 3, "momentum": 0.9, "monitor_test": True,
-                         "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction",
+                         "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", **CITED,
                                        "measure": "peak_test", "curves": curve}}}
     cfg["sweeps"], cfg["comparisons"] = {}, [["a", "b"]]
     return cfg

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import CITED
 from nn.pipeline import config as nnconfig
 from nn.pipeline.resources import usable_cpus
 from nn.pipeline.sources import code_fingerprint, module_sources, script_sources
@@ -15,7 +16,7 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 @pytest.fixture
 def cfg():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return nnconfig.read(REPO / "config.yaml")
 
 
 def load(c):
@@ -397,7 +398,7 @@ def test_the_sources_networks_are_configurable(cfg):
         "hidden": [30, 30, 10], "activation": [{"scaled": 0.2}, "relu", {"scaled": 0.05}], "output": "sigmoid",
         "loss": "squared_error", "init": "uniform_pm1", "inputs": "max_standardise", "test_subset": 1000,
         "reference": {"accuracy": 0.85, "source": "x", "kind": "reproduction", "measure": "final_test_subset",
-                      "evidence": "from code"}}
+                      **CITED}}
     cfg["runs"]["nielsen"] = {"monitor_test": True, "replicates": 6, "inputs": "div256", "reference": {
         "accuracy": 0.9542, "source": "x", "measure": "peak_test", "best_of": 3, "evidence": "from code"}}
     cfg["runs"]["notebook"] = {"hidden": [128], "activation": "relu_identity_grad", "output": "relu_identity_grad",

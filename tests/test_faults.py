@@ -441,7 +441,7 @@ def test_a_corrupt_recipe_log_stops_the_workflow_in_one_line(tmp_path):
     """benchmarks/recipes.jsonl feeds the report's recipe figure: a bad line is named before any job."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("Snakefile", "workflow", "nn", "profiles", "config.yaml", "benchmarks"):
+    for name in ("Snakefile", "workflow", "nn", "profiles", "config.yaml", "reproductions", "benchmarks"):
         subprocess.run(["cp", "-a", str(REPO / name), str(repo / name)], check=True)
     log = repo / "benchmarks" / "recipes.jsonl"
     lines = log.read_text().splitlines()

@@ -92,12 +92,13 @@ def test_get_loss():
         get_loss("hinge", "softmax")
 
 
-def test_label_difference_subtracts_the_label_from_every_output():
+def test_label_difference_is_pocket_models_cost_with_the_label_as_every_target():
     a = np.array([[[0.5, 1.0, 0.0]]])                   # a stack of one, one image
     y = one_hot(np.array([2]), 3, np.float64)           # label 2
     value, grad = get_loss("label_difference", "sigmoid").value_and_grad(a.copy(), y)
-    assert value.shape == (1,) and value[0] == pytest.approx(0.5 * (1.5 ** 2 + 1.0 ** 2 + 2.0 ** 2))
-    np.testing.assert_allclose(grad, [[[-1.5, -1.0, -2.0]]])
+    # costs.py: np.square(x - y) summed over the outputs, derivative 2 * (x - y): no 1/2
+    assert value.shape == (1,) and value[0] == pytest.approx(1.5 ** 2 + 1.0 ** 2 + 2.0 ** 2)
+    np.testing.assert_allclose(grad, [[[-3.0, -2.0, -4.0]]])
 
 
 def test_squared_error_is_the_blogs_sum_of_squares_without_a_half():

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, Workflow, snakemake_env, tiny_config
+from conftest import CITED, REPO, Workflow, snakemake_env, tiny_config
 from nn import serialize
 
 pytestmark = pytest.mark.slow
@@ -349,7 +349,7 @@ def test_a_row_scored_from_another_run_trains_nothing_and_is_judged_from_its_rou
     cfg = tiny_config(mirror, sums)
     cfg["runs"] = {"sig": cfg["runs"]["sig"],
                    "sig-round-1": {"scored_from": {"run": "sig", "round": 1},
-                                   "reference": {"accuracy": 0.3, "source": "a test", "kind": "reproduction"}}}
+                                   "reference": {"accuracy": 0.3, "source": "a test", "kind": "reproduction", **CITED}}}
     cfg["sweeps"], cfg["comparisons"] = {}, []
     wf = Workflow(tmp_path / "work", cfg, mkdir=True)
     jobs = planned(wf)

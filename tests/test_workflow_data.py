@@ -11,6 +11,8 @@ import yaml
 
 from conftest import REPO, SHARED_MNIST, Workflow
 
+from nn.pipeline import config as nnconfig
+
 pytestmark = pytest.mark.slow
 
 DATA_TARGETS = [f"results/data/{s}-{k}.npy" for s in ("train", "test") for k in ("images", "labels")] + \
@@ -70,7 +72,7 @@ def test_decode_refuses_raw_files_that_are_not_the_verified_ones(tiny_workflow, 
 
 @pytest.mark.skipif(not SHARED_MNIST.exists(), reason="../shared/mnist is not beside the repo")
 def test_data_stage_on_the_real_files(tmp_path):
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = nnconfig.read(REPO / "config.yaml")   # the sources' rows merged in: the copy has no reproductions/
     cfg["mnist_mirror"] = str(SHARED_MNIST)
     wf = Workflow(tmp_path, cfg)
     wf.run("--cores", "2", *DATA_TARGETS)

@@ -1,6 +1,6 @@
-"""config.yaml -> one canonical hyperparameter dict per run.
+"""config.yaml (and the source files it names) -> one canonical hyperparameter dict per run.
 
-The Snakefile calls `load(config, schema_path)` once. Validation happens here, not
+The Snakefile calls `load(config, schema_path, base_dir)` once. Validation happens here, not
 in Snakemake's `validate()`, so that a bad config stops before any job with ONE
 line naming the key path ("runs.best.lr: -1 is less than or equal to 0").
 """
@@ -19,15 +19,13 @@ from nn.init import INITS, takes_scale
 from nn.losses import LOSSES, get_loss
 from nn.mnist.data import INPUT_SCALINGS
 from nn.optim import OPTIMIZERS, SCHEDULES, learning_rate
+from nn.pipeline import source_files
 from nn.pipeline.resources import usable_cpus
+from nn.pipeline.yamlfile import ConfigError, SafeLoader, check_yaml_syntax, read_strict  # noqa: F401 (check_yaml_syntax: the Snakefile's)
 from nn.report.reproduction import MEASURES
 
 # Run names become paths (results/runs/{run}/), so they are kept to a safe set.
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class ConfigError(ValueError):
-    """A config problem; str() is one line naming the key path."""
 
 
 def _validator_with_defaults(schema):
@@ -64,70 +62,6 @@ def _first_error(validator, instance):
     while err.context:
         err = sorted(err.context, key=lambda e: (len(e.absolute_path), rank.get(e.validator, 2)))[-1]
     return f"{_key_path(err.absolute_path)}: {err.message}"
-
-
-# libyaml's parser where PyYAML was built with it: the pure-Python one took a tenth of a second of
-# every `snakemake` start (a no-op included) for config.yaml and the schema alone
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _StrictLoader(SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last, silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
-            except TypeError:  # an unhashable key: PyYAML's own error says so
-                break
-            if first != key_node.start_mark.line + 1:
-                raise ConfigError(f"{node.start_mark.name}: key {key!r} is written twice in one mapping "
-                                  f"(lines {first} and {key_node.start_mark.line + 1}); keep one")
-        return super().construct_mapping(node, deep)
-
-
-MAX_CONFIG_BYTES = 1 << 20      # config.yaml is about 5 kB
-MAX_CONFIG_VALUES = 100_000     # values after YAML aliases are expanded; config.yaml has about 300
-
-
-def _expanded_size(node, sizes: dict) -> int:
-    """Values `node` stands for once every alias is expanded (memoized: linear time, whatever the bomb)."""
-    if id(node) not in sizes:
-        sizes[id(node)] = 1  # a cycle counts once (PyYAML builds it as a reference)
-        children = node.value if isinstance(node.value, list) else []
-        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
-        sizes[id(node)] = 1 + sum(_expanded_size(c, sizes) for c in flat)
-    return sizes[id(node)]
-
-
-def check_yaml_syntax(path) -> None:
-    """Raise ConfigError naming the file and line of a YAML syntax error or of a key written twice
-    (Snakemake's message names neither, and it keeps the last of two equal keys without a word)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_CONFIG_BYTES:
-                raise ConfigError(f"{path}: {size} bytes, over the bound of {MAX_CONFIG_BYTES} for a config file")
-            loader = _StrictLoader(f)
-            try:
-                node = loader.get_single_node()
-                if node is not None and _expanded_size(node, {}) > MAX_CONFIG_VALUES:
-                    raise ConfigError(f"{path}: its YAML aliases expand to more than {MAX_CONFIG_VALUES} values "
-                                      "(an alias bomb?); refusing")
-                loader.construct_document(node)
-            finally:
-                loader.dispose()
-    except FileNotFoundError:
-        return  # Snakemake's own message says which file is missing
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f" ({e.context} at line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
-        raise ConfigError(f"{path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
-                          f"{e.problem or e.context}{where}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
 
 
 def load_schema(path) -> dict:
@@ -541,16 +475,32 @@ def mirrors(config: dict) -> list[str]:
     return out
 
 
-def load(config: dict, schema_path) -> tuple[dict, dict, dict]:
-    """Validate and expand: returns (config with defaults, runs, sweeps)."""
+def load(config: dict, schema_path, base_dir=".") -> tuple[dict, dict, dict]:
+    """Merge the source files (config `reproductions`, relative to base_dir: the config file's folder),
+    validate and expand: returns (config with defaults and every row, runs, sweeps)."""
     schema = load_schema(schema_path)
-    validate(config, schema)
-    runs = expand_runs(config, schema)
-    check_networks(runs)
-    check_references(runs)
-    comparisons(config, runs)
-    check_predict_run(config, runs)
+    origin = source_files.merge(config, base_dir)
+    try:
+        validate(config, schema)
+        runs = expand_runs(config, schema)
+        check_networks(runs)
+        check_references(runs)
+        comparisons(config, runs)
+        check_predict_run(config, runs)
+    except ConfigError as e:
+        raise source_files.located(e, origin) from None
     return config, runs, expand_sweeps(config)
+
+
+def read(path) -> dict:
+    """The config file at `path` as written, with the rows of its source files merged into `runs`
+    (not yet validated; `reproductions` is then null, its rows being in): what a benchmark reads to
+    take or change one run's settings before load()."""
+    config = read_strict(path)
+    if isinstance(config, dict):
+        source_files.merge(config, os.path.dirname(os.path.abspath(path)))
+        config["reproductions"] = None
+    return config
 
 
 def check_predict_run(config: dict, runs: dict) -> None:
