@@ -1,6 +1,7 @@
 """Every figure: a valid PNG, the same bytes when drawn twice, and no leftovers beside it."""
 import numpy as np
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
 
 from nn.report import figures as plots
 from nn.report import recipes
@@ -25,6 +26,12 @@ RECIPES = [recipes.check({"name": n, "recipe": {}, "epochs": e, "best_val_accura
                           "train_seconds": t, "threads": 1, "loaded": loaded}, "test")
            for n, e, a, t, loaded in [("a", 10, 0.985, 100, True), ("b", 20, 0.991, 240, True),
                                       ("c", 10, 0.98, 300, False), ("best", 50, 0.993, 280, False)]]
+LEDGER = [{"run": "a", "verdict": "reproduced", "published": 0.95, "interval": (0.94, 0.96),
+           "measured": [0.945, 0.95, 0.955], "excluded": []},
+          {"run": "stalls", "verdict": "within spread", "published": 0.10, "interval": (0.05, 0.15),
+           "measured": [0.08, 0.12, 0.02], "excluded": [2]},
+          {"run": "failed", "verdict": "not measured", "published": 0.9, "interval": None, "measured": [],
+           "excluded": []}]
 
 FIGURES = {
     "first_ten": lambda p: plots.labelled_digits(p, IMAGES[:10], LABELS[:10]),
@@ -52,9 +59,8 @@ FIGURES = {
     "sweep_layers": lambda p: plots.sweep_plot(p, "depth", ["hidden"],
                                                [({"hidden": [64]}, 0.95), ({"hidden": [64, 64]}, 0.96)]),
     "sweep_all_failed": lambda p: plots.sweep_plot(p, "bad", ["lr"], [({"lr": 1.0}, None)]),
-    "comparison": lambda p: plots.reference_comparison(
-        p, [("a", 0.97, 0.95), ("b", 0.91, None), ("failed", None, 0.9)]),
-    "comparison_none": lambda p: plots.reference_comparison(p, [("failed", None, 0.9)]),
+    "comparison": lambda p: plots.reference_comparison(p, LEDGER),
+    "comparison_none": lambda p: plots.reference_comparison(p, []),
     "recipes": lambda p: recipe_frontier(p, RECIPES, recipes.frontier(RECIPES), 0.9935, 300, RECIPES[-1:]),
     "recipes_alone_no_lines": lambda p: recipe_frontier(p, RECIPES[-1:], RECIPES[-1:]),
     "recipes_none": lambda p: recipe_frontier(p, [], []),
@@ -116,3 +122,40 @@ def test_published_overlay_draws_every_seed_and_the_published_points(tmp_path):
     first = (tmp_path / "a.png").read_bytes()
     published_overlay(tmp_path / "a.png", "run", [h, dict(h, test_accuracy=[0.7, 0.8, 0.88]), None], curves, "a source")
     assert (tmp_path / "a.png").read_bytes() == first                                   # same data, same bytes
+
+
+def test_the_ledger_figure_draws_each_rows_interval_seeds_and_published_mark_on_its_own_scale(tmp_path, monkeypatch):
+    drawn, save = [], plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (drawn.append(fig), save(fig, path)))
+    plots.reference_comparison(tmp_path / "c.png", LEDGER)
+    assert (tmp_path / "c.png").read_bytes().startswith(PNG_SIGNATURE)
+    (fig,) = drawn
+    axes = fig.axes
+    assert [ax.get_ylabel() for ax in axes] == ["a\nreproduced", "stalls\nwithin spread", "failed\nnot measured"]
+    assert axes[0].get_position().y0 > axes[1].get_position().y0 > axes[2].get_position().y0    # first on top
+    for ax, row in zip(axes, LEDGER):
+        bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+        if row["interval"]:
+            (segment,) = bars[0].get_segments()
+            assert segment[:, 0].tolist() == pytest.approx([100 * x for x in row["interval"]])
+        else:
+            assert bars == []
+        dots = {"solid": [], "hollow": []}
+        for c in ax.collections:
+            if isinstance(c, PathCollection):
+                dots["hollow" if len(c.get_facecolors()) == 0 else "solid"] += list(c.get_offsets()[:, 0])
+        assert sorted(dots["solid"]) == pytest.approx(sorted(100 * v for i, v in enumerate(row["measured"])
+                                                             if i not in row["excluded"]))
+        assert dots["hollow"] == pytest.approx([100 * row["measured"][i] for i in row["excluded"]])
+        (published,) = [line for line in ax.lines if line.get_marker() == "D"]
+        assert list(published.get_xdata()) == pytest.approx([100 * row["published"]])
+        low, high = ax.get_xlim()
+        marks = [100 * row["published"], *(100 * v for v in row["measured"]), *(100 * x for x in row["interval"] or ())]
+        assert low < min(marks) and max(marks) < high
+    assert axes[0].get_xlim()[1] - axes[0].get_xlim()[0] < 5       # 94-96 % is not drawn on the 2-15 % row's scale
+
+
+def test_the_ledger_figure_draws_an_interval_within_0_and_100_percent():
+    marks = plots.comparison_marks({"run": "few seeds", "verdict": "comparison", "published": 0.9,
+                                    "interval": (-0.4, 1.6), "measured": [0.5, 0.9], "excluded": []})
+    assert marks["interval"] == (0.0, 100.0) and marks["points"] == [50.0, 90.0] and marks["hollow"] == [False, False]

@@ -1,6 +1,7 @@
 """The HTML report and summary.csv, and the three scripts (plot_data, evaluate, report) run in-process."""
 import copy
 import csv
+import html as html_text
 import json
 import re
 import runpy
@@ -133,13 +134,13 @@ def test_report_opens_with_the_ledger_and_has_every_section(runs, png):
     assert positions == sorted(positions)
     assert "Best run: <b>high</b>, test accuracy <b>97.00 %</b>" in html
     assert "Nielsen ch. 1" in html and "95.00 %" in html and "92.00 ± 0.50 % (3 seeds)" in html
-    assert "published is 3.00 pts above our mean" in html and "we chose &lt;this&gt;" in html
-    assert "<p><b>0 of 1 published figures reproduced (1 published above ours)</b></p><table>" in html
-    assert "<td class=l>from code</td>" in html
-    assert "comparison only (different protocol)" in html
+    assert "<b>above</b> ±" in html and "· published +3.00 pts (" in html and "we chose &lt;this&gt;" in html
+    assert '<p><b>0 of 1 published figures reproduced (1 published above ours)</b></p><table class="ledger">' in html
+    assert "<summary>protocol and evidence: from code</summary>" in html
+    assert "<b>comparison</b> ±" in html
     assert "12.5 s" in html and "lr 0.1 cosine to 0" in html
     assert "0123abc" in html and "Linux-test" in html and "ab" * 32 in html and "2.4.0" in html
-    assert html.count("<details") == 5                 # every run folds away
+    assert html.count("<details") == 5 + 2             # every run folds away, and each ledger row's evidence
     # 4 figure groups + the curve overlay + 6 plots per finished run (3 runs); failed runs show no figures
     assert html.count('src="data:image/png;base64,') == 2 + 1 + 1 + 1 + 3 * len(report.RUN_FIGURES)
 
@@ -159,12 +160,15 @@ def test_hostile_strings_are_escaped(runs, png):
 
 
 def test_no_external_references(runs, png):
+    runs["low"]["hp"]["reference"].update(url="https://example.org/source",
+                                          fields={"lr": "https://example.org/code l.3"})
     html = _render(runs, png)
-    for ref in ['src="http', "src='http", 'href="http', "url(http", "<link", "@import"]:
+    for ref in ['src="http', "src='http", "url(http", "<link", "@import"]:
         assert ref not in html, ref
-    # every src is an embedded image, every href an anchor on the page
+    # every src is an embedded image; every href an anchor on the page or a link to a source, loaded only when followed
     assert set(re.findall(r'src="([a-z]+):', html)) == {"data"}
-    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', html))
+    links = [h for h in re.findall(r'href="([^"]*)"', html) if not h.startswith("#")]
+    assert links == ["https://example.org/source"] * 2 + ["https://example.org/code"]
 
 
 def test_missing_figure_is_noted_not_fatal(runs, png, tmp_path):
@@ -238,10 +242,10 @@ def test_ledger_markdown(runs):
     md = reproduction.ledger_markdown(rows, {name: r["hp"] for name, r in runs.items()})
     lines = md.splitlines()
     assert lines[0] == "0 of 1 published figures reproduced (1 published above ours)"   # comparisons not counted
-    assert lines[2] == "| run | source | evidence | protocol | published | ours | verdict |"
-    assert lines[4].startswith("| low | Nielsen ch. 1 | from code | 784-16-10, SGD | 95.00 % (final test) | "
-                               "92.00 ± 0.50 % (3 seeds) | above:")
-    assert len(lines) == 6                              # only runs with a reference
+    assert lines[2] == "| run | source | published | ours | verdict |"
+    assert lines[4].startswith("| low | Nielsen ch. 1 | 95.00 % (final test) | 92.00 ± 0.50 % (3 seeds) | above ±")
+    assert len(lines) == 9                              # only runs with a reference: 2 table lines, 2 below
+    assert lines[7] == "- low: Nielsen ch. 1 (evidence: from code). 784-16-10, SGD"
 
 
 def _reproduction(name, accs, png, **ref):
@@ -257,10 +261,14 @@ def test_verdict_words_and_the_headline(png):
             _run("other", [0.9], png, ref={"accuracy": 0.9, "source": "s", "kind": "comparison", "measure": "final_test"})]
     rows = [reproduction.run_row(r) for r in runs]
     assert [r["verdict"] for r in rows] == ["reproduced", "inconclusive", "within_spread", "above", None, "comparison"]
+    v = stats.verdict(0.97, [0.95, 0.951, 0.949], 10000)
+    assert rows[3]["interval"] == (v["low"], v["high"]) and rows[4]["interval"] is None
     texts = [reproduction.verdict_text(r) for r in rows]
-    assert texts[0].startswith("reproduced (±0.") and "pts): published +0.00 pts from our mean" in texts[0]
-    assert texts[1].startswith("inconclusive (±") and ", 3 seeds): published" in texts[1]
-    assert texts[2].startswith("reproduced within the protocol's own spread (±") and ", 8 seeds)" in texts[2]
+    assert re.fullmatch(r"reproduced ±0\.\d\d · published \+0\.00 pts", texts[0]), texts[0]
+    assert re.fullmatch(r"inconclusive ±\d\.\d\d · published \+0\.00 pts", texts[1]), texts[1]
+    assert re.fullmatch(r"within spread ±\d\.\d\d · published \+0\.25 pts", texts[2]), texts[2]
+    assert re.fullmatch(r"above ±0\.\d\d · published \+2\.00 pts \(\d+\.\d SE\)", texts[3]), texts[3]
+    assert texts[4] == "" and texts[5].startswith("comparison ±")
     assert reproduction.headline(rows) == ("1 of 5 published figures reproduced (1 within the protocol's own "
                                            "spread, 1 inconclusive, 1 published above ours, 1 not measured)")
 
@@ -274,12 +282,14 @@ def test_a_best_of_k_figure_is_judged_against_our_best_of_k(png):
     b = row["best_of_k"]
     assert (b["k"], b["n"], b["subsets"]) == (3, 6, 20) and row["measured"] == peaks
     assert b["low"] == 0.951 and b["high"] == 0.956    # P(best <= 0.950) = 1/20 >= 2.5 %, P(<= 0.954) = 10/20
+    assert row["interval"] == (0.951, 0.956)           # what the ledger's figure draws
     assert row["verdict"] == "reproduced" and row["half_width"] == pytest.approx(0.0025)
     assert "best of 3: " in reproduction.ours_text(row) and "P(≤ published) 0.50" in reproduction.ours_text(row)
     assert reproduction.published_text(row, run["hp"]["reference"]) == "95.42 % (peak test, best of 3)"
     run["hp"]["reference"]["accuracy"] = 0.96
     row = reproduction.run_row(run)
-    assert row["verdict"] == "above" and "P(best ≤ published) 1.00" in reproduction.verdict_text(row)
+    assert row["verdict"] == "above" and "P(≤ published) 1.00" in reproduction.ours_text(row)
+    assert re.fullmatch(r"above ±0\.25 · published \+0\.\d\d pts vs best of 3", reproduction.verdict_text(row))
 
 
 def test_stalled_seeds_are_counted_for_a_peak_figure(png):
@@ -523,6 +533,7 @@ def test_a_single_published_run_is_judged_against_the_seeds_that_did_not_stall(p
             seed["history"] = dict(HISTORY, test_accuracy=[0.5, peak])
         row = reproduction.run_row(run)
         assert row["n_stalled"] == 2 and row["measured"] == peaks
+        assert row["excluded"] == ([2, 5] if exclude else [])        # drawn hollow in the ledger's figure
         assert row["verdict"] == expected, (exclude, row["verdict"], row["half_width"])
         text = reproduction.ours_text(row)
         assert "8 seeds, 2 stalled" in text
@@ -533,10 +544,11 @@ def test_a_row_with_unpublished_parameters_gives_the_band_they_span(png):
     band = {"low": 0.1135, "high": 0.9017, "over": "lr 0.5-4 x spread 0.01-0.03"}
     row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417, band=band))
     assert row["verdict"] == "above"
-    assert reproduction.verdict_text(row).endswith(
-        "; the unpublished parameters' range (lr 0.5-4 x spread 0.01-0.03) gives 11.35 % to 90.17 %")
+    assert reproduction.band_text(row) == (
+        "the unpublished parameters' range (lr 0.5-4 x spread 0.01-0.03) gives 11.35 % to 90.17 %")
+    assert "range" not in reproduction.verdict_text(row)            # the ledger's line has no room for it
     row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417))
-    assert "range" not in reproduction.verdict_text(row)
+    assert reproduction.band_text(row) == ""
 
 
 # ---------------------------------------------------------------- a row scored_from another run
@@ -616,14 +628,16 @@ def test_the_report_says_a_scored_row_was_not_trained_and_leaves_it_out_of_mcnem
     assert "<td class=l>none: scored from parent after round 2, not trained</td>" not in html   # a number column
     assert "<td>none: scored from parent after round 2, not trained</td>" in html
     assert 'scored from <a href="#run-parent">parent</a> after round 2. Each seed' in html
-    assert "81.00 ± 1.41 % (2 seeds); scored from parent after round 2, not trained" in html   # the ledger
+    cells, _, details = _ledger_lines(html)["scored"]
+    assert "81.00 ± 1.41 % (2 seeds); scored from parent after round 2, not trained" in details   # the ledger
+    assert "scored from" not in "".join(cells)
     assert "as parent, after 2 rounds" in html
     section = html[html.index('<details id="run-scored">'):]
     section = section[:section.index("</details>")]
     assert "per-class" not in section and "data:image/png" not in section and "<td>80.00 %</td>" in section
     md = reproduction.ledger_markdown(reproduction.ledger_rows(rows, runs), {n: r["hp"] for n, r in runs.items()})
-    assert "| scored | s |  | as parent, after 2 rounds | 99.00 % (final test) | 81.00 ± 1.41 % (2 seeds); scored " \
-           "from parent after round 2, not trained | inconclusive (" in md
+    assert "| scored | s | 99.00 % (final test) | 81.00 ± 1.41 % (2 seeds) | inconclusive ±" in md
+    assert "- scored: s. as parent, after 2 rounds; scored from parent after round 2, not trained\n" in md
     report.write_summary_csv(tmp_path / "summary.csv", rows, {n: r["hp"] for n, r in runs.items()})
     with open(tmp_path / "summary.csv", newline="") as f:
         lines = {r["run"]: r for r in csv.DictReader(f)}
@@ -671,12 +685,12 @@ def test_report_script_builds_a_scored_row_from_its_sources_files(png, tmp_path)
 
 @pytest.mark.parametrize("gap", [0.002, -0.002])
 def test_the_ledger_says_which_side_of_our_mean_the_published_figure_is(png, gap):
-    """'published +0.20 pts from our mean' and '-0.20 pts' are two different findings: the sign stays."""
+    """'published +0.20 pts' and '-0.20 pts' (from our mean) are two different findings: the sign stays."""
     accs = [0.95, 0.951, 0.949]
     ref = {"accuracy": 0.95 + gap, "source": "s", "kind": "reproduction", "measure": "final_test"}
     row = reproduction.run_row(_run("r", accs, png, ref=ref))
     assert row["gap"] == pytest.approx(gap)
-    assert f"published {100 * gap:+.2f} pts from our mean" in reproduction.verdict_text(row)
+    assert reproduction.verdict_text(row).endswith(f"· published {100 * gap:+.2f} pts")
 
 
 @pytest.mark.parametrize("published", [0.94, 0.96])
@@ -691,4 +705,83 @@ def test_a_best_of_k_row_says_which_side_of_our_best_of_k_the_published_figure_i
     if row["verdict"] in ("above", "below"):
         assert text.startswith("above" if published > mean_best else "below"), text
     else:
-        assert f"published {100 * (published - mean_best):+.2f} pts from our best of 3" in text, text
+        assert text.endswith(f"· published {100 * (published - mean_best):+.2f} pts vs best of 3"), text
+
+
+# ---------------------------------------------------------------- the ledger at a glance
+
+def _ledger_lines(html):
+    """{run: (its ledger line's cells, their text, the markup of the row folded under it)}."""
+    start = html.index('<table class="ledger">')
+    table = html[start:html.index("</table>", start)]
+    out = {}
+    for line, more in re.findall(r'<tr class="row[^"]*">(.*?)</tr><tr class="more[^"]*"><td colspan=5>(.*?)</td></tr>',
+                                 table, re.S):
+        cells = re.findall(r"<td>(.*?)</td>", line, re.S)
+        text = [html_text.unescape(re.sub(r"<[^>]+>", "", c)) for c in cells]
+        out[text[0]] = (cells, text, more)
+    return out
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_each_ledger_verdict_is_one_line_with_its_word_h_and_signed_distance(png, sign):
+    accs, six = [0.95, 0.951, 0.949], [0.945, 0.947, 0.950, 0.952, 0.955, 0.957]
+    runs = {"mean": _reproduction("mean", accs, png, accuracy=0.95 + sign * 0.012),       # outside: above / below
+            "close": _reproduction("close", accs, png, accuracy=0.95 + sign * 0.002),     # inside: reproduced
+            "best": _reproduction("best", six, png, accuracy=0.955 + sign * 0.004, best_of=3),
+            "other": _run("other", accs, png, ref={"accuracy": 0.95 + sign * 0.03, "source": "s", "kind": "comparison",
+                                                   "measure": "final_test"})}
+    ours = {"mean": 0.95, "close": 0.95, "other": 0.95, "best": stats.best_of_k(six, 3)["mean"]}
+    words = {"mean": "above" if sign > 0 else "below", "close": "reproduced", "other": "comparison"}
+    html = _render(runs, png)
+    lines = _ledger_lines(html)
+    rows = {r["run"]: r for r in reproduction.rows_best_first(runs.values())}
+    md = reproduction.ledger_markdown(reproduction.ledger_rows(list(rows.values()), runs),
+                                      {n: r["hp"] for n, r in runs.items()})
+    md_cells = {line.split(" | ")[0][2:]: line[2:-2].split(" | ") for line in md.splitlines() if line.startswith("| ")}
+    for name, row in rows.items():
+        cells, text, _ = lines[name]
+        verdict = text[4]
+        distance = f"published {100 * (runs[name]['hp']['reference']['accuracy'] - ours[name]):+.2f} pts"
+        assert distance[10] == ("+" if sign > 0 else "-")
+        word = words.get(name, verdict.split()[0])                  # best of 3: whichever the rule gives
+        assert verdict.startswith(f"{word} ±{100 * row['half_width']:.2f} · {distance}")
+        assert verdict.endswith(" vs best of 3") == (name == "best")
+        assert (" SE)" in verdict) == (name == "mean"), verdict
+        assert "<br" not in cells[4] and "\n" not in verdict and len(verdict) <= 60
+        assert all(len(t) <= 60 for i, t in enumerate(text) if i != 1)    # the source alone is clipped to its column
+        assert md_cells[name][4] == verdict and all(len(c) <= 60 for c in md_cells[name])
+
+
+def test_the_protocol_notes_band_and_evidence_fold_under_each_ledger_line(png):
+    ref = dict(accuracy=0.95, protocol="784-30-10 <sigmoid>", notes="we chose lr 3", evidence="from code",
+               band={"low": 0.9, "high": 0.96, "over": "lr 1-4"}, url="https://example.org/book",
+               fields={"lr": "https://example.org/src?a=1&b=2 (abc123) network.py l.5-9: `eta = 3.0`",
+                       "epochs": "chap1.html: 'thirty epochs', https://example.org/later",
+                       "init": "javascript:alert(1) l.3"},
+               assumed={"batch_size": "unpublished; 10 as in <the book>"})
+    runs = {"r": _reproduction("r", [0.95, 0.951, 0.949], png, **ref),
+            "bad": _reproduction("bad", [0.9], png, accuracy=0.9, url="javascript:alert(1)")}
+    html = _render(runs, png)
+    cells, _, details = _ledger_lines(html)["r"]
+    line = "".join(cells)
+    assert details.startswith("<details><summary>protocol and evidence: from code</summary>")
+    assert details.endswith("</details>")
+    for said in ["784-30-10 &lt;sigmoid&gt;", "we chose lr 3", "(lr 1-4) gives 90.00 % to 96.00 %", "eta = 3.0",
+                 "chap1.html: &#x27;thirty epochs&#x27;", "10 as in &lt;the book&gt;", "our interval 94."]:
+        assert said in details and said not in line, said
+    assert ('<code>lr</code>: <a href="https://example.org/src?a=1&amp;b=2">https://example.org/src?a=1&amp;b=2</a> '
+            "(abc123) network.py l.5-9") in details
+    assert 'href="https://example.org/later"' not in html            # only a leading address is a link
+    assert "href=\"javascript" not in html and "<code>init</code>: javascript:alert(1) l.3" in details
+    assert '<a href="https://example.org/book">s</a>' in line and '<a href="https://example.org/book">s</a>' in details
+    assert "alert" not in "".join(_ledger_lines(html)["bad"][0][1])    # a source url that is not http(s): text only
+
+
+def test_a_comparison_with_too_few_seeds_for_its_best_of_k_says_its_word_alone(png):
+    ref = {"accuracy": 0.9, "source": "s", "kind": "comparison", "measure": "final_test", "best_of": 3}
+    runs = {"few": _run("few", [0.9, 0.91], png, ref=ref)}
+    row = reproduction.run_row(runs["few"])
+    assert row["verdict"] == "comparison" and row["gap"] is None and "best of 3 needs" in row["error"]
+    assert reproduction.verdict_text(row) == "comparison"
+    assert _ledger_lines(_render(runs, png))["few"][1][4] == "comparison"

@@ -12,6 +12,7 @@ import textwrap
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from nn.fileio import atomic_path
@@ -259,32 +260,58 @@ def sweep_plot(path, name, keys, points):
     _save(fig, path)
 
 
-def reference_comparison(path, rows):
-    """Our test accuracy beside the published figure, per run.
+def comparison_marks(row) -> dict:
+    """What reference_comparison draws for one ledger row, in percent: {"label": run and verdict word,
+    "interval": (low, high) or None, "points": our seeds' figures, "hollow": per point, True for a
+    seed left out of the verdict, "published", "xlim": the row's own x range, all marks inside}.
+    The interval is drawn within [0, 100] %: a prediction interval from few seeds can reach past it."""
+    points = [100 * v for v in row["measured"]]
+    excluded = set(row.get("excluded") or ())
+    interval = None if row.get("interval") is None else tuple(min(max(100 * x, 0.0), 100.0) for x in row["interval"])
+    published = 100 * row["published"]
+    xs = [published, *points, *(interval or ())]
+    pad = max(0.08 * (max(xs) - min(xs)), 0.25)        # a row with every mark on one value still has a scale
+    return {"label": f"{row['run']}\n{row['verdict']}", "interval": interval, "points": points,
+            "hollow": [i in excluded for i in range(len(points))], "published": published,
+            "xlim": (min(xs) - pad, max(xs) + pad)}
 
-    rows: [(run, our accuracy or None if failed, reference accuracy or None), ...]
+
+def reference_comparison(path, rows):
+    """Each ledger row in a panel of its own, first on top, on its own x scale (the figures run from
+    10 % to 99 %): our interval (the one its verdict was judged on) as a bar, our seeds as dots
+    (hollow: stalled, left out of the verdict), the published figure as a red diamond.
+
+    rows: [{"run", "verdict": its word, "published": fraction, "interval": (low, high) or None,
+    "measured": [fraction per seed], "excluded": [indices into measured]}, ...]
     """
-    rows = [r for r in rows if r[1] is not None]
-    title = "Our test accuracy vs the reference figure"
+    title = "Published figures against our seeds and intervals"
     if not rows:
-        return _empty(path, title, "no finished runs")
-    fig = _figure(8, 1.0 + 0.45 * len(rows))
-    ax = fig.subplots()
-    y = np.arange(len(rows))
-    ours = np.array([100 * r[1] for r in rows])
-    refs = np.array([np.nan if r[2] is None else 100 * r[2] for r in rows])
-    ax.barh(y - 0.2, ours, height=0.4, label="ours", color="C0")
-    ax.barh(y + 0.2, refs, height=0.4, label="reference", color="C1")
-    for yi, o, r in zip(y, ours, refs):       # values inside the bar ends: never clipped at 100 %
-        ax.text(o, yi - 0.2, f"{o:.2f} ", va="center", ha="right", fontsize=7, color="white")
-        if not np.isnan(r):
-            ax.text(r, yi + 0.2, f"{r:.2f} ", va="center", ha="right", fontsize=7, color="white")
-    low = np.nanmin(np.concatenate([ours, refs]))
-    ax.set_xlim(max(0.0, low - 5), 100)       # zoom on the range where runs differ
-    ax.set_yticks(y, [r[0] for r in rows])
-    ax.invert_yaxis()                          # first run on top
-    ax.set(xlabel="test accuracy (%)", title=title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)   # outside: covers no bar
+        return _empty(path, title, "no run names a published figure")
+    fig = _figure(9, 0.9 + 0.72 * len(rows))
+    fig.suptitle(title)
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, m in zip(axes, map(comparison_marks, rows)):
+        if m["interval"]:
+            ax.hlines(0, *m["interval"], linewidth=8, color="C0", alpha=0.3)
+        ys = np.linspace(-0.22, 0.22, len(m["points"])) if len(m["points"]) > 1 else np.zeros(len(m["points"]))
+        hollow = np.array(m["hollow"], bool)
+        x = np.array(m["points"])
+        ax.scatter(x[~hollow], ys[~hollow], s=16, color="C0", zorder=3)
+        ax.scatter(x[hollow], ys[hollow], s=16, facecolors="none", edgecolors="C0", zorder=3)
+        ax.plot([m["published"]], [0], linestyle="none", marker="D", markersize=8, color=WRONG, zorder=4)
+        if not m["points"]:
+            ax.text(0.01, 0.5, "no finished seed", transform=ax.transAxes, va="center", fontsize=7)
+        ax.set(xlim=m["xlim"], ylim=(-0.5, 0.5), yticks=[])
+        ax.set_ylabel(m["label"], rotation=0, ha="right", va="center", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(6))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1].set_xlabel("accuracy (%), each row on its own scale")
+    fig.legend([Line2D([], [], color="C0", alpha=0.3, linewidth=8), Line2D([], [], ls="none", marker="o", color="C0"),
+                Line2D([], [], ls="none", marker="o", mfc="none", mec="C0"),
+                Line2D([], [], ls="none", marker="D", color=WRONG)],
+               ["our interval", "our seeds", "stalled, left out of the verdict", "published"],
+               loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     _save(fig, path)
 
 

@@ -8,6 +8,8 @@ builds them; nn.report.html draws them. A row scored_from another run (hp["score
 """
 from __future__ import annotations
 
+import textwrap
+
 from nn import stats
 from nn.optim import OPTIMIZERS
 
@@ -116,7 +118,7 @@ def run_row(run) -> dict:
            "reference_accuracy": ref.get("accuracy"), "reference_source": ref.get("source"),
            "reference_kind": ref.get("kind") if ref else None, "measure": ref.get("measure") if ref else None,
            "evidence": ref.get("evidence"), "band": ref.get("band"), "measured": [], "verdict": None, "gap": None, "z": None,
-           "half_width": None, "scored_from": hp.get("scored_from")}
+           "half_width": None, "interval": None, "excluded": [], "scored_from": hp.get("scored_from")}
     acc = stats.sample_summary(row["test_accuracies"]) if ok else {}
     row.update({f"test_accuracy_{k}": acc.get(k) for k in ("mean", "sd", "min", "max", "ci_low", "ci_high")})
     row["test_loss_mean"] = stats.sample_summary([s["metrics"]["test_loss"] for s in ok])["mean"] if ok else None
@@ -136,6 +138,7 @@ def run_row(run) -> dict:
                 stalled = stats.stalls(row["measured"])
                 row["n_stalled"] = stalled["n_stalled"]
                 if ref.get("exclude_stalled"):   # one published run of a protocol that sometimes stalls
+                    row["excluded"] = stalled["stalled"]     # indices into measured: left out of the verdict
                     judged_values = [v for i, v in enumerate(row["measured"]) if i not in stalled["stalled"]]
                     row["judged_stats"] = stats.sample_summary(judged_values)
             n_measured = _n_measured(hp, ok[0], ref["measure"])
@@ -145,7 +148,8 @@ def run_row(run) -> dict:
                 row.update(judged)
             else:
                 v = stats.verdict(ref["accuracy"], judged_values, n_measured)
-                row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"], verdict=v["verdict"])
+                row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"], verdict=v["verdict"],
+                           interval=(v["low"], v["high"]))
             # a different protocol can be compared but not reproduced: no verdict word for it
             if ref["kind"] != "reproduction":
                 row["verdict"] = "comparison"
@@ -160,6 +164,7 @@ def _best_of_verdict(ref, values, n_measured) -> dict:
         return {"verdict": None, "error": f"best of {k} needs at least {k} finished seeds, {len(values)} finished"}
     b = stats.best_of_k(values, k, published=ref["accuracy"])
     return {"best_of_k": b, "gap": ref["accuracy"] - b["mean"], "z": None, "half_width": (b["high"] - b["low"]) / 2,
+            "interval": (b["low"], b["high"]),
             "verdict": stats.judge(ref["accuracy"], b["low"], b["high"], len(values), n_measured)}
 
 
@@ -230,66 +235,82 @@ def timing_rows(runs) -> list[dict]:
 
 
 def pct(x, signed=False) -> str:
-    """0.9417 -> '94.17 %'; a signed difference of accuracies is in percentage points."""
-    return "" if x is None else f"{100 * x:+.2f} pts" if signed else f"{100 * x:.2f} %"
+    """0.9417 -> '94.17 %'; a signed difference of accuracies is in percentage points ('+0.00 pts',
+    never '-0.00', for a difference that rounds to none)."""
+    return "" if x is None else f"{round(100 * x, 2) + 0.0:+.2f} pts" if signed else f"{100 * x:.2f} %"
 
 
-def ours_text(row) -> str:
+def _mean_sd(s) -> str:
+    # '97.70 ± 0.12' (percent) from a stats.sample_summary; one seed has no sd
+    return f"{100 * s['mean']:.2f}" + (f" ± {100 * s['sd']:.2f}" if s["sd"] is not None else "")
+
+
+def ours_extras(row) -> list[str]:
+    """What there is to say of our figure beyond its mean and spread: the best of k of our seeds
+    (a published best of k), the mean of the seeds that did not stall (reference exclude_stalled),
+    the whole test set's figure beside one on its first N images, where a scored_from row's
+    figures come from."""
+    out = []
+    if b := row.get("best_of_k"):
+        out.append(f"best of {b['k']}: {100 * b['mean']:.2f} % [{100 * b['low']:.2f}, {100 * b['high']:.2f}], "
+                   f"P(≤ published) {b['p_at_most']:.2f}")
+    if (k := row.get("judged_stats")) and row.get("n_stalled"):
+        out.append(f"the {k['n']} that did not stall: {_mean_sd(k)} %")
+    if row["measure"] == "final_test_subset" and row.get("test_accuracy_mean") is not None:
+        out.append(f"all {row.get('n_test') or 10000:,} test images: {100 * row['test_accuracy_mean']:.2f} %")
+    if row.get("scored_from"):
+        out.append(scored_from_text(row["scored_from"]))
+    return out
+
+
+def ours_text(row, extras=True) -> str:
     """'97.70 ± 0.12 % (3 seeds)' for the figure a reference is compared with; with a stalled seed
-    '(8 seeds, 1 stalled)'; for a best of k also the best of k of our seeds; for a figure on the
-    first N test images also the whole test set's; for a row scored_from another, where it comes from."""
+    '(8 seeds, 1 stalled)'; then, unless extras is False (the ledger's one-line cell), ours_extras()."""
     s = row.get("measured_stats")
     if not s:
         return ""
-    spread = f" ± {100 * s['sd']:.2f}" if s["sd"] is not None else ""
     stalled = f", {row['n_stalled']} stalled" if row.get("n_stalled") else ""
-    text = f"{100 * s['mean']:.2f}{spread} % ({s['n']} seed{'s' if s['n'] > 1 else ''}{stalled})"
-    if b := row.get("best_of_k"):
-        text += (f"; best of {b['k']}: {100 * b['mean']:.2f} % [{100 * b['low']:.2f}, {100 * b['high']:.2f}], "
-                 f"P(≤ published) {b['p_at_most']:.2f}")
-    if (k := row.get("judged_stats")) and row.get("n_stalled"):   # reference exclude_stalled
-        spread = f" ± {100 * k['sd']:.2f}" if k["sd"] is not None else ""
-        text += f"; the {k['n']} that did not stall: {100 * k['mean']:.2f}{spread} %"
-    if row["measure"] == "final_test_subset" and row.get("test_accuracy_mean") is not None:
-        text += f"; all {row.get('n_test') or 10000:,} test images: {100 * row['test_accuracy_mean']:.2f} %"
-    if row.get("scored_from"):
-        text += f"; {scored_from_text(row['scored_from'])}"
-    return text
+    text = f"{_mean_sd(s)} % ({s['n']} seed{'s' if s['n'] > 1 else ''}{stalled})"
+    return "; ".join([text, *(ours_extras(row) if extras else [])])
 
 
-VERDICT_WORDS = {"reproduced": "reproduced", "within_spread": "reproduced within the protocol's own spread",
-                 "inconclusive": "inconclusive"}
+# The ledger's word for each verdict of nn.stats.judge (and "comparison", "not measured").
+SHORT_WORDS = {"within_spread": "within spread", None: "not measured"}
+
+
+def verdict_word(row) -> str:
+    """'reproduced', 'within spread', 'inconclusive', 'above', 'below', 'comparison' or 'not measured'."""
+    return SHORT_WORDS.get(row["verdict"], row["verdict"])
 
 
 def verdict_text(row) -> str:
-    """'reproduced (±0.45 pts)', 'inconclusive (±1.80 pts, 3 seeds)', 'below: published is 1.20 pts
-    below our mean (3.1 SE)', or 'comparison only ...'; each inside-the-interval verdict with the
-    published figure's distance from our mean; then the band a reference's unpublished parameters
-    span (reference `band`), where it has one."""
-    text = _verdict_words(row)
-    if (band := row.get("band")) and text:
-        text += (f"; the unpublished parameters' range ({band['over']}) gives "
-                 f"{pct(band['low'])} to {pct(band['high'])}")
+    """The ledger's verdict in one line: the word, ±h (the half-width of the interval it was judged
+    on, in points) and the published figure's signed distance from our mean, or from our best of k:
+    'reproduced ±0.45 · published +0.20 pts', 'above ±0.30 · published +1.20 pts (4.1 SE)',
+    'reproduced ±0.25 · published -0.10 pts vs best of 3'. Empty when nothing was measured."""
+    if row["verdict"] is None:
+        return ""
+    if row["gap"] is None:        # a comparison whose best of k had too few seeds: no distance to give
+        return verdict_word(row)
+    text = f"{verdict_word(row)} ±{100 * row['half_width']:.2f} · published {pct(row['gap'], signed=True)}"
+    if b := row.get("best_of_k"):
+        text += f" vs best of {b['k']}"
+    if row["verdict"] in ("above", "below") and row.get("z") is not None:
+        text += f" ({abs(row['z']):.1f} SE)"
     return text
 
 
-def _verdict_words(row) -> str:
-    v = row["verdict"]
-    if v is None:
+def band_text(row) -> str:
+    """'the unpublished parameters' range (lr 0.5-2 x ...) gives 92.58 % to 94.71 %' (reference `band`)."""
+    band = row.get("band")
+    if not band:
         return ""
-    gap = f"{100 * abs(row['gap']):.2f} pts"
-    ours = f"our best of {row['best_of_k']['k']}" if row.get("best_of_k") else "our mean"
-    if v in VERDICT_WORDS:
-        h = f"±{100 * row['half_width']:.2f} pts" + ("" if v == "reproduced" else f", {len(row['measured'])} seeds")
-        return f"{VERDICT_WORDS[v]} ({h}): published {pct(row['gap'], signed=True)} from {ours}"
-    if v == "comparison":
-        return f"comparison only (different protocol): published {pct(row['gap'], signed=True)} from ours"
-    side = "above" if v == "above" else "below"
-    if row.get("best_of_k"):
-        b = row["best_of_k"]
-        return (f"{side}: published is {side} the interval of our best of {b['k']} "
-                f"[{100 * b['low']:.2f}, {100 * b['high']:.2f}] % (P(best ≤ published) {b['p_at_most']:.2f})")
-    return f"{side}: published is {gap} {side} our mean ({abs(row['z']):.1f} SE)"
+    return f"the unpublished parameters' range ({band['over']}) gives {pct(band['low'])} to {pct(band['high'])}"
+
+
+# headline()'s words for each verdict
+HEADLINE_WORDS = {"within_spread": "within the protocol's own spread", "inconclusive": "inconclusive",
+                  "above": "published above ours", "below": "published below ours", "not measured": "not measured"}
 
 
 def headline(rows) -> str:
@@ -300,9 +321,7 @@ def headline(rows) -> str:
     for r in repro:
         word = r["verdict"] or "not measured"
         counts[word] = counts.get(word, 0) + 1
-    words = {"within_spread": "within the protocol's own spread", "inconclusive": "inconclusive",
-             "above": "published above ours", "below": "published below ours", "not measured": "not measured"}
-    rest = [f"{counts[w]} {text}" for w, text in words.items() if counts.get(w)]
+    rest = [f"{counts[w]} {text}" for w, text in HEADLINE_WORDS.items() if counts.get(w)]
     return (f"{counts.get('reproduced', 0)} of {len(repro)} published figures reproduced"
             + (f" ({', '.join(rest)})" if rest else ""))
 
@@ -324,17 +343,28 @@ def published_text(row, ref) -> str:
     return f"{pct(row['reference_accuracy'])} ({row['measure'].replace('_', ' ')}{best})"
 
 
+def short_source(source, width=36) -> str:
+    """A source's name cut at a word to fit a one-line cell: 'Nielsen, Neural Networks and …'."""
+    short = textwrap.shorten(source, width, placeholder=" …")
+    return short.removesuffix(" …").rstrip(",;:") + " …" if short.endswith(" …") else short
+
+
 def ledger_markdown(rows, hps: dict) -> str:
-    """The rows of ledger_rows() as a Markdown table (the README copies it from a measured run),
-    after one line: headline()."""
-    lines = [headline(rows), "", "| run | source | evidence | protocol | published | ours | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    """The rows of ledger_rows() as a Markdown table of one-line cells (the README copies it from a
+    measured run), after one line: headline(); then one line per row with what the cells leave out:
+    the evidence, the source in full, the protocol, ours_extras(), the swept band, the errors.
+    The notes and the evidence per field are in the HTML report's ledger."""
+    lines = [headline(rows), "", "| run | source | published | ours | verdict |", "|---|---|---|---|---|"]
+    more = []
     for r in rows:
-        cells = [r["run"], r["reference_source"] or "", r["evidence"] or "", protocol_text(hps[r["run"]]),
-                 published_text(r, hps[r["run"]]["reference"]), ours_text(r) or r["status"],
-                 verdict_text(r) or r["error"]]
+        ref = hps[r["run"]]["reference"]
+        cells = [r["run"], short_source(ref["source"]), published_text(r, ref),
+                 ours_text(r, extras=False) or r["status"], verdict_text(r) or verdict_word(r)]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        said = [protocol_text(hps[r["run"]]), *ours_extras(r), band_text(r), r["error"]]
+        evidence = f" (evidence: {ref['evidence']})" if ref.get("evidence") else ""
+        more.append(f"- {r['run']}: {ref['source']}{evidence}. " + "; ".join(filter(None, said)))
+    return "\n".join(lines + ["", *more]) + "\n"
 
 
 def _cell_list(v) -> str:

@@ -101,8 +101,10 @@ def main(log):
     first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
                        if reproduction.seed_status(r["seeds"][0])[0] == "ok" and not r["hp"].get("scored_from")}
     figures.val_accuracy_overlay(out.val_curves, first_histories)
-    figures.reference_comparison(out.comparison, [(r["run"], r["test_accuracy_mean"], r["reference_accuracy"])
-                                                for r in rows])
+    ledger = reproduction.ledger_rows(rows, runs)
+    figures.reference_comparison(out.comparison, [
+        {"run": r["run"], "verdict": reproduction.verdict_word(r), "published": r["reference_accuracy"],
+         "interval": r["interval"], "measured": r["measured"], "excluded": r["excluded"]} for r in ledger])
     tried = [dict(r) for r in dict(params.recipes or {}).values()]   # checked when the Snakefile read them
     recipe_frontier(out.recipes, tried, recipes.frontier(tried), target=recipes.TARGET,
                     budget_seconds=recipes.BUDGET_SECONDS, chosen=recipes.chosen(tried))
@@ -121,8 +123,7 @@ def main(log):
     html.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
     html.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
     html.write_timings_csv(out.timings, reproduction.timing_rows(runs.values()))
-    fileio.write_text(out.ledger, reproduction.ledger_markdown(
-        reproduction.ledger_rows(rows, runs), {name: r["hp"] for name, r in runs.items()}))
+    fileio.write_text(out.ledger, reproduction.ledger_markdown(ledger, {name: r["hp"] for name, r in runs.items()}))
     prov = provenance(dict(params.config), dict(params.checksums))
     fileio.write_json(out.provenance, machine_record(prov))
     page = html.render_report(
@@ -131,12 +132,12 @@ def main(log):
                     "Mean training image of each class": inp.class_means,
                     "Label distribution, train vs test": inp.label_histogram},
         overview_plots={"Validation accuracy of every run (first seed)": out.val_curves,
-                        "Our mean test accuracy against the reference figure": out.comparison,
                         "Recipes tried for best, on the validation split: accuracy against training seconds "
                         "(benchmarks/recipes.jsonl)": out.recipes},
         sweep_plots=dict(zip(sweep_names, out.sweep_plots)),
         curve_plots=dict(zip(curve_runs, out.curve_plots)),
         provenance=prov,
+        ledger_plot=out.comparison,
     )
     fileio.write_text(out.html, page)
     log(f"{len(rows)} runs, {sum(r['n_seeds'] for r in rows)} seeds, best {best}; "
