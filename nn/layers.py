@@ -41,6 +41,7 @@ class Layer:
     grads: dict = {}   # name -> dLoss/dparam, same shapes, filled by backward()
     training = False   # train/eval mode: only layers that behave differently (Dropout) read it
     setting = None     # an activation's one setting (its constructor argument), e.g. Scaled's "c"
+    bounds = (-np.inf, np.inf)   # the values its outputs can take (nn.losses.least_cost)
 
     @classmethod
     def from_spec(cls, spec: dict, dtype) -> "Layer":
@@ -166,6 +167,7 @@ def sigmoid(z, out=None):
 @register("sigmoid", activation=True)
 class Sigmoid(Activation):
     function = staticmethod(sigmoid)
+    bounds = (0.0, 1.0)
 
     def local_backward(self, grad, s, dz):
         np.subtract(1, s, out=dz)   # sigma' = sigma (1 - sigma)
@@ -176,6 +178,7 @@ class Sigmoid(Activation):
 @register("tanh", activation=True)
 class Tanh(Activation):
     function = staticmethod(np.tanh)
+    bounds = (-1.0, 1.0)
 
     def local_backward(self, grad, t, dz):
         np.multiply(t, t, out=dz)   # tanh' = 1 - tanh^2
@@ -185,6 +188,8 @@ class Tanh(Activation):
 
 @register("relu", activation=True)
 class ReLU(Activation):
+    bounds = (0.0, np.inf)
+
     def fill(self, z, out):
         np.maximum(z, 0, out=out)
 
@@ -201,6 +206,7 @@ class ReLUPassThrough(Activation):
     heaviside(0, 1) = 1, so the factor is always 1 and backprop treats the layer as the
     identity. Kept as its own layer so a run can reproduce that source; ReLU is the correct one.
     """
+    bounds = (0.0, np.inf)
 
     def fill(self, z, out):
         np.maximum(z, 0, out=out)
@@ -252,6 +258,7 @@ def softmax(z, out=None):
 @register("softmax", activation=True)
 class Softmax(Activation):
     function = staticmethod(softmax)
+    bounds = (0.0, 1.0)
 
     def local_backward(self, grad, s, dz):
         # Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)

@@ -105,17 +105,33 @@ def reproduced_limit(published: float, n_measured: int) -> float:
 
 
 def judge(published: float, low: float, high: float, n_seeds: int, n_measured: int) -> str:
-    """The verdict rule in one place: a published figure against our interval [low, high] from
+    """The verdict rule for an accuracy: a published figure against our interval [low, high] from
     n_seeds seeds, on a measured set of n_measured images (the source's own set size).
     Returns "above", "below", "reproduced", "within_spread" or "inconclusive" (see the constants)."""
+    return judge_within(published, low, high, n_seeds, reproduced_limit(published, n_measured))
+
+
+def judge_within(published: float, low: float, high: float, n_seeds: int, limit: float) -> str:
+    """The verdict rule in one place, for any figure: outside [low, high] "above" or "below"; inside,
+    "reproduced" when the half-width is at most `limit`, else "within_spread" from SPREAD_MIN_SEEDS
+    seeds or more, else "inconclusive"."""
     if published > high:
         return "above"
     if published < low:
         return "below"
     # rounded to 1e-9: an interval of exactly 2 points written as 0.95..0.97 is h = 1 point, not a hair over
-    if round((high - low) / 2, 9) <= reproduced_limit(published, n_measured):
+    if round((high - low) / 2, 9) <= limit:
         return "reproduced"
     return "within_spread" if n_seeds >= SPREAD_MIN_SEEDS else "inconclusive"
+
+
+def prediction_half_width(values) -> float | None:
+    """t(0.975, n-1) sd sqrt(1 + 1/n): the half-width of a 95% prediction interval for one more run,
+    from n seeds' figures (None for one seed: its spread is unknown)."""
+    s = sample_summary(values)
+    if s["sd"] is None:
+        return None
+    return t_quantile(0.975, s["n"] - 1) * s["sd"] * math.sqrt(1 + 1 / s["n"])
 
 
 def verdict(published: float, values, n_measured: int) -> dict:

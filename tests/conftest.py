@@ -76,6 +76,8 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
             "sig": {"activation": "sigmoid", "output": "sigmoid", "loss": "quadratic", "init": "normal",
                     "lr": 3.0, "batch_size": 10, "replicates": 2, "monitor_test": True,
                     "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "peak_test", **CITED,
+                                  "costs": [{"after_rounds": 1, "value": 0.3, "quote": "a test"},
+                                            {"after_rounds": 2, "value": 0.25, "quote": "a test", "chose": ["lr"]}],
                                   "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.3, 0.5]}}}},
             "relu": {"hidden": [12, 12], "momentum": 0.9, "schedule": "cosine", "shift": 1},
             # float64 with an elastic distortion: numpy's AVX-512 exp and log give other bits than its AVX2 ones

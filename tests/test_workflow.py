@@ -88,6 +88,11 @@ def test_every_output_is_present_and_well_formed(done):
             assert sum(log.read_text().count(f"seed {seed}: epoch") for log in logs) >= 1, (run, seed)
         assert done.path(f"results/benchmarks/train/{run}").glob("seed*.tsv")
     assert json.loads(done.path("results/runs/relu/seed-3/metrics.json").read_text())["test_accuracy"] > 0.5
+    # a run whose reference publishes training costs: ours after its last round, and the least its loss reaches
+    for seed in seeds(done, "sig"):
+        cost = json.loads(done.path(f"results/runs/sig/seed-{seed}/train-cost.json").read_text())
+        assert cost["n_images"] == 500 and 0 < cost["train_loss"] < 1 and cost["least_cost"] == 0.0
+    assert not list(done.path("results/runs/relu").glob("seed-*/train-cost.json"))
     # the two seeds of one run are two different networks
     assert done.path("results/runs/sig/seed-3/model.npz").read_bytes() != \
         done.path("results/runs/sig/seed-4/model.npz").read_bytes()
@@ -112,8 +117,10 @@ def test_every_output_is_present_and_well_formed(done):
 def test_report_is_self_contained(done):
     html = done.path("results/report.html").read_text()
     assert html.count("data:image/png;base64,") >= 10
-    for ref in ['src="http', "src='http", 'href="http', "url(http", "<link", "<script src"]:
+    # nothing is loaded from elsewhere; a link to a source (its url, its evidence) is followed only when clicked
+    for ref in ['src="http', "src='http", "url(http", "<link", "<script src", "@import"]:
         assert ref not in html, ref
+    assert set(re.findall(r'src="([a-z]+):', html)) == {"data"}
     for run in all_runs(done):
         assert run in html
     assert "a test" in html  # the reference source of run `sig`
@@ -146,7 +153,7 @@ def test_editing_one_run_reruns_only_that_run(done):
         done.write_config(cfg)
         # the run's two seeds: one stacked training job, one evaluation each
         assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 2, ("plot_run", "sig"): 1,
-                                         ("report", None): 1, ("all", None): 1})
+                                         ("training_cost", "sig"): 2, ("report", None): 1, ("all", None): 1})
         cfg["runs"]["sig"]["lr"] = 3.0
         cfg["runs"]["sig"]["reference"] = {"accuracy": 0.6, "source": "another"}
         done.write_config(cfg)
@@ -154,8 +161,8 @@ def test_editing_one_run_reruns_only_that_run(done):
         cfg["runs"]["sig"]["reference"] = original["runs"]["sig"]["reference"]
         cfg["runs"]["sig"]["replicates"] = 3       # one more seed: only its jobs, training only it
         done.write_config(cfg)
-        assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 1, ("report", None): 1,
-                                         ("all", None): 1})
+        assert planned(done) == Counter({("train", "sig"): 1, ("evaluate", "sig"): 1, ("training_cost", "sig"): 1,
+                                         ("report", None): 1, ("all", None): 1})
         plan = done.run("-n").stdout
         trained = re.findall(r"results/runs/sig/seed-(\d+)/model.npz", plan.split("rule evaluate")[0])
         assert set(trained) == {"5"}, plan

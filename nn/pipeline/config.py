@@ -395,6 +395,13 @@ def check_references(runs: dict) -> None:
         if k > 1 and hp["replicates"] < 2 * k:   # with n = k seeds every "best of k" is the same one value
             raise ConfigError(f"{where}.best_of: a best of {k} is judged over our seeds' k-subsets and needs at "
                               f"least {2 * k} seeds (replicates); this run has {hp['replicates']}")
+        for i, cost in enumerate(ref.get("costs") or []):
+            if scored_from(hp):
+                raise ConfigError(f"{where}.costs: a row scored_from another has no training of its own; "
+                                  f"give the costs on {scored_from(hp)['run']!r}")
+            if cost["after_rounds"] > hp["epochs"]:
+                raise ConfigError(f"{where}.costs[{i}].after_rounds: {cost['after_rounds']} is past the run's "
+                                  f"{hp['epochs']} epochs")
         for curve_key, curve in (ref.get("curves") or {}).items():
             if need := _curve_needs(curve_key, hp):
                 raise ConfigError(f"{where}.curves.{curve_key}: needs {need} in this run")

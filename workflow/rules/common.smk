@@ -49,14 +49,23 @@ if SIGINT_BLOCKED:
 SEEDS = {run: nnconfig.seeds(hp) for run, hp in nnconfig.trained(RUNS).items()}
 COMPARISONS = nnconfig.comparisons(config, RUNS)
 TEST_DATA = ["results/data/test-images.npy", "results/data/test-labels.npy"]
+TRAIN_DATA = ["results/data/train-images.npy", "results/data/train-labels.npy"]
 RUN_PATTERN = "|".join(map(re.escape, RUNS))
 # The runs that have per-seed files of their own to evaluate and draw (not the scored_from rows).
 TRAINED_PATTERN = "|".join(map(re.escape, SEEDS))
 
 
-def per_seed(pattern, first_only=False):
-    """`pattern` (with {run} and {seed}) for every trained run and each of its seeds, runs in config order."""
-    pairs = [(run, seed) for run, seeds in SEEDS.items() for seed in (seeds[:1] if first_only else seeds)]
+# The trained runs whose reference publishes training costs: each seed's cost after its last round
+# (rule training_cost), beside the published ones in the ledger.
+COSTED = [run for run in SEEDS if (RUNS[run].get("reference") or {}).get("costs")]
+COSTED_PATTERN = "|".join(map(re.escape, COSTED)) or "(?!x)x"  # none: a pattern that matches nothing
+
+
+def per_seed(pattern, first_only=False, runs=None):
+    """`pattern` (with {run} and {seed}) for every trained run (or those in `runs`) and each of its
+    seeds, runs in config order."""
+    pairs = [(run, seed) for run, seeds in SEEDS.items() if runs is None or run in runs
+             for seed in (seeds[:1] if first_only else seeds)]
     return expand(pattern, zip, run=[r for r, _ in pairs], seed=[s for _, s in pairs])
 
 
@@ -162,6 +171,7 @@ def report_inputs(first_only):
         predictions=per_seed(rules.evaluate.output.predictions, first_only),
         histories=per_seed(TRAINED["history"], first_only),
         timings=per_seed(TRAINED["timings"], first_only),
+        train_costs=per_seed(rules.training_cost.output.cost, first_only, COSTED),
         figures=expand(rules.plot_run.output.curves, run=SEEDS),
         test_labels=TEST_DATA[1],
         first_ten=rules.plot_data.output.first_ten,

@@ -33,6 +33,35 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+# Per seed of a run whose reference publishes training costs: its own cost after the last round on
+# the images it trained on, and the least its loss can reach there (the rest of its costs are in
+# history.json).
+rule training_cost:
+    input:
+        model=TRAINED["model"],
+        history=TRAINED["history"],
+        train_images=TRAIN_DATA[0],
+        train_labels=TRAIN_DATA[1],
+    output:
+        cost="results/runs/{run}/seed-{seed}/train-cost.json",
+    wildcard_constraints:
+        run=COSTED_PATTERN,
+        seed=r"\d+",
+    params:
+        code=code("training_cost"),
+        # pinned or native (config `numerics`): a switch recomputes every result
+        numerics=config["numerics"],
+        hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
+    # One BLAS thread: the products then give the same bits on every machine load.
+    threads: 1
+    log:
+        "results/logs/training_cost/{run}/seed-{seed}.log",
+    benchmark:
+        "results/benchmarks/training_cost/{run}/seed-{seed}.tsv"
+    script:
+        "../scripts/training_cost.py"
+
+
 rule plot_run:
     input:
         model=lambda wc: first_seed(TRAINED["model"], wc.run),

@@ -1,0 +1,75 @@
+"""Published training costs against ours (nn.report.costs) and the least a loss can reach
+(nn.losses.least_cost, the output layers' bounds)."""
+import numpy as np
+import pytest
+
+from nn.layers import ACTIVATIONS, Linear, ReLU, Sigmoid, Softmax, Tanh
+from nn.losses import get_loss, least_cost, one_hot
+from nn.report.costs import COST_REPRODUCED, cost_row, cost_rows, contradiction, ours_after
+
+
+def test_the_label_as_every_target_costs_at_least_ten_times_label_minus_one_squared():
+    labels = np.array([0, 1, 2, 5, 9])
+    y = one_hot(labels, 10, np.float64)
+    floor = least_cost(get_loss("label_difference", "sigmoid"), y, Sigmoid.bounds)
+    assert floor == pytest.approx(np.mean([0, 0, 10 * 1, 10 * 16, 10 * 64]))
+    # a ReLU output can reach any label: nothing is out of reach
+    assert least_cost(get_loss("label_difference", "relu"), y, ReLU.bounds) == 0.0
+    # one-hot targets are inside a sigmoid's range; cross-entropy has no target to clip
+    assert least_cost(get_loss("quadratic", "sigmoid"), y, Sigmoid.bounds) == 0.0
+    assert least_cost(get_loss("cross_entropy", "softmax"), y, Softmax.bounds) == 0.0
+
+
+@pytest.mark.parametrize("layer", [Sigmoid(), Tanh(), ReLU(), Softmax(), ACTIVATIONS["relu_identity_grad"]()])
+def test_an_activations_outputs_lie_within_its_bounds(layer):
+    z = np.array([[[-1e4, -3.0, 0.0, 3.0, 1e4]]])
+    out = layer.forward(z)
+    low, high = layer.bounds
+    assert np.all(out >= low) and np.all(out <= high)
+    assert Linear.bounds == (-np.inf, np.inf)
+
+
+def seed(history_losses, final=None, least=None):
+    cost = None if final is None else {"train_loss": final, "least_cost": least if least is not None else 0.0}
+    return {"history": {"train_loss": history_losses}, "train_cost": cost}
+
+
+def test_ours_is_the_next_rounds_loss_or_after_the_last_round_the_final_cost():
+    s = seed([1.25, 1.0, 0.5], final=0.4)
+    assert ours_after(s, 1, 3) == 1.0     # round 2's loss starts from the weights after round 1
+    assert ours_after(s, 2, 3) == 0.5
+    assert ours_after(s, 3, 3) == 0.4     # after the last round: the final weights
+    assert ours_after(seed([1.0]), 1, 1) is None   # no train-cost.json
+
+
+def test_a_cost_below_the_least_the_protocol_reaches_contradicts_it():
+    seeds = [seed([300.0], final=210.0 + i, least=201.8) for i in range(3)]
+    row = cost_row({"after_rounds": 1, "value": 0.9, "quote": "q"}, seeds, epochs=1)
+    assert row["verdict"] == "contradicts"
+    assert "0.9 is below the least" in row["reason"] and "201.8" in row["reason"]
+    assert contradiction([row]) == row["reason"]
+    # the same cost above the floor is judged by the rule: far above our seeds
+    row = cost_row({"after_rounds": 1, "value": 250.0, "quote": "q"}, seeds, epochs=1)
+    assert row["verdict"] == "above" and contradiction([row]) == ""
+
+
+def test_a_cost_that_chose_a_parameter_is_shown_without_a_verdict():
+    seeds = [seed([1.0, 0.45 + 0.001 * i], final=0.04) for i in range(3)]
+    row = cost_row({"after_rounds": 1, "value": 0.445, "quote": "q", "chose": ["lr", "init_scale"]}, seeds, epochs=2)
+    assert row["verdict"] == "used to choose" and row["reason"] == "used to choose lr, init_scale"
+    assert row["mean"] == pytest.approx(0.451)
+
+
+@pytest.mark.parametrize("spread, n, expected", [(0.001, 3, "reproduced"), (0.05, 3, "inconclusive"),
+                                                  (0.05, 8, "within_spread")])
+def test_a_cost_inside_our_interval_is_judged_by_its_width(spread, n, expected):
+    values = [0.45 + spread * (i - (n - 1) / 2) / n for i in range(n)]
+    seeds = [seed([1.0], final=v) for v in values]
+    row = cost_row({"after_rounds": 1, "value": 0.45, "quote": "q"}, seeds, epochs=1)
+    assert row["verdict"] == expected
+    assert (row["half_width"] <= COST_REPRODUCED * 0.45) == (expected == "reproduced")
+
+
+def test_a_run_without_published_costs_has_no_cost_rows():
+    assert cost_rows({"epochs": 1, "reference": {"accuracy": 0.5}}, [seed([1.0], final=0.5)]) == []
+    assert cost_rows({"epochs": 1, "reference": None}, []) == []
