@@ -5,7 +5,8 @@ import pytest
 
 from nn.layers import ACTIVATIONS, Linear, ReLU, Sigmoid, Softmax, Tanh
 from nn.losses import get_loss, least_cost, one_hot
-from nn.report.costs import COST_REPRODUCED, cost_row, cost_rows, contradiction, ours_after
+from nn.report import ledger, ledger_html, reproduction
+from nn.report.costs import COST_REPRODUCED, contradiction, cost_row, cost_rows, ours_after
 
 
 def test_the_label_as_every_target_costs_at_least_ten_times_label_minus_one_squared():
@@ -73,3 +74,39 @@ def test_a_cost_inside_our_interval_is_judged_by_its_width(spread, n, expected):
 def test_a_run_without_published_costs_has_no_cost_rows():
     assert cost_rows({"epochs": 1, "reference": {"accuracy": 0.5}}, [seed([1.0], final=0.5)]) == []
     assert cost_rows({"epochs": 1, "reference": None}, []) == []
+
+
+def run_with_costs(costs, accuracies=(0.08, 0.09, 0.085), least=201.8, final=(210.0, 211.0, 212.0)):
+    """A run dict (nn.report.reproduction) of three seeds whose reference publishes `costs`."""
+    hp = {"epochs": 1, "hidden": [30], "reference": {
+        "accuracy": 0.35, "source": "a blog", "kind": "reproduction", "measure": "final_test", "costs": costs,
+        "protocol": "as the blog ran it"}}
+    seeds = [{"seed": i + 1, "metrics": {"test_accuracy": a, "test_loss": 200.0, "n_test": 10000},
+              "history": {"epoch": [1], "train_loss": [300.0]}, "timings": None, "predictions": None,
+              "train_cost": {"train_loss": f, "least_cost": least, "n_images": 60000}}
+             for i, (a, f) in enumerate(zip(accuracies, final))]
+    return {"run": "blog-bug", "hp": hp, "seeds": seeds, "plots": {}}
+
+
+def test_a_cost_out_of_the_protocols_reach_is_the_rows_verdict_not_above():
+    run = run_with_costs([{"after_rounds": 1, "value": 0.9, "quote": "the blog: 'plateus at a cost of 0.9'"}])
+    row = reproduction.run_row(run)
+    assert row["verdict"] == "contradicts" and "below the least" in row["contradiction"]
+    assert ledger.headline([row]) == ("0 of 1 published figures reproduced "
+                                      "(1 where the source's figures contradict its stated protocol)")
+    assert ledger.verdict_text(row).startswith("figures contradict the protocol ±")
+    md = ledger.ledger_markdown([row], {"blog-bug": run["hp"]})
+    assert "| ↳ cost after 1 round |  | 0.9 | 211 ± 1 (3 seeds) | figures contradict the protocol |" in md
+    html = ledger_html.ledger_table([row], {"blog-bug": run})
+    assert '<tr class="cost">' in html and "plateus at a cost of 0.9" in html and "below the least" in html
+    # the same figure with a cost within reach: the figure's own verdict stands
+    row = reproduction.run_row(run_with_costs([{"after_rounds": 1, "value": 250.0, "quote": "q"}]))
+    assert row["verdict"] == "above" and row["contradiction"] == ""
+
+
+def test_a_cost_that_chose_a_parameter_says_so_in_the_ledger():
+    run = run_with_costs([{"after_rounds": 1, "value": 211.0, "quote": "q", "chose": ["lr"]}], least=0.0)
+    row = reproduction.run_row(run)
+    assert row["verdict"] == "above"           # the figure's verdict; the cost gives none
+    md = ledger.ledger_markdown([row], {"blog-bug": run["hp"]})
+    assert "| ↳ cost after 1 round |  | 211 | 211 ± 1 (3 seeds) | used to choose lr |" in md

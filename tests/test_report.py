@@ -16,7 +16,7 @@ from nn import stats
 from nn.report import figures as plots
 from nn.report import recipes
 from nn.report import html as report
-from nn.report import reproduction
+from nn.report import ledger, ledger_html, reproduction
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -238,8 +238,8 @@ def test_only_timings_csv_holds_wall_times(runs, tmp_path):
 
 def test_ledger_markdown(runs):
     runs["low"]["hp"]["reference"]["protocol"] = "784-16-10, SGD"
-    rows = reproduction.ledger_rows([reproduction.run_row(r) for r in runs.values()], runs)
-    md = reproduction.ledger_markdown(rows, {name: r["hp"] for name, r in runs.items()})
+    rows = ledger.ledger_rows([reproduction.run_row(r) for r in runs.values()], runs)
+    md = ledger.ledger_markdown(rows, {name: r["hp"] for name, r in runs.items()})
     lines = md.splitlines()
     assert lines[0] == "0 of 1 published figures reproduced (1 published above ours)"   # comparisons not counted
     assert lines[2] == "| run | source | published | ours | verdict |"
@@ -263,13 +263,13 @@ def test_verdict_words_and_the_headline(png):
     assert [r["verdict"] for r in rows] == ["reproduced", "inconclusive", "within_spread", "above", None, "comparison"]
     v = stats.verdict(0.97, [0.95, 0.951, 0.949], 10000)
     assert rows[3]["interval"] == (v["low"], v["high"]) and rows[4]["interval"] is None
-    texts = [reproduction.verdict_text(r) for r in rows]
+    texts = [ledger.verdict_text(r) for r in rows]
     assert re.fullmatch(r"reproduced ±0\.\d\d · published \+0\.00 pts", texts[0]), texts[0]
     assert re.fullmatch(r"inconclusive ±\d\.\d\d · published \+0\.00 pts", texts[1]), texts[1]
     assert re.fullmatch(r"within spread ±\d\.\d\d · published \+0\.25 pts", texts[2]), texts[2]
     assert re.fullmatch(r"above ±0\.\d\d · published \+2\.00 pts \(\d+\.\d SE\)", texts[3]), texts[3]
     assert texts[4] == "" and texts[5].startswith("comparison ±")
-    assert reproduction.headline(rows) == ("1 of 5 published figures reproduced (1 within the protocol's own "
+    assert ledger.headline(rows) == ("1 of 5 published figures reproduced (1 within the protocol's own "
                                            "spread, 1 inconclusive, 1 published above ours, 1 not measured)")
 
 
@@ -284,12 +284,12 @@ def test_a_best_of_k_figure_is_judged_against_our_best_of_k(png):
     assert b["low"] == 0.951 and b["high"] == 0.956    # P(best <= 0.950) = 1/20 >= 2.5 %, P(<= 0.954) = 10/20
     assert row["interval"] == (0.951, 0.956)           # what the ledger's figure draws
     assert row["verdict"] == "reproduced" and row["half_width"] == pytest.approx(0.0025)
-    assert "best of 3: " in reproduction.ours_text(row) and "P(≤ published) 0.50" in reproduction.ours_text(row)
-    assert reproduction.published_text(row, run["hp"]["reference"]) == "95.42 % (peak test, best of 3)"
+    assert "best of 3: " in ledger.ours_text(row) and "P(≤ published) 0.50" in ledger.ours_text(row)
+    assert ledger.published_text(row, run["hp"]["reference"]) == "95.42 % (peak test, best of 3)"
     run["hp"]["reference"]["accuracy"] = 0.96
     row = reproduction.run_row(run)
-    assert row["verdict"] == "above" and "P(≤ published) 1.00" in reproduction.ours_text(row)
-    assert re.fullmatch(r"above ±0\.25 · published \+0\.\d\d pts vs best of 3", reproduction.verdict_text(row))
+    assert row["verdict"] == "above" and "P(≤ published) 1.00" in ledger.ours_text(row)
+    assert re.fullmatch(r"above ±0\.25 · published \+0\.\d\d pts vs best of 3", ledger.verdict_text(row))
 
 
 def test_stalled_seeds_are_counted_for_a_peak_figure(png):
@@ -297,7 +297,7 @@ def test_stalled_seeds_are_counted_for_a_peak_figure(png):
     for seed, peak in zip(run["seeds"], [0.95, 0.96, 0.80]):
         seed["history"] = dict(HISTORY, test_accuracy=[0.5, peak])
     row = reproduction.run_row(run)
-    assert row["n_stalled"] == 1 and "(3 seeds, 1 stalled)" in reproduction.ours_text(row)
+    assert row["n_stalled"] == 1 and "(3 seeds, 1 stalled)" in ledger.ours_text(row)
 
 
 def test_a_figure_on_the_first_test_images_is_shown_beside_the_whole_set(png):
@@ -307,7 +307,7 @@ def test_a_figure_on_the_first_test_images_is_shown_beside_the_whole_set(png):
     row = reproduction.run_row(run)
     assert row["measured"] == [0.848, 0.852, 0.85]
     assert 0.01 < row["half_width"] < 0.0277 and row["verdict"] == "reproduced"   # limit 1.25 x ±2.2 points
-    assert reproduction.ours_text(row).endswith("; all 10,000 test images: 90.50 %")
+    assert ledger.ours_text(row).endswith("; all 10,000 test images: 90.50 %")
 
 
 # ---------------------------------------------------------------- the scripts, in-process
@@ -465,7 +465,7 @@ def test_report_script(evaluated, tiny_data, png, tmp_path):
               "histories": [str(folder / "history.json"), str(failed / "history.json")],
               "timings": [str(folder / "timings.json"), str(failed / "timings.json")],
               "predictions": [out["predictions"], str(failed / "test-predictions.npy")],
-              "figures": [str(folder.parent / "curves.png"), str(failed.parent / "curves.png")],
+              "figures": [str(folder.parent / "curves.png"), str(failed.parent / "curves.png")], "train_costs": [],
               "test_labels": tiny_data["test_labels"],
               "first_ten": str(png), "class_means": str(png), "label_histogram": str(png)}
     ref = {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "final_test",
@@ -512,15 +512,15 @@ def test_failed_runs_lists_only_runs_marked_failed(tmp_path):
 def test_the_sources_networks_in_words():
     blog = dict(HP, hidden=[30, 30, 10], activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}], output="sigmoid",
                 loss="squared_error", init="uniform_pm1", inputs="max_standardise", test_subset=1000)
-    net, training = reproduction.network_and_training(blog)
+    net, training = ledger.network_and_training(blog)
     assert net == ("784-30-30-10-10 0.2z/relu/0.05z/sigmoid, squared-error, U(-1,1) init, inputs by image max, "
                    "then standardised per set")
     assert training.endswith("also scored on the first 1,000 test images")
     notebook = dict(HP, activation="relu_identity_grad", output="relu_identity_grad", loss="quadratic", init="plain",
                     init_scale=None, inputs="raw")
-    assert reproduction.network_and_training(notebook)[0] == ("784-16-10 relu (identity grad)/relu (identity grad), "
+    assert ledger.network_and_training(notebook)[0] == ("784-16-10 relu (identity grad)/relu (identity grad), "
                                                               "quadratic, 0.01·N(0,1) init, raw 0-255 inputs")
-    assert reproduction.network_and_training(HP)[0] == "784-16-10 relu/softmax, cross-entropy, He init"   # as before
+    assert ledger.network_and_training(HP)[0] == "784-16-10 relu/softmax, cross-entropy, He init"   # as before
 
 
 def test_a_single_published_run_is_judged_against_the_seeds_that_did_not_stall(png):
@@ -535,7 +535,7 @@ def test_a_single_published_run_is_judged_against_the_seeds_that_did_not_stall(p
         assert row["n_stalled"] == 2 and row["measured"] == peaks
         assert row["excluded"] == ([2, 5] if exclude else [])        # drawn hollow in the ledger's figure
         assert row["verdict"] == expected, (exclude, row["verdict"], row["half_width"])
-        text = reproduction.ours_text(row)
+        text = ledger.ours_text(row)
         assert "8 seeds, 2 stalled" in text
         assert ("the 6 that did not stall: 96.32 ± 0.09 %" in text) == exclude
 
@@ -544,11 +544,11 @@ def test_a_row_with_unpublished_parameters_gives_the_band_they_span(png):
     band = {"low": 0.1135, "high": 0.9017, "over": "lr 0.5-4 x spread 0.01-0.03"}
     row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417, band=band))
     assert row["verdict"] == "above"
-    assert reproduction.band_text(row) == (
+    assert ledger.band_text(row) == (
         "the unpublished parameters' range (lr 0.5-4 x spread 0.01-0.03) gives 11.35 % to 90.17 %")
-    assert "range" not in reproduction.verdict_text(row)            # the ledger's line has no room for it
+    assert "range" not in ledger.verdict_text(row)            # the ledger's line has no room for it
     row = reproduction.run_row(_reproduction("pitt", [0.897, 0.896, 0.898], png, accuracy=0.9417))
-    assert reproduction.band_text(row) == ""
+    assert ledger.band_text(row) == ""
 
 
 # ---------------------------------------------------------------- a row scored_from another run
@@ -590,7 +590,7 @@ def test_a_scored_row_takes_each_seeds_figure_from_its_sources_history_at_that_r
     trained = _reproduction("same", [0.80, 0.82, 0.84], png, accuracy=0.83)
     same = reproduction.run_row(trained)
     assert (row["verdict"], row["half_width"], row["gap"]) == (same["verdict"], same["half_width"], same["gap"])
-    assert reproduction.ours_text(row) == (reproduction.ours_text(same) +
+    assert ledger.ours_text(row) == (ledger.ours_text(same) +
                                            "; scored from parent after round 2, not trained")
     seeds = reproduction.seed_rows([run])
     assert [(r["seed"], r["test_accuracy"], r["peak_test_accuracy"], r["epochs_run"]) for r in seeds] == [
@@ -635,7 +635,7 @@ def test_the_report_says_a_scored_row_was_not_trained_and_leaves_it_out_of_mcnem
     section = html[html.index('<details id="run-scored">'):]
     section = section[:section.index("</details>")]
     assert "per-class" not in section and "data:image/png" not in section and "<td>80.00 %</td>" in section
-    md = reproduction.ledger_markdown(reproduction.ledger_rows(rows, runs), {n: r["hp"] for n, r in runs.items()})
+    md = ledger.ledger_markdown(ledger.ledger_rows(rows, runs), {n: r["hp"] for n, r in runs.items()})
     assert "| scored | s | 99.00 % (final test) | 81.00 ± 1.41 % (2 seeds) | inconclusive ±" in md
     assert "- scored: s. as parent, after 2 rounds; scored from parent after round 2, not trained\n" in md
     report.write_summary_csv(tmp_path / "summary.csv", rows, {n: r["hp"] for n, r in runs.items()})
@@ -659,7 +659,7 @@ def test_report_script_builds_a_scored_row_from_its_sources_files(png, tmp_path)
         inputs["predictions"].append(str(folder / "test-predictions.npy"))
     labels = tmp_path / "test-labels.npy"
     fileio.save_npy(labels, LABELS.astype(np.uint8))
-    inputs.update(figures=[str(tmp_path / "runs" / "parent" / "curves.png")], test_labels=str(labels),
+    inputs.update(figures=[str(tmp_path / "runs" / "parent" / "curves.png")], test_labels=str(labels), train_costs=[],
                   first_ten=str(png), class_means=str(png), label_histogram=str(png))
     scored = _scored_row(parent)["hp"]
     outputs = {k: str(tmp_path / "out" / f) for k, f in (
@@ -690,7 +690,7 @@ def test_the_ledger_says_which_side_of_our_mean_the_published_figure_is(png, gap
     ref = {"accuracy": 0.95 + gap, "source": "s", "kind": "reproduction", "measure": "final_test"}
     row = reproduction.run_row(_run("r", accs, png, ref=ref))
     assert row["gap"] == pytest.approx(gap)
-    assert reproduction.verdict_text(row).endswith(f"· published {100 * gap:+.2f} pts")
+    assert ledger.verdict_text(row).endswith(f"· published {100 * gap:+.2f} pts")
 
 
 @pytest.mark.parametrize("published", [0.94, 0.96])
@@ -701,7 +701,7 @@ def test_a_best_of_k_row_says_which_side_of_our_best_of_k_the_published_figure_i
     row = reproduction.run_row(_run("r", accs, png, ref=ref))
     mean_best = stats.best_of_k(accs, 3)["mean"]
     assert row["gap"] == pytest.approx(published - mean_best)
-    text = reproduction.verdict_text(row)
+    text = ledger.verdict_text(row)
     if row["verdict"] in ("above", "below"):
         assert text.startswith("above" if published > mean_best else "below"), text
     else:
@@ -736,7 +736,7 @@ def test_each_ledger_verdict_is_one_line_with_its_word_h_and_signed_distance(png
     html = _render(runs, png)
     lines = _ledger_lines(html)
     rows = {r["run"]: r for r in reproduction.rows_best_first(runs.values())}
-    md = reproduction.ledger_markdown(reproduction.ledger_rows(list(rows.values()), runs),
+    md = ledger.ledger_markdown(ledger.ledger_rows(list(rows.values()), runs),
                                       {n: r["hp"] for n, r in runs.items()})
     md_cells = {line.split(" | ")[0][2:]: line[2:-2].split(" | ") for line in md.splitlines() if line.startswith("| ")}
     for name, row in rows.items():
@@ -783,5 +783,5 @@ def test_a_comparison_with_too_few_seeds_for_its_best_of_k_says_its_word_alone(p
     runs = {"few": _run("few", [0.9, 0.91], png, ref=ref)}
     row = reproduction.run_row(runs["few"])
     assert row["verdict"] == "comparison" and row["gap"] is None and "best of 3 needs" in row["error"]
-    assert reproduction.verdict_text(row) == "comparison"
+    assert ledger.verdict_text(row) == "comparison"
     assert _ledger_lines(_render(runs, png))["few"][1][4] == "comparison"

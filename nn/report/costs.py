@@ -41,13 +41,14 @@ def least_cost(seeds) -> float | None:
 
 def cost_row(cost: dict, seeds, epochs: int) -> dict:
     """One published cost (reference `costs` entry) against the finished `seeds`' costs at its round:
-    {after_rounds, published, values, mean, half_width, gap, verdict, reason}."""
+    {after_rounds, published, values, mean, sd, half_width, gap, verdict, reason, quote}."""
     published, rounds = cost["value"], cost["after_rounds"]
     values = [v for v in (ours_after(s, rounds, epochs) for s in seeds) if v is not None]
-    row = {"after_rounds": rounds, "published": published, "values": values, "mean": None, "half_width": None,
-           "gap": None, "verdict": None, "reason": "", "quote": cost.get("quote", "")}
+    row = {"after_rounds": rounds, "published": published, "values": values, "mean": None, "sd": None,
+           "half_width": None, "gap": None, "verdict": None, "reason": "", "quote": cost.get("quote", "")}
     if values:
-        row["mean"] = stats.sample_summary(values)["mean"]
+        summary = stats.sample_summary(values)
+        row["mean"], row["sd"] = summary["mean"], summary["sd"]
         row["gap"] = published - row["mean"]
         row["half_width"] = stats.prediction_half_width(values)
     least = least_cost(seeds)

@@ -12,7 +12,7 @@ import _common  # noqa: E402
 
 from nn import fileio  # noqa: E402
 from nn.pipeline import environment, numerics  # noqa: E402
-from nn.report import figures, html, recipes, reproduction  # noqa: E402
+from nn.report import figures, html, ledger, recipes, reproduction  # noqa: E402
 from nn.report.html import RUN_FIGURES  # noqa: E402
 from nn.report.published import published_overlay, recipe_frontier  # noqa: E402
 
@@ -45,6 +45,8 @@ def load_trained(params, inp, log):
     in results/runs/{run}/, where plot_run writes)."""
     files = zip(inp.metrics, inp.histories, inp.timings, inp.predictions)
     folders = {Path(f).parent.name: Path(f).parent for f in inp.figures}
+    # results/runs/{run}/seed-{seed}/train-cost.json of the runs whose reference publishes training costs
+    costs = {(Path(f).parent.parent.name, Path(f).parent.name): f for f in inp.train_costs}
     runs = {}
     for name, seeds in params.seeds.items():
         if params.runs[name].get("scored_from"):
@@ -52,8 +54,10 @@ def load_trained(params, inp, log):
         records = []
         for seed in seeds:
             m, h, t, p = next(files)
+            cost = costs.get((name, f"seed-{seed}"))
             records.append({"seed": seed, "metrics": read_optional(m, log), "history": read_optional(h, log),
-                            "timings": read_optional(t, log), "predictions": read_optional(p, log, fileio.load_npy)})
+                            "timings": read_optional(t, log), "predictions": read_optional(p, log, fileio.load_npy),
+                            "train_cost": read_optional(cost, log) if cost else None})
         runs[name] = {"run": name, "hp": params.runs[name], "seeds": records,
                       "plots": {kind: folders[name] / f"{kind}.png" for kind, _ in RUN_FIGURES}}
     if next(files, None) is not None:
@@ -101,10 +105,10 @@ def main(log):
     first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
                        if reproduction.seed_status(r["seeds"][0])[0] == "ok" and not r["hp"].get("scored_from")}
     figures.val_accuracy_overlay(out.val_curves, first_histories)
-    ledger = reproduction.ledger_rows(rows, runs)
+    published = ledger.ledger_rows(rows, runs)
     figures.reference_comparison(out.comparison, [
-        {"run": r["run"], "verdict": reproduction.verdict_word(r), "published": r["reference_accuracy"],
-         "interval": r["interval"], "measured": r["measured"], "excluded": r["excluded"]} for r in ledger])
+        {"run": r["run"], "verdict": ledger.verdict_word(r), "published": r["reference_accuracy"],
+         "interval": r["interval"], "measured": r["measured"], "excluded": r["excluded"]} for r in published])
     tried = [dict(r) for r in dict(params.recipes or {}).values()]   # checked when the Snakefile read them
     recipe_frontier(out.recipes, tried, recipes.frontier(tried), target=recipes.TARGET,
                     budget_seconds=recipes.BUDGET_SECONDS, chosen=recipes.chosen(tried))
@@ -123,7 +127,7 @@ def main(log):
     html.write_summary_csv(out.summary, rows, {name: r["hp"] for name, r in runs.items()})
     html.write_seeds_csv(out.seeds, reproduction.seed_rows(runs.values()))
     html.write_timings_csv(out.timings, reproduction.timing_rows(runs.values()))
-    fileio.write_text(out.ledger, reproduction.ledger_markdown(ledger, {name: r["hp"] for name, r in runs.items()}))
+    fileio.write_text(out.ledger, ledger.ledger_markdown(published, {name: r["hp"] for name, r in runs.items()}))
     prov = provenance(dict(params.config), dict(params.checksums))
     fileio.write_json(out.provenance, machine_record(prov))
     page = html.render_report(
