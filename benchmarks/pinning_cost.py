@@ -7,7 +7,7 @@ nn.pipeline.hparams.train_run trains it, 1 BLAS thread), on the first --images t
 images, without validation or test monitoring so that only training epochs are timed:
 - best: 784-800-800-10 ReLU, softmax, SGD momentum 0.9, cosine, batch 128, elastic and
   affine distortions (config.yaml runs.best);
-- nielsen-ch1-30: 784-30-10 sigmoid, quadratic cost, batch 10 (config.yaml runs.nielsen-ch1-30,
+- nielsen-ch1-30: 784-30-10 sigmoid, quadratic cost, batch 10 (reproductions/nielsen-book.yaml,
   float64 and inputs k/256 since the sources' reproductions).
 Settings, each in a fresh process (numpy and OpenBLAS read them at import):
 - pinned: nn.pipeline.numerics.pin("pinned"): OpenBLAS's Haswell kernel, numpy capped at X86_V3;
