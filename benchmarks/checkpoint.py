@@ -1,4 +1,4 @@
-"""What an epoch checkpoint (nn/checkpoint.py) costs at the `best` run's size, 784-800-800-10.
+"""What an epoch checkpoint (nn/pipeline/checkpoint.py) costs at the `best` run's size, 784-800-800-10.
 
     nice .venv/bin/python benchmarks/checkpoint.py       # --repeats 5 --images 7680
 

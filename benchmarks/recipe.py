@@ -5,7 +5,7 @@
 
 Starts from config.yaml's `defaults:` (filled from the schema: validation 10000, i.e. train on
 the first 50,000 training images and measure on the last 10,000), applies the key=value
-overrides (values parsed as YAML), trains with nn.train.train_run and prints one JSON line:
+overrides (values parsed as YAML), trains with nn.pipeline.hparams.train_run and prints one JSON line:
 the recipe, the validation accuracy after each epoch, the best one, and the training seconds.
 The test images are not loaded. BLAS threads: set OPENBLAS_NUM_THREADS before running (unset: 2).
 With --record, the line is also appended to that recipe log (nn.report.recipes), which the report plots as

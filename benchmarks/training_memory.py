@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/training_memory.py
 
 For each configuration, a fresh Python process loads the real MNIST training set
-(../shared/mnist), trains one epoch with nn.train.train_run (momentum 0.9, weight decay,
+(../shared/mnist), trains one epoch with nn.pipeline.hparams.train_run (momentum 0.9, weight decay,
 early stopping on: every buffer the optimiser keeps), and reports its ru_maxrss beside the
 estimate the config check uses. Prints one JSON line per configuration, then the ratios.
 """

@@ -205,7 +205,7 @@ def compose(shift: int = 0, **distortions):
     """The augmentation these settings (AUGMENT_KEYS) describe, (batch (m, 784), rng) -> batch,
     or None if every one is off.
 
-    Order: the integer `shift` first (its draws unchanged from before distortions existed),
+    Order: the integer `shift` first (its draws are the first from rng, as with shift alone),
     then affine and elastic as one resampling."""
     unknown = sorted(set(distortions) - set(DISTORTION_KEYS))
     if unknown:

@@ -54,7 +54,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temps(path) -> None:
     """Remove the temporary files of `path` whose writer is gone: a writer killed with SIGKILL (or
     on a machine that crashed) has no chance to remove its own. A live writer's stays (two processes
-    writing one path: the last rename wins, as before); a PID taken again by another process keeps
+    writing one path: the last rename wins); a PID taken again by another process keeps
     its file, which is only litter: no reader takes a temporary name for the file."""
     path = Path(path)
     prefix, suffix = f".{path.stem}.partial-", path.suffix

@@ -179,7 +179,7 @@ def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal",
     replicas: the number of networks of weights init=None leaves at zero (with a list: its length).
     dropout: a rate for every hidden layer, or a list of one rate per hidden layer; a
     Dropout layer follows each hidden activation whose rate is > 0 (none for rate 0, so a
-    model without dropout is exactly the model it always was).
+    model without dropout has no Dropout layer: its architecture and file hold none).
     init_scale: the spread of an init scheme that takes one ("plain"); None = its default.
     """
     if len(sizes) < 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):

@@ -25,8 +25,8 @@ import numpy as np
 FLUSH_EVERY = 64          # steps between flushes of subnormal state (Optimizer.DECAYING)
 # Parameters per update() call. A rule makes several passes over its arrays; on a chunk of
 # 64k floats (256 KB per array) the later passes find it in the CPU's cache instead of memory.
-# Elementwise, so the bits are the same as one call on everything: 784-800-800-10's SGD step
-# in a training loop fell from 1.25 to 0.96 ms (docs/performance.md). Small models are one chunk.
+# Elementwise, so the bits are the same as one call on everything; chunked, 784-800-800-10's SGD
+# step in a training loop takes about 3/4 of one call's time (docs/performance.md). Small models: one chunk.
 UPDATE_CHUNK = 1 << 16
 
 
@@ -35,8 +35,8 @@ def flush_subnormals(a, scratch) -> None:
 
     Why: a weight whose gradient stays zero (a pixel that is always or almost always blank)
     has a velocity that decays by mu every step into the subnormal range, where each float
-    operation costs the CPU about a hundred times a normal one. Measured on 784-128-10 at batch
-    32: epochs slow from 0.72 s to 1.0 s after the first (docs/performance.md); Adam's and
+    operation costs the CPU about a hundred times a normal one. On 784-128-10 at batch 32 an
+    epoch after the first takes 1.0 s unflushed, 0.45 s flushed (docs/performance.md); Adam's and
     RMSprop's moments decay the same way. Adding a subnormal to a normal number leaves its bits
     unchanged, so the weights come out the same."""
     np.abs(a, out=scratch)

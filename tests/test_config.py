@@ -299,7 +299,7 @@ def test_a_run_too_big_for_memory_is_refused_with_the_estimate(cfg):
 def test_training_memory_estimate_matches_the_measured_default_run():
     from nn.pipeline.resources import training_bytes
     hp = {"hidden": [128], "batch_size": 128, "dtype": "float32"}
-    # an upper bound within 1.5x of the measured peak, 284 MB (nn/limits.py docstring)
+    # an upper bound within 1.5x of the measured peak, 284 MB (nn/pipeline/resources.py docstring)
     assert 284e6 <= training_bytes(hp) <= 1.5 * 284e6
     assert training_bytes({**hp, "batch_size": "full"}) > training_bytes(hp)
     assert training_bytes({**hp, "dtype": "float64"}) > training_bytes(hp)

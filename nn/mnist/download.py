@@ -11,7 +11,7 @@ are retried on the same mirror with exponential backoff, a bounded number of tim
 Permanent ones (404, an HTML page, a checksum mismatch, too large) move straight on
 to the next mirror. Standard library only.
 
-Time is bounded twice (nn/http.py): one attempt gets one deadline for DNS, connect,
+Time is bounded twice (nn/mnist/http.py): one attempt gets one deadline for DNS, connect,
 headers and body (default 4 x timeout), and one file gets one deadline for every mirror,
 attempt and backoff together (default 10 x timeout: 5 minutes with the default 30 s).
 Credentials in a mirror URL are used, and written nowhere: every line is redacted.

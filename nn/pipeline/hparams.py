@@ -15,7 +15,7 @@ from nn.optim import OPTIMIZERS, SCHEDULES, Optimizer, learning_rate
 from nn.pipeline.architecture import build_model, network_inputs
 from nn.train import FitConfig, TrainState, fit
 
-# the keys train_run reads; optional ones (added later, their defaults mean "off") may be absent
+# the keys train_run requires; the optional ones it reads may be absent (their defaults mean "off")
 FIT_KEYS = ("epochs", "batch_size", "lr", "schedule", "lr_min", "step_size", "step_gamma", "momentum",
             "nesterov", "weight_decay", "shift", "early_stopping")
 MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype", "monitor_test")

@@ -1,4 +1,4 @@
-"""Pinned numerics: the same result bytes on any x86-64 machine with AVX2/FMA (issue 21).
+"""Pinned numerics: the same result bytes on any x86-64 machine with AVX2/FMA.
 
 Two libraries pick their code by the CPU they run on, and their choices change the bytes:
 - numpy 2.4 compiles some loops several times (dispatch targets X86_V3 = AVX2/FMA, X86_V4 and
@@ -58,10 +58,11 @@ def pin(mode: str, environ=os.environ) -> Applied:
 
     OPENBLAS_L2_SIZE is left alone in both modes: it is not a kernel choice but a correction
     of the cache size OpenBLAS reads from CPUID (virtual machines misreport it; it is also the
-    known guard against OpenBLAS 0.3.34's blocking override on Zen 4/5, upstream #6021). With
-    the locked OpenBLAS (0.3.31.188) the Haswell kernel's float32 GEMM bits do not depend on it
-    (measured on a Zen 4 for K up to 1024 with 256..2048), so setting it would buy nothing, and
-    clearing one the user set for their machine could make OpenBLAS slower or crash.
+    known guard against OpenBLAS 0.3.34's blocking override on Zen 4/5, reported upstream at
+    https://github.com/OpenMathLib/OpenBLAS/issues/6021). With the locked OpenBLAS (0.3.31.188)
+    the Haswell kernel's float32 GEMM bits do not depend on it (measured on a Zen 4 for K up to
+    1024 with 256..2048), so setting it would buy nothing, and clearing one the user set for
+    their machine could make OpenBLAS slower or crash.
 
     Returns the settings applied. If `environ` is this process's environment and numpy is
     already imported, a changed setting cannot take effect here (only in processes started

@@ -65,7 +65,7 @@ def _continues(statement: list[str]) -> bool:
 
 def import_statements(text: str) -> list[ast.stmt]:
     """The `import` and `from ... import` statements of a Python source, wherever they stand (a
-    function's lazy import too), each parsed alone: ast-parsing whole files was a fifth of a no-op
+    function's lazy import too), each parsed alone: ast-parsing whole files costs a fifth of a no-op
     `snakemake`, and an import statement is one line or a bracketed, backslashed run of lines.
     Lines inside triple-quoted strings (a docstring's example, a test's child program) are not code."""
     lines, found, i, string_end = text.splitlines(), [], 0, None

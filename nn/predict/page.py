@@ -86,7 +86,7 @@ def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     Components are numbered by their first pixel in reading order. Vectorised over runs: every
     pair of touching runs in neighbouring rows at once, then each run takes the smallest index
     of a run it touches, and follows that run's label, until nothing changes (a Python loop
-    over runs cost 40 % of preprocessing an image)."""
+    over runs costs 40 % of preprocessing an image)."""
     row, start, stop = _runs(mask)
     n = len(row)
     labels = np.zeros(mask.shape, np.int32)

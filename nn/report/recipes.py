@@ -13,10 +13,10 @@ import os
 
 from nn.fileio import loads_json, open_regular
 
-TARGET = 0.9935              # issue 12: `best` past Simard et al.'s 99.3 % (elastic distortions)
+TARGET = 0.9935              # what `best` aims at: past Simard et al.'s 99.3 % (elastic distortions)
 BUDGET_SECONDS = 300         # ... with each seed trained in at most 5 minutes alone on 2 cores
 CHOSEN = "best"              # the name under which the recipe `best` runs was recorded
-MAX_BYTES = 1 << 20          # a line is ~300 bytes: a megabyte is thousands of recipes
+MAX_BYTES = 1 << 20          # a line is ~400 bytes: a megabyte is thousands of recipes
 REQUIRED = {"name": str, "recipe": dict, "epochs": int, "best_val_accuracy": float,
             "last_val_accuracy": float, "train_seconds": float, "threads": int, "loaded": bool}
 

@@ -17,7 +17,7 @@ SCRIPTS = os.path.join(PACKAGE_DIR.parent, "workflow", "scripts")
 def code(script):
     """A `params:` value: the content hash of every nn file (and the shared script helper) a rule's
     script imports, by path relative to the project. Editing one reruns exactly the rules that import
-    it; moving or copying the project, or `--directory`, changes nothing (see nn/sources.py)."""
+    it; moving or copying the project, or `--directory`, changes nothing (see nn/pipeline/sources.py)."""
     return code_fingerprint(os.path.join(SCRIPTS, f"{script}.py"), os.path.join(SCRIPTS, "_common.py"))
 
 
@@ -28,7 +28,7 @@ def sigint_blocked_prefix():
     snakemake): a Ctrl-C there would print a KeyboardInterrupt traceback that no code of ours can
     catch. Blocked, the signal waits, pending, until workflow/scripts/_common.py has installed its
     handler and unblocks it (about 0.1 s later): one line, no traceback. GNU env (coreutils 8.31 or
-    later) has --block-signal; elsewhere jobs start as before and only that window is unguarded."""
+    later) has --block-signal; elsewhere jobs start without it and only that window is unguarded."""
     try:
         ok = subprocess.run(["env", "--block-signal=INT", "true"], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):

@@ -1,4 +1,5 @@
-"""Every figure: a valid PNG, the same bytes when drawn twice, and no leftovers beside it."""
+"""Every figure (nn.report.figures, nn.report.published): a valid PNG, the same bytes when drawn twice,
+and no leftovers beside it."""
 import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PathCollection

@@ -1,4 +1,4 @@
-"""Distortions: each piece against a slow per-pixel reference written out here."""
+"""nn.augment's distortions: each piece against a slow per-pixel reference written out here."""
 import math
 
 import numpy as np
