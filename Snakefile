@@ -34,7 +34,9 @@ try:
     _, RUNS, SWEEPS = nnconfig.load(
         config,
         os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
-        os.path.dirname(os.path.abspath((workflow.overwrite_configfiles or [os.path.join(workflow.basedir, "config.yaml")])[0])),
+        os.path.dirname(
+            os.path.abspath((workflow.overwrite_configfiles or [os.path.join(workflow.basedir, "config.yaml")])[0])
+        ),
     )
     nnconfig.check_memory(RUNS)
 except nnconfig.ConfigError as e:
@@ -43,8 +45,16 @@ except nnconfig.ConfigError as e:
 # A file where an output folder belongs: one line here (Snakemake's own failure, while it
 # builds the DAG, is a traceback, and comes before onstart).
 try:
-    fileio.check_folders(["results/raw", "results/data/plots", "results/logs", "results/report", "results/benchmarks",
-                          *(f"results/runs/{run}" for run in RUNS)])
+    fileio.check_folders(
+        [
+            "results/raw",
+            "results/data/plots",
+            "results/logs",
+            "results/report",
+            "results/benchmarks",
+            *(f"results/runs/{run}" for run in RUNS),
+        ]
+    )
 except OSError as e:
     sys.exit(e.strerror)
 
@@ -57,8 +67,13 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/slurm.smk"
 
+
 # Cheap stages run on the submitting machine, also under a cluster executor.
-localrules: all, download, report, quick
+localrules:
+    all,
+    download,
+    report,
+    quick,
 
 
 rule all:

@@ -64,8 +64,12 @@ COSTED_PATTERN = "|".join(map(re.escape, COSTED)) or "(?!x)x"  # none: a pattern
 def per_seed(pattern, first_only=False, runs=None):
     """`pattern` (with {run} and {seed}) for every trained run (or those in `runs`) and each of its
     seeds, runs in config order."""
-    pairs = [(run, seed) for run, seeds in SEEDS.items() if runs is None or run in runs
-             for seed in (seeds[:1] if first_only else seeds)]
+    pairs = [
+        (run, seed)
+        for run, seeds in SEEDS.items()
+        if runs is None or run in runs
+        for seed in (seeds[:1] if first_only else seeds)
+    ]
     return expand(pattern, zip, run=[r for r, _ in pairs], seed=[s for _, s in pairs])
 
 
@@ -104,8 +108,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 def predict_entries(folder):
     """Every name in `folder` with an image suffix that is not a folder, sorted: each gets a CSV row."""
-    return sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES)
-                  and not os.path.isdir(os.path.join(folder, n)))
+    return sorted(
+        n
+        for n in os.listdir(folder)
+        if n.lower().endswith(IMAGE_SUFFIXES) and not os.path.isdir(os.path.join(folder, n))
+    )
 
 
 def predict_images(folder):
@@ -117,38 +124,45 @@ def predict_images(folder):
     are left out here, still classified (each gets its row, an error for what is not a file), and
     a change to any of them still reruns the rule through predict_signature.
     """
+
     def nameable(path):
         try:
             path.encode("utf-8")
-        except UnicodeEncodeError:              # os.listdir's stand-ins for undecodable bytes
+        except UnicodeEncodeError:  # os.listdir's stand-ins for undecodable bytes
             return False
         return not contains_wildcard(path) and "\n" not in path and "\r" not in path
 
     def images(wildcards):
         paths = (os.path.join(folder, n) for n in predict_entries(folder))
         return [p for p in paths if os.path.isfile(p) and nameable(p)]
+
     return images
 
 
 def predict_signature(folder):
     """A params function: (name, size, mtime) of every entry, so that editing, adding or removing any
     of them (those predict_images leaves out too) reruns the rule."""
+
     def signature(wildcards):
         out = []
         for n in predict_entries(folder):
             try:
                 st = os.stat(os.path.join(folder, n))
                 out.append((ascii(n), st.st_size, st.st_mtime_ns))
-            except OSError:                     # a dangling link: its row says "no such file"
+            except OSError:  # a dangling link: its row says "no such file"
                 out.append((ascii(n), None, None))
         return out
+
     return signature
 
 
 def warn_failed_runs():
     """One WARNING line per failed run (e.g. diverged): the last thing the user reads."""
-    paths = {f"{run} (seed {seed})": expand(rules.evaluate.output.metrics, run=run, seed=seed)[0]
-             for run, seeds in SEEDS.items() for seed in seeds}
+    paths = {
+        f"{run} (seed {seed})": expand(rules.evaluate.output.metrics, run=run, seed=seed)[0]
+        for run, seeds in SEEDS.items()
+        for seed in seeds
+    }
     for run, error, path in failed_runs(paths):
         print(f"WARNING: run {run} failed: {error} (see {path})", file=sys.stderr)
 
@@ -158,7 +172,9 @@ def warn_failed_runs():
 # The config as run, without the keys that only say where data came from or what to
 # predict: switching mirrors must not rebuild the report.
 # Mirror credentials (https://user:pass@host/) are replaced by ***.
-REPORT_CONFIG = nnconfig.redacted({k: v for k, v in config.items() if k not in ("mnist_mirror", "predict_dir", "predict_run")})
+REPORT_CONFIG = nnconfig.redacted(
+    {k: v for k, v in config.items() if k not in ("mnist_mirror", "predict_dir", "predict_run")}
+)
 # Runs whose reference publishes a per-epoch curve: one overlay figure each.
 CURVE_RUNS = [run for run, hp in RUNS.items() if (hp.get("reference") or {}).get("curves")]
 

@@ -13,12 +13,12 @@ rule download:
     # reads the mirrors and network limits from snakemake.config.
     output:
         "results/raw/{name}.gz",
+    log:
+        "results/logs/download/{name}.log",
     wildcard_constraints:
         name="|".join(MNIST_NAMES),
     params:
         sha256=lambda wc: config["download"]["sha256"][wc.name],
-    log:
-        "results/logs/download/{name}.log",
     script:
         "../scripts/download.py"
 
@@ -30,12 +30,12 @@ rule decode:
     output:
         images="results/data/{split}-images.npy",
         labels="results/data/{split}-labels.npy",
+    log:
+        "results/logs/decode/{split}.log",
     wildcard_constraints:
         split="train|test",
     params:
         code=code("decode"),
-    log:
-        "results/logs/decode/{split}.log",
     script:
         "../scripts/decode.py"
 
@@ -53,13 +53,13 @@ rule plot_data:
             "results/data/plots/label_histogram.png", caption="../report/label_histogram.rst", category="Data"
         ),
         distortions=report("results/data/plots/distortions.png", caption="../report/distortions.rst", category="Data"),
+    log:
+        "results/logs/plot_data.log",
     params:
         code=code("plot_data"),
         # pinned or native (config `numerics`): a switch recomputes every result
         numerics=config["numerics"],
         # (run name or None, its augmentation keys): the first run that distorts its images
         distortions=preview_settings(RUNS),
-    log:
-        "results/logs/plot_data.log",
     script:
         "../scripts/plot_data.py"

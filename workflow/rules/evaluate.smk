@@ -13,9 +13,15 @@ rule evaluate:
         confusion_csv="results/runs/{run}/seed-{seed}/confusion.csv",
         # the predicted class of each test image (uint8), for paired tests between runs
         predictions="results/runs/{run}/seed-{seed}/test-predictions.npy",
+    log:
+        "results/logs/evaluate/{run}/seed-{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{run}/seed-{seed}.tsv"
     wildcard_constraints:
         run=TRAINED_PATTERN,
         seed=r"\d+",
+    # One BLAS thread: the test-set products then give the same bits on every machine load.
+    threads: 1
     params:
         code=code("evaluate"),
         # pinned or native (config `numerics`): a switch recomputes every result
@@ -23,12 +29,6 @@ rule evaluate:
         k=config["evaluation"]["gallery_size"],
         # the run's architecture: a model file from another run is refused, not reported
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
-    # One BLAS thread: the test-set products then give the same bits on every machine load.
-    threads: 1
-    log:
-        "results/logs/evaluate/{run}/seed-{seed}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{run}/seed-{seed}.tsv"
     script:
         "../scripts/evaluate.py"
 
@@ -44,20 +44,20 @@ rule training_cost:
         train_labels=TRAIN_DATA[1],
     output:
         cost="results/runs/{run}/seed-{seed}/train-cost.json",
+    log:
+        "results/logs/training_cost/{run}/seed-{seed}.log",
+    benchmark:
+        "results/benchmarks/training_cost/{run}/seed-{seed}.tsv"
     wildcard_constraints:
         run=COSTED_PATTERN,
         seed=r"\d+",
+    # One BLAS thread: the products then give the same bits on every machine load.
+    threads: 1
     params:
         code=code("training_cost"),
         # pinned or native (config `numerics`): a switch recomputes every result
         numerics=config["numerics"],
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], int(wc.seed)),
-    # One BLAS thread: the products then give the same bits on every machine load.
-    threads: 1
-    log:
-        "results/logs/training_cost/{run}/seed-{seed}.log",
-    benchmark:
-        "results/benchmarks/training_cost/{run}/seed-{seed}.tsv"
     script:
         "../scripts/training_cost.py"
 
@@ -76,8 +76,11 @@ rule plot_run:
         worst_errors=run_figure("worst_errors", "worst_errors"),
         near_misses=run_figure("near_misses", "near_misses"),
         first_output=run_figure("first_output", "first_output"),
+    log:
+        "results/logs/plot_run/{run}.log",
     wildcard_constraints:
         run=TRAINED_PATTERN,
+    threads: 1
     params:
         code=code("plot_run"),
         # pinned or native (config `numerics`): a switch recomputes every result
@@ -86,8 +89,5 @@ rule plot_run:
         seed=lambda wc: SEEDS[wc.run][0],
         # the first seed's hyperparameters: its test images are scaled as its training images were
         hp=lambda wc: nnconfig.seed_hparams(RUNS[wc.run], SEEDS[wc.run][0]),
-    threads: 1
-    log:
-        "results/logs/plot_run/{run}.log",
     script:
         "../scripts/plot_run.py"

@@ -22,6 +22,10 @@ if PREDICT_DIR:
         output:
             csv="results/predictions.csv",
             sheet="results/predictions.png",
+        log:
+            "results/logs/predict.log",
+        # one BLAS thread: the same bits on any machine load
+        threads: 1
         params:
             code=code("predict"),
             # pinned or native (config `numerics`): a switch recomputes every result
@@ -33,9 +37,5 @@ if PREDICT_DIR:
             folder=lambda wildcards: PREDICT_DIR,
             names=lambda wildcards: predict_entries(PREDICT_DIR),
             signature=predict_signature(PREDICT_DIR),
-        # one BLAS thread: the same bits on any machine load
-        threads: 1
-        log:
-            "results/logs/predict.log",
         script:
             "../scripts/predict.py"

@@ -3,6 +3,7 @@
 # seed: the one table that differs between two runs), ledger.md (the reproductions, for the README).
 # `snakemake --cores 4 quick` builds the same from each run's first seed only, in results/quick/.
 
+
 rule report:
     input:
         **report_inputs(first_only=False),
@@ -25,10 +26,10 @@ rule report:
             report(f"results/report/published-{run}.png", caption="../report/published.rst", category="Reproductions")
             for run in CURVE_RUNS
         ],
-    params:
-        **report_params(first_only=False),
     log:
         "results/logs/report.log",
+    params:
+        **report_params(first_only=False),
     script:
         "../scripts/report.py"
 
@@ -48,7 +49,7 @@ use rule report as quick with:
         recipes="results/quick/report/recipes.png",
         sweep_plots=[f"results/quick/report/sweep-{name}.png" for name in SWEEPS],
         curve_plots=[f"results/quick/report/published-{run}.png" for run in CURVE_RUNS],
-    params:
-        **report_params(first_only=True),
     log:
         "results/logs/quick.log",
+    params:
+        **report_params(first_only=True),

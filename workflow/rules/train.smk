@@ -22,9 +22,7 @@ def trained_files_exist(run):
 # its rule for outputs the plan gave another.
 TRAIN_BLOCKS_FILE = ".snakemake/nn-train-blocks.json"
 if workflow.is_main_process:
-    TRAIN_BLOCKS = {
-        run: nnblocks.blocks(RUNS[run], seeds, trained_files_exist(run)) for run, seeds in SEEDS.items()
-    }
+    TRAIN_BLOCKS = {run: nnblocks.blocks(RUNS[run], seeds, trained_files_exist(run)) for run, seeds in SEEDS.items()}
     os.makedirs(os.path.dirname(TRAIN_BLOCKS_FILE), exist_ok=True)
     fileio.write_json(TRAIN_BLOCKS_FILE, TRAIN_BLOCKS)
 else:
@@ -45,8 +43,20 @@ for _index, _run in enumerate(SEEDS):
                 monitor=TEST_DATA if RUNS[_run]["monitor_test"] else [],
             output:
                 **{kind: expand(pattern, run="{run}", seed=_block) for kind, pattern in TRAINED.items()},
+            log:
+                f"results/logs/train/{{run}}/{nnblocks.label(_block)}.log",
+            benchmark:
+                f"results/benchmarks/train/{{run}}/{nnblocks.label(_block)}.tsv"
             wildcard_constraints:
                 run=re.escape(_run),
+            # the longest blocks start first instead of finishing alone at the end
+            priority: int(len(_block) * nnblocks.estimated_seconds(RUNS[_run]))
+            # BLAS runs hp["threads"] threads whatever the claim (scripts/train.py)
+            threads: training_threads
+            resources:
+                # one seed: its training set (188 MB in float32) and working arrays, with room for
+                # float64; each further seed adds its batches, activations and optimiser state
+                mem_mb=1000 + 250 * (len(_block) - 1),
             params:
                 code=code("train"),
                 # pinned or native (config `numerics`): a switch recomputes every result
@@ -60,17 +70,5 @@ for _index, _run in enumerate(SEEDS):
                 # killed job, removed on success (docs/interfaces.md); not an output, so Snakemake keeps it
                 # when the job dies
                 checkpoints=f"results/checkpoints/{_run}",
-            # BLAS runs hp["threads"] threads whatever the claim (scripts/train.py)
-            threads: training_threads
-            # the longest blocks start first instead of finishing alone at the end
-            priority: int(len(_block) * nnblocks.estimated_seconds(RUNS[_run]))
-            resources:
-                # one seed: its training set (188 MB in float32) and working arrays, with room for
-                # float64; each further seed adds its batches, activations and optimiser state
-                mem_mb=1000 + 250 * (len(_block) - 1),
-            log:
-                f"results/logs/train/{{run}}/{nnblocks.label(_block)}.log",
-            benchmark:
-                f"results/benchmarks/train/{{run}}/{nnblocks.label(_block)}.tsv"
             script:
                 "../scripts/train.py"
