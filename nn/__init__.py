@@ -7,6 +7,7 @@
 
 The library (this folder's modules; numpy and themselves only):
   init, layers, losses     weights' first values; Linear and activations; losses (forward, backward)
+  quirks                   what the sources did that a textbook would not, in the same registries
   model                    Sequential and mlp(): the passes, inference in bounded chunks
   optim                    SGD, Adam, RMSprop and learning-rate schedules (registries)
   train                    fit(), FitConfig, TrainState

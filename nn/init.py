@@ -10,9 +10,12 @@ import inspect
 
 import numpy as np
 
+from nn.quirks import plain, uniform_pm1
+
 # Each scheme: (n_in, n_out, rng) -> (W (n_in, n_out), b (n_out,)) in float64. Adding one is a
-# function here and a line in INITS (the config schema's `init` enum reads it). A scheme with a
-# spread to set takes it as a keyword `scale` with its default (plain), passed by init_weights.
+# function here (or, for a source's own scheme, in nn.quirks: plain, uniform_pm1) and a line in
+# INITS (the config schema's `init` enum reads it). A scheme with a spread to set takes it as a
+# keyword `scale` with its default (plain), passed by init_weights.
 
 def normal(n_in, n_out, rng):
     """W, b ~ N(0, 1): Nielsen's chapter 1; saturates sigmoids in wide layers."""
@@ -33,17 +36,6 @@ def xavier(n_in, n_out, rng):
 def he(n_in, n_out, rng):
     """W ~ N(0, 2/n_in), b = 0: He et al. 2015, keeps ReLU activations' variance."""
     return rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
-
-
-def plain(n_in, n_out, rng, scale=0.01):
-    """W = scale * N(0, 1), b = 0: NothingButNumPy's default 'plain' (randn * 0.01, zero biases).
-    Small enough that sigmoids start in their linear middle, whatever n_in."""
-    return scale * rng.standard_normal((n_in, n_out)), np.zeros(n_out)
-
-
-def uniform_pm1(n_in, n_out, rng):
-    """W, b ~ U(-1, 1): pocket-model's np.random.uniform(-1, 1) for both, no fan-in scaling."""
-    return rng.uniform(-1, 1, (n_in, n_out)), rng.uniform(-1, 1, n_out)
 
 
 INITS = {"normal": normal, "scaled_normal": scaled_normal, "xavier": xavier, "he": he, "plain": plain,

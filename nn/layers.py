@@ -17,30 +17,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn.init import init_weights
-
 # The one list of layers: a model file's `type` names (nn.serialize rebuilds a layer with
 # LAYERS[type].from_spec(spec, dtype)), and the activations mlp() and the config accept.
-# A new layer is one class with @register("name").
+# A new layer is one class with @register("name"); the sources' layers are in nn.quirks.
 LAYERS: dict[str, type] = {}
 ACTIVATIONS: dict[str, type] = {}
 
 
-def register(name: str, activation: bool = False):
+def register(name: str, activation: bool = False, before: str | None = None):
+    """Class decorator: the class becomes LAYERS[name] (and ACTIVATIONS[name] with activation=True)
+    and its `kind` is name. before: a name already registered to list it ahead of, for a layer
+    defined in a module loaded after this one (nn.quirks); the registries' order is the order the
+    config schema and the error messages list the names in."""
     def add(cls):
         cls.kind = name
-        LAYERS[name] = cls
-        if activation:
-            ACTIVATIONS[name] = cls
+        for registry in (LAYERS, ACTIVATIONS) if activation else (LAYERS,):
+            _place(registry, name, cls, before)
         return cls
     return add
+
+
+def _place(registry: dict, name: str, cls: type, before: str | None) -> None:
+    """registry[name] = cls, at the end (or where it is already), or just ahead of `before`."""
+    if before is None:
+        registry[name] = cls
+        return
+    if before not in registry:
+        raise ValueError(f"register {name!r}: no layer {before!r} registered to list it before")
+    entries = [(k, v) for k, v in registry.items() if k != name]
+    at = [k for k, _ in entries].index(before)
+    registry.clear()
+    registry.update(entries[:at] + [(name, cls)] + entries[at:])
 
 
 class Layer:
     params: dict = {}  # name -> trainable array; the optimiser updates these in place
     grads: dict = {}   # name -> dLoss/dparam, same shapes, filled by backward()
     training = False   # train/eval mode: only layers that behave differently (Dropout) read it
-    setting = None     # an activation's one setting (its constructor argument), e.g. Scaled's "c"
+    setting = None     # an activation's one setting (its constructor argument), e.g. nn.quirks.Scaled's "c"
     bounds = (-np.inf, np.inf)   # the values its outputs can take (nn.losses.least_cost)
 
     @classmethod
@@ -93,6 +107,9 @@ class Linear(Layer):
         if init is None:
             W, b = np.zeros((replicas or 1, n_in, n_out), dtype), np.zeros((replicas or 1, n_out), dtype)
         else:
+            # imported here, not at the top: nn.init lists nn.quirks' schemes, and nn.quirks builds on
+            # this module, so this module must load without nn.init
+            from nn.init import init_weights
             rngs = generators(rng)
             if replicas not in (None, len(rngs)):
                 raise ValueError(f"Linear: {replicas} replicas, but {len(rngs)} Generators to draw them from")
@@ -197,50 +214,6 @@ class ReLU(Activation):
         np.multiply(grad, r > 0, out=dz)
 
 
-@register("relu_identity_grad", activation=True)
-class ReLUPassThrough(Activation):
-    """Forward max(z, 0), backward the gradient unchanged: ReLU as a source's bug trains it.
-
-    NothingButNumPy-style code (Martin Pitt's reLULayer) computes the local gradient as
-    np.heaviside(A, 1) with A = max(Z, 0) already clipped: A >= 0 everywhere and
-    heaviside(0, 1) = 1, so the factor is always 1 and backprop treats the layer as the
-    identity. Kept as its own layer so a run can reproduce that source; ReLU is the correct one.
-    """
-    bounds = (0.0, np.inf)
-
-    def fill(self, z, out):
-        np.maximum(z, 0, out=out)
-
-    def local_backward(self, grad, r, dz):
-        np.copyto(dz, grad)         # d out / d z taken as 1 everywhere, negative z included
-
-
-@register("scaled", activation=True)
-class Scaled(Activation):
-    """y = c z, a linear activation with slope c (pocket-model's `Linear(c=0.2)`: a weight layer
-    whose activation is 0.2 z). Backward: c times the gradient."""
-    setting = "c"
-
-    def __init__(self, c: float):
-        c = float(c)
-        if not np.isfinite(c) or c == 0:
-            raise ValueError(f"Scaled: c must be a finite non-zero number, got {c}")
-        self.c = c
-
-    def fill(self, z, out):
-        np.multiply(z, out.dtype.type(self.c), out=out)      # c in z's dtype: float32 stays float32
-
-    def local_backward(self, grad, out, dz):
-        np.multiply(grad, dz.dtype.type(self.c), out=dz)     # d(c z)/dz = c
-
-    def spec(self):
-        return {"type": self.kind, "c": self.c}
-
-    @classmethod
-    def from_spec(cls, spec, dtype):
-        return cls(float(spec["c"]))
-
-
 def row_max(z):
     """(..., classes) -> (..., 1) row maxima. Same as z.max(axis=-1, keepdims=True), but numpy's
     reductions along a short last axis are slow (~10 us for 128x10) and argmax is not."""
@@ -331,3 +304,9 @@ def activation_layer(entry) -> Layer:
         raise ValueError(f"activation {name!r} " + (f"takes no setting, got {setting!r}" if cls.setting is None
                                                      else f"needs its {cls.setting}: {{{name!r}: value}}"))
     return cls() if setting is None else cls(setting)
+
+
+# The sources' layers (relu_identity_grad, scaled) register themselves from nn.quirks, which
+# imports this module: importing it here, last, puts them in LAYERS and ACTIVATIONS whichever
+# of the two modules is imported first.
+import nn.quirks  # noqa: E402,F401

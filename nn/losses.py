@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn.layers import Sigmoid, Softmax, row_max, sigmoid
+from nn.quirks import LabelDifference
 
 
 def one_hot(labels, n_classes: int = 10, dtype=np.float32):
@@ -75,33 +76,6 @@ class SquaredError:
         return loss, d
 
 
-class LabelDifference:
-    """The blog's bug, kept as a teaching case: C = 1/n sum_x sum_j (a_j - label)^2.
-
-    The label (0..9) is every output's target instead of a one-hot vector, through pocket-model's
-    own cost (a - y)**2 and derivative 2(a - y), as SquaredError. A sigmoid output can then never
-    reach its target for labels above 1 (the cost stays at 10 (label - 1)^2 or more), and argmax
-    carries little information: accuracy stays far below a one-hot network's.
-    """
-    name = "label_difference"
-    fuses = None
-
-    def target(self, y):
-        """The output that costs nothing: the label in every one of the outputs."""
-        return np.broadcast_to(y.argmax(axis=-1)[..., None], y.shape).astype(y.dtype)
-
-    def per_sample(self, a, y):
-        d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)    # (k, batch, 10): output minus the label
-        return np.einsum("...ij,...ij->...i", d, d)
-
-    def value_and_grad(self, a, y):
-        n = a.shape[-2]
-        d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)
-        loss = per_replica(np.vdot(r, r) / n for r in d)
-        d *= 2 / n                                             # d/da of the mean: 2 (a - label) / n
-        return loss, d
-
-
 class SoftmaxCrossEntropy:
     """C = -1/n sum_x log softmax(z)_label, taking the logits z (the Softmax layer is absorbed)."""
     name = "cross_entropy"
@@ -157,7 +131,8 @@ def least_cost(loss, y, bounds) -> float:
 
 
 # The one list of losses: name -> its class, or {output activation: class} where the fused
-# form depends on the output (the config schema's `loss` enum reads the names).
+# form depends on the output (the config schema's `loss` enum reads the names). The sources'
+# losses (label_difference) are in nn.quirks.
 LOSSES = {"quadratic": Quadratic,
           "cross_entropy": {"softmax": SoftmaxCrossEntropy, "sigmoid": SigmoidCrossEntropy},
           "label_difference": LabelDifference, "squared_error": SquaredError}

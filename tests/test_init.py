@@ -71,15 +71,6 @@ def test_a_float32_model_starts_from_the_float64_draws_cast():
     assert np.array_equal(b32, b64.astype(np.float32))
 
 
-@pytest.mark.parametrize("scale", [0.001, 0.5])
-def test_plain_takes_its_scale(scale):
-    w, b = init_weights("plain", 400, 100, np.random.default_rng(3), np.float64, scale=scale)
-    check_law(w.ravel(), "normal", scale ** 2, f"plain({scale}) W")
-    assert not b.any()
-    # the same draws as rng.standard_normal, scaled: nothing else consumed from the Generator
-    np.testing.assert_array_equal(w, scale * np.random.default_rng(3).standard_normal((400, 100)))
-
-
 def test_scale_only_for_a_scheme_that_takes_one():
     assert [n for n in INITS if takes_scale(n)] == ["plain"]
     rng = np.random.default_rng(0)

@@ -115,3 +115,52 @@ def test_the_public_api_imports_lazily_and_works():
             "assert Sequential.__module__ == 'nn.model' and fit.__module__ == 'nn.train'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+# The sources' parts (docs/architecture.md): registered names of layers and losses, and init schemes' names,
+# all in nn/quirks.py.
+QUIRKS = {"relu_identity_grad", "scaled", "label_difference", "plain", "uniform_pm1"}
+
+
+def quirks_outside(root: Path = REPO) -> list[str]:
+    """One line per quirk defined outside nn/quirks.py: a class registered (@register("name")) or named
+    (`name = "..."`, a loss) as one, or a module-level function of an init scheme's name."""
+    found = []
+    for path in sorted((root / "nn").rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel == Path("nn", "quirks.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = set()
+            if isinstance(node, ast.ClassDef):
+                names |= {d.args[0].value for d in node.decorator_list
+                          if isinstance(d, ast.Call) and d.args and isinstance(d.args[0], ast.Constant)}
+                names |= {s.value.value for s in node.body
+                          if isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant)
+                          and any(getattr(t, "id", None) == "name" for t in s.targets)}
+            elif isinstance(node, ast.FunctionDef) and node.col_offset == 0:
+                names.add(node.name)
+            found += [f"{rel}:{node.lineno}: {name} is defined outside nn/quirks.py" for name in sorted(names & QUIRKS)]
+    return found
+
+
+def test_the_quirks_live_in_nn_quirks():
+    assert quirks_outside() == []
+    from nn.init import INITS
+    from nn.layers import ACTIVATIONS, LAYERS
+    from nn.losses import LOSSES
+    registered = [LAYERS["relu_identity_grad"], ACTIVATIONS["scaled"], LOSSES["label_difference"], INITS["plain"],
+                  INITS["uniform_pm1"]]
+    assert [q.__module__ for q in registered] == ["nn.quirks"] * 5
+
+
+@pytest.mark.parametrize("planted, where", [
+    ('@register("scaled", activation=True)\nclass Scaled2(Activation):\n    pass\n', "nn/layers.py"),
+    ('class LabelDifference2:\n    name = "label_difference"\n', "nn/losses.py"),
+    ("def plain(n_in, n_out, rng, scale=0.01):\n    return None\n", "nn/init.py"),
+])
+def test_a_quirk_outside_nn_quirks_is_caught(tmp_path, planted, where):
+    root = copy_of_nn(tmp_path)
+    path = root / where
+    path.write_text(path.read_text(encoding="utf-8") + "\n\n" + planted)
+    assert any(p.startswith(f"{where}:") for p in quirks_outside(root)), quirks_outside(root)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from nn.gradcheck import numerical_gradient, relative_error
-from nn.layers import (LAYERS, Dropout, Linear, ReLU, ReLUPassThrough, Scaled, Sigmoid, Softmax, Tanh,
-                       activation_layer, sigmoid)
+from nn.layers import LAYERS, Dropout, Linear, ReLU, Sigmoid, Softmax, Tanh, activation_layer, sigmoid
+from nn.quirks import ReLUPassThrough, Scaled
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (4, 7, 2), (9, 3, 6)]  # (batch, n_in, n_out), batch 1 included
 K = 2      # replicas in a stack (nn.layers): every layer takes (k, batch, n) inputs
@@ -158,38 +158,6 @@ def test_dropout_draws_each_replicas_mask_from_its_own_generator():
         layer.forward(x)
 
 
-@pytest.mark.parametrize("c", [0.2, -1.5, 0.05])
-@pytest.mark.parametrize("batch, width", [(1, 1), (5, 3)])
-def test_scaled_gradients(c, batch, width):
-    rng = np.random.default_rng(batch + width)
-    check_backward(Scaled(c), inputs(rng, (batch, width)), rng)
-
-
-def test_scaled_is_c_times_z_both_ways():
-    z = np.array([[-2.0, 0.0, 0.5, 3.0]])
-    layer = Scaled(0.2)
-    np.testing.assert_array_equal(layer.forward(z), 0.2 * z)
-    np.testing.assert_array_equal(layer.backward(np.ones_like(z)), np.full_like(z, 0.2))
-    assert layer.spec() == {"type": "scaled", "c": 0.2}
-    assert Scaled(0.2).forward(z.astype(np.float32)).dtype == np.float32
-    with pytest.raises(ValueError, match="c must be a finite non-zero number"):
-        Scaled(0.0)
-
-
-def test_relu_pass_through_is_relu_forward_and_identity_backward():
-    """The notebook's np.heaviside(A, 1), A = max(Z, 0), is 1 everywhere: its backward is grad itself."""
-    z = np.array([[-2.0, -0.1, 0.0, 0.5, 3.0]])
-    grad = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
-    layer = ReLUPassThrough()
-    np.testing.assert_array_equal(layer.forward(z), np.maximum(z, 0))
-    np.testing.assert_array_equal(layer.backward(grad), grad * np.heaviside(np.maximum(z, 0), 1))
-    np.testing.assert_array_equal(layer.backward(grad), grad)
-    relu = ReLU()
-    relu.forward(z)
-    differs = relu.backward(grad) != layer.backward(grad)
-    np.testing.assert_array_equal(differs, z <= 0)        # ReLU passes nothing back where z <= 0; this does
-
-
 def test_activation_layer_from_its_config_form():
     assert type(activation_layer("relu")) is ReLU
     scaled = activation_layer({"scaled": 0.05})
@@ -207,7 +175,7 @@ def test_activation_layer_from_its_config_form():
 def test_every_layer_type_round_trips_through_its_spec():
     layers = [Linear(3, 2, rng=0), Dropout(0.3), Scaled(0.2),
               *(cls() for cls in (Sigmoid, Tanh, ReLU, ReLUPassThrough, Softmax))]
-    assert sorted(LAYERS) == sorted(l.spec()["type"] for l in layers)
+    assert sorted(LAYERS) == sorted(layer.spec()["type"] for layer in layers)
     for layer in layers:
         again = LAYERS[layer.spec()["type"]].from_spec(layer.spec(), np.float32)
         assert type(again) is type(layer) and again.spec() == layer.spec()

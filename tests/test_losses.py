@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from nn.gradcheck import numerical_gradient, relative_error
-from nn.losses import (LabelDifference, Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError, get_loss,
-                       one_hot)
+from nn.losses import Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError, get_loss, one_hot
+from nn.quirks import LabelDifference
 
 LOSSES = [Quadratic(), SoftmaxCrossEntropy(), SigmoidCrossEntropy(), LabelDifference(), SquaredError()]
 
@@ -90,15 +90,6 @@ def test_get_loss():
         get_loss("cross_entropy", "relu")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         get_loss("hinge", "softmax")
-
-
-def test_label_difference_is_pocket_models_cost_with_the_label_as_every_target():
-    a = np.array([[[0.5, 1.0, 0.0]]])                   # a stack of one, one image
-    y = one_hot(np.array([2]), 3, np.float64)           # label 2
-    value, grad = get_loss("label_difference", "sigmoid").value_and_grad(a.copy(), y)
-    # costs.py: np.square(x - y) summed over the outputs, derivative 2 * (x - y): no 1/2
-    assert value.shape == (1,) and value[0] == pytest.approx(1.5 ** 2 + 1.0 ** 2 + 2.0 ** 2)
-    np.testing.assert_allclose(grad, [[[-3.0, -2.0, -4.0]]])
 
 
 def test_squared_error_is_the_blogs_sum_of_squares_without_a_half():
