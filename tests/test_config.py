@@ -414,7 +414,7 @@ def test_the_sources_networks_are_configurable(cfg):
      r"runs.best.activation: lists 1 activations for 2 hidden layers \(hidden \[800, 800\]\)"),
     (lambda r: r.update(activation=[{"scaled": 0}, "relu"]), r"runs.best.activation\[0\].scaled: 0 should not be"),
     (lambda r: r.update(activation=[{"scale": 0.2}, "relu"]), r"runs.best.activation\[0\]: 'scaled' is a required"),
-    (lambda r: r.update(activation="swish"), r"runs.best.activation: 'swish' is not one of \['sigmoid', 'relu', "),
+    (lambda r: r.update(activation="swish"), r"runs.best.activation: 'swish' is not one of \['sigmoid', 'tanh', 'relu', "),
     (lambda r: r.update(init_scale=0.1), "runs.best.init_scale: init he takes no scale; only plain do"),
     (lambda r: r.update(init="plain", init_scale=0), "runs.best.init_scale: 0 is less than or equal to the minimum of 0"),
     (lambda r: r.update(inputs="half"), "runs.best.inputs: 'half' is not one of"),
