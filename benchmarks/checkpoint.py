@@ -62,7 +62,7 @@ def main():
             run = {**hp, **keys, "validation": 10_000 if keep_best else 0, "early_stopping": 3 if keep_best else 0}
             opt = build_optimizer(run, model)
             path = Path(folder) / "ckpt.npz"
-            ckpt = Checkpoint(path, fingerprint(run, {}, x, labels), run="bench", log=lambda line: None)
+            ckpt = Checkpoint(path, fingerprint([run], {}, x, labels), run="bench", log=lambda line: None)
             val = [0.5] * 17 if keep_best else None
             history = {"epoch": list(range(1, 18)), "lr": [0.1] * 17, "train_loss": [0.1] * 17,  # half-way
                        "train_accuracy": [0.9] * 17, "val_loss": val, "val_accuracy": val, "test_loss": None,
@@ -70,18 +70,19 @@ def main():
             best = model.flat_params.copy() if keep_best else None
             saves, loads, epochs = [], [], []
             for _ in range(args.repeats + 1):
-                state = TrainState(rng, epoch=17, history=history,
-                                   timings={"epoch_seconds": [1.0] * 17, "total_seconds": 17.0},
-                                   best_loss=0.5 if keep_best else float("inf"), best_params=best,
-                                   params=model.flat_params, optimizer=opt.state_dict())
+                state = TrainState(rng, history=history, timings={"epoch_seconds": [1.0] * 17, "total_seconds": 17.0},
+                                   best_params=None if best is None else best[0],
+                                   params=model.flat_params[0],   # replica 0 and its rows of the optimiser state
+                                   optimizer={k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in opt.state_dict().items()})
                 start = time.perf_counter()
-                ckpt.save(state)
+                ckpt.save([state])
                 saves.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                assert ckpt.load(model, opt, rng) is not None
+                assert ckpt.load(model, opt, [rng]) is not None
                 loads.append(time.perf_counter() - start)
-                timings = fit(model, opt, (x, labels), FitConfig(epochs=1, batch_size=BEST["batch_size"], augment=augment),
-                              TrainState(rng)).timings
+                (done,) = fit(model, opt, (x, labels), FitConfig(epochs=1, batch_size=BEST["batch_size"], augment=augment),
+                              [TrainState(rng)])
+                timings = done.timings
                 epochs.append(timings["epoch_seconds"][0] * EPOCH_IMAGES / args.images)
             save, load, epoch = (float(np.median(v[1:])) for v in (saves, loads, epochs))
             print(f"{name:<24} {path.stat().st_size / 1e6:5.1f}  {1e3 * save:7.1f}  {1e3 * load:7.1f}  "

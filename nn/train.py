@@ -72,25 +72,30 @@ def new_history(validation: bool, monitor: bool) -> dict:
 
 @dataclass
 class TrainState:
-    """Where one replica's training stands after `epoch` finished epochs (0 = not started).
+    """Where one replica's training stands: everything its next epoch depends on that is not in the
+    model or the optimiser, and nothing that can be computed from the rest.
 
     rng draws shuffles, distortions and dropout masks; history and timings hold the finished
-    epochs; best_loss and best_params are early stopping's. `failure` is the TrainingDiverged
-    that ended a replica whose loss blew up (None while it trains). fit() fills `params` (a view
-    of the replica's row of the model's parameters) and `optimizer` (its rows of the optimiser's
-    state_dict) before it calls its hook, so a saved state is whole; states handed back to fit
-    put both into the model and optimiser.
+    epochs (the history says how many: `epoch`, and which was best: early stopping's best loss is
+    that epoch's val_loss); best_params is early stopping's copy of the best epoch's weights.
+    `failure` is the TrainingDiverged that ended a replica whose loss blew up (None while it
+    trains). fit() fills `params` (a view of the replica's row of the model's parameters) and
+    `optimizer` (its rows of the optimiser's state_dict) before it calls its hook, so a saved
+    state is whole; states handed back to fit put both into the model and optimiser.
     """
 
     rng: np.random.Generator
-    epoch: int = 0
-    history: dict | None = None
+    history: dict | None = None                 # new_history()'s, filled by fit
     timings: dict = field(default_factory=lambda: {"epoch_seconds": [], "total_seconds": 0.0})
-    best_loss: float = math.inf
     best_params: np.ndarray | None = None       # (n_params,) copy, with early stopping
     params: np.ndarray | None = None            # (n_params,) the replica's, at `epoch`
     optimizer: dict | None = None               # its rows of optimizer.state_dict() at `epoch`
     failure: TrainingDiverged | None = None
+
+    @property
+    def epoch(self) -> int:
+        """The finished epochs (0 = not started): the history's length."""
+        return 0 if self.history is None else len(self.history["epoch"])
 
     @property
     def training(self) -> bool:
@@ -145,7 +150,8 @@ def train_epoch(model, opt, x, y, labels, batch_size, augment, states, epoch):
         # full-batch gradient descent: the order of a sum does not matter, so neither
         # shuffle nor gather: every replica reads the one training set
         losses, scores = model.backprop(x, y)                          # (k,), (k, n, 10)
-        _check_finite(states, losses, opt, f"round {epoch + 1} (full batch, learning rate {opt.lr:g})")
+        _fail_diverged(states, losses, f"training diverged: loss is {{}} at round {epoch + 1} (full batch, "
+                                       f"learning rate {opt.lr:g}); try a smaller lr or another init")
         opt.step()
         return losses * n, np.count_nonzero(scores.argmax(axis=-1) == labels, axis=-1)
     n_batches = math.ceil(n / batch_size)
@@ -163,18 +169,20 @@ def train_epoch(model, opt, x, y, labels, batch_size, augment, states, epoch):
             for r, state in enumerate(states):
                 xb[r] = augment(xb[r], state.rng)
         losses, scores = model.backprop(xb, yb)                        # (k,), (k, batch, 10)
-        _check_finite(states, losses, opt, f"epoch {epoch + 1}, batch {b + 1} of {n_batches} "
-                                          f"(learning rate {opt.lr:g})")
+        _fail_diverged(states, losses, f"training diverged: loss is {{}} at epoch {epoch + 1}, batch {b + 1} of "
+                                       f"{n_batches} (learning rate {opt.lr:g}); try a smaller lr or another init")
         opt.step()
         loss_sum += losses * len(idx[0])
         scores.argmax(axis=-1, out=predicted[:, start:stop])
     return loss_sum, np.count_nonzero(predicted == labels[order], axis=-1)
 
 
-def _check_finite(states, losses, opt, where: str) -> None:
+def _fail_diverged(states, losses, message: str) -> None:
+    """Fail each replica still training whose loss is NaN or infinite, with message.format(its loss):
+    the others train on."""
     for state, loss in zip(states, losses):
         if state.training and not math.isfinite(loss):
-            state.fail(f"training diverged: loss is {loss} at {where}; try a smaller lr or another init")
+            state.fail(message.format(loss))
 
 
 def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=None, monitor=None,
@@ -189,46 +197,60 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
     code does, only to be plotted beside a published curve: it never chooses a model).
     The model is in training mode (Dropout on) for the training batches only.
     on_epoch(states) is called after every epoch, with the states the next epoch starts from.
-    Timings: each replica is charged its share (1/k) of the stack's wall time.
+    Timings: each replica is charged its share (1/k) of the stack's wall time while it trains.
     """
     if len(states) != model.replicas:
         raise ValueError(f"fit: {len(states)} TrainStates for a model of {model.replicas} replicas")
-    x_val, val_labels = validation if validation is not None else (None, None)
-    has_val = x_val is not None and len(x_val) > 0
+    has_val = validation is not None and validation[0] is not None and len(validation[0]) > 0
     if config.early_stopping and not has_val:
         raise ValueError("early_stopping: needs a validation set (validation > 0)")
     x = np.asarray(train[0], model.dtype)
     y = one_hot(train[1], model.n_out, model.dtype)           # (n, 10)
     labels = np.asarray(train[1])
+    k = len(states)
+
+    # restore: saved states' weights and optimiser rows back in place; fresh states get a history
     if any(s.epoch for s in states):
         _restore(states, model, optimizer)
     for state in states:
         if state.history is None:
             state.history = new_history(has_val, monitor is not None)
-    start_all = time.perf_counter()
-    epoch = max(s.epoch for s in states)
-    # overflow to inf/NaN is caught as divergence, with a better message than a warning
-    with np.errstate(over="ignore", invalid="ignore"):
-        while epoch < config.epochs and any(s.training for s in states):
-            start = time.perf_counter()
-            if config.schedule is not None:
-                optimizer.lr = config.schedule(epoch)
-            was_training = [s.training for s in states]
-            records = _train_and_measure(model, optimizer, x, y, labels, config, states, epoch, x_val, val_labels,
-                                         monitor)
-            share = (time.perf_counter() - start) / len(states)
+
+    charged = time.perf_counter()   # the wall time since then is charged to the replicas that trained
+    for epoch in range(max(s.epoch for s in states), config.epochs):
+        in_training = [s.training for s in states]
+        if not any(in_training):
+            break
+
+        # train one epoch
+        start = time.perf_counter()
+        if config.schedule is not None:
+            optimizer.lr = config.schedule(epoch)
+        loss_sum, correct = _train(model, optimizer, x, y, labels, config, states, epoch)
+
+        # measure: every replica's figures; one whose validation loss is not finite fails
+        records = _measure(model, optimizer.lr, len(x), loss_sum, correct, states, epoch,
+                           validation if has_val else None, monitor)
+        now = time.perf_counter()
+
+        # early stopping: each replica that trained this epoch and did not fail records it, and may
+        # stop; each that trained is charged its share of the wall time since the last charge
+        for r, state in enumerate(states):
+            if not in_training[r]:
+                continue
+            if state.training:
+                _finish_epoch(state, records[r], (now - start) / k, config, model.flat_params[r])
+            state.timings["total_seconds"] += (now - charged) / k
+        charged = now
+
+        # hand the states to the hook: whole, with their rows of the weights and optimiser buffers
+        if on_epoch:
+            saved = optimizer.state_dict()                          # one copy of the buffers an epoch
             for r, state in enumerate(states):
-                if was_training[r]:
-                    if state.training:
-                        _finish_epoch(state, records[r], share, config, model.flat_params[r])
-                    state.timings["total_seconds"] += (time.perf_counter() - start_all) / len(states)
-            start_all = time.perf_counter()
-            epoch += 1
-            if on_epoch:
-                saved = optimizer.state_dict()                          # one copy of the buffers an epoch
-                for r, state in enumerate(states):
-                    state.params, state.optimizer = model.flat_params[r], _row(saved, r)
-                on_epoch(states)
+                state.params, state.optimizer = model.flat_params[r], _row(saved, r)
+            on_epoch(states)
+
+    # the best epoch's weights back, for the replicas early stopping kept them for
     for r, state in enumerate(states):
         if state.best_params is not None:
             model.flat_params[r] = state.best_params
@@ -236,23 +258,28 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
     return states
 
 
-def _train_and_measure(model, optimizer, x, y, labels, config, states, epoch, x_val, val_labels, monitor):
-    """One epoch of every replica, then its figures: a record per replica (failed ones' unused)."""
+# overflow to inf/NaN is caught as divergence, with a better message than a warning
+@np.errstate(over="ignore", invalid="ignore")
+def _train(model, optimizer, x, y, labels, config, states, epoch):
+    """One epoch of every replica, in training mode (Dropout on) for its batches only."""
     model.train([s.rng for s in states])
     try:
-        loss_sum, correct = train_epoch(model, optimizer, x, y, labels, config.batch_size, config.augment,
-                                        states, epoch)
+        return train_epoch(model, optimizer, x, y, labels, config.batch_size, config.augment, states, epoch)
     finally:
         model.eval()
-    records = [{"epoch": epoch + 1, "lr": optimizer.lr, "train_loss": float(loss_sum[r] / len(x)),
-                "train_accuracy": int(correct[r]) / len(x)} for r in range(len(states))]
-    if x_val is not None and len(x_val) > 0:
-        val_loss, val_accuracy = model.evaluate(x_val, val_labels)
-        for r, (record, state) in enumerate(zip(records, states)):
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _measure(model, lr, n, loss_sum, correct, states, epoch, validation, monitor) -> list:
+    """A finished epoch's figures, a record per replica (a failed one's are never used)."""
+    records = [{"epoch": epoch + 1, "lr": lr, "train_loss": float(loss_sum[r] / n),
+                "train_accuracy": int(correct[r]) / n} for r in range(len(states))]
+    if validation is not None:
+        val_loss, val_accuracy = model.evaluate(*validation)
+        for r, record in enumerate(records):
             record["val_loss"], record["val_accuracy"] = float(val_loss[r]), float(val_accuracy[r])
-            if state.training and not math.isfinite(record["val_loss"]):
-                state.fail(f"training diverged: validation loss is {record['val_loss']} "
-                           f"after epoch {epoch + 1} (learning rate {optimizer.lr:g})")
+        _fail_diverged(states, [record["val_loss"] for record in records],
+                       f"training diverged: validation loss is {{}} after epoch {epoch + 1} (learning rate {lr:g})")
     if monitor is not None:
         test_loss, test_accuracy = model.evaluate(*monitor)
         for r, record in enumerate(records):
@@ -261,17 +288,20 @@ def _train_and_measure(model, optimizer, x, y, labels, config, states, epoch, x_
 
 
 def _finish_epoch(state, record, seconds, config, params) -> None:
-    """Append a finished epoch to a replica's history; early stopping's bookkeeping."""
+    """Append a finished epoch to a replica's history. Early stopping: the epoch with the lowest
+    validation loss so far is the best (its weights kept); `early_stopping` epochs after it, stop."""
     history = state.history
+    best = history["best_epoch"]
+    best_loss = history["val_loss"][best - 1] if best and "val_loss" in record else math.inf
     for key, value in record.items():
         history[key].append(value)
     state.timings["epoch_seconds"].append(seconds)
-    state.epoch = epoch = record["epoch"]
+    epoch = record["epoch"]
     if "val_loss" not in record:
         history["best_epoch"] = epoch
-    elif record["val_loss"] < state.best_loss:
-        state.best_loss, history["best_epoch"] = record["val_loss"], epoch
+    elif record["val_loss"] < best_loss:
+        history["best_epoch"] = epoch
         if config.early_stopping:
             state.best_params = params.copy()
-    elif config.early_stopping and epoch - history["best_epoch"] >= config.early_stopping:
+    elif config.early_stopping and epoch - best >= config.early_stopping:
         history["stopped_early"] = True

@@ -177,7 +177,7 @@ def test_resume_after_seeds_failed_gives_the_same_bits_and_failures(tmp_path):
     with zipfile.ZipFile(path) as zf:
         meta = json.loads(np.lib.format.read_array(io.BytesIO(zf.read("meta.npy"))).tobytes())
     assert [s["failure"] is not None for s in meta["seeds"]] == [False, True, True, False]
-    assert [s["epoch"] for s in meta["seeds"]] == [2, 1, 0, 2]
+    assert [len(s["history"]["epoch"]) for s in meta["seeds"]] == [2, 1, 0, 2]
     lines = []
     assert train(path, lines.append) == whole
     assert said(lines) == [f"resuming run r from epoch 2 of 4 ({path})"]
@@ -188,7 +188,7 @@ def test_resume_after_seeds_failed_gives_the_same_bits_and_failures(tmp_path):
 def test_an_ignored_checkpoint_leaves_the_run_s_generators_as_they_were(killed):
     """A file whose first seed's state is sound and whose second seed's is not is no state at all:
     after the log line, every seed's Generator still stands where a fresh start needs it."""
-    rewrite(killed, lambda m: m["seeds"][1].update(epoch=13))
+    rewrite(killed, lambda m: seed_epoch(m["seeds"][1], 13))
     images, labels = digits()
     hps = block(HP)
     rngs = [np.random.default_rng(seed) for seed in SEEDS]
@@ -309,10 +309,10 @@ DAMAGES = {
     "empty": (lambda p: p.write_bytes(b""), "not a checkpoint (not a zip archive)"),
     "flipped byte": (lambda p: p.write_bytes(flip(p.read_bytes(), -5000)), "unreadable (BadZipFile: Bad CRC-32"),
     "a model file": (lambda p: serialize.save(model.mlp([784, 24, 10]), p), "not a checkpoint (no 'meta' entry)"),
-    "other format": (lambda p: rewrite(p, lambda m: m.update(format="x")), "not a nn-checkpoint version 2 file"),
-    "version 1": (lambda p: rewrite(p, lambda m: m.update(version=1)), "not a nn-checkpoint version 2 file"),
+    "other format": (lambda p: rewrite(p, lambda m: m.update(format="x")), "not a nn-checkpoint version 3 file"),
+    "version 2": (lambda p: rewrite(p, as_version_2), "not a nn-checkpoint version 3 file"),
     # the second seed's state: every seed's is checked, not only the first's
-    "wrong epoch": (lambda p: rewrite(p, lambda m: m["seeds"][1].update(epoch=13)), "epoch 13 is outside 1..12"),
+    "wrong epoch": (lambda p: rewrite(p, lambda m: seed_epoch(m["seeds"][1], 13)), "epoch 13 is outside 1..12"),
     "seeds apart": (lambda p: rewrite(p, lambda m: seed_epoch(m["seeds"][1], 2)),
                     "its seeds in training stand at different epochs"),
     "one seed": (lambda p: rewrite(p, lambda m: m["seeds"].pop()), "it holds no states for 2 seeds"),
@@ -348,12 +348,21 @@ DAMAGES = {
 
 
 def seed_epoch(seed: dict, epoch: int) -> None:
-    """Make a saved seed's state a consistent one of `epoch` finished epochs (its lists cut to it)."""
-    seed["epoch"] = epoch
+    """Make a saved seed's state a consistent one of `epoch` finished epochs (its lists cut to it, or
+    lengthened by repeating their last figures)."""
     for key, values in seed["history"].items():
         if isinstance(values, list):
-            del values[epoch:]
+            values[:] = list(range(1, epoch + 1)) if key == "epoch" else (values + values[-1:] * epoch)[:epoch]
     seed["history"]["best_epoch"] = min(seed["history"]["best_epoch"], epoch)
+
+
+def as_version_2(meta: dict) -> None:
+    """The meta as version 2 wrote it: each seed's epoch and early-stopping best loss stored beside its history."""
+    meta["version"] = 2
+    for seed in meta["seeds"]:
+        history = seed["history"]
+        seed["epoch"] = len(history["epoch"])
+        seed["best_loss"] = history["val_loss"][history["best_epoch"] - 1] if history["best_epoch"] else float("inf")
 
 
 def nan_in_row(path, name: str, row: int):
@@ -406,10 +415,11 @@ def test_save_is_atomic_and_bounded_by_the_model(tmp_path):
     assert names == ["best_params.npy", "meta.npy", "optimizer.velocity.npy", "params.npy"]
     assert set(shapes.values()) == {(len(SEEDS), N_PARAMS)}                  # a row per seed
     assert sorted(meta) == ["fingerprint", "format", "optimizer", "seeds", "version"]
-    assert meta["version"] == 2 and meta["fingerprint"]["hp"] == block(HP) and sorted(meta["optimizer"]) == ["lr", "t"]
+    assert meta["version"] == 3 and meta["fingerprint"]["hp"] == block(HP) and sorted(meta["optimizer"]) == ["lr", "t"]
     assert len(meta["seeds"]) == len(SEEDS)
     for seed in meta["seeds"]:
-        assert sorted(seed) == ["best_loss", "epoch", "failure", "history", "rng", "timings"]
-        assert seed["epoch"] == 2 and seed["failure"] is None and seed["rng"]["bit_generator"] == "PCG64"
+        assert sorted(seed) == ["failure", "history", "rng", "timings"]     # nothing that the history says
+        assert seed["history"]["epoch"] == [1, 2] and seed["failure"] is None
+        assert seed["rng"]["bit_generator"] == "PCG64"
     assert meta["seeds"][0]["rng"] != meta["seeds"][1]["rng"]                # each seed its own Generator
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]

@@ -53,7 +53,7 @@ def kill_after(done) -> int:
 def checkpoint_epoch(path) -> int:
     with zipfile.ZipFile(path) as zf:
         meta = json.loads(np.lib.format.read_array(io.BytesIO(zf.read("meta.npy"))).tobytes())
-    return meta["seeds"][0]["epoch"]
+    return len(meta["seeds"][0]["history"]["epoch"])
 
 
 def kill_after_epoch(sm: Snakemake, k: int, timeout: float = 120) -> None:

@@ -10,19 +10,19 @@ and to what made it:
     ckpt.remove()                               # the seeds' outputs are written: no longer needed
 
 The file is one .npz without pickle (docs/interfaces.md): `meta` (JSON bytes: the fingerprint
-and, per seed, its epoch, Generator state, history and timings so far, early-stopping best loss,
-failure, and the optimiser's step count and lr), `params` (the stack's parameters, a row per
-seed), `best_params` (early stopping's best weights, if any) and one `optimizer.<buffer>` per
-optimiser state array. It is used only if its fingerprint (every seed's hyperparameters, a
-SHA-256 of the training arrays and of the monitored test images, the nn code hashes, numpy's
-version) equals the job's; anything else, or anything unreadable, is ignored in one line.
+and, per seed, its Generator state, history and timings so far and its failure (the history says
+its epoch and early stopping's best loss), and the optimiser's step count and lr), `params` (the
+stack's parameters, a row per seed), `best_params` (early stopping's best weights, if any) and
+one `optimizer.<buffer>` per optimiser state array. It is used only if its fingerprint (every
+seed's hyperparameters, a SHA-256 of the training arrays and of the monitored test images, the nn
+code hashes, numpy's version) equals the job's; anything else, or anything unreadable, is ignored
+in one line.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
-import math
 import os
 import zipfile
 from pathlib import Path
@@ -35,7 +35,7 @@ from nn.serialize import NPY_HEADER_ROOM, read_member, write_npz
 from nn.train import HISTORY_LISTS, TrainState
 
 FORMAT = "nn-checkpoint"
-VERSION = 2
+VERSION = 3  # of the stored fields: a file of another version is ignored, and the run starts afresh
 MAX_ARRAYS = 5  # params, best_params, and at most 3 optimiser buffers
 
 
@@ -108,9 +108,8 @@ class Checkpoint:
             return
         opt = states[0].optimizer
         buffers = sorted(k for k, v in opt.items() if isinstance(v, np.ndarray))
-        seeds = [{"epoch": s.epoch, "rng": s.rng.bit_generator.state, "history": s.history, "timings": s.timings,
-                  "best_loss": s.best_loss, "failure": None if s.failure is None else str(s.failure)}
-                 for s in states]
+        seeds = [{"rng": s.rng.bit_generator.state, "history": s.history, "timings": s.timings,
+                  "failure": None if s.failure is None else str(s.failure)} for s in states]
         meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "seeds": seeds,
                 "optimizer": {k: v for k, v in opt.items() if k not in buffers}}
         arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
@@ -178,9 +177,7 @@ class Checkpoint:
                 buffers = set(optimizer.state)
                 expected = {"params", *(f"optimizer.{b}" for b in buffers)}
                 seeds = meta.get("seeds") if isinstance(meta.get("seeds"), list) else []
-                if self.fingerprint["hp"][0].get("early_stopping") and any(
-                        isinstance(seed, dict) and isinstance(seed.get("best_loss"), (int, float))
-                        and math.isfinite(seed["best_loss"]) for seed in seeds):
+                if self.fingerprint["hp"][0].get("early_stopping") and any(map(_has_best, seeds)):
                     expected.add("best_params")  # early stopping keeps the best epoch's weights
                 if set(members) != expected:
                     raise Ignored(f"its arrays {sorted(members)} do not fit this model and optimiser")
@@ -195,6 +192,13 @@ class Checkpoint:
 
 class Ignored(ValueError):
     """A checkpoint that is readable but must not be resumed (foreign, stale, inconsistent)."""
+
+
+def _has_best(seed) -> bool:
+    """Whether a saved seed has had a best epoch (early stopping then keeps its weights)."""
+    history = seed.get("history") if isinstance(seed, dict) else None
+    best = history.get("best_epoch") if isinstance(history, dict) else None
+    return type(best) is int and best > 0
 
 
 def _states(meta: dict, arrays: dict, buffers: set, hp: dict, rngs) -> list[TrainState]:
@@ -217,7 +221,7 @@ def _states(meta: dict, arrays: dict, buffers: set, hp: dict, rngs) -> list[Trai
         elif state.training and not all(np.isfinite(a[r]).all() for a in arrays.values()):
             raise Ignored("it holds NaN or infinite values")
         state.params = arrays["params"][r]
-        if "best_params" in arrays and math.isfinite(state.best_loss):
+        if "best_params" in arrays and state.history["best_epoch"] > 0:
             state.best_params = arrays["best_params"][r]
             if not np.isfinite(state.best_params).all():
                 raise Ignored("it holds NaN or infinite values")
@@ -233,11 +237,12 @@ def _states(meta: dict, arrays: dict, buffers: set, hp: dict, rngs) -> list[Trai
 
 def _state(seed: dict, hp: dict, failed: bool) -> TrainState:
     """One seed's saved state, checked against hp; its Generator is a stand-in until _states sets the run's."""
-    epoch, history, timings = seed.get("epoch"), seed.get("history"), seed.get("timings")
-    if type(epoch) is not int or not (0 if failed else 1) <= epoch <= hp["epochs"]:
-        raise Ignored(f"epoch {epoch!r} is outside 1..{hp['epochs']}")
+    history, timings = seed.get("history"), seed.get("timings")
     if not isinstance(history, dict) or set(history) != {*HISTORY_LISTS, "stopped_early", "best_epoch"}:
         raise Ignored("its history has other keys than fit() keeps")
+    epoch = len(history["epoch"]) if isinstance(history["epoch"], list) else None   # finished epochs
+    if epoch is None or not (0 if failed else 1) <= epoch <= hp["epochs"]:
+        raise Ignored(f"epoch {epoch!r} is outside 1..{hp['epochs']}")
     for key in HISTORY_LISTS:
         kept = not key.startswith(("val_", "test_")) or bool(hp["validation"] if key.startswith("val_")
                                                              else hp["monitor_test"])
@@ -251,8 +256,6 @@ def _state(seed: dict, hp: dict, failed: bool) -> TrainState:
     if type(timings) is not dict or type(timings.get("epoch_seconds")) is not list \
             or type(timings.get("total_seconds")) not in (int, float):
         raise Ignored("its timings are malformed")
-    if type(seed.get("best_loss")) not in (int, float):
-        raise Ignored("its early-stopping best loss is malformed")
     saved = np.random.Generator(np.random.PCG64())
     saved.bit_generator.state = seed.get("rng")  # raises unless a PCG64 state
-    return TrainState(rng=saved, epoch=epoch, history=history, timings=timings, best_loss=float(seed["best_loss"]))
+    return TrainState(rng=saved, history=history, timings=timings)
