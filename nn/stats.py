@@ -2,13 +2,19 @@
 
 - sample_summary(values): n, mean, sd, min, max and a 95% interval for the mean over seeds
   (Student's t, so 3 seeds give an honest, wide interval).
-- verdict(published, values, n_measured): does a published figure lie inside what our
-  seeds plus the measured set's sampling error allow, and is that interval narrow enough to
-  say so? (docs/interfaces.md, "Verdicts"); the words themselves: judge().
+- t_quantile(p, dof): Student's t quantile; Z95: the normal's two-sided 95% quantile.
+- sampling_half_width(p, N): the 95% half-width of an accuracy p measured on N images.
+- prediction_half_width(values): the 95% prediction interval's half-width for one more run,
+  from our seeds' spread alone.
+- prediction_interval(values, n_measured): the 95% prediction interval for one more run's
+  figure measured on n_measured images (the seeds' spread and the set's sampling error), and
+  the standard error a distance from our mean is counted in.
 - best_of_k(values, k, published): the exact distribution of the best of k runs drawn from
   our n seeds (every k-subset), for a figure that is a best of k runs (Nielsen's ch. 1).
-- stalls(values): the seeds whose peak is more than 5 points below the best seed's.
 - mcnemar(correct_a, correct_b): McNemar's exact test on two classifiers' per-image hits.
+
+Numbers only: what a published figure inside or outside these intervals is called, and when a
+seed counts as stalled, is the ledger's rule (nn.report.verdicts).
 
 Plain Python floats out, no scipy: the t quantile is found by bisection on a numerically
 integrated density, exact to ~1e-9, which is plenty for a 95% interval.
@@ -21,20 +27,6 @@ from fractions import Fraction
 import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
-
-# The verdict rule (docs/interfaces.md, "Verdicts and intervals"), stated before any run is seen.
-# A published figure inside our 95% interval of half-width h is
-#   "reproduced"     when h <= REPRODUCED_HALF_WIDTH (1 point), or, for a source that measured on so
-#                    few images that its own sampling half-width is wider than that, when
-#                    h <= SMALL_SET_FACTOR x that half-width (pocket-model's 1,000 images: ±2.2 points);
-#   "within_spread"  (reproduced within the protocol's own spread) when h is wider but comes from
-#                    at least SPREAD_MIN_SEEDS seeds: the protocol itself varies that much;
-#   "inconclusive"   otherwise: too few seeds to tell a wide protocol from a wrong one.
-# Outside the interval: "above" (published above ours) or "below".
-REPRODUCED_HALF_WIDTH = 0.01
-SMALL_SET_FACTOR = 1.25
-SPREAD_MIN_SEEDS = 8
-STALL_POINTS = 0.05      # a seed stalls when its peak is more than 5 points below the best seed's peak
 
 
 def _t_cdf(t: float, dof: int) -> float:
@@ -97,34 +89,6 @@ def sampling_half_width(p: float, n_images: int) -> float:
     return Z95 * math.sqrt(max(p * (1 - p), 0.0) / n_images)
 
 
-def reproduced_limit(published: float, n_measured: int) -> float:
-    """The widest half-width that still earns "reproduced": 1 point, or 1.25 x the source's own
-    sampling half-width on its n_measured images when that is wider than 1 point."""
-    own = sampling_half_width(published, n_measured)
-    return SMALL_SET_FACTOR * own if own > REPRODUCED_HALF_WIDTH else REPRODUCED_HALF_WIDTH
-
-
-def judge(published: float, low: float, high: float, n_seeds: int, n_measured: int) -> str:
-    """The verdict rule for an accuracy: a published figure against our interval [low, high] from
-    n_seeds seeds, on a measured set of n_measured images (the source's own set size).
-    Returns "above", "below", "reproduced", "within_spread" or "inconclusive" (see the constants)."""
-    return judge_within(published, low, high, n_seeds, reproduced_limit(published, n_measured))
-
-
-def judge_within(published: float, low: float, high: float, n_seeds: int, limit: float) -> str:
-    """The verdict rule in one place, for any figure: outside [low, high] "above" or "below"; inside,
-    "reproduced" when the half-width is at most `limit`, else "within_spread" from SPREAD_MIN_SEEDS
-    seeds or more, else "inconclusive"."""
-    if published > high:
-        return "above"
-    if published < low:
-        return "below"
-    # rounded to 1e-9: an interval of exactly 2 points written as 0.95..0.97 is h = 1 point, not a hair over
-    if round((high - low) / 2, 9) <= limit:
-        return "reproduced"
-    return "within_spread" if n_seeds >= SPREAD_MIN_SEEDS else "inconclusive"
-
-
 def prediction_half_width(values) -> float | None:
     """t(0.975, n-1) sd sqrt(1 + 1/n): the half-width of a 95% prediction interval for one more run,
     from n seeds' figures (None for one seed: its spread is unknown)."""
@@ -134,38 +98,31 @@ def prediction_half_width(values) -> float | None:
     return t_quantile(0.975, s["n"] - 1) * s["sd"] * math.sqrt(1 + 1 / s["n"])
 
 
-def verdict(published: float, values, n_measured: int) -> dict:
-    """Is `published` inside what our per-seed figures `values` (fractions, measured on
-    `n_measured` images) allow?
+def prediction_interval(values, n_measured: int) -> dict:
+    """The 95% prediction interval for one more run's figure, from our per-seed figures `values`
+    (fractions, each measured on `n_measured` images).
 
-    The published figure is one more run of the same protocol, measured on a finite set. So
-    it is compared with a 95% prediction interval for one new run:
+    One more run of the same protocol, measured on a finite set, varies as the seeds do and by the
+    set's sampling error, so the interval is
         mean ± sqrt((t · sd · sqrt(1 + 1/n))² + (1.96 · se_set)²),
-    where t is Student's 97.5% quantile with n-1 degrees of freedom (the seeds' spread,
-    widened for being estimated from n seeds) and se_set = sqrt(p(1-p)/n_measured) is the
-    binomial sampling error of one accuracy measured on n_measured images.
+    where t is Student's 97.5% quantile with n-1 degrees of freedom (the seeds' spread, widened
+    for being estimated from n seeds) and se_set = sqrt(p(1-p)/n_measured) is the binomial
+    sampling error of one accuracy measured on n_measured images.
     With one seed the seed part is unknown and only the sampling error counts.
 
-    Returns {"verdict": judge()'s word, "gap": published - mean (fraction), "z": gap in standard
-    errors sqrt(sd²(1+1/n) + se_set²), "half_width": of the interval, "low", "high": its ends,
-    "limit": reproduced_limit(), "n": seeds}. "above" means the published figure is above ours.
+    Returns {"n": seeds, "mean", "half_width", "low", "high": the interval's ends,
+    "se": the standard error sqrt(sd²(1+1/n) + se_set²) of one more run about our mean}.
     """
     s = sample_summary(values)
-    if not 0 <= published <= 1:
-        raise ValueError(f"verdict: published accuracy must be a fraction in [0, 1], got {published}")
     if n_measured < 1:
-        raise ValueError(f"verdict: n_measured must be >= 1, got {n_measured}")
+        raise ValueError(f"prediction_interval: n_measured must be >= 1, got {n_measured}")
     mean = s["mean"]
     se_set = math.sqrt(max(mean * (1 - mean), 0.0) / n_measured)
     seed_var = 0.0 if s["sd"] is None else s["sd"] ** 2 * (1 + 1 / s["n"])
     t = 0.0 if s["sd"] is None else t_quantile(0.975, s["n"] - 1)
     half = math.sqrt(t * t * seed_var + (Z95 * se_set) ** 2)
-    gap = published - mean
     se = math.sqrt(seed_var + se_set ** 2)
-    z = gap / se if se > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
-    low, high = mean - half, mean + half
-    return {"verdict": judge(published, low, high, s["n"], n_measured), "gap": gap, "z": z, "half_width": half,
-            "low": low, "high": high, "limit": reproduced_limit(published, n_measured), "n": s["n"]}
+    return {"n": s["n"], "mean": mean, "half_width": half, "low": mean - half, "high": mean + half, "se": se}
 
 
 def best_of_k(values, k: int, published: float | None = None, level: float = 0.95) -> dict:
@@ -209,19 +166,6 @@ def best_of_k(values, k: int, published: float | None = None, level: float = 0.9
                                                                   total))
     return {"k": k, "n": n, "subsets": total, "mean": mean, "low": quantile(tail), "high": quantile(1 - tail),
             "p_at_most": p_at_most}
-
-
-def stalls(values, points: float = STALL_POINTS) -> dict:
-    """The stall rule, stated in advance: a seed stalls when its figure (its peak accuracy) is
-    more than `points` (5 points: 0.05) below the best seed's. Exactly 5 points below is no stall
-    (compared after rounding to 1e-9, so 0.95 - 0.90 is not taken for a hair over 0.05).
-    Returns {"stalled": indices into values, "n_stalled", "best", "threshold": best - points}."""
-    v = [float(x) for x in values]
-    if not v or not all(math.isfinite(x) for x in v):
-        raise ValueError(f"stalls: needs one or more finite values, got {values!r}")
-    best = max(v)
-    stalled = [i for i, x in enumerate(v) if round(best - x, 9) > points]
-    return {"stalled": stalled, "n_stalled": len(stalled), "best": best, "threshold": best - points}
 
 
 def mcnemar(correct_a, correct_b) -> dict:

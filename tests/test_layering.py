@@ -164,3 +164,62 @@ def test_a_quirk_outside_nn_quirks_is_caught(tmp_path, planted, where):
     path = root / where
     path.write_text(path.read_text(encoding="utf-8") + "\n\n" + planted)
     assert any(p.startswith(f"{where}:") for p in quirks_outside(root)), quirks_outside(root)
+
+
+# The ledger's verdict rule: its constants, its words and the stall rule (nn/report/verdicts.py).
+VERDICT_POLICY = {"REPRODUCED_HALF_WIDTH", "SMALL_SET_FACTOR", "SPREAD_MIN_SEEDS", "STALL_POINTS",
+                  "reproduced_limit", "judge", "judge_within", "verdict", "stalls"}
+
+
+def top_level_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names |= {t.id for t in ast.walk(target) if isinstance(t, ast.Name)}
+    return names
+
+
+def verdict_policy_problems(root: Path = REPO) -> list[str]:
+    """One line per place where the verdict rule is defined or reached outside nn/report/verdicts.py."""
+    problems = [f"nn/stats.py defines {n}: the verdict rule lives in nn/report/verdicts.py"
+                for n in sorted(top_level_names(root / "nn" / "stats.py") & VERDICT_POLICY)]
+    problems += [f"nn/report/verdicts.py lacks {n}"
+                 for n in sorted(VERDICT_POLICY - top_level_names(root / "nn" / "report" / "verdicts.py"))]
+    for path in sorted([*(root / "nn").rglob("*.py"), *(root / "workflow").rglob("*.py"),
+                        *(root / "benchmarks").rglob("*.py"), *(root / "tests").glob("*.py")]):
+        rel = path.relative_to(root)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "nn.stats":
+                problems += [f"{rel}:{node.lineno}: imports {a.name} from nn.stats" for a in node.names
+                             if a.name in VERDICT_POLICY]
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id == "stats" and node.attr in VERDICT_POLICY):
+                problems.append(f"{rel}:{node.lineno}: stats.{node.attr}")
+    named = re.compile(r"nn\.stats\.(" + "|".join(sorted(VERDICT_POLICY)) + r")\b")
+    for path in sorted([*(root / "docs").rglob("*.md"), *(root / "nn").rglob("*.py"),
+                        *(root / "workflow").rglob("*"), *root.glob("*.md")]):
+        if path.is_file() and path.suffix in (".md", ".py", ".smk", ".yaml", ".rst"):
+            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if m := named.search(line):
+                    problems.append(f"{path.relative_to(root)}:{lineno}: names {m.group(0)}")
+    return problems
+
+
+def test_the_verdict_policy_lives_in_nn_report_verdicts():
+    assert verdict_policy_problems() == []
+
+
+def test_a_verdict_rule_in_nn_stats_is_caught(tmp_path):
+    for d in ("nn", "docs", "workflow", "tests", "benchmarks"):
+        shutil.copytree(REPO / d, tmp_path / d, ignore=shutil.ignore_patterns("__pycache__", "*.npy", "*.npz"))
+    stats = tmp_path / "nn" / "stats.py"
+    stats.write_text(stats.read_text(encoding="utf-8") + "\nSPREAD_MIN_SEEDS = 8\n\ndef judge(*a):\n    return 'x'\n")
+    rep = tmp_path / "nn" / "report" / "reproduction.py"
+    rep.write_text(rep.read_text(encoding="utf-8") + "\nx = stats.stalls([1.0])\n")
+    problems = verdict_policy_problems(tmp_path)
+    assert any("nn/stats.py defines judge" in p for p in problems)
+    assert any("nn/stats.py defines SPREAD_MIN_SEEDS" in p for p in problems)
+    assert any("reproduction.py" in p and "stats.stalls" in p for p in problems)

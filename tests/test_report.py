@@ -16,7 +16,7 @@ from nn import stats
 from nn.report import figures as plots
 from nn.report import recipes
 from nn.report import html as report
-from nn.report import ledger, ledger_html, reproduction
+from nn.report import ledger, ledger_html, reproduction, verdicts
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -261,7 +261,7 @@ def test_verdict_words_and_the_headline(png):
             _run("other", [0.9], png, ref={"accuracy": 0.9, "source": "s", "kind": "comparison", "measure": "final_test"})]
     rows = [reproduction.run_row(r) for r in runs]
     assert [r["verdict"] for r in rows] == ["reproduced", "inconclusive", "within_spread", "above", None, "comparison"]
-    v = stats.verdict(0.97, [0.95, 0.951, 0.949], 10000)
+    v = verdicts.verdict(0.97, [0.95, 0.951, 0.949], 10000)
     assert rows[3]["interval"] == (v["low"], v["high"]) and rows[4]["interval"] is None
     texts = [ledger.verdict_text(r) for r in rows]
     assert re.fullmatch(r"reproduced ±0\.\d\d · published \+0\.00 pts", texts[0]), texts[0]

@@ -13,12 +13,13 @@ Each published cost gets one verdict:
 - "contradicts" when it is below the least the protocol's loss can reach on those images
   (train-cost.json's least_cost): the source's figure cannot come from the protocol as read;
 - "used to choose" when it chose an unpublished parameter (its `chose`): shown, never judged;
-- else the verdict rule (nn.stats.judge_within) on a 95% prediction interval from our seeds, where
-  "reproduced" asks for a half-width of at most COST_REPRODUCED of the published cost.
+- else the verdict rule (nn.report.verdicts.judge_within) on a 95% prediction interval from our
+  seeds, where "reproduced" asks for a half-width of at most COST_REPRODUCED of the published cost.
 """
 from __future__ import annotations
 
 from nn import stats
+from nn.report import verdicts
 
 COST_REPRODUCED = 0.05   # a cost's interval at most 5 % of the published value each way: "reproduced"
 
@@ -59,7 +60,7 @@ def cost_row(cost: dict, seeds, epochs: int) -> dict:
         row.update(verdict="used to choose", reason=f"used to choose {', '.join(cost['chose'])}")
     elif row["half_width"] is not None:
         low, high = row["mean"] - row["half_width"], row["mean"] + row["half_width"]
-        row["verdict"] = stats.judge_within(published, low, high, len(values), COST_REPRODUCED * published)
+        row["verdict"] = verdicts.judge_within(published, low, high, len(values), COST_REPRODUCED * published)
     elif values:
         row.update(verdict="inconclusive", reason="one seed: its spread is unknown")
     return row

@@ -1,7 +1,7 @@
 """The HTML report and its tables (summary.csv, seeds.csv, timings.csv): every run side by side.
 
 A run is a dict {"run", "hp", "seeds", "plots"} (nn.report.reproduction); the statistics over
-its seeds, verdicts and paired tests come from nn.report.reproduction and nn.stats. A seed whose
+its seeds, verdicts and paired tests come from nn.report.reproduction and nn.report.verdicts. A seed whose
 metrics are missing or say {"status": "failed", "error": ...} is listed as failed with its
 error, never dropped. The page opens with the ledger: each published figure, ours beside it
 over several seeds, and a computed verdict.

@@ -54,7 +54,7 @@ def ours_text(row, extras=True) -> str:
     return "; ".join([text, *(ours_extras(row) if extras else [])])
 
 
-# The ledger's word for each verdict of nn.stats.judge (and "comparison", "not measured").
+# The ledger's word for each verdict of nn.report.verdicts.judge (and "comparison", "not measured").
 SHORT_WORDS = {"within_spread": "within spread", "contradicts": "figures contradict the protocol",
                None: "not measured"}
 

@@ -137,7 +137,7 @@ VERDICT_RULE = ("<p class=small>Each line reads: the verdict, ±h (the half-widt
                 "and the published figure's distance from our mean (or from our best of k), published minus ours; "
                 "<i>protocol and evidence</i> under it opens the source, the protocol, our choices, ours in full, "
                 "the swept band and the evidence per field. "
-                "<b>Verdict</b> (stated before the runs, <code>nn.stats.judge</code>): the interval is "
+                "<b>Verdict</b> (stated before the runs, <code>nn.report.verdicts.judge</code>): the interval is "
                 "the 95% prediction interval for one more run of the same protocol, our mean over seeds ± h, "
                 "h = sqrt((t·sd·sqrt(1+1/n))² + (1.96·se)²), with t Student's 97.5% quantile for n−1 degrees of "
                 "freedom and se = sqrt(p(1−p)/N) the sampling error of an accuracy measured on N images; for a "

@@ -9,7 +9,7 @@ builds them; nn.report.ledger words them, nn.report.html draws them. A row score
 from __future__ import annotations
 
 from nn import stats
-from nn.report import costs
+from nn.report import costs, verdicts
 
 
 # What a published figure can be compared with: (history key, at) per reference `measure`.
@@ -134,7 +134,7 @@ def run_row(run) -> dict:
             row["measured_mean"] = row["measured_stats"]["mean"]
             judged_values = row["measured"]
             if MEASURES[ref["measure"]][1] == "peak":      # the stall rule is about peaks
-                stalled = stats.stalls(row["measured"])
+                stalled = verdicts.stalls(row["measured"])
                 row["n_stalled"] = stalled["n_stalled"]
                 if ref.get("exclude_stalled"):   # one published run of a protocol that sometimes stalls
                     row["excluded"] = stalled["stalled"]     # indices into measured: left out of the verdict
@@ -146,7 +146,7 @@ def run_row(run) -> dict:
                 row["error"] = "; ".join(filter(None, [row["error"], judged.pop("error", "")]))
                 row.update(judged)
             else:
-                v = stats.verdict(ref["accuracy"], judged_values, n_measured)
+                v = verdicts.verdict(ref["accuracy"], judged_values, n_measured)
                 row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"], verdict=v["verdict"],
                            interval=(v["low"], v["high"]))
             # a different protocol can be compared but not reproduced: no verdict word for it
@@ -168,7 +168,7 @@ def _best_of_verdict(ref, values, n_measured) -> dict:
     b = stats.best_of_k(values, k, published=ref["accuracy"])
     return {"best_of_k": b, "gap": ref["accuracy"] - b["mean"], "z": None, "half_width": (b["high"] - b["low"]) / 2,
             "interval": (b["low"], b["high"]),
-            "verdict": stats.judge(ref["accuracy"], b["low"], b["high"], len(values), n_measured)}
+            "verdict": verdicts.judge(ref["accuracy"], b["low"], b["high"], len(values), n_measured)}
 
 
 def rows_best_first(runs) -> list[dict]:
