@@ -7,6 +7,7 @@ has a `conda:` or `container:` directive and Snakemake asks for one on every rul
 is expected. Any other (a missing log:, a path joined with +, a mixed rule, ...) fails CI.
 (Snakemake 9.27 prints text even for --lint=json, so the text is parsed.)
 """
+
 from __future__ import annotations
 
 import re
@@ -37,14 +38,17 @@ def unexpected(text: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", *argv], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", *argv], capture_output=True, text=True, timeout=300
+    )
     bad = unexpected(proc.stdout + proc.stderr)
     for line in bad:
         print(f"lint: {line}", file=sys.stderr)
     if not bad:
-        print(f"{' '.join(['snakemake --lint', *argv])}: clean apart from the conda/container lint "
-              f"({len(lints(proc.stdout + proc.stderr))} of those)")
+        print(
+            f"{' '.join(['snakemake --lint', *argv])}: clean apart from the conda/container lint "
+            f"({len(lints(proc.stdout + proc.stderr))} of those)"
+        )
     return 1 if bad else 0
 
 

@@ -9,6 +9,7 @@ pass over `--images` images with `best`'s batch size and distortions (read from 
 and the ratio save / epoch. The images are random pixels: an epoch's time does not depend
 on their values, and the benchmark needs no MNIST.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,15 +47,25 @@ def main():
     parser.add_argument("--images", type=int, default=7680, help="images per timed training pass")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    x = to_inputs(rng.integers(0, 256, size=(args.images, 28, 28), dtype=np.uint8))   # (n, 784)
+    x = to_inputs(rng.integers(0, 256, size=(args.images, 28, 28), dtype=np.uint8))  # (n, 784)
     labels = rng.integers(0, 10, size=args.images)
-    hp = {"epochs": BEST["epochs"], "lr": 0.1, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-          "nesterov": False, "monitor_test": False}
+    hp = {
+        "epochs": BEST["epochs"],
+        "lr": 0.1,
+        "weight_decay": 0.0,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "nesterov": False,
+        "monitor_test": False,
+    }
     load_before = os.getloadavg()[0]
     sizes = [784, *BEST["hidden"], 10]
     augment = build_augment(BEST)
-    print(f"{'-'.join(map(str, sizes))} float32, batch {BEST['batch_size']}, {in_words(augment_settings(BEST))}, "
-          f"1 BLAS thread, median of {args.repeats} rounds; 1-min load average {load_before:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"{'-'.join(map(str, sizes))} float32, batch {BEST['batch_size']}, {in_words(augment_settings(BEST))}, "
+        f"1 BLAS thread, median of {args.repeats} rounds; 1-min load average {load_before:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"{'state':<24} {'MB':>5}  {'save ms':>7}  {'load ms':>7}  {'epoch s':>7}  {'save/epoch':>10}")
     with tempfile.TemporaryDirectory() as folder:
         for name, (keys, keep_best) in VARIANTS.items():
@@ -64,29 +75,49 @@ def main():
             path = Path(folder) / "ckpt.npz"
             ckpt = Checkpoint(path, fingerprint([run], {}, x, labels), run="bench", log=lambda line: None)
             val = [0.5] * 17 if keep_best else None
-            history = {"epoch": list(range(1, 18)), "lr": [0.1] * 17, "train_loss": [0.1] * 17,  # half-way
-                       "train_accuracy": [0.9] * 17, "val_loss": val, "val_accuracy": val, "test_loss": None,
-                       "test_accuracy": None, "stopped_early": False, "best_epoch": 17}
+            history = {
+                "epoch": list(range(1, 18)),
+                "lr": [0.1] * 17,
+                "train_loss": [0.1] * 17,  # half-way
+                "train_accuracy": [0.9] * 17,
+                "val_loss": val,
+                "val_accuracy": val,
+                "test_loss": None,
+                "test_accuracy": None,
+                "stopped_early": False,
+                "best_epoch": 17,
+            }
             best = model.flat_params.copy() if keep_best else None
             saves, loads, epochs = [], [], []
             for _ in range(args.repeats + 1):
-                state = TrainState(rng, history=history, timings={"epoch_seconds": [1.0] * 17, "total_seconds": 17.0},
-                                   best_params=None if best is None else best[0],
-                                   params=model.flat_params[0],   # replica 0 and its rows of the optimiser state
-                                   optimizer={k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in opt.state_dict().items()})
+                state = TrainState(
+                    rng,
+                    history=history,
+                    timings={"epoch_seconds": [1.0] * 17, "total_seconds": 17.0},
+                    best_params=None if best is None else best[0],
+                    params=model.flat_params[0],  # replica 0 and its rows of the optimiser state
+                    optimizer={k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in opt.state_dict().items()},
+                )
                 start = time.perf_counter()
                 ckpt.save([state])
                 saves.append(time.perf_counter() - start)
                 start = time.perf_counter()
                 assert ckpt.load(model, opt, [rng]) is not None
                 loads.append(time.perf_counter() - start)
-                (done,) = fit(model, opt, (x, labels), FitConfig(epochs=1, batch_size=BEST["batch_size"], augment=augment),
-                              [TrainState(rng)])
+                (done,) = fit(
+                    model,
+                    opt,
+                    (x, labels),
+                    FitConfig(epochs=1, batch_size=BEST["batch_size"], augment=augment),
+                    [TrainState(rng)],
+                )
                 timings = done.timings
                 epochs.append(timings["epoch_seconds"][0] * EPOCH_IMAGES / args.images)
             save, load, epoch = (float(np.median(v[1:])) for v in (saves, loads, epochs))
-            print(f"{name:<24} {path.stat().st_size / 1e6:5.1f}  {1e3 * save:7.1f}  {1e3 * load:7.1f}  "
-                  f"{epoch:7.2f}  {100 * save / epoch:9.2f}%")
+            print(
+                f"{name:<24} {path.stat().st_size / 1e6:5.1f}  {1e3 * save:7.1f}  {1e3 * load:7.1f}  "
+                f"{epoch:7.2f}  {100 * save / epoch:9.2f}%"
+            )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ momentum, random pixels: a step's time does not depend on them). Each process re
 median seconds per step; the total throughput is the sum of 1 / median over the k processes.
 Prints steps per second in total for each k and the ratio to the best k.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def worker(steps: int) -> None:
-    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"   # before numpy loads
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # before numpy loads
     import numpy as np
     import yaml
+
     sys.path.insert(0, str(REPO))
     from nn.losses import one_hot
     from nn.model import mlp
@@ -34,12 +36,13 @@ def worker(steps: int) -> None:
 
     best = yaml.safe_load((REPO / "config.yaml").read_text())["runs"]["best"]
     rng = np.random.default_rng(os.getpid())
-    model = mlp([784, *best["hidden"], 10], activation="relu", output="softmax", loss="cross_entropy",
-                init="he", rng=rng)
+    model = mlp(
+        [784, *best["hidden"], 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=rng
+    )
     opt = build_optimizer({"lr": 0.1, "momentum": 0.9, "nesterov": False}, model)
     augment = build_augment(best)
     batch = best["batch_size"]
-    x = rng.random((batch * 64, 784), dtype=np.float32)                     # (n, 784)
+    x = rng.random((batch * 64, 784), dtype=np.float32)  # (n, 784)
     y = one_hot(rng.integers(0, 10, len(x)), 10).astype(np.float32)
     times = []
     for s in range(steps):
@@ -49,7 +52,7 @@ def worker(steps: int) -> None:
         model.backprop(xb, y[rows])
         opt.step()
         times.append(time.perf_counter() - start)
-    print(json.dumps(float(np.median(times[steps // 10:]))))
+    print(json.dumps(float(np.median(times[steps // 10 :]))))
 
 
 def main() -> None:
@@ -63,12 +66,18 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.1f}; best's step, 1 BLAS thread each")
     totals = {}
     for k in args.at_once:
-        procs = [subprocess.Popen([sys.executable, __file__, "--worker", "--steps", str(args.steps)],
-                                  stdout=subprocess.PIPE, text=True) for _ in range(k)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", "--steps", str(args.steps)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(k)
+        ]
         medians = [json.loads(p.communicate(timeout=3600)[0]) for p in procs]
         totals[k] = sum(1 / m for m in medians)
-        print(f"{k} at once: median ms/step per process {', '.join(f'{1e3 * m:.1f}' for m in medians)}; "
-              f"{totals[k]:.0f} steps/s in total")
+        print(
+            f"{k} at once: median ms/step per process {', '.join(f'{1e3 * m:.1f}' for m in medians)}; "
+            f"{totals[k]:.0f} steps/s in total"
+        )
     top = max(totals.values())
     print("total throughput / best: " + ", ".join(f"{k} at once {t / top:.2f}" for k, t in totals.items()))
 

@@ -6,12 +6,13 @@ cross-entropy, SGD momentum 0.9, lr 0.1, 1 BLAS thread), at batch 32 and 128.
 train_speed.py times fresh models; this shows what builds up over a run, such as the subnormal
 velocities of always-blank pixels that once slowed every step (docs/performance.md).
 """
+
 import os
 import sys
 import time
 from pathlib import Path
 
-os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"   # before numpy loads
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # before numpy loads
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +29,9 @@ def main(epochs: int) -> None:
     for batch in (32, 128):
         rng = np.random.default_rng(0)
         model = train.mlp([784, 128, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=rng)
-        opt = train.build_optimizer({"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False,
-                                     "weight_decay": 0.0}, model)
+        opt = train.build_optimizer(
+            {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}, model
+        )
         model.train(rng)
         seconds = []
         for epoch in range(epochs):

@@ -43,6 +43,7 @@ logs (.snakemake/log/*.snakemake.log, one per invocation, summed; see snakemake_
 the names of those that do not say the workflow finished. A last line gives the products' rate
 per dtype (their flops over their floor seconds, weighted as the runs run them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,13 +64,19 @@ sys.path.insert(0, str(REPO))
 
 N_IMAGES, N_IN, N_OUT = 60000, 784, 10
 KINDS = ("forward", "weight_grad", "input_grad")
-ROUND_SECONDS = 0.02     # each timing round lasts about this long
+ROUND_SECONDS = 0.02  # each timing round lasts about this long
 # a training job's BLAS thread variables (workflow/scripts/train.py), here all 1
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 # --- what a run computes ------------------------------------------------------------------------
+
 
 def epoch_batches(hp: dict) -> list[tuple[int, int]]:
     """[(rows, how many batches of that many rows)] in one epoch of the run."""
@@ -108,6 +115,7 @@ def flops_per_epoch(hp: dict) -> int:
 
 # --- timing, in a child process -----------------------------------------------------------------
 
+
 def time_here(products: list, repeats: int) -> list[float]:
     """Seconds per np.matmul call of each product: the minimum over `repeats` passes, each pass one
     timed round of every product in turn, so that a slow spell of the machine hits only some of
@@ -115,6 +123,7 @@ def time_here(products: list, repeats: int) -> list[float]:
     (the values do not change the time); each product writes into an out= array of its own shape
     that is no operand."""
     import numpy as np
+
     rng = np.random.default_rng(0)
     pools = ({}, {})
 
@@ -125,13 +134,13 @@ def time_here(products: list, repeats: int) -> list[float]:
 
     rounds = []
     for kind, rows, n_in, n_out, dtype in products:
-        if kind == "forward":        # X @ W
+        if kind == "forward":  # X @ W
             args = array((rows, n_in), dtype), array((n_in, n_out), dtype), array((rows, n_out), dtype, 1)
         elif kind == "weight_grad":  # X.T @ G
             args = array((rows, n_in), dtype).T, array((rows, n_out), dtype), array((n_in, n_out), dtype, 1)
-        else:                        # G @ W.T
+        else:  # G @ W.T
             args = array((rows, n_out), dtype), array((n_in, n_out), dtype).T, array((rows, n_in), dtype, 1)
-        np.matmul(args[0], args[1], out=args[2])                       # warm-up
+        np.matmul(args[0], args[1], out=args[2])  # warm-up
         start = time.perf_counter()
         np.matmul(args[0], args[1], out=args[2])
         rounds.append((args, max(1, round(ROUND_SECONDS / max(time.perf_counter() - start, 1e-7)))))
@@ -150,25 +159,45 @@ def child(repeats: int) -> None:
     import numpy as np
 
     from nn.pipeline import numerics
+
     seconds = time_here([tuple(p) for p in json.load(sys.stdin)], repeats)
     blas = numerics.blas_info()
-    print(json.dumps({"seconds": seconds, "machine": {
-        "cpu": numerics.cpu_model(), "cpus": os.cpu_count(), "numpy": np.__version__,
-        "numpy_dispatch": numerics.active_targets(), "blas": f"{blas['name']} {blas['version']}",
-        "kernel": blas["corename"], "blas_threads": blas["threads"],
-        "settings": {v: os.environ.get(v) for v in (*numerics.PINNED, "OPENBLAS_NUM_THREADS")},
-        "not_reference": numerics.honoured()}}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "machine": {
+                    "cpu": numerics.cpu_model(),
+                    "cpus": os.cpu_count(),
+                    "numpy": np.__version__,
+                    "numpy_dispatch": numerics.active_targets(),
+                    "blas": f"{blas['name']} {blas['version']}",
+                    "kernel": blas["corename"],
+                    "blas_threads": blas["threads"],
+                    "settings": {v: os.environ.get(v) for v in (*numerics.PINNED, "OPENBLAS_NUM_THREADS")},
+                    "not_reference": numerics.honoured(),
+                },
+            }
+        )
+    )
 
 
 def time_products(products: list[tuple], mode: str, repeats: int) -> tuple[dict, dict]:
     """({product: seconds per call}, machine) from a child started as a training job with one
     BLAS thread and numerics `mode` (nn.pipeline.numerics.pin) would be."""
     from nn.pipeline import numerics
+
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     numerics.pin(mode, env)
     env.update({var: "1" for var in THREAD_VARS})
-    proc = subprocess.run([sys.executable, __file__, "--child", "--repeats", str(repeats)], env=env,
-                          input=json.dumps(products), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", "--repeats", str(repeats)],
+        env=env,
+        input=json.dumps(products),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         sys.exit(f"floor.py: the timing child failed: {proc.stderr.strip()}")
     out = json.loads(proc.stdout)
@@ -177,15 +206,19 @@ def time_products(products: list[tuple], mode: str, repeats: int) -> tuple[dict,
 
 # --- what the run did ---------------------------------------------------------------------------
 
+
 def read_timings(path: Path) -> dict[str, list[dict]]:
     """{run: [{"seed", "train_seconds", "epoch_seconds"}]} from timings.csv, in file order."""
     runs: dict[str, list[dict]] = {}
     with open(path, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            runs.setdefault(row["run"], []).append({
-                "seed": int(row["seed"]),
-                "train_seconds": float(row["train_seconds"]) if row["train_seconds"] else 0.0,
-                "epoch_seconds": [float(s) for s in row["epoch_seconds"].split()]})
+            runs.setdefault(row["run"], []).append(
+                {
+                    "seed": int(row["seed"]),
+                    "train_seconds": float(row["train_seconds"]) if row["train_seconds"] else 0.0,
+                    "epoch_seconds": [float(s) for s in row["epoch_seconds"].split()],
+                }
+            )
     return runs
 
 
@@ -193,6 +226,7 @@ def load_runs(config_path: Path, schema_path: Path) -> tuple[dict, dict, str]:
     """(every run, extras included; the runs the config trains as it stands; numerics mode)."""
 
     from nn.pipeline import config as nnconfig
+
     raw = nnconfig.read(config_path)
     cfg, default_runs, _ = nnconfig.load(copy.deepcopy(raw), schema_path)
     _, all_runs, _ = nnconfig.load({**copy.deepcopy(raw), "extras": True}, schema_path)
@@ -231,6 +265,7 @@ def snakemake_elapsed(path: Path) -> tuple[float, bool]:
 
 # --- the figures --------------------------------------------------------------------------------
 
+
 def figures(timings: dict, all_runs: dict, default_runs: dict, seconds: dict) -> dict:
     """Per-run rows and the pipeline's sums."""
     rows = []
@@ -241,23 +276,38 @@ def figures(timings: dict, all_runs: dict, default_runs: dict, seconds: dict) ->
         epochs = [s for seed in seeds for s in seed["epoch_seconds"]]
         floor = floor_per_epoch(hp, seconds) if hp["epochs"] else None
         per_epoch = statistics.median(epochs) if epochs else None
-        rows.append({"run": run, "seeds": len(seeds), "epochs": hp["epochs"], "epochs_run": len(epochs),
-                     "hidden": hp["hidden"], "batch_size": hp["batch_size"], "n_train": N_IMAGES - hp["validation"],
-                     "dtype": hp["dtype"], "training_cpu_s": sum(seed["train_seconds"] for seed in seeds),
-                     "s_per_epoch": per_epoch, "floor_s_per_epoch": floor,
-                     "ratio": per_epoch / floor if per_epoch and floor else None,
-                     "floor_cpu_s": (floor or 0.0) * len(epochs), "flops": flops_per_epoch(hp) * len(epochs)})
+        rows.append(
+            {
+                "run": run,
+                "seeds": len(seeds),
+                "epochs": hp["epochs"],
+                "epochs_run": len(epochs),
+                "hidden": hp["hidden"],
+                "batch_size": hp["batch_size"],
+                "n_train": N_IMAGES - hp["validation"],
+                "dtype": hp["dtype"],
+                "training_cpu_s": sum(seed["train_seconds"] for seed in seeds),
+                "s_per_epoch": per_epoch,
+                "floor_s_per_epoch": floor,
+                "ratio": per_epoch / floor if per_epoch and floor else None,
+                "floor_cpu_s": (floor or 0.0) * len(epochs),
+                "flops": flops_per_epoch(hp) * len(epochs),
+            }
+        )
     rates = {}
     for dtype in sorted({r["dtype"] for r in rows}):
         floor_s, flops = (sum(r[k] for r in rows if r["dtype"] == dtype) for k in ("floor_cpu_s", "flops"))
         if floor_s:
             rates[dtype] = flops / floor_s
-    return {"runs": rows, "flops_per_second": rates,
-            "not_trained": [run for run in default_runs if run not in timings],
-            "not_in_config": [run for run in timings if run not in all_runs],
-            "floor_cpu_s": sum(r["floor_cpu_s"] for r in rows),
-            "training_cpu_s": sum(r["training_cpu_s"] for r in rows),
-            "networks": sum(r["seeds"] for r in rows)}
+    return {
+        "runs": rows,
+        "flops_per_second": rates,
+        "not_trained": [run for run in default_runs if run not in timings],
+        "not_in_config": [run for run in timings if run not in all_runs],
+        "floor_cpu_s": sum(r["floor_cpu_s"] for r in rows),
+        "training_cpu_s": sum(r["training_cpu_s"] for r in rows),
+        "networks": sum(r["seeds"] for r in rows),
+    }
 
 
 def num(x, decimals=1) -> str:
@@ -267,22 +317,31 @@ def num(x, decimals=1) -> str:
 
 def print_report(out: dict) -> None:
     m = out["machine"]
-    print(f"{out['date']}; {m['cpu']}, {m['cpus']} CPUs; numpy {m['numpy']} dispatch {' '.join(m['numpy_dispatch'])}; "
-          f"{m['blas']} kernel {m['kernel']}, {m['blas_threads']} thread; numerics {out['numerics']}"
-          + (f" (not the reference's numerics: {m['not_reference']})" if m["not_reference"] else ""))
-    print(f"products timed alone: minimum of {out['repeats']} rounds of ~{ROUND_SECONDS * 1000:.0f} ms; "
-          f"{len(out['products'])} distinct products; 1-min load average {out['load'][0]:.1f} before, "
-          f"{out['load'][1]:.1f} after")
+    print(
+        f"{out['date']}; {m['cpu']}, {m['cpus']} CPUs; numpy {m['numpy']} dispatch {' '.join(m['numpy_dispatch'])}; "
+        f"{m['blas']} kernel {m['kernel']}, {m['blas_threads']} thread; numerics {out['numerics']}"
+        + (f" (not the reference's numerics: {m['not_reference']})" if m["not_reference"] else "")
+    )
+    print(
+        f"products timed alone: minimum of {out['repeats']} rounds of ~{ROUND_SECONDS * 1000:.0f} ms; "
+        f"{len(out['products'])} distinct products; 1-min load average {out['load'][0]:.1f} before, "
+        f"{out['load'][1]:.1f} after"
+    )
     print()
     print("| run | seeds | training CPU-s | s/epoch | floor s/epoch | ratio | floor CPU-s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in out["runs"]:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] else "-"
-        print(f"| {r['run']} | {r['seeds']} | {num(r['training_cpu_s'])} | {num(r['s_per_epoch'], 3)} | "
-              f"{num(r['floor_s_per_epoch'], 4)} | {ratio} | {num(r['floor_cpu_s'])} |")
+        print(
+            f"| {r['run']} | {r['seeds']} | {num(r['training_cpu_s'])} | {num(r['s_per_epoch'], 3)} | "
+            f"{num(r['floor_s_per_epoch'], 4)} | {ratio} | {num(r['floor_cpu_s'])} |"
+        )
     notes = []
-    short = [f"{r['run']} {r['epochs_run']} of {r['seeds'] * r['epochs']}" for r in out["runs"]
-             if r["epochs_run"] != r["seeds"] * r["epochs"]]
+    short = [
+        f"{r['run']} {r['epochs_run']} of {r['seeds'] * r['epochs']}"
+        for r in out["runs"]
+        if r["epochs_run"] != r["seeds"] * r["epochs"]
+    ]
     if short:
         notes.append(f"epochs run, of those configured (all seeds): {'; '.join(short)}")
     if out["not_trained"]:
@@ -291,16 +350,20 @@ def print_report(out: dict) -> None:
         notes.append(f"in timings.csv but not in the config (left out): {', '.join(out['not_in_config'])}")
     print("\n" + "".join(f"{n}\n" for n in notes))
     p = out["pipeline"]
-    line = (f"pipeline: floor {num(p['floor_cpu_s'])} CPU-s for {out['networks']} networks "
-            f"(training {num(out['training_cpu_s'])} CPU-s"
-            + (f", {out['training_cpu_s'] / p['floor_cpu_s']:.1f}x" if p["floor_cpu_s"] else "") + "); "
-            f"/ {p['cores']} cores = {num(p['floor_s'])} s")
+    line = (
+        f"pipeline: floor {num(p['floor_cpu_s'])} CPU-s for {out['networks']} networks "
+        f"(training {num(out['training_cpu_s'])} CPU-s"
+        + (f", {out['training_cpu_s'] / p['floor_cpu_s']:.1f}x" if p["floor_cpu_s"] else "")
+        + "); "
+        f"/ {p['cores']} cores = {num(p['floor_s'])} s"
+    )
     if p["elapsed_ratio"] is not None:
-        line += (f"; elapsed {num(p['elapsed_s'])} s ({p['elapsed_from']}) = "
-                 f"{p['elapsed_ratio']:.1f}x the floor")
+        line += f"; elapsed {num(p['elapsed_s'])} s ({p['elapsed_from']}) = {p['elapsed_ratio']:.1f}x the floor"
     print(line)
-    print("rate of the products in the floor: " + ", ".join(f"{dtype} {rate / 1e9:.0f} GFLOP/s"
-                                                            for dtype, rate in out["flops_per_second"].items()))
+    print(
+        "rate of the products in the floor: "
+        + ", ".join(f"{dtype} {rate / 1e9:.0f} GFLOP/s" for dtype, rate in out["flops_per_second"].items())
+    )
 
 
 def main(argv=None) -> None:
@@ -328,22 +391,37 @@ def main(argv=None) -> None:
     products = sorted({p for run in timings if run in all_runs for p, _ in epoch_products(all_runs[run])})
     load_before = os.getloadavg()[0]
     seconds, machine = time_products(products, mode, args.repeats)
-    out = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine,
-           "numerics": mode, "repeats": args.repeats, "load": [load_before, os.getloadavg()[0]],
-           **figures(timings, all_runs, default_runs, seconds),
-           "products": [{"kind": p[0], "rows": p[1], "n_in": p[2], "n_out": p[3], "dtype": p[4], "seconds": s}
-                        for p, s in seconds.items()]}
+    out = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine,
+        "numerics": mode,
+        "repeats": args.repeats,
+        "load": [load_before, os.getloadavg()[0]],
+        **figures(timings, all_runs, default_runs, seconds),
+        "products": [
+            {"kind": p[0], "rows": p[1], "n_in": p[2], "n_out": p[3], "dtype": p[4], "seconds": s}
+            for p, s in seconds.items()
+        ],
+    }
     elapsed_s, source = args.elapsed, "--elapsed" if args.elapsed is not None else None
     if args.snakemake_log:
         spans = [snakemake_elapsed(path) for path in args.snakemake_log]
         elapsed_s = sum(s for s, _ in spans)
         unfinished = [str(path) for path, (_, done) in zip(args.snakemake_log, spans) if not done]
-        source = "Snakemake log" + ("s" if len(spans) > 1 else "") + (
-            f"; unfinished: {', '.join(unfinished)}" if unfinished else "")
+        source = (
+            "Snakemake log"
+            + ("s" if len(spans) > 1 else "")
+            + (f"; unfinished: {', '.join(unfinished)}" if unfinished else "")
+        )
     floor_s = out["floor_cpu_s"] / args.cores
-    out["pipeline"] = {"floor_cpu_s": out["floor_cpu_s"], "cores": args.cores, "floor_s": floor_s,
-                       "elapsed_s": elapsed_s, "elapsed_from": source,
-                       "elapsed_ratio": elapsed_s / floor_s if elapsed_s is not None and floor_s else None}
+    out["pipeline"] = {
+        "floor_cpu_s": out["floor_cpu_s"],
+        "cores": args.cores,
+        "floor_s": floor_s,
+        "elapsed_s": elapsed_s,
+        "elapsed_from": source,
+        "elapsed_ratio": elapsed_s / floor_s if elapsed_s is not None and floor_s else None,
+    }
     if args.json:
         print(json.dumps(out, indent=1))
     else:

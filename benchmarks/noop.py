@@ -10,6 +10,7 @@ plugin that asks a Slurm controller for its settings. It times, alternately, `sn
 this interpreter, and prints their medians and ratio as one JSON object, plus whether the
 Slurm plugin is installed and what Slurm's controller says (nn.pipeline.environment.slurm_controller).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,23 +47,31 @@ def main() -> None:
 
     _, said = timed([*snakemake, "--cores", "4"], args.directory)  # warms the file cache, and checks
     if NOTHING not in said:
-        sys.exit(f"{args.directory}: the pipeline is not up to date, so this would not be a no-op: "
-                 "run the README's first command there first")
+        sys.exit(
+            f"{args.directory}: the pipeline is not up to date, so this would not be a no-op: "
+            "run the README's first command there first"
+        )
     noop, version = [], []
     for _ in range(args.repeat):  # alternating, so load from other work on the machine hits both alike
         noop.append(timed([*snakemake, "--cores", "4"], args.directory)[0])
         version.append(timed([*snakemake, "--version"], args.directory)[0])
     slurm = environment.slurm_controller()
-    print(json.dumps({
-        "directory": str(args.directory.resolve()),
-        "python": sys.executable,
-        "noop_seconds_median": round(statistics.median(noop), 3),
-        "noop_seconds": [round(s, 3) for s in noop],
-        "version_seconds_median": round(statistics.median(version), 3),
-        "noop_over_version": round(statistics.median(noop) / statistics.median(version), 2),
-        "slurm_plugin_installed": environment.importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None,
-        "slurm_controller": slurm and list(slurm),
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "directory": str(args.directory.resolve()),
+                "python": sys.executable,
+                "noop_seconds_median": round(statistics.median(noop), 3),
+                "noop_seconds": [round(s, 3) for s in noop],
+                "version_seconds_median": round(statistics.median(version), 3),
+                "noop_over_version": round(statistics.median(noop) / statistics.median(version), 2),
+                "slurm_plugin_installed": environment.importlib.util.find_spec("snakemake_executor_plugin_slurm")
+                is not None,
+                "slurm_controller": slurm and list(slurm),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

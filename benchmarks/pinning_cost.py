@@ -33,6 +33,7 @@ After the re-layout (nielsen-ch1-30 float64; load 0.5 at the start), same comman
     best            1.262 s/epoch pinned, 1.246 native: 1.01 (CPU seconds 1.01)
     nielsen-ch1-30  0.109 s/epoch pinned, 0.095 native: 1.15 (CPU seconds 1.17)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,21 +70,38 @@ def child(network: str, n_images: int, epochs: int) -> None:
         images, labels = decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
     else:  # speed does not depend on the pixels
         import numpy as np
+
         rng = np.random.default_rng(0)
         images, labels = rng.integers(0, 256, (n_images, 28, 28), np.uint8), rng.integers(0, 10, n_images, np.uint8)
     marks = []  # this process's CPU time at each log line: the model line, then one per epoch
-    _, _, timings = train_run(hp, images[:n_images], labels[:n_images], log=lambda line: marks.append(time.process_time()))
-    print(json.dumps({"epoch_seconds": timings["epoch_seconds"], "cpu_seconds": [b - a for a, b in zip(marks, marks[1:])],
-                      "active": numerics.active_targets(), "kernel": numerics.blas_info()["corename"]}))
+    _, _, timings = train_run(
+        hp, images[:n_images], labels[:n_images], log=lambda line: marks.append(time.process_time())
+    )
+    print(
+        json.dumps(
+            {
+                "epoch_seconds": timings["epoch_seconds"],
+                "cpu_seconds": [b - a for a, b in zip(marks, marks[1:])],
+                "active": numerics.active_targets(),
+                "kernel": numerics.blas_info()["corename"],
+            }
+        )
+    )
 
 
 def run_child(setting: str, network: str, args) -> dict:
     env = dict(os.environ)
     from nn.pipeline import numerics  # no numpy: safe in the parent
-    numerics.pin(setting, env)        # native: OPENBLAS_CORETYPE removed in this child's environment only
+
+    numerics.pin(setting, env)  # native: OPENBLAS_CORETYPE removed in this child's environment only
     env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run([sys.executable, __file__, "--child", network, "--images", str(args.images),
-                           "--epochs", str(args.epochs)], env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", network, "--images", str(args.images), "--epochs", str(args.epochs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         sys.exit(f"{setting} {network}: {proc.stderr.strip()}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -107,25 +125,32 @@ def main(argv=None) -> None:
     cpu = {(s, n): [] for s in SETTINGS for n in NETWORKS}
     seen = {}
     for r in range(args.rounds):
-        for setting in (SETTINGS if r % 2 == 0 else SETTINGS[::-1]):
+        for setting in SETTINGS if r % 2 == 0 else SETTINGS[::-1]:
             for network in NETWORKS:
                 out = run_child(setting, network, args)
                 seconds[setting, network].append(statistics.fmean(out["epoch_seconds"][1:]))
                 cpu[setting, network].append(statistics.fmean(out["cpu_seconds"][1:]))
                 seen[setting] = (out["active"], out["kernel"])
-                print(f"round {r + 1} {setting:<6} {network:<15} {seconds[setting, network][-1]:.3f} s/epoch",
-                      file=sys.stderr, flush=True)
-    print(f"CPU: {numerics.cpu_model()}; {args.images} images, {args.epochs - 1} timed epochs per child, "
-          f"{args.rounds} rounds, 1 BLAS thread")
+                print(
+                    f"round {r + 1} {setting:<6} {network:<15} {seconds[setting, network][-1]:.3f} s/epoch",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    print(
+        f"CPU: {numerics.cpu_model()}; {args.images} images, {args.epochs - 1} timed epochs per child, "
+        f"{args.rounds} rounds, 1 BLAS thread"
+    )
     for setting, (active, kernel) in seen.items():
         print(f"{setting}: numpy targets {' '.join(active)}, OpenBLAS kernel {kernel}")
     for what, table in (("wall", seconds), ("CPU", cpu)):
         print(f"{'network':<16}{what + ' s/epoch pinned':>22}{'native':>10}{'pinned/native':>15}")
         for network in NETWORKS:
             p, n = (statistics.median(table[s, network]) for s in SETTINGS)
-            print(f"{network:<16}{p:>22.3f}{n:>10.3f}{p / n:>15.3f}   "
-                  f"(rounds: pinned {', '.join(f'{x:.3f}' for x in table['pinned', network])}; "
-                  f"native {', '.join(f'{x:.3f}' for x in table['native', network])})")
+            print(
+                f"{network:<16}{p:>22.3f}{n:>10.3f}{p / n:>15.3f}   "
+                f"(rounds: pinned {', '.join(f'{x:.3f}' for x in table['pinned', network])}; "
+                f"native {', '.join(f'{x:.3f}' for x in table['native', network])})"
+            )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ condition: milliseconds per image to read it (nn.predict.preprocess.read_image) 
 --big-files times, instead, reading vs preprocessing a 12-MP phone photo and an A4 300-dpi scan.
 Needs ../shared/mnist beside the repo. Prints a markdown table, then one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ WHITE, BLACK = (250, 250, 246), (20, 20, 30)
 
 # ---------------------------------------------------------------- drawing a digit
 
+
 def pen(digit, size, width=0) -> np.ndarray:
     """A 28×28 digit as ink coverage (size, size) in [0, 1]; width > 0 thickens, < 0 thins the stroke."""
     big = Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC)
@@ -60,7 +62,7 @@ def place(alpha, canvas, at) -> np.ndarray:
     """Ink coverage (s, s) put on an empty (h, w) canvas with its top-left corner at (x, y)."""
     out = np.zeros((canvas[1], canvas[0]), np.float32)
     s = alpha.shape[0]
-    out[at[1]:at[1] + s, at[0]:at[0] + s] = alpha
+    out[at[1] : at[1] + s, at[0] : at[0] + s] = alpha
     return out
 
 
@@ -88,7 +90,7 @@ def falloff(canvas, strength, rng) -> np.ndarray:
     y, x = np.mgrid[:h, :w].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     along = (x - w / 2) * np.cos(angle) + (y - h / 2) * np.sin(angle)
-    along = (along - along.min()) / (along.max() - along.min())                 # 0 .. 1 across the page
+    along = (along - along.min()) / (along.max() - along.min())  # 0 .. 1 across the page
     r2 = ((x - w / 2) / w) ** 2 + ((y - h / 2) / h) ** 2
     return (1 - strength * along) * (1 - 0.3 * strength * r2)
 
@@ -103,11 +105,14 @@ def shadow(canvas, depth, rng) -> np.ndarray:
 
 
 def centred(size, canvas, rng, jitter=10):
-    return (int((canvas[0] - size) / 2 + rng.integers(-jitter, jitter + 1)),
-            int((canvas[1] - size) / 2 + rng.integers(-jitter, jitter + 1)))
+    return (
+        int((canvas[0] - size) / 2 + rng.integers(-jitter, jitter + 1)),
+        int((canvas[1] - size) / 2 + rng.integers(-jitter, jitter + 1)),
+    )
 
 
 # ---------------------------------------------------------------- the conditions
+
 
 def clean_scan(d, rng):
     return encode(paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng))))
@@ -119,8 +124,9 @@ def small_off_centre(d, rng):
 
 
 def low_contrast(d, rng):
-    return encode(paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng)), (120,) * 3, (175,) * 3,
-                        noise=2, rng=rng))
+    return encode(
+        paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng)), (120,) * 3, (175,) * 3, noise=2, rng=rng)
+    )
 
 
 def transparent(d, rng):
@@ -132,34 +138,41 @@ def transparent(d, rng):
 
 def chalkboard(d, rng):
     canvas = (260, 200)
-    return encode(paint(place(pen(d, 150), canvas, centred(150, canvas, rng)), (230, 232, 222), (40, 62, 52),
-                        noise=6, rng=rng), "JPEG", 85)
+    return encode(
+        paint(place(pen(d, 150), canvas, centred(150, canvas, rng)), (230, 232, 222), (40, 62, 52), noise=6, rng=rng),
+        "JPEG",
+        85,
+    )
 
 
 def exif_rotated(d, rng):
     canvas = (300, 220)
-    rgb = paint(place(pen(d, 160), canvas, centred(160, canvas, rng)), light=falloff(canvas, 0.05, rng), noise=3, rng=rng)
+    rgb = paint(
+        place(pen(d, 160), canvas, centred(160, canvas, rng)), light=falloff(canvas, 0.05, rng), noise=3, rng=rng
+    )
     img = Image.fromarray(np.round(np.clip(rgb, 0, 255)).astype(np.uint8)).rotate(90, expand=True)
     exif = Image.Exif()
-    exif[0x0112] = 6                                   # "rotate 90° clockwise to display"
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
     return encode(img, "JPEG", 90, exif=exif)
 
 
 def pencil(d, rng):
     alpha = place(pen(d, 150), (200, 200), centred(150, (200, 200), rng))
-    grain = rng.uniform(0.5, 1.0, alpha.shape).astype(np.float32)             # graphite leaves gaps
+    grain = rng.uniform(0.5, 1.0, alpha.shape).astype(np.float32)  # graphite leaves gaps
     return encode(paint(alpha * grain, (90, 90, 95), (245, 243, 236), noise=2, rng=rng))
 
 
 def blur(d, rng):
-    img = Image.fromarray(np.round(paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng)))).astype(np.uint8))
+    img = Image.fromarray(
+        np.round(paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng)))).astype(np.uint8)
+    )
     return encode(img.filter(ImageFilter.GaussianBlur(4)))
 
 
 def touching_edges(d, rng):
     alpha = pen(d, 150)
     rows, cols = np.flatnonzero(alpha.max(1) > 0.3), np.flatnonzero(alpha.max(0) > 0.3)
-    return encode(paint(alpha[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+    return encode(paint(alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]))
 
 
 def uneven_light(strength, with_shadow=False):
@@ -168,8 +181,10 @@ def uneven_light(strength, with_shadow=False):
         light = falloff(canvas, strength, rng)
         if with_shadow:
             light = light * shadow(canvas, 0.35, rng)
-        return encode(paint(place(pen(d, 150), canvas, centred(150, canvas, rng, 30)), light=light, noise=3, rng=rng),
-                      "JPEG", 85)
+        return encode(
+            paint(place(pen(d, 150), canvas, centred(150, canvas, rng, 30)), light=light, noise=3, rng=rng), "JPEG", 85
+        )
+
     return draw
 
 
@@ -187,8 +202,8 @@ def squared(d, rng):
     canvas, gap = (300, 240), 24
     alpha = place(pen(d, 130), canvas, centred(130, canvas, rng, 25))
     grid = np.zeros(alpha.shape, np.float32)
-    grid[int(rng.integers(0, gap))::gap] = 0.35
-    grid[:, int(rng.integers(0, gap))::gap] = 0.35
+    grid[int(rng.integers(0, gap)) :: gap] = 0.35
+    grid[:, int(rng.integers(0, gap)) :: gap] = 0.35
     rgb = paint(grid, (120, 150, 200)) * (1 - alpha[..., None]) + np.float32(BLACK) * alpha[..., None]
     return encode(rgb, "JPEG", 85)
 
@@ -197,9 +212,9 @@ def specks(d, rng):
     canvas = (240, 240)
     at = centred(140, canvas, rng, 15)
     alpha = place(pen(d, 140), canvas, at)
-    y, x = np.mgrid[:canvas[1], :canvas[0]]
+    y, x = np.mgrid[: canvas[1], : canvas[0]]
     for _ in range(int(rng.integers(1, 4))):
-        while True:                                      # dust lands anywhere but on the digit
+        while True:  # dust lands anywhere but on the digit
             cy, cx, r = rng.uniform(0, canvas[1]), rng.uniform(0, canvas[0]), rng.uniform(1.5, 4)
             if not (at[1] - 5 < cy < at[1] + 145 and at[0] - 5 < cx < at[0] + 145):
                 break
@@ -212,8 +227,9 @@ def frame(d, rng):
     at = centred(size, canvas, rng, 8)
     img = Image.fromarray(np.round(paint(place(pen(d, size), canvas, at))).astype(np.uint8))
     m = int(rng.integers(10, 28))
-    ImageDraw.Draw(img).rectangle([at[0] - m, at[1] - m, at[0] + size + m, at[1] + size + m],
-                                  outline=(40, 40, 40), width=int(rng.integers(2, 5)))
+    ImageDraw.Draw(img).rectangle(
+        [at[0] - m, at[1] - m, at[0] + size + m, at[1] + size + m], outline=(40, 40, 40), width=int(rng.integers(2, 5))
+    )
     return encode(img)
 
 
@@ -227,8 +243,10 @@ def fine_pen(d, rng):
 
 def jpeg(quality):
     def draw(d, rng):
-        return encode(paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng)), noise=3, rng=rng),
-                      "JPEG", quality)
+        return encode(
+            paint(place(pen(d, 150), (200, 200), centred(150, (200, 200), rng)), noise=3, rng=rng), "JPEG", quality
+        )
+
     return draw
 
 
@@ -237,6 +255,7 @@ def rotated(degrees):
         big = Image.fromarray(np.round(255 * place(pen(d, 150), (220, 220), (35, 35))).astype(np.uint8))
         alpha = np.asarray(big.rotate(rng.uniform(-degrees, degrees), Image.Resampling.BICUBIC), np.float32) / 255
         return encode(paint(alpha))
+
     return draw
 
 
@@ -246,13 +265,13 @@ def phone_photo(d, rng):
     alpha = place(pen(d, 130), canvas, centred(130, canvas, rng, 25))
     lines = np.zeros(alpha.shape, np.float32)
     for y in range(int(rng.integers(0, gap)), canvas[1], gap):
-        lines[y:y + 2] = 0.6
+        lines[y : y + 2] = 0.6
     rgb = paint(lines, (140, 165, 215)) * (1 - alpha[..., None]) + np.float32(BLACK) * alpha[..., None]
     light = falloff(canvas, 0.25, rng) * shadow(canvas, 0.25, rng)
     return encode(rgb * light[..., None] + rng.normal(0, 4, rgb.shape), "JPEG", 80)
 
 
-ROBUST_TODAY = {   # the conditions the old preprocessing already handled (issue 14): must not get worse
+ROBUST_TODAY = {  # the conditions the old preprocessing already handled (issue 14): must not get worse
     "clean scan": (clean_scan, "png"),
     "small, off-centre": (small_off_centre, "png"),
     "low contrast": (low_contrast, "png"),
@@ -284,12 +303,18 @@ CONDITIONS = {
 
 # ---------------------------------------------------------------- running
 
+
 def trained_model():
     x = read_idx(SHARED_MNIST / "train-images-idx3-ubyte.gz")
     y = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz")
     net = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=1)
-    fit(net, SGD(net, lr=0.1, momentum=0.9), (to_inputs(x), y), FitConfig(epochs=5, batch_size=128),
-        TrainState(np.random.default_rng(1)))
+    fit(
+        net,
+        SGD(net, lr=0.1, momentum=0.9),
+        (to_inputs(x), y),
+        FitConfig(epochs=5, batch_size=128),
+        TrainState(np.random.default_rng(1)),
+    )
     return net, "784-128-10 relu softmax, 5 epochs on 60,000, seed 1"
 
 
@@ -312,7 +337,9 @@ def big_files(digit, folder: Path, repeats=5):
     rng = np.random.default_rng(7)
     photo = (4032, 3024)
     alpha = place(pen(digit, 1200), photo, centred(1200, photo, rng, 200))
-    (folder / "photo.jpg").write_bytes(encode(paint(alpha, light=falloff(photo, 0.2, rng), noise=3, rng=rng), "JPEG", 92))
+    (folder / "photo.jpg").write_bytes(
+        encode(paint(alpha, light=falloff(photo, 0.2, rng), noise=3, rng=rng), "JPEG", 92)
+    )
     scan = (2480, 3508)
     (folder / "scan.png").write_bytes(encode(paint(place(pen(digit, 900), scan, (800, 1300)))))
     out = {}
@@ -325,8 +352,11 @@ def big_files(digit, folder: Path, repeats=5):
             to_mnist(grey, name)
             read.append(t1 - t0)
             prep.append(time.perf_counter() - t1)
-        out[name] = {"read_ms": round(1000 * float(np.median(read)), 1),
-                     "preprocess_ms": round(1000 * float(np.median(prep)), 1), "read_shape": list(grey.shape)}
+        out[name] = {
+            "read_ms": round(1000 * float(np.median(read)), 1),
+            "preprocess_ms": round(1000 * float(np.median(prep)), 1),
+            "read_shape": list(grey.shape),
+        }
     return out
 
 
@@ -336,8 +366,11 @@ def main():
     parser.add_argument("--n", type=int, default=500, help="how many test digits (from the first)")
     parser.add_argument("--only", nargs="*", help="only the conditions whose names contain these words")
     parser.add_argument("--keep", help="write the rendered files into this folder (to look at them)")
-    parser.add_argument("--big-files", action="store_true",
-                        help="only time reading vs preprocessing a 12-MP phone photo and an A4 300-dpi scan")
+    parser.add_argument(
+        "--big-files",
+        action="store_true",
+        help="only time reading vs preprocessing a 12-MP phone photo and an A4 300-dpi scan",
+    )
     args = parser.parse_args()
     if args.big_files:
         with tempfile.TemporaryDirectory() as tmp:
@@ -345,17 +378,18 @@ def main():
             print(json.dumps(big_files(digit, Path(tmp)), indent=2))
         return
     net, name = (load_model(args.model), args.model) if args.model else trained_model()
-    images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:args.n]
-    labels = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:args.n]
+    images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[: args.n]
+    labels = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[: args.n]
     baseline = float(np.mean(net.predict(to_inputs(images, net.dtype))[0] == labels))
-    conditions = {f"{k} (tests' form)": ((lambda d, rng, spec=spec: render(d, *spec)), spec[-1].lower())
-                  for k, spec in VARIANTS.items()}
+    conditions = {
+        f"{k} (tests' form)": ((lambda d, rng, spec=spec: render(d, *spec)), spec[-1].lower())
+        for k, spec in VARIANTS.items()
+    }
     conditions.update(CONDITIONS)
     if args.only:
         conditions = {k: v for k, v in conditions.items() if any(w in k for w in args.only)}
     report = {"model": name, "n": len(labels), "originals_28x28": baseline, "conditions": {}}
-    print(f"model {name}; {len(labels)} test digits per condition; baseline (28×28 originals) "
-          f"{100 * baseline:.1f}%\n")
+    print(f"model {name}; {len(labels)} test digits per condition; baseline (28×28 originals) {100 * baseline:.1f}%\n")
     print("| condition | accuracy | vs baseline | errors | read ms | preprocess ms |\n|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
@@ -371,10 +405,17 @@ def main():
             accuracy = float(np.mean(predicted == labels))
             read_ms, prep_ms = timings(paths[:100])
             errors = int(sum(r.error is not None for r in results))
-            report["conditions"][condition] = {"accuracy": accuracy, "errors": errors,
-                                               "read_ms": round(read_ms, 2), "preprocess_ms": round(prep_ms, 2)}
-            print(f"| {condition} | {100 * accuracy:.1f}% | {100 * (accuracy - baseline):+.1f} | {errors} "
-                  f"| {read_ms:.2f} | {prep_ms:.2f} |", flush=True)
+            report["conditions"][condition] = {
+                "accuracy": accuracy,
+                "errors": errors,
+                "read_ms": round(read_ms, 2),
+                "preprocess_ms": round(prep_ms, 2),
+            }
+            print(
+                f"| {condition} | {100 * accuracy:.1f}% | {100 * (accuracy - baseline):+.1f} | {errors} "
+                f"| {read_ms:.2f} | {prep_ms:.2f} |",
+                flush=True,
+            )
     print()
     print(json.dumps(report, indent=2))
 

@@ -12,6 +12,7 @@ With --record, the line is also appended to that recipe log (nn.report.recipes),
 accuracy against training seconds; it counts as timed on a loaded machine when the 1-minute load
 average at its end exceeds its own threads by more than half a core.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -63,11 +64,20 @@ def main():
     _, history, timings = train_run(hp, images, labels, log=lambda line: print(line, file=sys.stderr, flush=True))
     threads = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
     load = os.getloadavg()[0]
-    result = {"name": name, "recipe": {**changes, "epochs": hp["epochs"]}, "epochs": len(history["val_accuracy"]),
-              "val_accuracy": history["val_accuracy"], "best_val_accuracy": max(history["val_accuracy"]),
-              "last_val_accuracy": history["val_accuracy"][-1], "train_seconds": round(timings["total_seconds"], 1),
-              "threads": threads, "seed": hp["seed"], "load": round(load, 2), "loaded": load > threads + 0.5,
-              "date": datetime.date.today().isoformat()}
+    result = {
+        "name": name,
+        "recipe": {**changes, "epochs": hp["epochs"]},
+        "epochs": len(history["val_accuracy"]),
+        "val_accuracy": history["val_accuracy"],
+        "best_val_accuracy": max(history["val_accuracy"]),
+        "last_val_accuracy": history["val_accuracy"][-1],
+        "train_seconds": round(timings["total_seconds"], 1),
+        "threads": threads,
+        "seed": hp["seed"],
+        "load": round(load, 2),
+        "loaded": load > threads + 0.5,
+        "date": datetime.date.today().isoformat(),
+    }
     print(json.dumps(result), flush=True)
     if record:
         recipes.append(record, {k: v for k, v in result.items() if k != "val_accuracy"})

@@ -8,6 +8,7 @@ each seed's test accuracy, with this machine's numerics fingerprint) and replace
 ledger table, between its `<!-- ledger -->` markers, with results/ledger.md and the date, so the
 two always describe the same run. Commit both.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,10 @@ def main() -> int:
     parser.add_argument("--date", default=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
     args = parser.parse_args()
     from nn.pipeline import verify
-    code = verify.main(["--results", str(args.results), "--manifest", str(REPO / "reference" / "manifest.json"),
-                        "--write"])
+
+    code = verify.main(
+        ["--results", str(args.results), "--manifest", str(REPO / "reference" / "manifest.json"), "--write"]
+    )
     if code:
         return code
     readme = REPO / "README.md"

@@ -16,6 +16,7 @@ round's loss is computed on the weights it starts from), and for the last round 
 --dtype float32 (default) halves the time; the chosen point then runs at the source's precision
 (float64) in the pipeline. BLAS threads: OPENBLAS_NUM_THREADS (unset: 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,14 +60,19 @@ def costs_after_rounds(history: dict, final_cost: float, rounds: list[int]) -> d
 
 
 def distance(ours: dict[int, float], published: dict[int, float]) -> float:
-    return sum(math.log(ours[r] / c) ** 2 for r, c in published.items()) if all(
-        v > 0 and math.isfinite(v) for v in ours.values()) else math.inf
+    return (
+        sum(math.log(ours[r] / c) ** 2 for r, c in published.items())
+        if all(v > 0 and math.isfinite(v) for v in ours.values())
+        else math.inf
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run")
-    parser.add_argument("--costs", nargs="+", required=True, help="round:cost, rounds 0-based as the source prints them")
+    parser.add_argument(
+        "--costs", nargs="+", required=True, help="round:cost, rounds 0-based as the source prints them"
+    )
     parser.add_argument("--grid", nargs="+", required=True, help="key=v1,v2,...")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--record", type=Path)
@@ -96,9 +102,15 @@ def main():
             (final_cost,), _ = model.evaluate(x, labels[:n_train])
             ours = costs_after_rounds(history, final_cost, sorted(published))
             _, (test_accuracy,) = model.evaluate(network_inputs(hp, test[0], model.dtype), test[1])
-            line = {"run": args.run, "point": point, "costs": {str(r): round(c, 5) for r, c in ours.items()},
-                    "distance": round(distance(ours, published), 5), "test_accuracy": round(test_accuracy, 4),
-                    "dtype": args.dtype, "seconds": round(time.perf_counter() - start, 1)}
+            line = {
+                "run": args.run,
+                "point": point,
+                "costs": {str(r): round(c, 5) for r, c in ours.items()},
+                "distance": round(distance(ours, published), 5),
+                "test_accuracy": round(test_accuracy, 4),
+                "dtype": args.dtype,
+                "seconds": round(time.perf_counter() - start, 1),
+            }
         results.append(line)
         print(json.dumps(line), flush=True)
         if args.record:
@@ -108,10 +120,19 @@ def main():
     if scored:
         best = min(scored, key=lambda r: r["distance"])
         band = [r["test_accuracy"] for r in scored]
-        print(json.dumps({"run": args.run, "chosen_by_cost": best["point"], "its_costs": best["costs"],
-                          "published_costs": {str(r): c for r, c in published.items()},
-                          "test_accuracy_band_over_grid": [min(band), max(band)],
-                          "points": len(results), "without_a_model": len(results) - len(scored)}))
+        print(
+            json.dumps(
+                {
+                    "run": args.run,
+                    "chosen_by_cost": best["point"],
+                    "its_costs": best["costs"],
+                    "published_costs": {str(r): c for r, c in published.items()},
+                    "test_accuracy_band_over_grid": [min(band), max(band)],
+                    "points": len(results),
+                    "without_a_model": len(results) - len(scored),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ seconds per seed-epoch of each (the epochs' wall time from the seeds' timings: l
 and building the model are left out) and their ratio. Each process trains the same seeds; the timings are
 comparable only within one invocation (the machine's load moves them all).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,9 @@ print(json.dumps(sum(s.timings["total_seconds"] for s in states)))   # the epoch
 
 def seconds(hps: list[dict], env: dict) -> float:
     code = CHILD.format(repo=str(REPO), mnist=str(REPO.parent / "shared" / "mnist"))
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(hps)], env=env, capture_output=True, text=True,
-                         check=True, timeout=3600).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(hps)], env=env, capture_output=True, text=True, check=True, timeout=3600
+    ).stdout
     return json.loads(out.splitlines()[-1])
 
 

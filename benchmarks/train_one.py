@@ -8,6 +8,7 @@ batch_size=full). Prints one line: final test accuracy, peak monitored test accu
 final validation accuracy, first and last training cost, seconds. Reads ../shared/mnist.
 Use the validation figure to choose; the test figures are printed only to be reported.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,10 @@ def main(argv):
     threads = "1"
     if "--threads" in argv:
         i = argv.index("--threads")
-        threads, argv = argv[i + 1], argv[:i] + argv[i + 2:]
+        threads, argv = argv[i + 1], argv[:i] + argv[i + 2 :]
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = threads  # before numpy loads
     import yaml
+
     sys.path.insert(0, str(REPO))
     from nn.pipeline import config as nnconfig
     from nn.mnist.data import decode_split, to_inputs
@@ -46,11 +48,17 @@ def main(argv):
     start = time.perf_counter()
     model, h, _ = train_run(hp, *train, log=lambda line: None, test=test if hp["monitor_test"] else None)
     _, (accuracy,) = model.evaluate(to_inputs(test[0], model.dtype), test[1])
-    fmt = lambda v: "-" if v is None else f"{v:.4f}"                                   # noqa: E731
-    print(name, f"test {accuracy:.4f}", f"peak test {fmt(max(h['test_accuracy']) if h.get('test_accuracy') else None)}",
-          f"validation {fmt(h['val_accuracy'][-1] if h.get('val_accuracy') else None)}",
-          f"cost {fmt(h['train_loss'][0] if h['train_loss'] else None)} -> {fmt(h['train_loss'][-1] if h['train_loss'] else None)}",
-          f"{time.perf_counter() - start:.1f} s", flush=True)
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    print(
+        name,
+        f"test {accuracy:.4f}",
+        f"peak test {fmt(max(h['test_accuracy']) if h.get('test_accuracy') else None)}",
+        f"validation {fmt(h['val_accuracy'][-1] if h.get('val_accuracy') else None)}",
+        f"cost {fmt(h['train_loss'][0] if h['train_loss'] else None)} "
+        f"-> {fmt(h['train_loss'][-1] if h['train_loss'] else None)}",
+        f"{time.perf_counter() - start:.1f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Extras (1 thread only; off with --no-extras): the same 784-128-10 epoch at batch
 ingredient switched on (dropout 0.2, Adam, RMSprop, affine or elastic distortions), against the
 same matmul baseline, and the cost of each augmentation alone per batch of 128 images.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ MNIST = REPO.parent / "shared" / "mnist"
 def load_images(n=60000):
     """The real training set if it is at ../shared/mnist, else random pixels (speed is the same)."""
     from nn.mnist.data import decode_split
+
     if (MNIST / "train-images-idx3-ubyte.gz").exists():
         return decode_split(MNIST / "train-images-idx3-ubyte.gz", MNIST / "train-labels-idx1-ubyte.gz")
     rng = np.random.default_rng(0)
@@ -50,12 +52,12 @@ def matmul_epoch(x, batch, w1, w2, update=None):
     (but update() after each batch, if given)."""
     start = time.perf_counter()
     for s in range(0, len(x), batch):
-        xb = x[s:s + batch]                                    # (batch, 784)
-        h = xb @ w1                                            # (batch, 128)
-        g2 = h @ w2                                            # (batch, 10), stands in for dLoss/dz
-        h.T @ g2                                               # (128, 10)   dW2
-        g1 = g2 @ w2.T                                         # (batch, 128) dLoss/dh
-        xb.T @ g1                                              # (784, 128)  dW1
+        xb = x[s : s + batch]  # (batch, 784)
+        h = xb @ w1  # (batch, 128)
+        g2 = h @ w2  # (batch, 10), stands in for dLoss/dz
+        h.T @ g2  # (128, 10)   dW2
+        g1 = g2 @ w2.T  # (batch, 128) dLoss/dh
+        xb.T @ g1  # (784, 128)  dW1
         if update:
             update()
     return time.perf_counter() - start
@@ -71,10 +73,11 @@ def sgd_update(n_params: int, lr=0.05, mu=0.9):
     g = np.empty_like(grad)
 
     def update():
-        np.multiply(grad, lr, out=g)                           # g *= lr (on a fresh gradient)
+        np.multiply(grad, lr, out=g)  # g *= lr (on a fresh gradient)
         v.__imul__(mu)
         v.__isub__(g)
         p.__iadd__(v)
+
     return update
 
 
@@ -88,8 +91,7 @@ EXTRAS = {
     "+ elastic": ("sgd", 0.0, {"elastic_alpha": 34.0, "elastic_sigma": 4.0}),
     "+ affine + elastic": ("sgd", 0.0, {"rotate": 15.0, "scale": 0.15, "elastic_alpha": 34.0, "elastic_sigma": 4.0}),
 }
-HP = {"momentum": 0.9, "nesterov": False, "beta1": 0.9, "beta2": 0.999, "rho": 0.9, "eps": 1e-7,
-      "weight_decay": 0.0}
+HP = {"momentum": 0.9, "nesterov": False, "beta1": 0.9, "beta2": 0.999, "rho": 0.9, "eps": 1e-7, "weight_decay": 0.0}
 
 
 def measure_extras(x, labels, repeats, batch=128):
@@ -97,22 +99,40 @@ def measure_extras(x, labels, repeats, batch=128):
     from nn.model import mlp
     from nn.pipeline.hparams import build_augment, build_optimizer
     from nn.train import FitConfig, TrainState, fit
+
     rows = []
     for name, (optimizer, dropout, augmentation) in EXTRAS.items():
         rng = np.random.default_rng(0)
         model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng, dropout=dropout)
         w1, w2 = (layer.params["W"].copy() for layer in model.layers if "W" in layer.params)
-        hp = {**HP, "optimizer": optimizer, "lr": 0.05 if optimizer == "sgd" else 1e-3,
-              "momentum": 0.9 if optimizer == "sgd" else 0.0}
+        hp = {
+            **HP,
+            "optimizer": optimizer,
+            "lr": 0.05 if optimizer == "sgd" else 1e-3,
+            "momentum": 0.9 if optimizer == "sgd" else 0.0,
+        }
         augment = build_augment(augmentation)
         epochs, matmuls = [], []
         for _ in range(repeats + 1):
-            timings = fit(model, build_optimizer(hp, model), (x, labels),
-                          FitConfig(epochs=1, batch_size=batch, augment=augment), TrainState(rng)).timings
+            timings = fit(
+                model,
+                build_optimizer(hp, model),
+                (x, labels),
+                FitConfig(epochs=1, batch_size=batch, augment=augment),
+                TrainState(rng),
+            ).timings
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
-        rows.append({"threads": 1, "net": name, "batch": batch, "images": len(x),
-                     "epoch_s": float(np.median(epochs[1:])), "matmul_s": float(np.median(matmuls[1:]))})
+        rows.append(
+            {
+                "threads": 1,
+                "net": name,
+                "batch": batch,
+                "images": len(x),
+                "epoch_s": float(np.median(epochs[1:])),
+                "matmul_s": float(np.median(matmuls[1:])),
+            }
+        )
     return rows
 
 
@@ -121,6 +141,7 @@ def augmentation_costs(x, repeats, batch=128):
     import time as _time
 
     from nn.pipeline.hparams import build_augment
+
     rng = np.random.default_rng(0)
     xb = x[:batch].copy()
     out = {}
@@ -148,34 +169,69 @@ def measure(threads, batches, repeats):
     from nn.model import mlp
     from nn.optim import SGD
     from nn.train import FitConfig, TrainState, fit
+
     images, labels = load_images()
-    x = to_inputs(images)                                      # (60000, 784) float32
+    x = to_inputs(images)  # (60000, 784) float32
     rows = []
     for batch in batches:
         rng = np.random.default_rng(0)
         model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng)
         w1, w2 = model.layers[0].params["W"].copy(), model.layers[2].params["W"].copy()
         epochs, matmuls = [], []
-        for r in range(repeats + 1):                           # the first round warms caches up
-            timings = fit(model, SGD(model, lr=0.05, momentum=0.9), (x, labels), FitConfig(epochs=1, batch_size=batch),
-                          TrainState(rng)).timings
+        for r in range(repeats + 1):  # the first round warms caches up
+            timings = fit(
+                model,
+                SGD(model, lr=0.05, momentum=0.9),
+                (x, labels),
+                FitConfig(epochs=1, batch_size=batch),
+                TrainState(rng),
+            ).timings
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
-        rows.append({"threads": threads, "net": "784-128-10 relu/CE", "batch": batch, "images": len(x),
-                     "epoch_s": float(np.median(epochs[1:])), "matmul_s": float(np.median(matmuls[1:]))})
+        rows.append(
+            {
+                "threads": threads,
+                "net": "784-128-10 relu/CE",
+                "batch": batch,
+                "images": len(x),
+                "epoch_s": float(np.median(epochs[1:])),
+                "matmul_s": float(np.median(matmuls[1:])),
+            }
+        )
         update = sgd_update(model.flat_params.size)
         floors, matmuls = [], []
         for r in range(repeats + 1):
             floors.append(matmul_epoch(x, batch, w1, w2, update))
             matmuls.append(matmul_epoch(x, batch, w1, w2))
-        rows.append({"threads": threads, "net": "matmuls + SGD update", "batch": batch, "images": len(x),
-                     "epoch_s": float(np.median(floors[1:])), "matmul_s": float(np.median(matmuls[1:]))})
+        rows.append(
+            {
+                "threads": threads,
+                "net": "matmuls + SGD update",
+                "batch": batch,
+                "images": len(x),
+                "epoch_s": float(np.median(floors[1:])),
+                "matmul_s": float(np.median(matmuls[1:])),
+            }
+        )
     rng = np.random.default_rng(0)
     model = mlp([784, 30, 10], activation="sigmoid", output="sigmoid", loss="quadratic", rng=rng)
-    timings = fit(model, SGD(model, lr=3.0), (x[:50000], labels[:50000]), FitConfig(epochs=repeats + 1, batch_size=10),
-                  TrainState(rng)).timings
-    rows.append({"threads": threads, "net": "784-30-10 sigmoid/quad", "batch": 10, "images": 50000,
-                 "epoch_s": float(np.median(timings["epoch_seconds"][1:])), "matmul_s": None})
+    timings = fit(
+        model,
+        SGD(model, lr=3.0),
+        (x[:50000], labels[:50000]),
+        FitConfig(epochs=repeats + 1, batch_size=10),
+        TrainState(rng),
+    ).timings
+    rows.append(
+        {
+            "threads": threads,
+            "net": "784-30-10 sigmoid/quad",
+            "batch": 10,
+            "images": 50000,
+            "epoch_s": float(np.median(timings["epoch_seconds"][1:])),
+            "matmul_s": None,
+        }
+    )
     return rows, x
 
 
@@ -202,22 +258,41 @@ def main():
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
-        cmd = [sys.executable, __file__, "--child", str(threads), "--repeats", str(args.repeats),
-               "--batches", *map(str, args.batches), *(["--no-extras"] if args.no_extras else [])]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            str(threads),
+            "--repeats",
+            str(args.repeats),
+            "--batches",
+            *map(str, args.batches),
+            *(["--no-extras"] if args.no_extras else []),
+        ]
         child = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
         rows += child["rows"]
         costs.update(child["augmentation_us"])
 
-    print(f"median of {args.repeats} epochs; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
-          f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
-    print(f"{'threads':>7}  {'network':<22} {'batch':>5}  {'s/epoch':>8}  {'images/s':>9}  {'matmul s':>8}  {'ratio':>5}")
+    print(
+        f"median of {args.repeats} epochs; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+        f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'threads':>7}  {'network':<22} {'batch':>5}  {'s/epoch':>8}  {'images/s':>9}  {'matmul s':>8}  {'ratio':>5}"
+    )
     for r in rows:
-        matmul = f"{r['matmul_s']:8.3f}  {r['epoch_s'] / r['matmul_s']:5.2f}" if r["matmul_s"] else f"{'-':>8}  {'-':>5}"
-        print(f"{r['threads']:>7}  {r['net']:<22} {r['batch']:>5}  {r['epoch_s']:8.3f}  "
-              f"{r['images'] / r['epoch_s']:9.0f}  {matmul}")
+        matmul = (
+            f"{r['matmul_s']:8.3f}  {r['epoch_s'] / r['matmul_s']:5.2f}" if r["matmul_s"] else f"{'-':>8}  {'-':>5}"
+        )
+        print(
+            f"{r['threads']:>7}  {r['net']:<22} {r['batch']:>5}  {r['epoch_s']:8.3f}  "
+            f"{r['images'] / r['epoch_s']:9.0f}  {matmul}"
+        )
     if costs:
-        print("augmentation alone, µs per batch of 128 (1 thread): "
-              + ", ".join(f"{name} {us:.0f}" for name, us in costs.items()))
+        print(
+            "augmentation alone, µs per batch of 128 (1 thread): "
+            + ", ".join(f"{name} {us:.0f}" for name, us in costs.items())
+        )
 
 
 if __name__ == "__main__":

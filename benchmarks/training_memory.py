@@ -7,6 +7,7 @@ For each configuration, a fresh Python process loads the real MNIST training set
 early stopping on: every buffer the optimiser keeps), and reports its ru_maxrss beside the
 estimate the config check uses. Prints one JSON line per configuration, then the ratios.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ def main():
     mnist = REPO.parent / "shared" / "mnist"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     for config in CONFIGS:
-        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(config), str(mnist)], env=env,
-                             capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, json.dumps(config), str(mnist)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         row = json.loads(out)
         row["estimate_over_measured"] = round(row["estimate_mb"] / row["measured_mb"], 2)
         print(json.dumps(row))

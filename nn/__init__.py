@@ -21,17 +21,29 @@ Beside it, each importing the library and never the other way round (docs/archit
   nn.predict   your own digit images: page, preprocess, the nn-predict command
   nn.pipeline  config -> hyperparameters -> library calls; checkpoints; resources; provenance
 """
+
 import importlib
 
 # name -> the module that defines it; imported on first use, so `import nn` costs nothing
 # and a rule's code hash (nn.pipeline.sources reads this table) covers only what it uses
 API = {
-    "Linear": "nn.layers", "ReLU": "nn.layers", "Sigmoid": "nn.layers", "Softmax": "nn.layers",
-    "Tanh": "nn.layers", "Dropout": "nn.layers",
-    "Sequential": "nn.model", "mlp": "nn.model",
-    "SGD": "nn.optim", "Adam": "nn.optim", "RMSprop": "nn.optim",
-    "fit": "nn.train", "FitConfig": "nn.train", "TrainState": "nn.train", "TrainingDiverged": "nn.train",
-    "save": "nn.serialize", "load": "nn.serialize",
+    "Linear": "nn.layers",
+    "ReLU": "nn.layers",
+    "Sigmoid": "nn.layers",
+    "Softmax": "nn.layers",
+    "Tanh": "nn.layers",
+    "Dropout": "nn.layers",
+    "Sequential": "nn.model",
+    "mlp": "nn.model",
+    "SGD": "nn.optim",
+    "Adam": "nn.optim",
+    "RMSprop": "nn.optim",
+    "fit": "nn.train",
+    "FitConfig": "nn.train",
+    "TrainState": "nn.train",
+    "TrainingDiverged": "nn.train",
+    "save": "nn.serialize",
+    "load": "nn.serialize",
 }
 
 __all__ = sorted(API)

@@ -11,6 +11,7 @@ A^-1 (p - c) + c - t + alpha * smoothed_field(p), bilinearly interpolated, zero 
 compose(shift=2, rotate=10, ...) turns settings into one function (batch, rng) -> batch, or
 None when every one is off, so a run without them pays nothing.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,9 +32,9 @@ def shift_images(x, k: int, rng: np.random.Generator, side: int = SIDE):
     every possible window of it without copying, and pick one window per image.
     """
     m = len(x)
-    padded = np.zeros((m, side + 2 * k, side + 2 * k), x.dtype)          # (batch, 28+2k, 28+2k)
-    padded[:, k:k + side, k:k + side] = x.reshape(m, side, side)
-    windows = sliding_window_view(padded, (side, side), axis=(1, 2))     # (batch, 2k+1, 2k+1, 28, 28)
+    padded = np.zeros((m, side + 2 * k, side + 2 * k), x.dtype)  # (batch, 28+2k, 28+2k)
+    padded[:, k : k + side, k : k + side] = x.reshape(m, side, side)
+    windows = sliding_window_view(padded, (side, side), axis=(1, 2))  # (batch, 2k+1, 2k+1, 28, 28)
     dy, dx = rng.integers(-k, k + 1, size=(2, m))
     # out[r, c] = in[r - dy, c - dx]: the window that starts dy rows above the image
     return windows[np.arange(m), k - dy, k - dx].reshape(m, side * side)
@@ -48,7 +49,7 @@ def gaussian_matrix(sigma: float, side: int = SIDE, dtype=np.float64) -> np.ndar
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
     kernel /= kernel.sum()
-    d = np.arange(side)[:, None] - np.arange(side)[None, :]              # (side, side) i - j
+    d = np.arange(side)[:, None] - np.arange(side)[None, :]  # (side, side) i - j
     return np.where(np.abs(d) <= radius, kernel[np.clip(d + radius, 0, 2 * radius)], 0.0).astype(dtype)
 
 
@@ -64,8 +65,8 @@ def affine_matrices(m: int, rotate: float, scale: float, shear: float, rng):
     sy, sx = 1 + scale * rng.uniform(-1, 1, size=(2, m))
     cos, sin, tan = np.cos(angle), np.sin(angle), np.tan(skew)
     zero, one = np.zeros(m), np.ones(m)
-    rot = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)       # (m, 2, 2)
-    sh = np.stack([np.stack([one, zero], -1), np.stack([tan, one], -1)], -2)        # x' = x + tan y
+    rot = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # (m, 2, 2)
+    sh = np.stack([np.stack([one, zero], -1), np.stack([tan, one], -1)], -2)  # x' = x + tan y
     sc = np.stack([np.stack([sy, zero], -1), np.stack([zero, sx], -1)], -2)
     return rot @ sh @ sc
 
@@ -92,8 +93,16 @@ class Distortion:
     parameters, translation, elastic field), only for the parts switched on.
     """
 
-    def __init__(self, rotate=0.0, scale=0.0, shear=0.0, translate=0.0, elastic_alpha=0.0, elastic_sigma=ELASTIC_SIGMA,
-                 side: int = SIDE):
+    def __init__(
+        self,
+        rotate=0.0,
+        scale=0.0,
+        shear=0.0,
+        translate=0.0,
+        elastic_alpha=0.0,
+        elastic_sigma=ELASTIC_SIGMA,
+        side: int = SIDE,
+    ):
         self.rotate, self.scale, self.shear, self.translate = rotate, scale, shear, translate
         self.alpha, self.sigma, self.side = elastic_alpha, float(elastic_sigma), side
         self._bufs = {}
@@ -107,14 +116,16 @@ class Distortion:
     def __call__(self, x, rng):
         m, dtype, side = len(x), x.dtype, self.side
         c = dtype.type((side - 1) / 2)
-        grid_y, grid_x = _centred_grid(side, dtype)                     # (side*side,) each
+        grid_y, grid_x = _centred_grid(side, dtype)  # (side*side,) each
         y, xx = self._buffer("y", (m, side * side), dtype), self._buffer("x", (m, side * side), dtype)
         if self.rotate or self.scale or self.shear:
             inv = np.linalg.inv(affine_matrices(m, self.rotate, self.scale, self.shear, rng)).astype(dtype)
             tmp = self._buffer("tmp", (m, side * side), dtype)
-            for out, (a, b) in ((y, (inv[:, 0, 0, None], inv[:, 0, 1, None])),
-                                (xx, (inv[:, 1, 0, None], inv[:, 1, 1, None]))):
-                np.multiply(a, grid_y, out=out)                         # (m, side*side)
+            for out, (a, b) in (
+                (y, (inv[:, 0, 0, None], inv[:, 0, 1, None])),
+                (xx, (inv[:, 1, 0, None], inv[:, 1, 1, None])),
+            ):
+                np.multiply(a, grid_y, out=out)  # (m, side*side)
                 np.multiply(b, grid_x, out=tmp)
                 out += tmp
                 out += c
@@ -123,7 +134,7 @@ class Distortion:
             xx[...] = grid_x + c
         if self.translate:
             ty, tx = rng.uniform(-self.translate, self.translate, size=(2, m, 1)).astype(dtype)
-            y -= ty                                                     # content moves by +t
+            y -= ty  # content moves by +t
             xx -= tx
         if self.alpha:
             dy, dx = self.elastic_field(m, rng, dtype).reshape(2, m, side * side)
@@ -138,15 +149,15 @@ class Distortion:
         at once, then the same on the transposed fields (two BLAS calls, no loop)."""
         side = self.side
         g_t = gaussian_matrix(self.sigma, side, dtype).T
-        shape = (2 * m * side, side)                                    # every row of every field
+        shape = (2 * m * side, side)  # every row of every field
         noise, smooth = self._buffer("noise", shape, dtype), self._buffer("smooth", shape, dtype)
         rng.random(out=noise, dtype=dtype)
         noise *= 2
-        noise -= 1                                                      # uniform(-1, 1)
-        np.matmul(noise, g_t, out=smooth)                               # along x
-        transposed = noise.reshape(2 * m, side, side)                   # noise is spent: reuse it
+        noise -= 1  # uniform(-1, 1)
+        np.matmul(noise, g_t, out=smooth)  # along x
+        transposed = noise.reshape(2 * m, side, side)  # noise is spent: reuse it
         np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
-        np.matmul(noise, g_t, out=smooth)                               # along y (rows are columns now)
+        np.matmul(noise, g_t, out=smooth)  # along y (rows are columns now)
         smooth *= self.alpha
         np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
         return transposed.reshape(2, m, side, side)
@@ -156,19 +167,19 @@ class Distortion:
 
         Points outside the image read zeros; one gather per corner for the whole batch."""
         m, side = images.shape[0], images.shape[1]
-        stride = side + 3                                               # 1 px of zeros before, 2 after
+        stride = side + 3  # 1 px of zeros before, 2 after
         padded = self._buffer("padded", (m, stride, stride), images.dtype, zero=True)
-        padded[:, 1:side + 1, 1:side + 1] = images                      # the border stays zero
-        np.clip(y, -1, side, out=y)                                     # further out reads zeros all the same
+        padded[:, 1 : side + 1, 1 : side + 1] = images  # the border stays zero
+        np.clip(y, -1, side, out=y)  # further out reads zeros all the same
         np.clip(x, -1, side, out=x)
         shape = y.shape
         y0, x0 = self._buffer("y0", shape, y.dtype), self._buffer("x0", shape, y.dtype)
         np.floor(y, out=y0)
         np.floor(x, out=x0)
-        y -= y0                                                         # the weights of the far corners
+        y -= y0  # the weights of the far corners
         x -= x0
         # flat index of each top-left corner in `padded`, exact in floating point (< 2^24), cast once
-        y0 *= stride                                                    # (y0 + 1) stride + (x0 + 1) + image offset
+        y0 *= stride  # (y0 + 1) stride + (x0 + 1) + image offset
         y0 += x0
         y0 += np.arange(stride + 1, m * stride * stride, stride * stride, dtype=y0.dtype)[:, None]
         corner, right = self._buffer("corner", shape, np.intp), self._buffer("right", shape, np.intp)
@@ -182,13 +193,13 @@ class Distortion:
         right += stride
         flat.take(corner, out=bl, mode="clip")
         flat.take(right, out=br, mode="clip")
-        tr -= tl                                                        # top = tl + wx (tr - tl)
+        tr -= tl  # top = tl + wx (tr - tl)
         tr *= x
         tr += tl
         br -= bl
         br *= x
         br += bl
-        br -= tr                                                        # out = top + wy (bottom - top)
+        br -= tr  # out = top + wy (bottom - top)
         br *= y
         br += tr
         return br
@@ -224,6 +235,7 @@ def compose(shift: int = 0, **distortions):
         if distortion is not None:
             xb = distortion(xb, rng)
         return xb
+
     return augment
 
 

@@ -10,6 +10,7 @@ Readers open regular files only (open_regular), or also a FIFO or pipe read whol
 byte cap within a deadline (open_regular_or_pipe: nn-predict's `<(cmd)`); JSON's nesting is
 bounded before it is parsed (loads_json).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,7 +64,7 @@ def remove_stale_temps(path) -> None:
     except OSError:
         return
     for name in names:
-        pid = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+        pid = name[len(prefix) : len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path.parent / name)
@@ -115,8 +116,12 @@ def write_json(path, obj) -> None:
     write_text(path, dumps_json(obj))
 
 
-KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-         stat.S_IFBLK: "a block device"}
+KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 def _open_fd(path, pipes: bool = False) -> int:
@@ -182,20 +187,24 @@ def read_pipe(fd: int, name, max_bytes: int, seconds: float) -> io.BytesIO:
         try:
             chunk = os.read(fd, min(1 << 16, max_bytes + 1 - size))
         except BlockingIOError:
-            chunk = None                                  # a writer, nothing sent yet
+            chunk = None  # a writer, nothing sent yet
         if chunk:
             size += buf.write(chunk)
             if size > max_bytes:
-                raise ValueError(f"{name}: more than {max_bytes} bytes arrived through the pipe; refusing to read further")
+                raise ValueError(
+                    f"{name}: more than {max_bytes} bytes arrived through the pipe; refusing to read further"
+                )
             continue
         if chunk == b"" and (size or hung_up):
             buf.seek(0)
-            return buf                                    # the writer sent its data and closed
+            return buf  # the writer sent its data and closed
         left = deadline - time.monotonic()
         if left <= 0:
             if size:
-                raise ValueError(f"{name}: the stream did not end within {seconds:g} s ({size} bytes arrived); "
-                                 "refusing to wait longer")
+                raise ValueError(
+                    f"{name}: the stream did not end within {seconds:g} s ({size} bytes arrived); "
+                    "refusing to wait longer"
+                )
             raise ValueError(f"{name}: no data arrived within {seconds:g} s; refusing to wait longer")
         hung_up = any(event & select.POLLHUP for _, event in poller.poll(max(1, math.ceil(left * 1000))))
 
@@ -221,7 +230,7 @@ def json_depth(data: bytes) -> int:
     is read the same way)."""
     brackets = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", data)).translate(None, _NOT_BRACKET)
     depth = peak = 0
-    for start in range(0, len(brackets), _CHUNK):   # a running sum per megabyte: bounded memory
+    for start in range(0, len(brackets), _CHUNK):  # a running sum per megabyte: bounded memory
         part = np.frombuffer(brackets, np.uint8, min(_CHUNK, len(brackets) - start), start)
         running = depth + np.cumsum(np.where((part == ord("[")) | (part == ord("{")), 1, -1), dtype=np.int64)
         peak, depth = max(peak, int(running.max())), int(running[-1])
@@ -242,8 +251,9 @@ def loads_json(data: bytes | str, name, max_depth: int = MAX_JSON_DEPTH):
             raise ValueError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     depth = json_depth(raw)
     if depth > max_depth:
-        raise ValueError(f"{name}: JSON nested {depth} levels deep, over the limit of {max_depth}; "
-                         "refusing to parse it")
+        raise ValueError(
+            f"{name}: JSON nested {depth} levels deep, over the limit of {max_depth}; refusing to parse it"
+        )
     return json.loads(data)
 
 
@@ -317,13 +327,17 @@ def check_writable(top) -> None:
     """Raise OSError naming the first folder under `top` that cannot be written (read-only,
     immutable, full quota), before any job starts rather than midway."""
     import tempfile
+
     for folder, _, _ in os.walk(top):
         try:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
                 pass
         except OSError as e:
-            raise OSError(e.errno, f"Output folder {folder} is not writable ({e.strerror or e}); "
-                          "make it writable and run again: nothing was changed") from None
+            raise OSError(
+                e.errno,
+                f"Output folder {folder} is not writable ({e.strerror or e}); "
+                "make it writable and run again: nothing was changed",
+            ) from None
 
 
 def check_folders(folders) -> None:
@@ -334,5 +348,6 @@ def check_folders(folders) -> None:
         for i in range(1, len(parts) + 1):
             path = Path(*parts[:i])
             if path.exists() and not path.is_dir():
-                raise OSError(20, f"Output folder {path} is a file, not a folder; move it away and run again: "
-                                  "nothing was changed")
+                raise OSError(
+                    20, f"Output folder {path} is a file, not a folder; move it away and run again: nothing was changed"
+                )

@@ -2,6 +2,7 @@
 
 Use float64: central differences lose about half the digits, which float32 cannot spare.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ Every scheme draws from a caller's seeded numpy Generator, always in float64 and
 cast, so a float32 and a float64 model from the same seed start from the same numbers.
 Weights are (n_in, n_out): a batch of row vectors is multiplied as x @ W.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,6 +17,7 @@ from nn.quirks import plain, uniform_pm1
 # function here (or, for a source's own scheme, in nn.quirks: plain, uniform_pm1) and a line in
 # INITS (the config schema's `init` enum reads it). A scheme with a spread to set takes it as a
 # keyword `scale` with its default (plain), passed by init_weights.
+
 
 def normal(n_in, n_out, rng):
     """W, b ~ N(0, 1): Nielsen's chapter 1; saturates sigmoids in wide layers."""
@@ -38,8 +40,14 @@ def he(n_in, n_out, rng):
     return rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
 
 
-INITS = {"normal": normal, "scaled_normal": scaled_normal, "xavier": xavier, "he": he, "plain": plain,
-         "uniform_pm1": uniform_pm1}
+INITS = {
+    "normal": normal,
+    "scaled_normal": scaled_normal,
+    "xavier": xavier,
+    "he": he,
+    "plain": plain,
+    "uniform_pm1": uniform_pm1,
+}
 
 
 def takes_scale(name: str) -> bool:
@@ -47,8 +55,9 @@ def takes_scale(name: str) -> bool:
     return "scale" in inspect.signature(INITS[name]).parameters
 
 
-def init_weights(name: str, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32,
-                 scale: float | None = None):
+def init_weights(
+    name: str, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32, scale: float | None = None
+):
     """Return (W, b), W (n_in, n_out) and b (n_out,), drawn by the named scheme (INITS) and cast.
 
     scale: the spread of a scheme that takes one ("plain"); None = the scheme's own default.
@@ -58,8 +67,10 @@ def init_weights(name: str, n_in: int, n_out: int, rng: np.random.Generator, dty
     if scale is None:
         w, b = INITS[name](n_in, n_out, rng)
     elif not takes_scale(name):
-        raise ValueError(f"init: scheme {name!r} takes no scale (got {scale}); only "
-                         f"{', '.join(n for n in INITS if takes_scale(n))} do")
+        raise ValueError(
+            f"init: scheme {name!r} takes no scale (got {scale}); only "
+            f"{', '.join(n for n in INITS if takes_scale(n))} do"
+        )
     elif not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"init: scale must be a finite number > 0, got {scale}")
     else:

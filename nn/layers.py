@@ -13,6 +13,7 @@ Speed: every array a layer produces lives in a buffer it owns and reuses for the
 batch of the same shape, so training allocates nothing per step. The price is that an
 output is only valid until the layer's next call: copy it if you want to keep it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,11 +30,13 @@ def register(name: str, activation: bool = False, before: str | None = None):
     and its `kind` is name. before: a name already registered to list it ahead of, for a layer
     defined in a module loaded after this one (nn.quirks); the registries' order is the order the
     config schema and the error messages list the names in."""
+
     def add(cls):
         cls.kind = name
         for registry in (LAYERS, ACTIVATIONS) if activation else (LAYERS,):
             _place(registry, name, cls, before)
         return cls
+
     return add
 
 
@@ -52,10 +55,10 @@ def _place(registry: dict, name: str, cls: type, before: str | None) -> None:
 
 class Layer:
     params: dict = {}  # name -> trainable array; the optimiser updates these in place
-    grads: dict = {}   # name -> dLoss/dparam, same shapes, filled by backward()
-    training = False   # train/eval mode: only layers that behave differently (Dropout) read it
-    setting = None     # an activation's one setting (its constructor argument), e.g. nn.quirks.Scaled's "c"
-    bounds = (-np.inf, np.inf)   # the values its outputs can take (nn.losses.least_cost)
+    grads: dict = {}  # name -> dLoss/dparam, same shapes, filled by backward()
+    training = False  # train/eval mode: only layers that behave differently (Dropout) read it
+    setting = None  # an activation's one setting (its constructor argument), e.g. nn.quirks.Scaled's "c"
+    bounds = (-np.inf, np.inf)  # the values its outputs can take (nn.losses.least_cost)
 
     @classmethod
     def from_spec(cls, spec: dict, dtype) -> "Layer":
@@ -98,8 +101,16 @@ def generators(rng) -> list:
 class Linear(Layer):
     """y = x @ W + b for each replica: W (k, n_in, n_out), so a batch of rows multiplies without a transpose."""
 
-    def __init__(self, n_in: int, n_out: int, init: str = "normal", rng=None, dtype=np.float32,
-                 init_scale: float | None = None, replicas: int | None = None):
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        init: str = "normal",
+        rng=None,
+        dtype=np.float32,
+        init_scale: float | None = None,
+        replicas: int | None = None,
+    ):
         # rng: one Generator per replica (generators()); each replica's W and b come from its own.
         # init=None gives zeros for `replicas` networks (default 1), for weights about to be loaded
         # from a file; with an init, `replicas`, if given, must be the number of Generators.
@@ -110,12 +121,13 @@ class Linear(Layer):
             # imported here, not at the top: nn.init lists nn.quirks' schemes, and nn.quirks builds on
             # this module, so this module must load without nn.init
             from nn.init import init_weights
+
             rngs = generators(rng)
             if replicas not in (None, len(rngs)):
                 raise ValueError(f"Linear: {replicas} replicas, but {len(rngs)} Generators to draw them from")
             drawn = [init_weights(init, n_in, n_out, g, dtype, scale=init_scale) for g in rngs]
             W, b = np.stack([w for w, _ in drawn]), np.stack([b for _, b in drawn])
-        self.params = {"W": W, "b": b}                        # (k, n_in, n_out), (k, n_out)
+        self.params = {"W": W, "b": b}  # (k, n_in, n_out), (k, n_out)
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
 
     @property
@@ -124,20 +136,20 @@ class Linear(Layer):
 
     def forward(self, x):
         W, b = self.params["W"], self.params["b"]
-        self.x = x                                            # (k, batch, n_in) or a shared (batch, n_in)
+        self.x = x  # (k, batch, n_in) or a shared (batch, n_in)
         out = self._buffer("out", (W.shape[0], x.shape[-2], W.shape[2]), W.dtype)
-        np.matmul(x, W, out=out)                              # (k, batch, n_out)
+        np.matmul(x, W, out=out)  # (k, batch, n_out)
         out += b[:, None, :]
         return out
 
     def backward(self, grad, need_input_grad=True):
         W = self.params["W"]
-        np.matmul(self.x.swapaxes(-1, -2), grad, out=self.grads["W"])   # (k, n_in, n_out)
-        grad.sum(axis=-2, out=self.grads["b"])                          # (k, n_out)
+        np.matmul(self.x.swapaxes(-1, -2), grad, out=self.grads["W"])  # (k, n_in, n_out)
+        grad.sum(axis=-2, out=self.grads["b"])  # (k, n_out)
         if not need_input_grad:  # the first layer: dLoss/dpixels is a third matmul nobody uses
             return None
         dx = self._buffer("dx", grad.shape[:-1] + W.shape[1:2], W.dtype)
-        return np.matmul(grad, W.swapaxes(-1, -2), out=dx)              # (k, batch, n_in)
+        return np.matmul(grad, W.swapaxes(-1, -2), out=dx)  # (k, batch, n_in)
 
     def spec(self):
         n_in, n_out = self.shape
@@ -156,7 +168,7 @@ class Activation(Layer):
     sigmoid, tanh, ReLU and softmax need.
     """
 
-    function = None     # (z, out=buffer) -> out
+    function = None  # (z, out=buffer) -> out
 
     def fill(self, z, out):
         self.function(z, out=out)
@@ -187,7 +199,7 @@ class Sigmoid(Activation):
     bounds = (0.0, 1.0)
 
     def local_backward(self, grad, s, dz):
-        np.subtract(1, s, out=dz)   # sigma' = sigma (1 - sigma)
+        np.subtract(1, s, out=dz)  # sigma' = sigma (1 - sigma)
         dz *= s
         dz *= grad
 
@@ -198,7 +210,7 @@ class Tanh(Activation):
     bounds = (-1.0, 1.0)
 
     def local_backward(self, grad, t, dz):
-        np.multiply(t, t, out=dz)   # tanh' = 1 - tanh^2
+        np.multiply(t, t, out=dz)  # tanh' = 1 - tanh^2
         np.subtract(1, dz, out=dz)
         dz *= grad
 
@@ -264,12 +276,12 @@ class Dropout(Layer):
         self.active = self.training and self.rate > 0
         if not self.active:
             return x
-        mask = self._buffer("mask", x.shape, x.dtype)        # (k, batch, n): 0 or 1 / (1 - rate)
+        mask = self._buffer("mask", x.shape, x.dtype)  # (k, batch, n): 0 or 1 / (1 - rate)
         if len(self.rngs) != len(mask):
             raise ValueError(f"Dropout: {len(self.rngs)} Generators for {len(mask)} replicas")
         for rng, replica_mask in zip(self.rngs, mask):
-            rng.random(out=replica_mask, dtype=mask.dtype)    # uniform [0, 1), each replica from its own
-        np.greater_equal(mask, self.rate, out=mask)          # kept with probability 1 - rate
+            rng.random(out=replica_mask, dtype=mask.dtype)  # uniform [0, 1), each replica from its own
+        np.greater_equal(mask, self.rate, out=mask)  # kept with probability 1 - rate
         mask *= 1 / (1 - self.rate)
         out = self._buffer("out", x.shape, x.dtype)
         return np.multiply(x, mask, out=out)
@@ -294,15 +306,21 @@ def activation_layer(entry) -> Layer:
     if isinstance(entry, dict):
         if len(entry) != 1:
             raise ValueError(f"activation: {entry!r} must be one name with its setting, e.g. {{'scaled': 0.2}}")
-        (name, setting), = entry.items()
+        ((name, setting),) = entry.items()
     else:
         name, setting = entry, None
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
     cls = ACTIVATIONS[name]
     if (cls.setting is None) != (setting is None):
-        raise ValueError(f"activation {name!r} " + (f"takes no setting, got {setting!r}" if cls.setting is None
-                                                     else f"needs its {cls.setting}: {{{name!r}: value}}"))
+        raise ValueError(
+            f"activation {name!r} "
+            + (
+                f"takes no setting, got {setting!r}"
+                if cls.setting is None
+                else f"needs its {cls.setting}: {{{name!r}: value}}"
+            )
+        )
     return cls() if setting is None else cls(setting)
 
 

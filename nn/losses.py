@@ -10,6 +10,7 @@ Cross-entropy is fused with its output activation: it takes the logits z and com
 log-softmax / log-sigmoid directly, which is stable for any z, and its gradient with
 respect to z is simply (a - y) / n, no saturating sigma'(z) factor.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,6 +36,7 @@ def per_replica(values) -> np.ndarray:
 
 class Quadratic:
     """C = 1/(2n) sum_x ||y - a||^2, on the network's output a."""
+
     name = "quadratic"
     fuses = None  # works on the output of whatever the last layer is
 
@@ -44,11 +46,11 @@ class Quadratic:
 
     def per_sample(self, a, y):
         d = a - y
-        return 0.5 * np.einsum("...ij,...ij->...i", d, d)     # (k, batch)
+        return 0.5 * np.einsum("...ij,...ij->...i", d, d)  # (k, batch)
 
     def value_and_grad(self, a, y):
         n = a.shape[-2]
-        d = a - y                                              # (k, batch, 10)
+        d = a - y  # (k, batch, 10)
         loss = per_replica(0.5 * np.vdot(r, r) / n for r in d)
         d /= n
         return loss, d
@@ -60,37 +62,39 @@ class SquaredError:
     Twice Quadratic (no 1/2), so the same learning rate takes steps twice as long. The blog
     then averages the per-image gradients over the batch, which is this loss's mean gradient.
     """
+
     name = "squared_error"
     fuses = None
     target = Quadratic.target
 
     def per_sample(self, a, y):
         d = a - y
-        return np.einsum("...ij,...ij->...i", d, d)            # (k, batch)
+        return np.einsum("...ij,...ij->...i", d, d)  # (k, batch)
 
     def value_and_grad(self, a, y):
         n = a.shape[-2]
-        d = a - y                                              # (k, batch, 10)
+        d = a - y  # (k, batch, 10)
         loss = per_replica(np.vdot(r, r) / n for r in d)
-        d *= 2 / n                                             # d/da of the mean: 2 (a - y) / n
+        d *= 2 / n  # d/da of the mean: 2 (a - y) / n
         return loss, d
 
 
 class SoftmaxCrossEntropy:
     """C = -1/n sum_x log softmax(z)_label, taking the logits z (the Softmax layer is absorbed)."""
+
     name = "cross_entropy"
     fuses = Softmax
 
     def per_sample(self, z, y):
-        shifted = z - row_max(z)                               # (k, batch, 10), max 0: exp can't overflow
+        shifted = z - row_max(z)  # (k, batch, 10), max 0: exp can't overflow
         return np.log(np.exp(shifted).sum(axis=-1)) - np.einsum("...ij,...ij->...i", shifted, y)
 
     def value_and_grad(self, z, y):
         # per_sample and softmax in one pass: the exp is the costly part, do it once
         n = z.shape[-2]
-        shifted = z - row_max(z)                               # (k, batch, 10)
+        shifted = z - row_max(z)  # (k, batch, 10)
         p = np.exp(shifted)
-        total = p.sum(axis=-1, keepdims=True)                  # (k, batch, 1)
+        total = p.sum(axis=-1, keepdims=True)  # (k, batch, 1)
         targets = np.broadcast_to(y, z.shape)
         loss = per_replica((np.log(t).sum() - np.vdot(s, yr)) / n for t, s, yr in zip(total, shifted, targets))
         p /= total
@@ -105,6 +109,7 @@ class SigmoidCrossEntropy:
     In terms of the logits that is sum_j softplus(z) - y z, and logaddexp(0, z) is softplus
     without overflow.
     """
+
     name = "cross_entropy"
     fuses = Sigmoid
 
@@ -133,9 +138,12 @@ def least_cost(loss, y, bounds) -> float:
 # The one list of losses: name -> its class, or {output activation: class} where the fused
 # form depends on the output (the config schema's `loss` enum reads the names). The sources'
 # losses (label_difference) are in nn.quirks.
-LOSSES = {"quadratic": Quadratic,
-          "cross_entropy": {"softmax": SoftmaxCrossEntropy, "sigmoid": SigmoidCrossEntropy},
-          "label_difference": LabelDifference, "squared_error": SquaredError}
+LOSSES = {
+    "quadratic": Quadratic,
+    "cross_entropy": {"softmax": SoftmaxCrossEntropy, "sigmoid": SigmoidCrossEntropy},
+    "label_difference": LabelDifference,
+    "squared_error": SquaredError,
+}
 
 
 def get_loss(name: str, output: str | None):

@@ -5,6 +5,7 @@ output vectors, per-image losses) and returns plain Python numbers, so that
 `summarize` can go straight into canonical JSON (metrics.json) and give the same
 bytes for the same inputs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,7 @@ def _labels(y, name, n_classes):
     if y.size and not np.issubdtype(y.dtype, np.integer):
         raise MetricsError(f"{name}: expected integer class indices, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise MetricsError(f"{name}: class indices must lie in [0, {n_classes}), "
-                           f"got range [{y.min()}, {y.max()}]")
+        raise MetricsError(f"{name}: class indices must lie in [0, {n_classes}), got range [{y.min()}, {y.max()}]")
     return y.astype(np.int64)
 
 
@@ -68,14 +68,22 @@ def per_class(confusion) -> list[dict]:
     cm = np.asarray(confusion)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise MetricsError(f"confusion: expected a square matrix, got shape {cm.shape}")
-    tp = np.diag(cm)              # (C,)
-    support = cm.sum(axis=1)      # (C,) how many of each class there are
-    predicted = cm.sum(axis=0)    # (C,) how often each class was guessed
+    tp = np.diag(cm)  # (C,)
+    support = cm.sum(axis=1)  # (C,) how many of each class there are
+    predicted = cm.sum(axis=0)  # (C,) how often each class was guessed
     precision = _safe_div(tp, predicted)
     recall = _safe_div(tp, support)
     f1 = _safe_div(2 * precision * recall, precision + recall)
-    return [{"class": c, "precision": float(precision[c]), "recall": float(recall[c]),
-             "f1": float(f1[c]), "support": int(support[c])} for c in range(cm.shape[0])]
+    return [
+        {
+            "class": c,
+            "precision": float(precision[c]),
+            "recall": float(recall[c]),
+            "f1": float(f1[c]),
+            "support": int(support[c]),
+        }
+        for c in range(cm.shape[0])
+    ]
 
 
 def ranked_errors(y_true, y_pred, losses, k):
@@ -85,7 +93,7 @@ def ranked_errors(y_true, y_pred, losses, k):
     near misses. Ties go to the lower index, so the choice never depends on sort luck.
     """
     losses = np.asarray(losses, np.float64)
-    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))   # ascending indices
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))  # ascending indices
     # a stable sort keeps equal losses in index order; negating reverses only the loss order
     worst = wrong[np.argsort(-losses[wrong], kind="stable")][:k]
     near = wrong[np.argsort(losses[wrong], kind="stable")][:k]
@@ -114,19 +122,23 @@ def evaluation(labels, probs, losses, k=16, subset=0) -> dict:
     labels = _labels(labels, "labels", n_classes)
     losses = np.asarray(losses, np.float64)
     if labels.shape != (n,) or losses.shape != (n,):
-        raise MetricsError(f"labels {labels.shape} and losses {losses.shape} must both be ({n},) "
-                           f"to match probs {probs.shape}")
+        raise MetricsError(
+            f"labels {labels.shape} and losses {losses.shape} must both be ({n},) to match probs {probs.shape}"
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise MetricsError(f"k: expected a gallery size >= 0, got {k!r}")
     if isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) or not 0 <= subset <= n:
         raise MetricsError(f"subset: expected a number of test images in [0, {n}], got {subset!r}")
 
-    predicted = probs.argmax(axis=1)                     # (n,)
+    predicted = probs.argmax(axis=1)  # (n,)
     cm = confusion_matrix(labels, predicted, n_classes)
     worst, near = ranked_errors(labels, predicted, losses, k)
-    first = probs[0]                                     # (C,) the seed's printout
-    scored_first = {"test_subset": int(subset),
-                    "test_accuracy_subset": accuracy(labels[:subset], predicted[:subset], n_classes)} if subset else {}
+    first = probs[0]  # (C,) the seed's printout
+    scored_first = (
+        {"test_subset": int(subset), "test_accuracy_subset": accuracy(labels[:subset], predicted[:subset], n_classes)}
+        if subset
+        else {}
+    )
     return {
         "n_test": int(n),
         "n_errors": int(np.count_nonzero(labels != predicted)),

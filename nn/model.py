@@ -11,11 +11,12 @@ the replica axis first: predict(x) is (k, n) for inputs x (n, n_in).
 
 Its file format (save, load) is nn.serialize.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from nn.layers import ACTIVATIONS, LAYERS, Dropout, Linear, activation_layer, generators
+from nn.layers import ACTIVATIONS, Dropout, Linear, activation_layer, generators
 from nn.losses import get_loss, one_hot, per_replica
 
 INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
@@ -25,7 +26,7 @@ class Sequential:
     def __init__(self, layers, loss: str | None = None):
         """loss: "quadratic" or "cross_entropy"; None picks cross_entropy after a softmax, else quadratic."""
         self.layers = list(layers)
-        linears = [l for l in self.layers if isinstance(l, Linear)]
+        linears = [layer for layer in self.layers if isinstance(layer, Linear)]
         if not linears:
             raise ValueError("Sequential: needs at least one Linear layer")
         for a, b in zip(linears, linears[1:]):
@@ -33,10 +34,10 @@ class Sequential:
                 raise ValueError(f"Sequential: {a!r} feeds {a.shape[1]} values into {b!r}, which takes {b.shape[0]}")
         self.n_in, self.n_out = linears[0].shape[0], linears[-1].shape[1]
         self.dtype = linears[0].params["W"].dtype
-        if any(l.params["W"].dtype != self.dtype for l in linears):
+        if any(layer.params["W"].dtype != self.dtype for layer in linears):
             raise ValueError(f"Sequential: Linear layers mix dtypes; make them all {self.dtype}")
         self.replicas = len(linears[0].params["W"])
-        if any(len(l.params["W"]) != self.replicas for l in linears):
+        if any(len(layer.params["W"]) != self.replicas for layer in linears):
             raise ValueError("Sequential: Linear layers hold different numbers of replicas")
         last = self.layers[-1]
         self.output = last.kind if last.kind in ACTIVATIONS else None
@@ -58,7 +59,7 @@ class Sequential:
         for layer, key in arrays:
             p = layer.params[key]
             end = start + p[0].size
-            layer.params[key] = flat_params[:, start:end].reshape(p.shape)   # a view: rows split, not copied
+            layer.params[key] = flat_params[:, start:end].reshape(p.shape)  # a view: rows split, not copied
             layer.params[key][...] = p
             layer.grads[key] = flat_grads[:, start:end].reshape(p.shape)
             start = end
@@ -128,7 +129,7 @@ class Sequential:
         x = self._check_inputs(x)
         out = np.empty((self.replicas, len(x), self.n_out), self.dtype)
         for start in range(0, len(x), INFERENCE_ROWS):
-            out[:, start:start + INFERENCE_ROWS] = self._run(layers, x[start:start + INFERENCE_ROWS])
+            out[:, start : start + INFERENCE_ROWS] = self._run(layers, x[start : start + INFERENCE_ROWS])
         return out
 
     def predict_proba(self, x):
@@ -145,9 +146,9 @@ class Sequential:
 
     def outputs_and_losses(self, x, labels):
         """(predict_proba(x), sample_losses(x, labels)) from one forward pass: what evaluation needs."""
-        scores = self._chunked(self.body, x)                                   # (k, n, n_out)
+        scores = self._chunked(self.body, x)  # (k, n, n_out)
         losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
-        tail = self.layers[len(self.body):]                                    # the fused output layer, if any
+        tail = self.layers[len(self.body) :]  # the fused output layer, if any
         return (self._run(tail, scores).copy() if tail else scores), losses
 
     def evaluate(self, x, labels):
@@ -163,12 +164,26 @@ class Sequential:
     def architecture(self) -> dict:
         """What the model is, as plain data (layers, loss, output, dtype): what its file records
         (nn.serialize) and what two models are compared by."""
-        return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "output": self.output,
-                "dtype": self.dtype.name}
+        return {
+            "layers": [layer.spec() for layer in self.layers],
+            "loss": self.loss.name,
+            "output": self.output,
+            "dtype": self.dtype.name,
+        }
 
 
-def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal", rng=None, dtype=np.float32,
-        dropout=0.0, init_scale=None, replicas=1):
+def mlp(
+    sizes,
+    activation="sigmoid",
+    output="sigmoid",
+    loss=None,
+    init="normal",
+    rng=None,
+    dtype=np.float32,
+    dropout=0.0,
+    init_scale=None,
+    replicas=1,
+):
     """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
 
     activation: one activation for every hidden layer, or a list of one per hidden layer
@@ -202,8 +217,7 @@ def mlp(sizes, activation="sigmoid", output="sigmoid", loss=None, init="normal",
     replicas = len(rngs) if isinstance(rng, (list, tuple)) else replicas
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(Linear(n_in, n_out, init=init, rng=rngs, dtype=dtype, init_scale=init_scale,
-                             replicas=replicas))
+        layers.append(Linear(n_in, n_out, init=init, rng=rngs, dtype=dtype, init_scale=init_scale, replicas=replicas))
         layers.append(activation_layer(output if i == n_hidden else hidden[i]))
         if i < n_hidden and rates[i]:
             layers.append(Dropout(rates[i]))

@@ -16,13 +16,14 @@ weight_decay; BUFFERS = its state arrays; update(p, g, state, scratch) = the rul
 of the flat parameters), then add it to OPTIMIZERS. A schedule is one function added to SCHEDULES.
 The config schema's `optimizer` and `schedule` enums are filled from the two (nn.pipeline.config).
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-FLUSH_EVERY = 64          # steps between flushes of subnormal state (Optimizer.DECAYING)
+FLUSH_EVERY = 64  # steps between flushes of subnormal state (Optimizer.DECAYING)
 # Parameters per update() call. A rule makes several passes over its arrays; on a chunk of
 # 64k floats (256 KB per array) the later passes find it in the CPU's cache instead of memory.
 # Elementwise, so the bits are the same as one call on everything; chunked, 784-800-800-10's SGD
@@ -52,9 +53,9 @@ def _rows(a: np.ndarray) -> np.ndarray:
 
 
 class Optimizer:
-    KEYS: tuple = ()          # the settings __init__ takes by name, besides lr and weight_decay
-    BUFFERS: tuple = ()       # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
-    DECAYING: tuple = ()      # those that shrink geometrically under a zero gradient: flushed of subnormals
+    KEYS: tuple = ()  # the settings __init__ takes by name, besides lr and weight_decay
+    BUFFERS: tuple = ()  # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
+    DECAYING: tuple = ()  # those that shrink geometrically under a zero gradient: flushed of subnormals
 
     def __init__(self, model, lr: float, weight_decay: float = 0.0):
         if not lr > 0:
@@ -64,7 +65,7 @@ class Optimizer:
         self.lr, self.weight_decay = lr, weight_decay
         # every parameter of the model in one array, a row per replica (nn.model.Sequential keeps
         # them so): an update is a handful of numpy calls whatever the number of layers and replicas
-        self.p, self.g = model.flat_params, model.flat_grads                     # (k, n_params)
+        self.p, self.g = model.flat_params, model.flat_grads  # (k, n_params)
         # each weight matrix as (k, n_in * n_out) rows: numpy's in-place passes over a stack of
         # matrices that are views into the flat array are over twice as slow as over their rows
         self.weights = [(_rows(p), _rows(g)) for _, p, g, is_weight in model.parameters() if is_weight]
@@ -72,12 +73,14 @@ class Optimizer:
         self.decay = [np.empty_like(p) for p, _ in self.weights] if weight_decay else []
         self.state = {b: np.zeros_like(self.p) for b in self.BUFFERS}
         self.scratch = np.empty_like(self.p)
-        self.t = 0            # steps taken
+        self.t = 0  # steps taken
         # (p, g, state, scratch) views of each chunk of columns, made once: the arrays are never replaced
         n = self.p.shape[-1]
         bounds = [0, n] if n <= 2 * UPDATE_CHUNK else [*range(0, n, UPDATE_CHUNK), n]
-        self.chunks = [(self.p[:, a:b], self.g[:, a:b], {k: v[:, a:b] for k, v in self.state.items()},
-                        self.scratch[:, a:b]) for a, b in zip(bounds, bounds[1:])]
+        self.chunks = [
+            (self.p[:, a:b], self.g[:, a:b], {k: v[:, a:b] for k, v in self.state.items()}, self.scratch[:, a:b])
+            for a, b in zip(bounds, bounds[1:])
+        ]
 
     @property
     def name(self) -> str:
@@ -136,8 +139,7 @@ class SGD(Optimizer):
 
     KEYS = ("momentum", "nesterov")
 
-    def __init__(self, model, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
+    def __init__(self, model, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         self.BUFFERS = self.DECAYING = ("velocity",) if momentum else ()
@@ -146,7 +148,7 @@ class SGD(Optimizer):
 
     def update(self, p, g, state, scratch):
         mu = self.momentum
-        g *= self.lr                                # g is now the plain SGD step
+        g *= self.lr  # g is now the plain SGD step
         if not mu:
             p -= g
             return
@@ -176,8 +178,15 @@ class Adam(Optimizer):
     KEYS = ("beta1", "beta2", "eps")
     BUFFERS = DECAYING = ("m", "v")
 
-    def __init__(self, model, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        model,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         for key, value in (("beta1", beta1), ("beta2", beta2)):
             if not 0 <= value < 1:
                 raise ValueError(f"Adam: {key} must be in [0, 1), got {value}")
@@ -192,15 +201,15 @@ class Adam(Optimizer):
         np.multiply(g, 1 - b1, out=scratch)
         m *= b1
         m += scratch
-        g *= g                                      # g is scratch from here: g^2, then the denominator
+        g *= g  # g is scratch from here: g^2, then the denominator
         g *= 1 - b2
         v *= b2
         v += g
-        np.multiply(v, 1 / (1 - b2 ** t), out=g)    # v_hat
+        np.multiply(v, 1 / (1 - b2**t), out=g)  # v_hat
         np.sqrt(g, out=g)
         g += self.eps
         np.divide(m, g, out=g)
-        g *= self.lr / (1 - b1 ** t)                # m_hat's correction folded into the scalar
+        g *= self.lr / (1 - b1**t)  # m_hat's correction folded into the scalar
         p -= g
 
 
@@ -231,7 +240,7 @@ class RMSprop(Optimizer):
         scratch *= 1 - self.rho
         a *= self.rho
         a += scratch
-        np.sqrt(a, out=scratch)                     # the denominator
+        np.sqrt(a, out=scratch)  # the denominator
         scratch += self.eps
         g /= scratch
         g *= self.lr
@@ -243,6 +252,7 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 # --- learning-rate schedules: epoch e = 0..epochs-1 -> lr; each evaluated once per epoch -------------
+
 
 def constant(lr, epoch, epochs, lr_min, step_size, step_gamma):
     return lr
@@ -268,8 +278,9 @@ def cosine(lr, epoch, epochs, lr_min, step_size, step_gamma):
 SCHEDULES = {"constant": constant, "linear": linear, "step": step, "cosine": cosine}
 
 
-def learning_rate(schedule: str, lr: float, epoch: int, epochs: int, lr_min: float = 0.0,
-                  step_size: int = 1, step_gamma: float = 1.0) -> float:
+def learning_rate(
+    schedule: str, lr: float, epoch: int, epochs: int, lr_min: float = 0.0, step_size: int = 1, step_gamma: float = 1.0
+) -> float:
     """The learning rate of epoch `epoch` (0-based) of `epochs` under the named schedule."""
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule: unknown {schedule!r}; expected one of {', '.join(SCHEDULES)}")

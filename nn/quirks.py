@@ -38,6 +38,7 @@ LabelDifference and the two schemes by importing them from here. This module imp
 alone, and nn.layers imports it at its end, so whichever of them is imported first, the
 registries hold the quirks (and in the order the config schema lists them).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,19 +59,21 @@ class ReLUPassThrough(Activation):
     heaviside(0, 1) = 1, so the factor is always 1 and backprop treats the layer as the
     identity. Kept as its own layer so a run can reproduce that source; ReLU is the correct one.
     """
+
     bounds = (0.0, np.inf)
 
     def fill(self, z, out):
         np.maximum(z, 0, out=out)
 
     def local_backward(self, grad, r, dz):
-        np.copyto(dz, grad)         # d out / d z taken as 1 everywhere, negative z included
+        np.copyto(dz, grad)  # d out / d z taken as 1 everywhere, negative z included
 
 
 @register("scaled", activation=True, before="softmax")
 class Scaled(Activation):
     """y = c z, a linear activation with slope c (pocket-model's `Linear(c=0.2)`: a weight layer
     whose activation is 0.2 z). Backward: c times the gradient."""
+
     setting = "c"
 
     def __init__(self, c: float):
@@ -80,10 +83,10 @@ class Scaled(Activation):
         self.c = c
 
     def fill(self, z, out):
-        np.multiply(z, out.dtype.type(self.c), out=out)      # c in z's dtype: float32 stays float32
+        np.multiply(z, out.dtype.type(self.c), out=out)  # c in z's dtype: float32 stays float32
 
     def local_backward(self, grad, out, dz):
-        np.multiply(grad, dz.dtype.type(self.c), out=dz)     # d(c z)/dz = c
+        np.multiply(grad, dz.dtype.type(self.c), out=dz)  # d(c z)/dz = c
 
     def spec(self):
         return {"type": self.kind, "c": self.c}
@@ -95,6 +98,7 @@ class Scaled(Activation):
 
 # --- loss (listed in nn.losses.LOSSES) -------------------------------------------------------
 
+
 class LabelDifference:
     """The blog's bug, kept as a teaching case: C = 1/n sum_x sum_j (a_j - label)^2.
 
@@ -103,6 +107,7 @@ class LabelDifference:
     never reach its target for labels above 1 (the cost stays at 10 (label - 1)^2 or more), and argmax
     carries little information: accuracy stays far below a one-hot network's.
     """
+
     name = "label_difference"
     fuses = None
 
@@ -111,7 +116,7 @@ class LabelDifference:
         return np.broadcast_to(y.argmax(axis=-1)[..., None], y.shape).astype(y.dtype)
 
     def per_sample(self, a, y):
-        d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)    # (k, batch, 10): output minus the label
+        d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)  # (k, batch, 10): output minus the label
         return np.einsum("...ij,...ij->...i", d, d)
 
     def value_and_grad(self, a, y):
@@ -120,13 +125,14 @@ class LabelDifference:
         # each replica's mean loss as a (k,) float64 array, as nn.losses.per_replica makes it (not
         # imported from there: nn.losses imports this module)
         loss = np.array([float(np.vdot(r, r) / n) for r in d])
-        d *= 2 / n                                             # d/da of the mean: 2 (a - label) / n
+        d *= 2 / n  # d/da of the mean: 2 (a - label) / n
         return loss, d
 
 
 # --- init schemes (listed in nn.init.INITS) ---------------------------------------------------
 # (n_in, n_out, rng) -> (W, b) in float64, as every scheme in nn.init; a spread to set is the
 # keyword `scale` (nn.init.takes_scale reads the signature).
+
 
 def plain(n_in, n_out, rng, scale=0.01):
     """W = scale * N(0, 1), b = 0: NothingButNumPy's default 'plain' (randn * 0.01, zero biases).

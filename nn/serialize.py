@@ -7,6 +7,7 @@ array per parameter ("0.W", "0.b", "2.W", ...). load() checks every name, shape 
 against the architecture and says which one is wrong. write_npz and read_member are the
 format's two halves, shared with the training checkpoint (nn.pipeline.checkpoint).
 """
+
 from __future__ import annotations
 
 import io
@@ -26,7 +27,6 @@ NPY_HEADER_ROOM = 1 << 16  # a .npy header is at most 64 kB (numpy pads it to 64
 
 class ModelFileError(ValueError):
     """A model file that is missing, corrupt, or does not describe a valid model."""
-
 
 
 def save(model: Sequential, path, replica: int = 0) -> None:
@@ -90,8 +90,10 @@ def load(path) -> Sequential:
 def read_member(zf, info, path, max_bytes):
     """One .npy entry of the archive, its sizes checked (zip header, then .npy header) before reading."""
     if info.file_size > max_bytes:
-        raise ModelFileError(f"{path}: entry {info.filename!r} declares {info.file_size} bytes, "
-                             f"over the {max_bytes} its place allows; refusing")
+        raise ModelFileError(
+            f"{path}: entry {info.filename!r} declares {info.file_size} bytes, "
+            f"over the {max_bytes} its place allows; refusing"
+        )
     with zf.open(info) as f:
         data = f.read(max_bytes + 1)  # zipfile also stops at the declared size
     buf = io.BytesIO(data)
@@ -106,7 +108,11 @@ def read_member(zf, info, path, max_bytes):
 def _parameter_bytes(arch: dict) -> int:
     """Bytes of every weight and bias the architecture declares (Python ints: no overflow)."""
     item = np.dtype(arch["dtype"]).itemsize
-    return item * sum(int(l["n_in"]) * int(l["n_out"]) + int(l["n_out"]) for l in arch["layers"] if l["type"] == "linear")
+    return item * sum(
+        int(layer["n_in"]) * int(layer["n_out"]) + int(layer["n_out"])
+        for layer in arch["layers"]
+        if layer["type"] == "linear"
+    )
 
 
 def _read_model(zf, path) -> Sequential:
@@ -115,10 +121,10 @@ def _read_model(zf, path) -> Sequential:
         raise ModelFileError(f"{path}: no 'architecture' entry; not a model file")
     raw = read_member(zf, members.pop("architecture"), path, MAX_ARCHITECTURE_BYTES)
     try:
-        arch = loads_json(raw.tobytes(), f"{path}: architecture")   # its nesting bounded before parsing
+        arch = loads_json(raw.tobytes(), f"{path}: architecture")  # its nesting bounded before parsing
     except json.JSONDecodeError as e:
         raise ModelFileError(f"{path}: invalid architecture ({e})") from None
-    except ValueError as e:   # not UTF-8, or nested deeper than a parser can follow: names the file
+    except ValueError as e:  # not UTF-8, or nested deeper than a parser can follow: names the file
         raise ModelFileError(str(e)) from None
     try:
         failed = arch.get("failed") if isinstance(arch, dict) else None
@@ -127,7 +133,7 @@ def _read_model(zf, path) -> Sequential:
         raise ModelFileError(f"{path}: invalid architecture ({e})") from None
     if failed is not None:
         raise ModelFileError(f"{path}: the run produced no usable model ({failed})")
-    expected = {name: p[0] for name, p, _, _ in model.parameters()}   # a stack of one: its only replica
+    expected = {name: p[0] for name, p, _, _ in model.parameters()}  # a stack of one: its only replica
     for name in sorted(set(members) - set(expected)):
         raise ModelFileError(f"{path}: unexpected array {name!r} for this architecture")
     for name, p in expected.items():
@@ -135,8 +141,9 @@ def _read_model(zf, path) -> Sequential:
             raise ModelFileError(f"{path}: missing array {name!r}")
         a = read_member(zf, members[name], path, p.nbytes + NPY_HEADER_ROOM)
         if a.shape != p.shape or a.dtype != p.dtype:
-            raise ModelFileError(f"{path}: array {name!r} is {a.dtype}{list(a.shape)}, "
-                                 f"the architecture says {p.dtype}{list(p.shape)}")
+            raise ModelFileError(
+                f"{path}: array {name!r} is {a.dtype}{list(a.shape)}, the architecture says {p.dtype}{list(p.shape)}"
+            )
         if not np.isfinite(a).all():
             raise ModelFileError(f"{path}: array {name!r} holds NaN or infinite values")
         p[...] = a
@@ -146,13 +153,16 @@ def _read_model(zf, path) -> Sequential:
 def _build(arch: dict) -> Sequential:
     """An architecture dict -> a model with zero weights, ready to receive the saved ones."""
     if arch.get("format") != FORMAT or arch.get("version") != VERSION:
-        raise ValueError(f"format {arch.get('format')!r} version {arch.get('version')!r}, "
-                         f"expected {FORMAT!r} version {VERSION}")
+        raise ValueError(
+            f"format {arch.get('format')!r} version {arch.get('version')!r}, expected {FORMAT!r} version {VERSION}"
+        )
     if arch["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype {arch['dtype']!r}, expected float32 or float64")
     if _parameter_bytes(arch) > array_bound():  # before a single layer is allocated
-        raise ValueError(f"it declares {_parameter_bytes(arch)} bytes of parameters, over the bound of "
-                         f"{array_bound()} (half this machine's memory)")
+        raise ValueError(
+            f"it declares {_parameter_bytes(arch)} bytes of parameters, over the bound of "
+            f"{array_bound()} (half this machine's memory)"
+        )
     layers = []
     for spec in arch["layers"]:
         if spec["type"] not in LAYERS:

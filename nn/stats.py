@@ -19,6 +19,7 @@ seed counts as stalled, is the ledger's rule (nn.report.verdicts).
 Plain Python floats out, no scipy: the t quantile is found by bisection on a numerically
 integrated density, exact to ~1e-9, which is plenty for a 95% interval.
 """
+
 from __future__ import annotations
 
 import math
@@ -121,7 +122,7 @@ def prediction_interval(values, n_measured: int) -> dict:
     seed_var = 0.0 if s["sd"] is None else s["sd"] ** 2 * (1 + 1 / s["n"])
     t = 0.0 if s["sd"] is None else t_quantile(0.975, s["n"] - 1)
     half = math.sqrt(t * t * seed_var + (Z95 * se_set) ** 2)
-    se = math.sqrt(seed_var + se_set ** 2)
+    se = math.sqrt(seed_var + se_set**2)
     return {"n": s["n"], "mean": mean, "half_width": half, "low": mean - half, "high": mean + half, "se": se}
 
 
@@ -150,8 +151,8 @@ def best_of_k(values, k: int, published: float | None = None, level: float = 0.9
     if not 0 < level < 1:
         raise ValueError(f"best_of_k: level must lie in (0, 1), got {level}")
     total = math.comb(n, k)
-    weights = [math.comb(i, k - 1) for i in range(n)]        # subsets whose maximum is v[i]; they sum to total
-    tail = (1 - Fraction(str(level))) / 2                    # exact: 0.95 -> 1/40
+    weights = [math.comb(i, k - 1) for i in range(n)]  # subsets whose maximum is v[i]; they sum to total
+    tail = (1 - Fraction(str(level))) / 2  # exact: 0.95 -> 1/40
 
     def quantile(q):
         below = 0
@@ -162,10 +163,18 @@ def best_of_k(values, k: int, published: float | None = None, level: float = 0.9
         return v[-1]
 
     mean = math.fsum(w * x for x, w in zip(v, weights)) / total
-    p_at_most = None if published is None else float(Fraction(sum(w for x, w in zip(v, weights) if x <= published),
-                                                                  total))
-    return {"k": k, "n": n, "subsets": total, "mean": mean, "low": quantile(tail), "high": quantile(1 - tail),
-            "p_at_most": p_at_most}
+    p_at_most = (
+        None if published is None else float(Fraction(sum(w for x, w in zip(v, weights) if x <= published), total))
+    )
+    return {
+        "k": k,
+        "n": n,
+        "subsets": total,
+        "mean": mean,
+        "low": quantile(tail),
+        "high": quantile(1 - tail),
+        "p_at_most": p_at_most,
+    }
 
 
 def mcnemar(correct_a, correct_b) -> dict:
@@ -182,6 +191,11 @@ def mcnemar(correct_a, correct_b) -> dict:
     only_b = int(np.count_nonzero(~a & b))
     n, k = only_a + only_b, min(only_a, only_b)
     tail = sum(math.comb(n, i) for i in range(k + 1))
-    p = 1.0 if n == 0 else float(min(Fraction(1), Fraction(2 * tail, 2 ** n)))
-    return {"only_a": only_a, "only_b": only_b, "both": int(np.count_nonzero(a & b)),
-            "neither": int(np.count_nonzero(~a & ~b)), "p_value": p}
+    p = 1.0 if n == 0 else float(min(Fraction(1), Fraction(2 * tail, 2**n)))
+    return {
+        "only_a": only_a,
+        "only_b": only_b,
+        "both": int(np.count_nonzero(a & b)),
+        "neither": int(np.count_nonzero(~a & ~b)),
+        "p_value": p,
+    }

@@ -17,6 +17,7 @@ The TrainStates are everything the next epoch depends on besides the model's wei
 optimiser's buffers: a caller that saves them after an epoch (with those two) and hands them
 back to fit carries on with the bits an uninterrupted fit would have given.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,16 +59,23 @@ class FitConfig:
     early_stopping: int = 0
 
 
-HISTORY_LISTS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                 "test_loss", "test_accuracy")
+HISTORY_LISTS = (
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+)
 
 
 def new_history(validation: bool, monitor: bool) -> dict:
     """fit()'s history before the first epoch: per-epoch lists (val_* with a validation set,
     test_* with a monitor set, None otherwise) and two scalars."""
     kept = {"val_loss": validation, "val_accuracy": validation, "test_loss": monitor, "test_accuracy": monitor}
-    return {**{k: [] if kept.get(k, True) else None for k in HISTORY_LISTS},
-            "stopped_early": False, "best_epoch": 0}
+    return {**{k: [] if kept.get(k, True) else None for k in HISTORY_LISTS}, "stopped_early": False, "best_epoch": 0}
 
 
 @dataclass
@@ -85,11 +93,11 @@ class TrainState:
     """
 
     rng: np.random.Generator
-    history: dict | None = None                 # new_history()'s, filled by fit
+    history: dict | None = None  # new_history()'s, filled by fit
     timings: dict = field(default_factory=lambda: {"epoch_seconds": [], "total_seconds": 0.0})
-    best_params: np.ndarray | None = None       # (n_params,) copy, with early stopping
-    params: np.ndarray | None = None            # (n_params,) the replica's, at `epoch`
-    optimizer: dict | None = None               # its rows of optimizer.state_dict() at `epoch`
+    best_params: np.ndarray | None = None  # (n_params,) copy, with early stopping
+    params: np.ndarray | None = None  # (n_params,) the replica's, at `epoch`
+    optimizer: dict | None = None  # its rows of optimizer.state_dict() at `epoch`
     failure: TrainingDiverged | None = None
 
     @property
@@ -125,8 +133,12 @@ def _restore(states, model, optimizer) -> None:
             state.best_params = state.best_params.copy()
     saved = [s.optimizer for s in states]
     if all(o is not None for o in saved):
-        optimizer.load_state_dict({**saved[0], **{k: np.stack([o[k] for o in saved])
-                                                  for k, v in saved[0].items() if isinstance(v, np.ndarray)}})
+        optimizer.load_state_dict(
+            {
+                **saved[0],
+                **{k: np.stack([o[k] for o in saved]) for k, v in saved[0].items() if isinstance(v, np.ndarray)},
+            }
+        )
 
 
 def _row(state_dict: dict, r: int) -> dict:
@@ -149,28 +161,36 @@ def train_epoch(model, opt, x, y, labels, batch_size, augment, states, epoch):
     if batch_size >= n and augment is None:
         # full-batch gradient descent: the order of a sum does not matter, so neither
         # shuffle nor gather: every replica reads the one training set
-        losses, scores = model.backprop(x, y)                          # (k,), (k, n, 10)
-        _fail_diverged(states, losses, f"training diverged: loss is {{}} at round {epoch + 1} (full batch, "
-                                       f"learning rate {opt.lr:g}); try a smaller lr or another init")
+        losses, scores = model.backprop(x, y)  # (k,), (k, n, 10)
+        _fail_diverged(
+            states,
+            losses,
+            f"training diverged: loss is {{}} at round {epoch + 1} (full batch, "
+            f"learning rate {opt.lr:g}); try a smaller lr or another init",
+        )
         opt.step()
         return losses * n, np.count_nonzero(scores.argmax(axis=-1) == labels, axis=-1)
     n_batches = math.ceil(n / batch_size)
-    order = np.stack([s.rng.permutation(n) for s in states])          # (k, n)
+    order = np.stack([s.rng.permutation(n) for s in states])  # (k, n)
     buffers = {}
-    predicted = np.empty((k, n), np.intp)                             # in `order`; counted once at the end
+    predicted = np.empty((k, n), np.intp)  # in `order`; counted once at the end
     loss_sum = np.zeros(k)
     for b in range(n_batches):
         start, stop = b * batch_size, min((b + 1) * batch_size, n)
-        idx = order[:, start:stop]                                     # (k, batch)
+        idx = order[:, start:stop]  # (k, batch)
         # mode="clip": with the default "raise", take() buffers `out` (3x slower)
         xb = x.take(idx, axis=0, out=_buffer(buffers, (*idx.shape, x.shape[1]), x.dtype), mode="clip")
         yb = y.take(idx, axis=0, out=_buffer(buffers, (*idx.shape, y.shape[1]), y.dtype), mode="clip")
-        if augment is not None:                                        # each replica from its own Generator
+        if augment is not None:  # each replica from its own Generator
             for r, state in enumerate(states):
                 xb[r] = augment(xb[r], state.rng)
-        losses, scores = model.backprop(xb, yb)                        # (k,), (k, batch, 10)
-        _fail_diverged(states, losses, f"training diverged: loss is {{}} at epoch {epoch + 1}, batch {b + 1} of "
-                                       f"{n_batches} (learning rate {opt.lr:g}); try a smaller lr or another init")
+        losses, scores = model.backprop(xb, yb)  # (k,), (k, batch, 10)
+        _fail_diverged(
+            states,
+            losses,
+            f"training diverged: loss is {{}} at epoch {epoch + 1}, batch {b + 1} of "
+            f"{n_batches} (learning rate {opt.lr:g}); try a smaller lr or another init",
+        )
         opt.step()
         loss_sum += losses * len(idx[0])
         scores.argmax(axis=-1, out=predicted[:, start:stop])
@@ -185,8 +205,9 @@ def _fail_diverged(states, losses, message: str) -> None:
             state.fail(message.format(loss))
 
 
-def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=None, monitor=None,
-        on_epoch=None) -> list:
+def fit(
+    model, optimizer, train, config: FitConfig, states: list, *, validation=None, monitor=None, on_epoch=None
+) -> list:
     """Train `model` (a stack of k replicas) in place with `optimizer` (built on it) on train =
     (inputs (n, n_in), integer labels (n,)), as `config` says, from `states` (k TrainStates:
     fresh ones, TrainState(rng) each, or the ones a hook saved). Returns the states after the last epoch.
@@ -205,7 +226,7 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
     if config.early_stopping and not has_val:
         raise ValueError("early_stopping: needs a validation set (validation > 0)")
     x = np.asarray(train[0], model.dtype)
-    y = one_hot(train[1], model.n_out, model.dtype)           # (n, 10)
+    y = one_hot(train[1], model.n_out, model.dtype)  # (n, 10)
     labels = np.asarray(train[1])
     k = len(states)
 
@@ -216,7 +237,7 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
         if state.history is None:
             state.history = new_history(has_val, monitor is not None)
 
-    charged = time.perf_counter()   # the wall time since then is charged to the replicas that trained
+    charged = time.perf_counter()  # the wall time since then is charged to the replicas that trained
     for epoch in range(max(s.epoch for s in states), config.epochs):
         in_training = [s.training for s in states]
         if not any(in_training):
@@ -229,8 +250,9 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
         loss_sum, correct = _train(model, optimizer, x, y, labels, config, states, epoch)
 
         # measure: every replica's figures; one whose validation loss is not finite fails
-        records = _measure(model, optimizer.lr, len(x), loss_sum, correct, states, epoch,
-                           validation if has_val else None, monitor)
+        records = _measure(
+            model, optimizer.lr, len(x), loss_sum, correct, states, epoch, validation if has_val else None, monitor
+        )
         now = time.perf_counter()
 
         # early stopping: each replica that trained this epoch and did not fail records it, and may
@@ -245,7 +267,7 @@ def fit(model, optimizer, train, config: FitConfig, states: list, *, validation=
 
         # hand the states to the hook: whole, with their rows of the weights and optimiser buffers
         if on_epoch:
-            saved = optimizer.state_dict()                          # one copy of the buffers an epoch
+            saved = optimizer.state_dict()  # one copy of the buffers an epoch
             for r, state in enumerate(states):
                 state.params, state.optimizer = model.flat_params[r], _row(saved, r)
             on_epoch(states)
@@ -272,14 +294,19 @@ def _train(model, optimizer, x, y, labels, config, states, epoch):
 @np.errstate(over="ignore", invalid="ignore")
 def _measure(model, lr, n, loss_sum, correct, states, epoch, validation, monitor) -> list:
     """A finished epoch's figures, a record per replica (a failed one's are never used)."""
-    records = [{"epoch": epoch + 1, "lr": lr, "train_loss": float(loss_sum[r] / n),
-                "train_accuracy": int(correct[r]) / n} for r in range(len(states))]
+    records = [
+        {"epoch": epoch + 1, "lr": lr, "train_loss": float(loss_sum[r] / n), "train_accuracy": int(correct[r]) / n}
+        for r in range(len(states))
+    ]
     if validation is not None:
         val_loss, val_accuracy = model.evaluate(*validation)
         for r, record in enumerate(records):
             record["val_loss"], record["val_accuracy"] = float(val_loss[r]), float(val_accuracy[r])
-        _fail_diverged(states, [record["val_loss"] for record in records],
-                       f"training diverged: validation loss is {{}} after epoch {epoch + 1} (learning rate {lr:g})")
+        _fail_diverged(
+            states,
+            [record["val_loss"] for record in records],
+            f"training diverged: validation loss is {{}} after epoch {epoch + 1} (learning rate {lr:g})",
+        )
     if monitor is not None:
         test_loss, test_accuracy = model.evaluate(*monitor)
         for r, record in enumerate(records):

@@ -3,6 +3,7 @@
 The tiny files are written here with struct + gzip, independently of nn.mnist.idx, so the
 workflow tests do not test nn with itself.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -60,8 +61,12 @@ def write_tiny_mirror(folder: Path, n_train: int = 600, n_test: int = 200) -> di
 
 
 # What a reproduction's reference must also say (the schema asks for it): where its protocol comes from.
-CITED = {"url": "https://example.org/post", "protocol": "a test protocol", "evidence": "from code",
-         "fields": {"lr": "https://example.org/code (abc1234) train.py l.1: `lr = 3.0`"}}
+CITED = {
+    "url": "https://example.org/post",
+    "protocol": "a test protocol",
+    "evidence": "from code",
+    "fields": {"lr": "https://example.org/code (abc1234) train.py l.1: `lr = 3.0`"},
+}
 
 
 def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
@@ -73,12 +78,28 @@ def tiny_config(mirror: Path, sums: dict[str, str]) -> dict:
         "defaults": {"hidden": [16], "epochs": 2, "batch_size": 32, "validation": 100, "seed": 3},
         "runs": {
             # two seeds, test accuracy per epoch, and a published curve to overlay
-            "sig": {"activation": "sigmoid", "output": "sigmoid", "loss": "quadratic", "init": "normal",
-                    "lr": 3.0, "batch_size": 10, "replicates": 2, "monitor_test": True,
-                    "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", "measure": "peak_test", **CITED,
-                                  "costs": [{"after_rounds": 1, "value": 0.3, "quote": "a test"},
-                                            {"after_rounds": 2, "value": 0.25, "quote": "a test", "chose": ["lr"]}],
-                                  "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.3, 0.5]}}}},
+            "sig": {
+                "activation": "sigmoid",
+                "output": "sigmoid",
+                "loss": "quadratic",
+                "init": "normal",
+                "lr": 3.0,
+                "batch_size": 10,
+                "replicates": 2,
+                "monitor_test": True,
+                "reference": {
+                    "accuracy": 0.5,
+                    "source": "a test",
+                    "kind": "reproduction",
+                    "measure": "peak_test",
+                    **CITED,
+                    "costs": [
+                        {"after_rounds": 1, "value": 0.3, "quote": "a test"},
+                        {"after_rounds": 2, "value": 0.25, "quote": "a test", "chose": ["lr"]},
+                    ],
+                    "curves": {"test_accuracy": {"epochs": [1, 2], "values": [0.3, 0.5]}},
+                },
+            },
             "relu": {"hidden": [12, 12], "momentum": 0.9, "schedule": "cosine", "shift": 1},
             # float64 with an elastic distortion: numpy's AVX-512 exp and log give other bits than its AVX2 ones
             "wide": {"dtype": "float64", "elastic_alpha": 8.0, "elastic_sigma": 3.0, "output": "softmax"},
@@ -95,10 +116,23 @@ def small_config(mirror: Path, sums: dict[str, str]) -> dict:
     a published curve (so the report draws an overlay); one McNemar pair."""
     cfg = tiny_config(mirror, sums)
     curve = {"test_accuracy": {"epochs": [1, 2, 3], "values": [0.3, 0.5, 0.6]}}
-    cfg["runs"] = {"a": {"epochs": 1, "hidden": [64]},
-                   "b": {"replicates": 2, "epochs": 3, "momentum": 0.9, "monitor_test": True,
-                         "reference": {"accuracy": 0.5, "source": "a test", "kind": "reproduction", **CITED,
-                                       "measure": "peak_test", "curves": curve}}}
+    cfg["runs"] = {
+        "a": {"epochs": 1, "hidden": [64]},
+        "b": {
+            "replicates": 2,
+            "epochs": 3,
+            "momentum": 0.9,
+            "monitor_test": True,
+            "reference": {
+                "accuracy": 0.5,
+                "source": "a test",
+                "kind": "reproduction",
+                **CITED,
+                "measure": "peak_test",
+                "curves": curve,
+            },
+        },
+    }
     cfg["sweeps"], cfg["comparisons"] = {}, [["a", "b"]]
     return cfg
 
@@ -141,18 +175,28 @@ def result_files(wf: Workflow) -> dict[str, bytes]:
 def differences(wf: Workflow, reference: Workflow) -> list[str]:
     """What of wf's results is not reference's (result_files): missing, extra or other bytes."""
     ours, theirs = result_files(wf), result_files(reference)
-    return ([f"missing: {p}" for p in sorted(set(theirs) - set(ours))] +
-            [f"extra: {p}" for p in sorted(set(ours) - set(theirs))] +
-            [f"differs: {p}" for p in sorted(set(ours) & set(theirs)) if ours[p] != theirs[p]])
+    return (
+        [f"missing: {p}" for p in sorted(set(theirs) - set(ours))]
+        + [f"extra: {p}" for p in sorted(set(ours) - set(theirs))]
+        + [f"differs: {p}" for p in sorted(set(ours) & set(theirs)) if ours[p] != theirs[p]]
+    )
 
 
 def pytest_addoption(parser):
-    parser.addoption("--slurm", action="store_true",
-                     help="also run the tests marked slurm: they install slurm-wlm and munge (as root) and start "
-                          "a one-node Slurm; run them from a venv with requirements-slurm.lock (docs/cluster.md)")
-    parser.addoption("--crash-points", type=int, default=2, metavar="N",
-                     help="tests/test_crash.py: kill the pipeline at N seeded moments across its stages (default 2, "
-                          "what CI runs; docs/faults.md records a run of 24)")
+    parser.addoption(
+        "--slurm",
+        action="store_true",
+        help="also run the tests marked slurm: they install slurm-wlm and munge (as root) and start "
+        "a one-node Slurm; run them from a venv with requirements-slurm.lock (docs/cluster.md)",
+    )
+    parser.addoption(
+        "--crash-points",
+        type=int,
+        default=2,
+        metavar="N",
+        help="tests/test_crash.py: kill the pipeline at N seeded moments across its stages (default 2, "
+        "what CI runs; docs/faults.md records a run of 24)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -194,8 +238,15 @@ def snakemake_env(cluster: bool = False) -> dict:
 class Workflow:
     """The pipeline in its own work dir: `run(...)` calls snakemake there."""
 
-    def __init__(self, workdir: Path, config: dict, snakefile: Path = REPO / "Snakefile", cluster: bool = False,
-                 python: str = sys.executable, mkdir: bool = False):
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict,
+        snakefile: Path = REPO / "Snakefile",
+        cluster: bool = False,
+        python: str = sys.executable,
+        mkdir: bool = False,
+    ):
         if mkdir:
             workdir.mkdir(parents=True)
         self.workdir = workdir
@@ -212,14 +263,29 @@ class Workflow:
     def write_config(self, config: dict) -> None:
         self.configfile.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
         """env: variables to set for this run on top of snakemake_env()."""
-        cmd = [self.python, "-m", "snakemake", "--snakefile", str(self.snakefile),
-               "--directory", str(self.workdir), "--configfile", str(self.configfile), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env={**snakemake_env(self.cluster), **(env or {})})
+        cmd = [
+            self.python,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(self.snakefile),
+            "--directory",
+            str(self.workdir),
+            "--configfile",
+            str(self.configfile),
+            *args,
+        ]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env={**snakemake_env(self.cluster), **(env or {})}
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def path(self, rel: str) -> Path:

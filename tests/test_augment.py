@@ -1,10 +1,19 @@
 """nn.augment's distortions: each piece against a slow per-pixel reference written out here."""
+
 import math
 
 import numpy as np
 import pytest
 
-from nn.augment import DISTORTION_KEYS, affine_matrices, bilinear, in_words, distort_images, elastic_field, gaussian_matrix
+from nn.augment import (
+    DISTORTION_KEYS,
+    affine_matrices,
+    bilinear,
+    in_words,
+    distort_images,
+    elastic_field,
+    gaussian_matrix,
+)
 from nn.pipeline.hparams import build_augment, preview_settings
 from nn.report.distortions import distortion_grid, first_of_each_class
 
@@ -45,7 +54,7 @@ def test_affine_matrices_compose_rotation_shear_and_scale():
     a = affine_matrices(500, rotate=15, scale=0.2, shear=0, rng=np.random.default_rng(2))
     angle = np.deg2rad(rng.uniform(-1, 1, size=(2, 500))[0] * 15)
     sy, sx = 1 + 0.2 * rng.uniform(-1, 1, size=(2, 500))
-    np.testing.assert_allclose(np.linalg.det(a), sy * sx)      # rotation and shear keep areas
+    np.testing.assert_allclose(np.linalg.det(a), sy * sx)  # rotation and shear keep areas
     np.testing.assert_allclose(a[:, 0, 0], np.cos(angle) * sy)
     assert np.abs(angle).max() <= np.deg2rad(15) and np.abs(angle).max() > np.deg2rad(14)
     sheared = affine_matrices(1, rotate=0, scale=0, shear=30, rng=np.random.default_rng(3))[0]
@@ -71,9 +80,14 @@ def reference_distortion(image, rng, rotate, scale, shear, translate, alpha, sig
     return out
 
 
-@pytest.mark.parametrize("settings", [dict(rotate=20, scale=0.15, shear=10, translate=2.0),
-                                      dict(elastic_alpha=34.0, elastic_sigma=4.0),
-                                      dict(rotate=10, translate=1.0, elastic_alpha=20.0, elastic_sigma=3.0)])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(rotate=20, scale=0.15, shear=10, translate=2.0),
+        dict(elastic_alpha=34.0, elastic_sigma=4.0),
+        dict(rotate=10, translate=1.0, elastic_alpha=20.0, elastic_sigma=3.0),
+    ],
+)
 def test_batch_distortion_matches_the_per_pixel_reference(settings):
     images = np.random.default_rng(4).random((1, 784)).astype(np.float64)
     got = distort_images(images, np.random.default_rng(5), **settings)
@@ -89,7 +103,7 @@ def test_each_image_gets_its_own_distortion_and_the_seed_repeats_it():
     b = distort_images(x, np.random.default_rng(7), rotate=15, elastic_alpha=34.0)
     assert a.dtype == np.float32 and a.shape == x.shape and a.tobytes() == b.tobytes()
     assert len({row.tobytes() for row in a}) == 8
-    assert a.min() >= 0 and a.max() <= 1                 # bilinear weights: a convex mix of pixels
+    assert a.min() >= 0 and a.max() <= 1  # bilinear weights: a convex mix of pixels
 
 
 def test_build_augment_is_none_when_everything_is_off():
@@ -104,10 +118,14 @@ def test_build_augment_is_none_when_everything_is_off():
 
 
 def test_preview_settings_and_their_description():
-    runs = {"plain": {"shift": 0, "rotate": 0.0, "elastic_alpha": 0.0, "elastic_sigma": 4.0},
-            "aug": {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0, "elastic_sigma": 4.0}}
-    assert preview_settings(runs) == ("aug", {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0,
-                                              "elastic_sigma": 4.0})
+    runs = {
+        "plain": {"shift": 0, "rotate": 0.0, "elastic_alpha": 0.0, "elastic_sigma": 4.0},
+        "aug": {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0, "elastic_sigma": 4.0},
+    }
+    assert preview_settings(runs) == (
+        "aug",
+        {"shift": 2, "rotate": 15.0, "scale": 0.1, "elastic_alpha": 34.0, "elastic_sigma": 4.0},
+    )
     assert preview_settings({"plain": runs["plain"]}) == (None, {"elastic_alpha": 34.0, "elastic_sigma": 4.0})
     assert in_words(preview_settings(runs)[1]) == "shift ±2 px, rotate ±15°, scale ±10%, elastic α=34 σ=4"
     assert in_words({}) == "none"
@@ -120,5 +138,5 @@ def test_distortion_figure_is_a_reproducible_png(tmp_path):
         distortion_grid(tmp_path / f"{name}.png", images, labels, {"rotate": 10.0, "elastic_alpha": 20.0}, "run x")
     data = (tmp_path / "a.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data == (tmp_path / "b.png").read_bytes()
-    distortion_grid(tmp_path / "none.png", images, labels, {}, "no run")   # nothing on: the originals
+    distortion_grid(tmp_path / "none.png", images, labels, {}, "no run")  # nothing on: the originals
     assert first_of_each_class(images, labels)[1].tolist() == list(range(7))

@@ -3,6 +3,7 @@
 Each test builds the hostile file itself and checks the one-line message; where a bomb is
 involved, tracemalloc shows that the memory used stayed far below what the file claims.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -52,16 +53,19 @@ def peak_bytes(call) -> int:
 
 # ---------------------------------------------------------------- IDX payloads (decode)
 
+
 def test_a_valid_idx_of_other_content_is_refused_by_its_checksum(tmp_path):
     labels = np.arange(20, dtype=np.uint8) % 10
     wanted = hashlib.sha256(idx(labels)).hexdigest()
-    other = idx(labels[::-1].copy())                        # same shape and type, other content
+    other = idx(labels[::-1].copy())  # same shape and type, other content
     path = tmp_path / "train-labels-idx1-ubyte.gz"
     path.write_bytes(gzip.compress(other, mtime=0))
     with pytest.raises(IdxError) as e:
         read_idx(path, sha256=wanted)
-    assert str(e.value) == (f"{path}: payload SHA-256 {hashlib.sha256(other).hexdigest()} is not the configured "
-                            f"{wanted} (download.sha256); delete the file to download it again")
+    assert str(e.value) == (
+        f"{path}: payload SHA-256 {hashlib.sha256(other).hexdigest()} is not the configured "
+        f"{wanted} (download.sha256); delete the file to download it again"
+    )
     path.write_bytes(gzip.compress(idx(labels), mtime=0))
     assert (read_idx(path, sha256=wanted) == labels).all()
 
@@ -80,11 +84,11 @@ def test_decode_split_checks_both_checksums_before_decoding(tmp_path):
 
 def test_a_gzip_bomb_in_raw_is_never_inflated_in_full(tmp_path):
     bomb = tmp_path / "train-images-idx3-ubyte.gz"
-    write_bomb(bomb, 300 * MB)                               # 300 MB of payload in about 300 kB
+    write_bomb(bomb, 300 * MB)  # 300 MB of payload in about 300 kB
     assert bomb.stat().st_size < 2 * MB
     peak, message = peak_bytes(lambda: read_payload(bomb, max_bytes=10 * MB, sha256="0" * 64))
     assert message == f"{bomb}: decompresses to more than {10 * MB} bytes; refusing (gzip bomb?)"
-    assert peak < 40 * MB, peak                              # the bound, not the 300 MB
+    assert peak < 40 * MB, peak  # the bound, not the 300 MB
 
 
 def test_a_plain_idx_file_over_the_bound_is_refused_unread(tmp_path):
@@ -95,6 +99,7 @@ def test_a_plain_idx_file_over_the_bound_is_refused_unread(tmp_path):
 
 
 # ---------------------------------------------------------------- .npy files (results/data)
+
 
 def npy_with_header(shape, dtype="|u1", data=b"") -> bytes:
     header = repr({"descr": dtype, "fortran_order": False, "shape": tuple(shape)}).encode()
@@ -127,6 +132,7 @@ def test_a_json_file_over_the_bound_is_refused_unread(tmp_path):
 
 # ---------------------------------------------------------------- model files
 
+
 @pytest.fixture
 def model_file(tmp_path):
     path = tmp_path / "model.npz"
@@ -147,8 +153,9 @@ def replace_entry(path, name, write) -> None:
 def test_a_weight_entry_header_claiming_terabytes_is_refused(model_file):
     replace_entry(model_file, "0.W.npy", lambda zf, n: zf.writestr(n, npy_with_header((10**9, 784), "<f4", bytes(64))))
     peak, message = peak_bytes(lambda: load(model_file))
-    assert message == (f"{model_file}: entry '0.W.npy': header declares 3136000000000 data bytes [1000000000, 784], "
-                       "the file holds 64")
+    assert message == (
+        f"{model_file}: entry '0.W.npy': header declares 3136000000000 data bytes [1000000000, 784], the file holds 64"
+    )
     assert peak < 5 * MB
 
 
@@ -160,6 +167,7 @@ def test_a_deflate_bomb_inside_a_model_is_refused_before_inflating(model_file):
             f.write(npy_with_header((200 * MB // 4,), "<f4"))
             for _ in range(200):
                 f.write(bytes(MB))
+
     replace_entry(model_file, "0.W.npy", write)
     assert model_file.stat().st_size < 2 * MB
     peak, message = peak_bytes(lambda: load(model_file))
@@ -173,32 +181,53 @@ def test_an_architecture_entry_over_1_mb_is_refused(model_file):
     buf = io.BytesIO()
     np.save(buf, huge)
     replace_entry(model_file, "architecture.npy", lambda zf, n: zf.writestr(n, buf.getvalue()))
-    with pytest.raises(ModelFileError, match=r"entry 'architecture.npy' declares \d+ bytes, over the 1048576 its place"):
+    with pytest.raises(
+        ModelFileError, match=r"entry 'architecture.npy' declares \d+ bytes, over the 1048576 its place"
+    ):
         load(model_file)
 
 
 def test_an_architecture_declaring_a_huge_layer_is_refused_before_building(model_file):
-    arch = {"format": "nn-sequential", "version": 1, "dtype": "float32", "loss": "cross_entropy", "output": "softmax",
-            "layers": [{"type": "linear", "n_in": 784, "n_out": 100_000_000}, {"type": "relu"},
-                       {"type": "linear", "n_in": 100_000_000, "n_out": 10}, {"type": "softmax"}]}
+    arch = {
+        "format": "nn-sequential",
+        "version": 1,
+        "dtype": "float32",
+        "loss": "cross_entropy",
+        "output": "softmax",
+        "layers": [
+            {"type": "linear", "n_in": 784, "n_out": 100_000_000},
+            {"type": "relu"},
+            {"type": "linear", "n_in": 100_000_000, "n_out": 10},
+            {"type": "softmax"},
+        ],
+    }
     buf = io.BytesIO()
     np.save(buf, np.frombuffer(json.dumps(arch).encode(), np.uint8))
     replace_entry(model_file, "architecture.npy", lambda zf, n: zf.writestr(n, buf.getvalue()))
     peak, message = peak_bytes(lambda: load(model_file))
-    assert message.startswith(f"{model_file}: invalid architecture (it declares 318000000040 bytes of parameters, "
-                              "over the bound of ")
+    assert message.startswith(
+        f"{model_file}: invalid architecture (it declares 318000000040 bytes of parameters, over the bound of "
+    )
     assert peak < 5 * MB
 
 
 # ---------------------------------------------------------------- JSON nesting
 
-DEEP = b"[" * 100_000 + b"]" * 100_000      # Python's parser recurses once per level: RecursionError near 1000
+DEEP = b"[" * 100_000 + b"]" * 100_000  # Python's parser recurses once per level: RecursionError near 1000
 
 
-@pytest.mark.parametrize("text, depth", [
-    (b"1", 0), (b"{}", 1), (b'[[1, [2]], {"a": {"b": []}}]', 4),
-    (rb'["[[[[", {"x]": "\\"}, "\\\"[[["]', 2),     # brackets, quotes and backslashes inside strings
-    (rb'"\u005b\u005b"', 0), (DEEP, 100_000), (b'{"a": [' * 50 + b"1" + b"]}" * 50, 100)])
+@pytest.mark.parametrize(
+    "text, depth",
+    [
+        (b"1", 0),
+        (b"{}", 1),
+        (b'[[1, [2]], {"a": {"b": []}}]', 4),
+        (rb'["[[[[", {"x]": "\\"}, "\\\"[[["]', 2),  # brackets, quotes and backslashes inside strings
+        (rb'"\u005b\u005b"', 0),
+        (DEEP, 100_000),
+        (b'{"a": [' * 50 + b"1" + b"]}" * 50, 100),
+    ],
+)
 def test_json_depth_counts_brackets_outside_strings(text, depth):
     assert fileio.json_depth(text) == depth
     if depth <= 100:
@@ -208,12 +237,12 @@ def test_json_depth_counts_brackets_outside_strings(text, depth):
 def test_a_json_file_nested_100000_deep_is_refused_in_one_line(tmp_path):
     path = tmp_path / "history.json"
     path.write_bytes(DEEP)
-    with pytest.raises(RecursionError):             # what read_json would do without the check
+    with pytest.raises(RecursionError):  # what read_json would do without the check
         json.loads(DEEP)
     with pytest.raises(ValueError) as e:
         fileio.read_json(path)
     assert str(e.value) == f"{path}: JSON nested 100000 levels deep, over the limit of 100; refusing to parse it"
-    path.write_bytes(b'{"a": [' * 50 + b"1" + b"]}" * 50)   # at the limit: read
+    path.write_bytes(b'{"a": [' * 50 + b"1" + b"]}" * 50)  # at the limit: read
     assert fileio.read_json(path)["a"][0]["a"][0]["a"][0]
 
 
@@ -223,18 +252,22 @@ def test_a_model_whose_architecture_is_nested_100000_deep_is_refused_in_one_line
     replace_entry(model_file, "architecture.npy", lambda zf, n: zf.writestr(n, buf.getvalue()))
     with pytest.raises(ModelFileError) as e:
         load(model_file)
-    assert str(e.value) == (f"{model_file}: architecture: JSON nested 100001 levels deep, over the limit of 100; "
-                            "refusing to parse it")
+    assert str(e.value) == (
+        f"{model_file}: architecture: JSON nested 100001 levels deep, over the limit of 100; refusing to parse it"
+    )
 
 
 # ---------------------------------------------------------------- not a regular file
+
 
 @pytest.mark.parametrize("reader", ["load_npy", "read_json", "read_idx", "serialize.load"])
 def test_a_fifo_in_place_of_a_file_is_refused_without_blocking(tmp_path, reader):
     """Opening a FIFO for reading blocks until a writer comes: every reader refuses it at once."""
     path = tmp_path / "results-file"
     os.mkfifo(path)
-    call = {"load_npy": fileio.load_npy, "read_json": fileio.read_json, "read_idx": read_idx, "serialize.load": load}[reader]
+    call = {"load_npy": fileio.load_npy, "read_json": fileio.read_json, "read_idx": read_idx, "serialize.load": load}[
+        reader
+    ]
     outcome = {}
 
     def run():
@@ -260,7 +293,7 @@ def test_a_pipe_whose_writer_closes_without_sending_is_empty_not_a_wait(tmp_path
     path = tmp_path / "pipe"
     os.mkfifo(path)
     writer = threading.Thread(target=lambda: open(path, "wb").close(), daemon=True)
-    writer.start()                                     # its open() returns once the reader has opened
+    writer.start()  # its open() returns once the reader has opened
     with fileio.open_regular_or_pipe(path, 100, 60) as f:
         assert f.read() == b""
     writer.join(timeout=60)
@@ -269,12 +302,12 @@ def test_a_pipe_whose_writer_closes_without_sending_is_empty_not_a_wait(tmp_path
 def test_a_pipe_is_read_whole_and_a_regular_file_opened_as_is(tmp_path):
     path = tmp_path / "pipe"
     os.mkfifo(path)
-    data = bytes(range(256)) * 1000                    # more than a pipe holds (64 kB): several reads
+    data = bytes(range(256)) * 1000  # more than a pipe holds (64 kB): several reads
     writer = threading.Thread(target=lambda: path.write_bytes(data), daemon=True)
     writer.start()
     with fileio.open_regular_or_pipe(path, len(data), 60) as f:
         assert f.read() == data
     writer.join(timeout=60)
     (tmp_path / "file").write_bytes(data)
-    with fileio.open_regular_or_pipe(tmp_path / "file", 10, 60) as f:   # no byte cap on a file: its size is known
+    with fileio.open_regular_or_pipe(tmp_path / "file", 10, 60) as f:  # no byte cap on a file: its size is known
         assert f.read() == data

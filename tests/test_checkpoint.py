@@ -1,5 +1,6 @@
 """nn.pipeline.checkpoint: a block of seeds stopped after any epoch and resumed from its file gives the
 same bits, and a checkpoint that is stale, foreign or damaged is ignored in one line, never half-loaded."""
+
 from __future__ import annotations
 
 import io
@@ -15,16 +16,37 @@ from nn.pipeline import checkpoint, hparams
 from nn.pipeline.checkpoint import Checkpoint
 
 # momentum, shift + an elastic distortion, dropout and early stopping: every piece of state
-HP = {"hidden": [24], "activation": "relu", "output": "softmax", "loss": "cross_entropy", "init": "he",
-      "validation": 60, "seed": 5, "dtype": "float32", "monitor_test": False, "epochs": 12, "batch_size": 16,
-      "lr": 0.05, "schedule": "cosine", "lr_min": 0.0, "step_size": 1, "step_gamma": 1.0, "momentum": 0.9,
-      "nesterov": False, "weight_decay": 1e-4, "shift": 1, "elastic_alpha": 8.0, "elastic_sigma": 3.0,
-      "dropout": 0.2, "early_stopping": 2}
+HP = {
+    "hidden": [24],
+    "activation": "relu",
+    "output": "softmax",
+    "loss": "cross_entropy",
+    "init": "he",
+    "validation": 60,
+    "seed": 5,
+    "dtype": "float32",
+    "monitor_test": False,
+    "epochs": 12,
+    "batch_size": 16,
+    "lr": 0.05,
+    "schedule": "cosine",
+    "lr_min": 0.0,
+    "step_size": 1,
+    "step_gamma": 1.0,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 1e-4,
+    "shift": 1,
+    "elastic_alpha": 8.0,
+    "elastic_sigma": 3.0,
+    "dropout": 0.2,
+    "early_stopping": 2,
+}
 CODE = {"nn/train.py": "0" * 64}
 # one checkpoint holds a block of seeds trained stacked: under HP seed 5 stops early after epoch 9 (its
 # best is 7) and seed 6 after epoch 11 (best 9), so a resume may find a seed stopped beside one training
 SEEDS = (5, 6)
-N_PARAMS = 784 * 24 + 24 + 24 * 10 + 10          # 19090
+N_PARAMS = 784 * 24 + 24 + 24 * 10 + 10  # 19090
 
 
 def block(hp):
@@ -37,7 +59,7 @@ def digits(n=260, seed=1):
     labels = (np.arange(n) % 10).astype(np.uint8)
     images = rng.integers(0, 90, size=(n, 28, 28), dtype=np.uint8)
     for k in range(10):
-        images[labels == k, 2 * k: 2 * k + 8, 4:12] = 255
+        images[labels == k, 2 * k : 2 * k + 8, 4:12] = 255
     return images, labels
 
 
@@ -63,7 +85,7 @@ def run(hp, path, data=None, test=None):
 
 def said(lines):
     """What the checkpoint said about itself."""
-    return [l for l in lines if l.startswith(("resuming", "ignoring checkpoint"))]
+    return [line for line in lines if line.startswith(("resuming", "ignoring checkpoint"))]
 
 
 class Killed(Exception):
@@ -75,7 +97,7 @@ def run_until(hp, path, epoch, data=None, test=None, hps=None):
     checkpoint was written."""
     images, labels = data or digits()
     hps = hps or block(hp)
-    ckpt = Checkpoint(path, made_from(hps, data, test), run="r", log=lambda l: None)
+    ckpt = Checkpoint(path, made_from(hps, data, test), run="r", log=lambda line: None)
     save = ckpt.save
 
     def save_then_die(states):
@@ -85,7 +107,7 @@ def run_until(hp, path, epoch, data=None, test=None, hps=None):
 
     ckpt.save = save_then_die
     with pytest.raises(Killed):
-        hparams.train_seeds(hps, images, labels, log=lambda l: None, test=test, checkpoint=ckpt)
+        hparams.train_seeds(hps, images, labels, log=lambda line: None, test=test, checkpoint=ckpt)
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +122,12 @@ def uninterrupted(tmp_path_factory):
 
 def test_uninterrupted_run_is_the_run_without_checkpoints(uninterrupted, tmp_path):
     images, labels = digits()
-    net, states = hparams.train_seeds(block(HP), images, labels, log=lambda l: None)
+    net, states = hparams.train_seeds(block(HP), images, labels, log=lambda line: None)
     for r, hp in enumerate(block(HP)):
         serialize.save(net, tmp_path / "plain.npz", replica=r)
         assert (tmp_path / "plain.npz").read_bytes() == uninterrupted[0][r]
         assert json.dumps(states[r].history, sort_keys=True) == uninterrupted[1][r]
-        alone, history, _ = hparams.train_run(hp, images, labels, log=lambda l: None)   # and each seed alone
+        alone, history, _ = hparams.train_run(hp, images, labels, log=lambda line: None)  # and each seed alone
         serialize.save(alone, tmp_path / "alone.npz")
         assert (tmp_path / "alone.npz").read_bytes() == uninterrupted[0][r]
         assert json.dumps(history, sort_keys=True) == uninterrupted[1][r]
@@ -128,13 +150,25 @@ def test_resume_after_the_last_epoch_trains_no_more(uninterrupted, tmp_path):
     run_until(HP, path, stopped_at)
     weights, history, lines = run(HP, path)
     assert said(lines) == [f"resuming run r from epoch {stopped_at} of 12 ({path})"]
-    assert not any(f"epoch {stopped_at + 1}/" in l for l in lines)
+    assert not any(f"epoch {stopped_at + 1}/" in line for line in lines)
     assert weights == uninterrupted[0] and history == uninterrupted[1]
 
 
 def test_adam_and_full_batch_resume_too(tmp_path):
-    hp = {**HP, "momentum": 0.0, "optimizer": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-          "early_stopping": 0, "epochs": 4, "dropout": 0.0, "shift": 0, "elastic_alpha": 0.0}
+    hp = {
+        **HP,
+        "momentum": 0.0,
+        "optimizer": "adam",
+        "lr": 0.01,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "early_stopping": 0,
+        "epochs": 4,
+        "dropout": 0.0,
+        "shift": 0,
+        "elastic_alpha": 0.0,
+    }
     for variant in (hp, {**hp, "batch_size": "full"}):
         whole = run(variant, tmp_path / "whole.npz")
         run_until(variant, tmp_path / "ckpt.npz", 2)
@@ -148,8 +182,12 @@ def test_resume_after_seeds_failed_gives_the_same_bits_and_failures(tmp_path):
     finished epochs), told once more in the resumed job's log."""
     from test_stacked import TRAIN, hp as stacked_hp
 
-    hps = [stacked_hp(seed=seed, activation={"scaled": 1.0}, hidden=[16, 16], init="xavier", lr=0.3, momentum=0.9,
-                      epochs=4) for seed in (0, 2, 4, 6)]
+    hps = [
+        stacked_hp(
+            seed=seed, activation={"scaled": 1.0}, hidden=[16, 16], init="xavier", lr=0.3, momentum=0.9, epochs=4
+        )
+        for seed in (0, 2, 4, 6)
+    ]
 
     def train(path, log):
         ckpt = Checkpoint(path, checkpoint.fingerprint(hps, CODE, *TRAIN), run="r", log=log)
@@ -160,10 +198,10 @@ def test_resume_after_seeds_failed_gives_the_same_bits_and_failures(tmp_path):
             files.append(None if state.failure else (tmp_path / "model.npz").read_bytes())
         return files, [(str(s.failure), json.dumps(s.history, sort_keys=True)) for s in states]
 
-    whole = train(tmp_path / "whole.npz", lambda l: None)
+    whole = train(tmp_path / "whole.npz", lambda line: None)
     assert [f is None for f in whole[0]] == [False, True, True, False], "two seeds must fail, two train on"
     path = tmp_path / "ckpt.npz"
-    ckpt = Checkpoint(path, checkpoint.fingerprint(hps, CODE, *TRAIN), run="r", log=lambda l: None)
+    ckpt = Checkpoint(path, checkpoint.fingerprint(hps, CODE, *TRAIN), run="r", log=lambda line: None)
     save = ckpt.save
 
     def save_then_die(states):
@@ -173,7 +211,7 @@ def test_resume_after_seeds_failed_gives_the_same_bits_and_failures(tmp_path):
 
     ckpt.save = save_then_die
     with pytest.raises(Killed):
-        hparams.train_seeds(hps, *TRAIN, log=lambda l: None, checkpoint=ckpt)
+        hparams.train_seeds(hps, *TRAIN, log=lambda line: None, checkpoint=ckpt)
     with zipfile.ZipFile(path) as zf:
         meta = json.loads(np.lib.format.read_array(io.BytesIO(zf.read("meta.npy"))).tobytes())
     assert [s["failure"] is not None for s in meta["seeds"]] == [False, True, True, False]
@@ -181,8 +219,8 @@ def test_resume_after_seeds_failed_gives_the_same_bits_and_failures(tmp_path):
     lines = []
     assert train(path, lines.append) == whole
     assert said(lines) == [f"resuming run r from epoch 2 of 4 ({path})"]
-    assert sum(l.startswith("seed 2: training diverged") for l in lines) == 1
-    assert sum(l.startswith("seed 4: training diverged") for l in lines) == 1
+    assert sum(line.startswith("seed 2: training diverged") for line in lines) == 1
+    assert sum(line.startswith("seed 4: training diverged") for line in lines) == 1
 
 
 def test_an_ignored_checkpoint_leaves_the_run_s_generators_as_they_were(killed):
@@ -192,8 +230,14 @@ def test_an_ignored_checkpoint_leaves_the_run_s_generators_as_they_were(killed):
     images, labels = digits()
     hps = block(HP)
     rngs = [np.random.default_rng(seed) for seed in SEEDS]
-    net = model.mlp([784, 24, 10], activation="relu", output="softmax", init="he", dropout=0.2,
-                    rng=[np.random.default_rng(seed) for seed in SEEDS])
+    net = model.mlp(
+        [784, 24, 10],
+        activation="relu",
+        output="softmax",
+        init="he",
+        dropout=0.2,
+        rng=[np.random.default_rng(seed) for seed in SEEDS],
+    )
     lines = []
     ckpt = Checkpoint(killed, made_from(hps), run="r", log=lines.append)
     assert ckpt.load(net, hparams.build_optimizer(HP, net), rngs) is None
@@ -203,6 +247,7 @@ def test_an_ignored_checkpoint_leaves_the_run_s_generators_as_they_were(killed):
 
 
 # ---------------------------------------------------------------- stale and damaged files
+
 
 def ignored_line(hp, path, data=None):
     """Train with `path` in place; assert it was ignored in exactly one line and return that line."""
@@ -252,17 +297,22 @@ def test_changed_monitored_test_images_start_afresh(tmp_path):
     old_test, new_test = digits(40, seed=2), digits(40, seed=3)
     path = tmp_path / "ckpt.npz"
     run_until(hp, path, 2, test=old_test)
-    assert checkpoint.difference(made_from(block(hp), test=old_test), made_from(block(hp), test=new_test)) \
+    assert (
+        checkpoint.difference(made_from(block(hp), test=old_test), made_from(block(hp), test=new_test))
         == "the monitored test images changed"
+    )
     weights, history, lines = run(hp, path, test=new_test)
-    assert said(lines) == [f"ignoring checkpoint {path}: made from other inputs: the monitored test images changed; "
-                           "starting run r afresh"]
+    assert said(lines) == [
+        f"ignoring checkpoint {path}: made from other inputs: the monitored test images changed; starting run r afresh"
+    ]
     assert (weights, history) == run(hp, tmp_path / "fresh.npz", test=new_test)[:2]
-    old_labels_only = (new_test[0], new_test[1][::-1].copy())              # the labels count too
-    assert checkpoint.difference(made_from(block(hp), test=new_test), made_from(block(hp), test=old_labels_only)) \
+    old_labels_only = (new_test[0], new_test[1][::-1].copy())  # the labels count too
+    assert (
+        checkpoint.difference(made_from(block(hp), test=new_test), made_from(block(hp), test=old_labels_only))
         == "the monitored test images changed"
-    path.unlink()                                                          # (that run saved epoch 4 there)
-    run_until(hp, path, 2, test=new_test)                                  # and the same ones resume
+    )
+    path.unlink()  # (that run saved epoch 4 there)
+    run_until(hp, path, 2, test=new_test)  # and the same ones resume
     assert said(run(hp, path, test=new_test)[2]) == [f"resuming run r from epoch 2 of 4 ({path})"]
 
 
@@ -313,35 +363,59 @@ DAMAGES = {
     "version 2": (lambda p: rewrite(p, as_version_2), "not a nn-checkpoint version 3 file"),
     # the second seed's state: every seed's is checked, not only the first's
     "wrong epoch": (lambda p: rewrite(p, lambda m: seed_epoch(m["seeds"][1], 13)), "epoch 13 is outside 1..12"),
-    "seeds apart": (lambda p: rewrite(p, lambda m: seed_epoch(m["seeds"][1], 2)),
-                    "its seeds in training stand at different epochs"),
+    "seeds apart": (
+        lambda p: rewrite(p, lambda m: seed_epoch(m["seeds"][1], 2)),
+        "its seeds in training stand at different epochs",
+    ),
     "one seed": (lambda p: rewrite(p, lambda m: m["seeds"].pop()), "it holds no states for 2 seeds"),
-    "short history": (lambda p: rewrite(p, lambda m: m["seeds"][1]["history"]["train_loss"].pop()),
-                      "its history 'train_loss' does not hold epochs 1..3"),
-    "best epoch": (lambda p: rewrite(p, lambda m: m["seeds"][1]["history"].update(best_epoch=4)),
-                   "its epoch numbers or early-stopping counter disagree"),
-    "rng": (lambda p: rewrite(p, lambda m: m["seeds"][1]["rng"].update(bit_generator="MT19937")),
-            "unreadable (ValueError"),
+    "short history": (
+        lambda p: rewrite(p, lambda m: m["seeds"][1]["history"]["train_loss"].pop()),
+        "its history 'train_loss' does not hold epochs 1..3",
+    ),
+    "best epoch": (
+        lambda p: rewrite(p, lambda m: m["seeds"][1]["history"].update(best_epoch=4)),
+        "its epoch numbers or early-stopping counter disagree",
+    ),
+    "rng": (
+        lambda p: rewrite(p, lambda m: m["seeds"][1]["rng"].update(bit_generator="MT19937")),
+        "unreadable (ValueError",
+    ),
     "optimiser": (lambda p: rewrite(p, lambda m: m["optimizer"].update(t="x")), "its optimiser state is malformed"),
     "no velocity": (lambda p: rewrite(p, drop="optimizer.velocity"), "do not fit this model and optimiser"),
     "no best": (lambda p: rewrite(p, drop="best_params"), "do not fit this model and optimiser"),
-    "short params": (lambda p: rewrite(p, replace={"params": np.zeros(7, np.float32)}),
-                     f"array 'params' is float32[7], this model needs float32[2, {N_PARAMS}]"),
-    "one seed's params": (lambda p: rewrite(p, replace={"params": np.zeros((1, N_PARAMS), np.float32)}),
-                          f"array 'params' is float32[1, {N_PARAMS}], this model needs float32[2, {N_PARAMS}]"),
-    "float64 params": (lambda p: rewrite(p, replace={"params": np.zeros((2, N_PARAMS // 2))}),
-                       f"array 'params' is float64[2, {N_PARAMS // 2}], this model needs float32[2, {N_PARAMS}]"),
-    "huge params": (lambda p: rewrite(p, replace={"params": np.zeros((2, N_PARAMS))}),
-                    f"unreadable (entry 'params.npy' declares {2 * N_PARAMS * 8 + 128} bytes, "
-                    f"over the {2 * N_PARAMS * 4 + serialize.NPY_HEADER_ROOM} its place allows"),
-    "nan params": (lambda p: rewrite(p, replace={"params": nan_in_row(p, "params", 1)}),
-                   "it holds NaN or infinite values"),
-    "nan velocity": (lambda p: rewrite(p, replace={"optimizer.velocity": nan_in_row(p, "optimizer.velocity", 1)}),
-                     "it holds NaN or infinite values"),
-    "meta not JSON": (lambda p: rewrite(p, replace={"meta": np.frombuffer(b"{", np.uint8)}),
-                      "unreadable (JSONDecodeError"),
-    "meta nested 100,000 deep": (lambda p: rewrite(p, replace={"meta": np.frombuffer(b"[" * 100_000, np.uint8)}),
-                                 "unreadable (meta: JSON nested 100000 levels deep, over the limit of 100; refusing"),
+    "short params": (
+        lambda p: rewrite(p, replace={"params": np.zeros(7, np.float32)}),
+        f"array 'params' is float32[7], this model needs float32[2, {N_PARAMS}]",
+    ),
+    "one seed's params": (
+        lambda p: rewrite(p, replace={"params": np.zeros((1, N_PARAMS), np.float32)}),
+        f"array 'params' is float32[1, {N_PARAMS}], this model needs float32[2, {N_PARAMS}]",
+    ),
+    "float64 params": (
+        lambda p: rewrite(p, replace={"params": np.zeros((2, N_PARAMS // 2))}),
+        f"array 'params' is float64[2, {N_PARAMS // 2}], this model needs float32[2, {N_PARAMS}]",
+    ),
+    "huge params": (
+        lambda p: rewrite(p, replace={"params": np.zeros((2, N_PARAMS))}),
+        f"unreadable (entry 'params.npy' declares {2 * N_PARAMS * 8 + 128} bytes, "
+        f"over the {2 * N_PARAMS * 4 + serialize.NPY_HEADER_ROOM} its place allows",
+    ),
+    "nan params": (
+        lambda p: rewrite(p, replace={"params": nan_in_row(p, "params", 1)}),
+        "it holds NaN or infinite values",
+    ),
+    "nan velocity": (
+        lambda p: rewrite(p, replace={"optimizer.velocity": nan_in_row(p, "optimizer.velocity", 1)}),
+        "it holds NaN or infinite values",
+    ),
+    "meta not JSON": (
+        lambda p: rewrite(p, replace={"meta": np.frombuffer(b"{", np.uint8)}),
+        "unreadable (JSONDecodeError",
+    ),
+    "meta nested 100,000 deep": (
+        lambda p: rewrite(p, replace={"meta": np.frombuffer(b"[" * 100_000, np.uint8)}),
+        "unreadable (meta: JSON nested 100000 levels deep, over the limit of 100; refusing",
+    ),
     "a folder": (lambda p: (p.unlink(), p.mkdir()), "a folder, not a file; this job saves no checkpoints"),
     "oversized": (lambda p: os.truncate(p, 100 << 20), "more than a checkpoint of this model holds"),  # sparse
 }
@@ -376,7 +450,7 @@ def nan_in_row(path, name: str, row: int):
 
 
 def flip(data: bytes, at: int) -> bytes:
-    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
 
 
 @pytest.mark.parametrize("name", DAMAGES)
@@ -413,13 +487,13 @@ def test_save_is_atomic_and_bounded_by_the_model(tmp_path):
         meta = json.loads(np.lib.format.read_array(io.BytesIO(zf.read("meta.npy"))).tobytes())
         shapes = {n: np.lib.format.read_array(io.BytesIO(zf.read(n))).shape for n in names if n != "meta.npy"}
     assert names == ["best_params.npy", "meta.npy", "optimizer.velocity.npy", "params.npy"]
-    assert set(shapes.values()) == {(len(SEEDS), N_PARAMS)}                  # a row per seed
+    assert set(shapes.values()) == {(len(SEEDS), N_PARAMS)}  # a row per seed
     assert sorted(meta) == ["fingerprint", "format", "optimizer", "seeds", "version"]
     assert meta["version"] == 3 and meta["fingerprint"]["hp"] == block(HP) and sorted(meta["optimizer"]) == ["lr", "t"]
     assert len(meta["seeds"]) == len(SEEDS)
     for seed in meta["seeds"]:
-        assert sorted(seed) == ["failure", "history", "rng", "timings"]     # nothing that the history says
+        assert sorted(seed) == ["failure", "history", "rng", "timings"]  # nothing that the history says
         assert seed["history"]["epoch"] == [1, 2] and seed["failure"] is None
         assert seed["rng"]["bit_generator"] == "PCG64"
-    assert meta["seeds"][0]["rng"] != meta["seeds"][1]["rng"]                # each seed its own Generator
+    assert meta["seeds"][0]["rng"] != meta["seeds"][1]["rng"]  # each seed its own Generator
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]

@@ -1,5 +1,6 @@
 """Published training costs against ours (nn.report.costs) and the least a loss can reach
 (nn.losses.least_cost, the output layers' bounds)."""
+
 import numpy as np
 import pytest
 
@@ -37,10 +38,10 @@ def seed(history_losses, final=None, least=None):
 
 def test_ours_is_the_next_rounds_loss_or_after_the_last_round_the_final_cost():
     s = seed([1.25, 1.0, 0.5], final=0.4)
-    assert ours_after(s, 1, 3) == 1.0     # round 2's loss starts from the weights after round 1
+    assert ours_after(s, 1, 3) == 1.0  # round 2's loss starts from the weights after round 1
     assert ours_after(s, 2, 3) == 0.5
-    assert ours_after(s, 3, 3) == 0.4     # after the last round: the final weights
-    assert ours_after(seed([1.0]), 1, 1) is None   # no train-cost.json
+    assert ours_after(s, 3, 3) == 0.4  # after the last round: the final weights
+    assert ours_after(seed([1.0]), 1, 1) is None  # no train-cost.json
 
 
 def test_a_cost_below_the_least_the_protocol_reaches_contradicts_it():
@@ -61,8 +62,9 @@ def test_a_cost_that_chose_a_parameter_is_shown_without_a_verdict():
     assert row["mean"] == pytest.approx(0.451)
 
 
-@pytest.mark.parametrize("spread, n, expected", [(0.001, 3, "reproduced"), (0.05, 3, "inconclusive"),
-                                                  (0.05, 8, "within_spread")])
+@pytest.mark.parametrize(
+    "spread, n, expected", [(0.001, 3, "reproduced"), (0.05, 3, "inconclusive"), (0.05, 8, "within_spread")]
+)
 def test_a_cost_inside_our_interval_is_judged_by_its_width(spread, n, expected):
     values = [0.45 + spread * (i - (n - 1) / 2) / n for i in range(n)]
     seeds = [seed([1.0], final=v) for v in values]
@@ -78,13 +80,29 @@ def test_a_run_without_published_costs_has_no_cost_rows():
 
 def run_with_costs(costs, accuracies=(0.08, 0.09, 0.085), least=201.8, final=(210.0, 211.0, 212.0)):
     """A run dict (nn.report.reproduction) of three seeds whose reference publishes `costs`."""
-    hp = {"epochs": 1, "hidden": [30], "reference": {
-        "accuracy": 0.35, "source": "a blog", "kind": "reproduction", "measure": "final_test", "costs": costs,
-        "protocol": "as the blog ran it"}}
-    seeds = [{"seed": i + 1, "metrics": {"test_accuracy": a, "test_loss": 200.0, "n_test": 10000},
-              "history": {"epoch": [1], "train_loss": [300.0]}, "timings": None, "predictions": None,
-              "train_cost": {"train_loss": f, "least_cost": least, "n_images": 60000}}
-             for i, (a, f) in enumerate(zip(accuracies, final))]
+    hp = {
+        "epochs": 1,
+        "hidden": [30],
+        "reference": {
+            "accuracy": 0.35,
+            "source": "a blog",
+            "kind": "reproduction",
+            "measure": "final_test",
+            "costs": costs,
+            "protocol": "as the blog ran it",
+        },
+    }
+    seeds = [
+        {
+            "seed": i + 1,
+            "metrics": {"test_accuracy": a, "test_loss": 200.0, "n_test": 10000},
+            "history": {"epoch": [1], "train_loss": [300.0]},
+            "timings": None,
+            "predictions": None,
+            "train_cost": {"train_loss": f, "least_cost": least, "n_images": 60000},
+        }
+        for i, (a, f) in enumerate(zip(accuracies, final))
+    ]
     return {"run": "blog-bug", "hp": hp, "seeds": seeds, "plots": {}}
 
 
@@ -92,8 +110,9 @@ def test_a_cost_out_of_the_protocols_reach_is_the_rows_verdict_not_above():
     run = run_with_costs([{"after_rounds": 1, "value": 0.9, "quote": "the blog: 'plateus at a cost of 0.9'"}])
     row = reproduction.run_row(run)
     assert row["verdict"] == "contradicts" and "below the least" in row["contradiction"]
-    assert ledger.headline([row]) == ("0 of 1 published figures reproduced "
-                                      "(1 where the source's figures contradict its stated protocol)")
+    assert ledger.headline([row]) == (
+        "0 of 1 published figures reproduced (1 where the source's figures contradict its stated protocol)"
+    )
     assert ledger.verdict_text(row).startswith("figures contradict the protocol ±")
     md = ledger.ledger_markdown([row], {"blog-bug": run["hp"]})
     assert "| ↳ cost after 1 round |  | 0.9 | 211 ± 1 (3 seeds) | figures contradict the protocol |" in md
@@ -107,6 +126,6 @@ def test_a_cost_out_of_the_protocols_reach_is_the_rows_verdict_not_above():
 def test_a_cost_that_chose_a_parameter_says_so_in_the_ledger():
     run = run_with_costs([{"after_rounds": 1, "value": 211.0, "quote": "q", "chose": ["lr"]}], least=0.0)
     row = reproduction.run_row(run)
-    assert row["verdict"] == "above"           # the figure's verdict; the cost gives none
+    assert row["verdict"] == "above"  # the figure's verdict; the cost gives none
     md = ledger.ledger_markdown([row], {"blog-bug": run["hp"]})
     assert "| ↳ cost after 1 round |  | 211 | 211 ± 1 (3 seeds) | used to choose lr |" in md

@@ -13,6 +13,7 @@ left out), no temporary file is left, no checkpoint stays, and one more run has 
     pytest tests/test_crash.py                        2 kill points (CI): in train; in report, then in the recovery
     pytest tests/test_crash.py --crash-points 24 -s   24, one line each (docs/faults.md, F8)
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,11 @@ POLL = 0.002  # seconds between looks for a trigger
 
 # ---------------------------------------------------------------- the moments
 
+
 @dataclass(frozen=True)
 class Trigger:
     """A moment of the pipeline: `path` exists (and, with `line`, holds it)."""
+
     stage: str
     path: str
     line: str | None = None
@@ -62,27 +65,27 @@ class Trigger:
 
 
 TRIGGERS = [
-    Trigger("download", "results/logs/download/train-images-idx3-ubyte.log"),   # the job's main() began
+    Trigger("download", "results/logs/download/train-images-idx3-ubyte.log"),  # the job's main() began
     Trigger("download", "results/raw/t10k-labels-idx1-ubyte.gz"),
     Trigger("download", "results/raw/train-images-idx3-ubyte.gz"),
     Trigger("decode", "results/logs/decode/train.log"),
-    Trigger("decode", "results/data/train-images.npy"),                         # its labels not yet written
+    Trigger("decode", "results/data/train-images.npy"),  # its labels not yet written
     Trigger("decode", "results/data/test-labels.npy"),
     Trigger("plots", "results/logs/plot_data.log"),
-    Trigger("plots", "results/data/plots/first_ten.png"),                       # three more figures to draw
+    Trigger("plots", "results/data/plots/first_ten.png"),  # three more figures to draw
     Trigger("plots", "results/logs/plot_run/b.log"),
     Trigger("plots", "results/runs/b/confusion.png"),
-    Trigger("train", "results/logs/train/b/seeds-3-4.log", "\nseed 3: epoch 1/"),     # its checkpoint is saved
+    Trigger("train", "results/logs/train/b/seeds-3-4.log", "\nseed 3: epoch 1/"),  # its checkpoint is saved
     Trigger("train", "results/logs/train/b/seeds-3-4.log", "\nseed 4: epoch 2/"),
-    Trigger("train", "results/runs/a/seed-3/model.npz"),                        # history, timings not yet
+    Trigger("train", "results/runs/a/seed-3/model.npz"),  # history, timings not yet
     Trigger("train", "results/runs/b/seed-4/model.npz"),
     Trigger("evaluate", "results/logs/evaluate/b/seed-3.log"),
-    Trigger("evaluate", "results/runs/a/seed-3/metrics.json"),                  # predictions not yet
+    Trigger("evaluate", "results/runs/a/seed-3/metrics.json"),  # predictions not yet
     Trigger("evaluate", "results/runs/b/seed-4/test-predictions.npy"),
     Trigger("report", "results/logs/report.log"),
     Trigger("report", "results/report/val_curves.png"),
-    Trigger("report", "results/summary.csv"),                                   # the page not yet written
-    Trigger("report", "results/report.html"),                                   # the job done; Snakemake's own bookkeeping
+    Trigger("report", "results/summary.csv"),  # the page not yet written
+    Trigger("report", "results/report.html"),  # the job done; Snakemake's own bookkeeping
 ]
 STAGES = ["train", "report", "download", "evaluate", "decode", "plots"]  # point k kills in STAGES[k % 6]
 
@@ -120,10 +123,23 @@ def pytest_generate_tests(metafunc):
 
 # ---------------------------------------------------------------- running and killing
 
+
 def command(wf: Workflow, *extra: str) -> list[str]:
     """What the user types, always the same: `snakemake --cores 2` (here with the test's folder and config)."""
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(wf.snakefile), "--directory", str(wf.workdir),
-            "--configfile", str(wf.configfile), "--cores", "2", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(wf.snakefile),
+        "--directory",
+        str(wf.workdir),
+        "--configfile",
+        str(wf.configfile),
+        "--cores",
+        "2",
+        *extra,
+    ]
 
 
 def scripts_running(group: int) -> list[str]:
@@ -132,8 +148,11 @@ def scripts_running(group: int) -> list[str]:
     for d in Path("/proc").iterdir():
         try:
             if d.name.isdigit() and os.getpgid(int(d.name)) == group:
-                found.update(a for a in (d / "cmdline").read_bytes().decode().split("\0")
-                             if "/.snakemake/scripts/tmp" in a and a.endswith(".py"))
+                found.update(
+                    a
+                    for a in (d / "cmdline").read_bytes().decode().split("\0")
+                    if "/.snakemake/scripts/tmp" in a and a.endswith(".py")
+                )
         except (OSError, ValueError):
             continue  # ended while we looked
     return sorted(Path(script).name.split(".")[-2] for script in found)  # tmpXXXX.train.py: train
@@ -156,8 +175,9 @@ def launch(wf: Workflow, kill: Kill | None, log: list) -> int | None:
     status, or None if it was killed."""
     out = wf.workdir / f"snakemake-{len(log)}.txt"
     with open(out, "w") as f:
-        proc = subprocess.Popen(command(wf), stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=snakemake_env())
+        proc = subprocess.Popen(
+            command(wf), stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=snakemake_env()
+        )
     try:
         if kill is not None:
             while proc.poll() is None and not kill.trigger.fired(wf):
@@ -195,17 +215,18 @@ def recover(wf: Workflow, log: list, kill: Kill | None = None) -> None:
     just_unlocked = False
     for _ in range(5):
         rc = launch(wf, kill, log)
-        if rc is None:      # killed during the recovery: recover from that too
+        if rc is None:  # killed during the recovery: recover from that too
             kill, just_unlocked = None, False
             continue
         if log[-1] != "locked":
-            kill = None     # the kill was meant for this run (it ended first)
+            kill = None  # the kill was meant for this run (it ended first)
         if rc == 0:
             return
         assert log[-1] == "locked", f"the rerun failed, not at the lock:\n{wf.last_output[-3000:]}"
         assert not just_unlocked, "still locked after --unlock"
-        unlocked = subprocess.run(command(wf, "--unlock"), capture_output=True, text=True, timeout=300,
-                                  env=snakemake_env())
+        unlocked = subprocess.run(
+            command(wf, "--unlock"), capture_output=True, text=True, timeout=300, env=snakemake_env()
+        )
         assert unlocked.returncode == 0, unlocked.stderr
         log.append("unlocked")
         just_unlocked = True
@@ -222,6 +243,7 @@ def leftovers(wf: Workflow) -> list[str]:
 
 # ---------------------------------------------------------------- the test
 
+
 def test_killed_at_any_moment_then_rerun_as_snakemake_says_gives_the_same_results(point, small_pipeline, tmp_path):
     started = time.monotonic()
     wf = Workflow(tmp_path / "work", small_pipeline.config, mkdir=True)
@@ -233,5 +255,7 @@ def test_killed_at_any_moment_then_rerun_as_snakemake_says_gives_the_same_result
     assert differences(wf, small_pipeline) == [], log
     again = subprocess.run(command(wf), capture_output=True, text=True, timeout=300, env=snakemake_env())
     assert again.returncode == 0 and "Nothing to be done" in again.stderr, again.stderr[-3000:]
-    print(f"\ncrash point {point}: {'; '.join(log)}; {launches(log) - 1} reruns, {log.count('unlocked')} --unlock, "
-          f"results identical; {time.monotonic() - started:.1f} s")
+    print(
+        f"\ncrash point {point}: {'; '.join(log)}; {launches(log) - 1} reruns, {log.count('unlocked')} --unlock, "
+        f"results identical; {time.monotonic() - started:.1f} s"
+    )

@@ -1,4 +1,5 @@
 """nn.mnist.data: split validation (from IDX and from .npy) and the network's input scaling."""
+
 import numpy as np
 import pytest
 
@@ -23,8 +24,10 @@ def write_split(tmp_path, images, labels):
 
 def test_file_names():
     assert MNIST_FILES == (
-        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
     )
     assert set(SPLIT_FILES) == {"train", "test"}
 
@@ -40,8 +43,20 @@ def test_decode_split_round_trip(tmp_path):
 BAD_SPLITS = [
     # (name, images, labels, which file the error names, message)
     ("count mismatch", np.zeros((5, 28, 28), "u1"), np.zeros(4, "u1"), "labels", "4 labels for 5 images"),
-    ("label out of range", np.zeros((3, 28, 28), "u1"), np.array([0, 10, 9], "u1"), "labels", "label 10 at index 1 is outside 0..9"),
-    ("wrong image size", np.zeros((3, 28, 27), "u1"), np.zeros(3, "u1"), "images", "shape (n, 28, 28), got (3, 28, 27)"),
+    (
+        "label out of range",
+        np.zeros((3, 28, 28), "u1"),
+        np.array([0, 10, 9], "u1"),
+        "labels",
+        "label 10 at index 1 is outside 0..9",
+    ),
+    (
+        "wrong image size",
+        np.zeros((3, 28, 27), "u1"),
+        np.zeros(3, "u1"),
+        "images",
+        "shape (n, 28, 28), got (3, 28, 27)",
+    ),
     ("images 2-D", np.zeros((3, 784), "u1"), np.zeros(3, "u1"), "images", "shape (n, 28, 28), got (3, 784)"),
     ("images not uint8", np.zeros((3, 28, 28), "f4"), np.zeros(3, "u1"), "images", "must be uint8, got float32"),
     ("labels not uint8", np.zeros((3, 28, 28), "u1"), np.zeros(3, "i4"), "labels", "must be uint8, got int32"),
@@ -115,7 +130,7 @@ def digits(n=5, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, 28, 28)).astype(np.uint8)
     for i in range(n):
-        images[i] = images[i] // (i + 1)           # image i peaks near 255 / (i + 1)
+        images[i] = images[i] // (i + 1)  # image i peaks near 255 / (i + 1)
     return images
 
 
@@ -140,15 +155,15 @@ def test_div256_is_exact_and_tops_at_255_over_256(dtype):
     images[0, 0, :4] = [0, 1, 128, 200]
     x = to_inputs(images, dtype, scaling="div256")
     assert x.max() == 255 / 256 == 0.99609375 and x.dtype == dtype
-    np.testing.assert_array_equal(x[0, :4], np.array([0, 1, 128, 200]) / 256)   # exact: a power of two
+    np.testing.assert_array_equal(x[0, :4], np.array([0, 1, 128, 200]) / 256)  # exact: a power of two
 
 
 def test_max_standardise_is_the_blogs_norm_of_grayscale():
     images = digits()
     x = to_inputs(images, np.float64, scaling="max_standardise")
     flat = images.reshape(5, 784).astype(np.float64)
-    grey = np.array([sample / np.amax(sample) for sample in flat])           # dp.grayscale
-    np.testing.assert_allclose(x, (grey - grey.mean()) / grey.std(), rtol=1e-12, atol=1e-12)   # dp.norm
+    grey = np.array([sample / np.amax(sample) for sample in flat])  # dp.grayscale
+    np.testing.assert_allclose(x, (grey - grey.mean()) / grey.std(), rtol=1e-12, atol=1e-12)  # dp.norm
     assert abs(x.mean()) < 1e-12 and x.std() == pytest.approx(1, rel=1e-12)
     assert to_inputs(images, scaling="max_standardise").dtype == np.float32
 
@@ -159,7 +174,7 @@ def test_max_standardise_uses_the_sets_own_statistics():
     x_test = to_inputs(test, np.float64, scaling="max_standardise")
     assert abs(x_test.mean()) < 1e-12 and x_test.std() == pytest.approx(1, rel=1e-12)
     both = to_inputs(np.concatenate([train, test]), np.float64, scaling="max_standardise")
-    assert not np.allclose(both[6:], x_test)       # pooled statistics would give other inputs
+    assert not np.allclose(both[6:], x_test)  # pooled statistics would give other inputs
     # each image by its own maximum: doubling the pixels (test peaks at 127, no overflow) changes nothing
     assert test.max() <= 127
     np.testing.assert_allclose(to_inputs(test * 2, np.float64, scaling="max_standardise"), x_test, rtol=1e-12)
@@ -172,4 +187,4 @@ def test_unknown_scaling_and_blank_images_are_refused():
     images[3] = 0
     with pytest.raises(DataError, match="image 3 is blank"):
         to_inputs(images, scaling="max_standardise")
-    assert to_inputs(images, scaling="unit")[3].max() == 0          # the others do not mind a blank image
+    assert to_inputs(images, scaling="unit")[3].max() == 0  # the others do not mind a blank image

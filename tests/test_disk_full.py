@@ -12,6 +12,7 @@ is byte for byte an uninterrupted run's (conftest.result_files).
 Mounting needs root with CAP_SYS_ADMIN; where `mount -t tmpfs` fails (a container without it)
 every case is skipped with mount's own message.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class SmallDisk:
     def __init__(self, folder: Path, size: int):
         if os.geteuid() != 0:
             pytest.skip("mounting a tmpfs needs root")
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here (no CAP_SYS_ADMIN in a container?): {proc.stderr.strip()}")
         self.folder, self.ballast = folder, folder / "ballast"
@@ -67,29 +69,47 @@ class SmallDisk:
 @dataclass
 class Writer:
     rule: str
-    target: list[str]     # the job's outputs: what the command asks for, removed from the copy
-    written: str          # the file that meets the full disk
-    needs: str = ""       # a file of the finished pipeline no larger than `written` (default: written)
+    target: list[str]  # the job's outputs: what the command asks for, removed from the copy
+    written: str  # the file that meets the full disk
+    needs: str = ""  # a file of the finished pipeline no larger than `written` (default: written)
     before: list[str] = field(default_factory=list)  # what the job writes before it, all of which must fit
-    also: int = 0         # pages it writes before it that no finished run keeps (a checkpoint)
+    also: int = 0  # pages it writes before it that no finished run keeps (a checkpoint)
 
 
-TRAIN_A = ["results/runs/a/seed-3/model.npz", "results/runs/a/seed-3/history.json", "results/runs/a/seed-3/timings.json"]
-FIGURES_A = [f"results/runs/a/{n}.png" for n in ("confusion", "curves", "predictions", "worst_errors", "near_misses",
-                                                 "first_output")]
-REPORT = ["results/report/val_curves.png", "results/report/comparison.png", "results/report/recipes.png",
-          "results/report/published-b.png", "results/summary.csv", "results/seeds.csv", "results/timings.csv",
-          "results/ledger.md", "results/provenance.json"]  # in the order the job writes them, before the page
+TRAIN_A = [
+    "results/runs/a/seed-3/model.npz",
+    "results/runs/a/seed-3/history.json",
+    "results/runs/a/seed-3/timings.json",
+]
+FIGURES_A = [
+    f"results/runs/a/{n}.png"
+    for n in ("confusion", "curves", "predictions", "worst_errors", "near_misses", "first_output")
+]
+REPORT = [
+    "results/report/val_curves.png",
+    "results/report/comparison.png",
+    "results/report/recipes.png",
+    "results/report/published-b.png",
+    "results/summary.csv",
+    "results/seeds.csv",
+    "results/timings.csv",
+    "results/ledger.md",
+    "results/provenance.json",
+]  # in the order the job writes them, before the page
 WRITERS = {
-    "download": Writer("download", ["results/raw/train-images-idx3-ubyte.gz"], "results/raw/train-images-idx3-ubyte.gz"),
-    "decode": Writer("decode", ["results/data/train-images.npy", "results/data/train-labels.npy"],
-                     "results/data/train-images.npy"),
+    "download": Writer(
+        "download", ["results/raw/train-images-idx3-ubyte.gz"], "results/raw/train-images-idx3-ubyte.gz"
+    ),
+    "decode": Writer(
+        "decode", ["results/data/train-images.npy", "results/data/train-labels.npy"], "results/data/train-images.npy"
+    ),
     # the checkpoint (results/checkpoints/, removed by a finished job) holds the model's weights and more
-    "checkpoint": Writer("train_0_3", TRAIN_A, "results/checkpoints/a/seed-3.npz", needs="results/runs/a/seed-3/model.npz"),
+    "checkpoint": Writer(
+        "train_0_3", TRAIN_A, "results/checkpoints/a/seed-3.npz", needs="results/runs/a/seed-3/model.npz"
+    ),
     # written after the checkpoint, which a finished run does not keep: room for the model's weights
     # (run a's are 200 kB: the checkpoint holds them too) and up to 16 kB of training state beside them
-    "model": Writer("train_0_3", TRAIN_A, "results/runs/a/seed-3/model.npz",
-                    also=pages(784 * 64 * 4) + 4),
+    "model": Writer("train_0_3", TRAIN_A, "results/runs/a/seed-3/model.npz", also=pages(784 * 64 * 4) + 4),
     "figure": Writer("plot_run", FIGURES_A, "results/runs/a/confusion.png"),
     "report": Writer("report", ["results/report.html", *REPORT], "results/report.html", before=REPORT),
 }

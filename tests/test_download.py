@@ -4,6 +4,7 @@ Each mirror is a path prefix on the server that names its behaviour (/good/, /40
 /hang/, ...). Timeouts are ~0.5 s and backoffs tiny, so the whole file runs in seconds.
 After every failure the destination folder must be empty: no file, no temp file.
 """
+
 import base64
 import gzip
 import hashlib
@@ -231,6 +232,7 @@ def test_trickled_headers_hit_the_attempt_deadline(url, dest):
 def test_a_dns_lookup_that_hangs_is_under_the_attempt_deadline(dest, monkeypatch):
     """getaddrinfo cannot be interrupted: it runs in a thread the deadline stops waiting for."""
     import nn.mnist.http
+
     release = threading.Event()
     monkeypatch.setattr(nn.mnist.http.socket, "getaddrinfo", lambda *a, **k: release.wait(30) and [])
     start = time.monotonic()
@@ -250,8 +252,9 @@ def test_a_dns_timeout_is_named_even_when_the_deadline_timer_fired_first(dest, m
     from nn.mnist.http import DeadlinePassed
 
     def open_url(url, deadline, timeout, headers):
-        deadline._expire()                                       # the timer won the race
+        deadline._expire()  # the timer won the race
         raise urllib.error.URLError(DeadlinePassed("no address for mirror.invalid within 0.5 s"))
+
     monkeypatch.setattr(nn.mnist.download, "open_url", open_url)
     msg = fails(dest, ["http://mirror.invalid/mnist/"], retries=1, attempt_timeout=0.5)
     assert "  http://mirror.invalid/mnist/: no address for mirror.invalid within 0.5 s; aborted" in msg, msg
@@ -262,8 +265,14 @@ def test_one_deadline_bounds_a_file_across_mirrors_and_retries(url, server, dest
     four bad mirrors and three attempts each end within the file's 10 x timeout: 300 s for timeout 30."""
     lines = []
     start = time.monotonic()
-    msg = fails(dest, [url("trickle"), url("slowheaders"), url("hang"), url("trickle")], lines,
-                timeout=0.2, retries=3, backoff=1.0)
+    msg = fails(
+        dest,
+        [url("trickle"), url("slowheaders"), url("hang"), url("trickle")],
+        lines,
+        timeout=0.2,
+        retries=3,
+        backoff=1.0,
+    )
     elapsed = time.monotonic() - start
     assert elapsed < 2.0 + 1.0, elapsed  # the file's deadline, plus the time to notice it
     assert msg.count("share of the time for the file ran out") >= 3, msg  # each mirror got its turn
@@ -343,7 +352,9 @@ def test_all_mirrors_bad_names_each(url, dest, tmp_path):
     msg = fails(dest, mirrors)
     lines = msg.splitlines()
     assert lines[0] == f"could not download {NAME}: every mirror failed (5 tried)"
-    for mirror, line, why in zip(mirrors, lines[1:6], ["HTTP 404", "checksum mismatch", "HTML page", "does not exist", "unsupported"]):
+    for mirror, line, why in zip(
+        mirrors, lines[1:6], ["HTTP 404", "checksum mismatch", "HTML page", "does not exist", "unsupported"]
+    ):
         assert line.startswith(f"  {mirror}: ") and why in line
     assert "snakemake --cores 4 --config mnist_mirror=/path/to/folder" in msg
 

@@ -1,4 +1,5 @@
 """nn.pipeline.environment: the versions that ran against requirements.lock, and the report's provenance."""
+
 from __future__ import annotations
 
 import hashlib
@@ -73,7 +74,8 @@ def test_a_missing_or_bogus_lock_is_a_warning_not_a_crash(tmp_path):
     (tmp_path / "empty.lock").write_text("# nothing pinned\nnumpy>=1\n")
     assert environment.check(tmp_path / "empty.lock")["warning"] == (
         f"Cannot check the versions against empty.lock: {tmp_path / 'empty.lock'}: "
-        "no 'name==version' lines, not a requirements lock.")
+        "no 'name==version' lines, not a requirements lock."
+    )
 
 
 def test_an_oversized_lock_is_refused_before_it_is_read_whole(tmp_path):
@@ -85,16 +87,27 @@ def test_an_oversized_lock_is_refused_before_it_is_read_whole(tmp_path):
 
 
 def test_markers_false_here_are_left_out(tmp_path):
-    lock = write_lock(tmp_path / "r.lock", {"numpy": "2.4.6"},
-                      "pywin==1.0 ; sys_platform == 'win32' \\\n    --hash=sha256:00\n"
-                      "here==2.0 ; python_version >= '3.0' \\\n    --hash=sha256:00\n")
+    lock = write_lock(
+        tmp_path / "r.lock",
+        {"numpy": "2.4.6"},
+        "pywin==1.0 ; sys_platform == 'win32' \\\n    --hash=sha256:00\n"
+        "here==2.0 ; python_version >= '3.0' \\\n    --hash=sha256:00\n",
+    )
     pins, _ = environment.read_lock(lock)
     assert pins == {"numpy": "2.4.6", "here": "2.0"}
 
 
 def _provenance_html(env):
-    return report._provenance({"config": {}, "checksums": {}, "versions": {}, "environment": env,
-                               "platform": "Linux-test", "git_commit": "abc"})
+    return report._provenance(
+        {
+            "config": {},
+            "checksums": {},
+            "versions": {},
+            "environment": env,
+            "platform": "Linux-test",
+            "git_commit": "abc",
+        }
+    )
 
 
 def test_the_report_shows_the_lock_hash_beside_the_imported_versions(tmp_path):
@@ -128,21 +141,32 @@ def fake_scontrol(folder, script: str) -> str:
 @pytest.fixture
 def plugin_installed(monkeypatch):
     real = environment.importlib.util.find_spec
-    monkeypatch.setattr(environment.importlib.util, "find_spec",
-                        lambda name: object() if name == "snakemake_executor_plugin_slurm" else real(name))
+    monkeypatch.setattr(
+        environment.importlib.util,
+        "find_spec",
+        lambda name: object() if name == "snakemake_executor_plugin_slurm" else real(name),
+    )
 
 
-DOWN = ("echo 'Slurmctld(primary) at vm is DOWN'\necho '*****************************************'\n"
-        "echo '** RESTORE SLURMCTLD DAEMON TO SERVICE **'\necho '*****************************************'\nexit 1\n")
+DOWN = (
+    "echo 'Slurmctld(primary) at vm is DOWN'\necho '*****************************************'\n"
+    "echo '** RESTORE SLURMCTLD DAEMON TO SERVICE **'\necho '*****************************************'\nexit 1\n"
+)
 
 
-@pytest.mark.parametrize("script, state, line", [
-    ("echo 'Slurmctld(primary) at vm is UP'\n", "up", "Slurmctld(primary) at vm is UP"),
-    (DOWN, "down", "Slurmctld(primary) at vm is DOWN"),
-    ("echo 'scontrol: error: fetch_config: DNS SRV lookup failed' >&2\nexit 1\n", "unreachable",
-     "scontrol: error: fetch_config: DNS SRV lookup failed"),
-    ("exit 1\n", "unreachable", "scontrol ping exited with status 1"),
-])
+@pytest.mark.parametrize(
+    "script, state, line",
+    [
+        ("echo 'Slurmctld(primary) at vm is UP'\n", "up", "Slurmctld(primary) at vm is UP"),
+        (DOWN, "down", "Slurmctld(primary) at vm is DOWN"),
+        (
+            "echo 'scontrol: error: fetch_config: DNS SRV lookup failed' >&2\nexit 1\n",
+            "unreachable",
+            "scontrol: error: fetch_config: DNS SRV lookup failed",
+        ),
+        ("exit 1\n", "unreachable", "scontrol ping exited with status 1"),
+    ],
+)
 def test_slurm_controller_states_from_scontrol_ping(tmp_path, monkeypatch, plugin_installed, script, state, line):
     monkeypatch.setenv("PATH", fake_scontrol(tmp_path / "bin", script))
     assert environment.slurm_controller() == (state, line)

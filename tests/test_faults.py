@@ -5,6 +5,7 @@ enough to be killed mid-training, and a run `diverge` whose learning rate makes 
 NaN. Every fault test works on a copy of that folder, so it only reruns what it damages,
 and compares what the rerun makes with the undisturbed bytes of `done`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -66,8 +67,10 @@ def assert_same_run(done: Workflow, wf: Workflow, run: str) -> None:
     assert files_in(wf, run) == names
     for name in names:
         if name not in VOLATILE:
-            assert wf.path(f"results/runs/{run}/seed-3/{name}").read_bytes() == \
-                done.path(f"results/runs/{run}/seed-3/{name}").read_bytes(), f"{run}/{name} differs from an undisturbed run"
+            assert (
+                wf.path(f"results/runs/{run}/seed-3/{name}").read_bytes()
+                == done.path(f"results/runs/{run}/seed-3/{name}").read_bytes()
+            ), f"{run}/{name} differs from an undisturbed run"
 
 
 def leftovers(wf: Workflow) -> list[str]:
@@ -82,20 +85,36 @@ def summary(wf: Workflow) -> dict:
 
 # ---------------------------------------------------------------- processes
 
+
 class Snakemake:
     """`snakemake` in the background, in its own process group (as a terminal would run it)."""
 
     def __init__(self, wf: Workflow, *args: str):
         self.wf = wf
         self.out = wf.workdir / f"snakemake-{time.monotonic_ns()}.txt"
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(wf.snakefile), "--directory", str(wf.workdir),
-               "--configfile", str(wf.configfile), *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(wf.snakefile),
+            "--directory",
+            str(wf.workdir),
+            "--configfile",
+            str(wf.configfile),
+            *args,
+        ]
         with open(self.out, "w") as f:  # a file, not a pipe: a full pipe would stall snakemake
             # SIGINT back to its default: a test run started from a non-interactive shell's
             # background (`cmd &`) inherits it ignored, and Ctrl-C would then do nothing
-            self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env=snakemake_env(),
-                                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=snakemake_env(),
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
 
     def wait_for_epoch(self, run: str, timeout: float = 120) -> None:
         log = self.wf.path(f"results/logs/train/{run}/seed-3.log")
@@ -123,8 +142,10 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                parent[int(d.name)] = (int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]),
-                                       (d / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+                parent[int(d.name)] = (
+                    int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]),
+                    (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(),
+                )
             except (OSError, IndexError, ValueError):
                 continue  # ended while we looked
     out, todo = [], [pid]
@@ -138,9 +159,10 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 
 # ---------------------------------------------------------------- a diverging run
 
+
 def test_diverging_run_is_a_failed_run_not_a_failed_workflow(done):
     out = done.proc.stdout + done.proc.stderr
-    assert f"run diverge, seed 3: {DIVERGED}" in out              # the job's own line
+    assert f"run diverge, seed 3: {DIVERGED}" in out  # the job's own line
     assert any(line.startswith(f"WARNING: run diverge (seed 3) failed: {DIVERGED}") for line in out.splitlines()[-6:])
     metrics = done.path("results/runs/diverge/seed-3/metrics.json")
     assert '"status": "failed"' in metrics.read_text() and '"test_accuracy": null' in metrics.read_text()
@@ -167,6 +189,7 @@ def test_diverging_run_with_keep_going_fails_the_same_way(done, tmp_path):
 
 
 # ---------------------------------------------------------------- killed and interrupted runs
+
 
 def training_in_progress(done, tmp_path):
     """A copy of the pipeline retraining run `slow` in the background, caught after its first epoch."""
@@ -230,8 +253,16 @@ def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp
     deadline = time.monotonic() + 120
     # the jobs' Python itself (not the bash or env before it: a Ctrl-C in bash's first millisecond
     # ends the job before any code of ours exists, silently; docs/faults.md F2)
-    while len([pid for pid, cmd in descendants(sm.proc.pid)
-               if ".train.py" in cmd and os.path.basename(cmd.split()[0]).startswith("python")]) < 2:
+    while (
+        len(
+            [
+                pid
+                for pid, cmd in descendants(sm.proc.pid)
+                if ".train.py" in cmd and os.path.basename(cmd.split()[0]).startswith("python")
+            ]
+        )
+        < 2
+    ):
         assert sm.proc.poll() is None, f"snakemake ended before both trainings started:\n{sm.output()}"
         assert time.monotonic() < deadline, "the two trainings did not start in 120 s"
         time.sleep(0.005)
@@ -242,7 +273,9 @@ def test_ctrl_c_as_jobs_start_prints_one_line_per_job_and_no_traceback(done, tmp
     ours = [line for line in job_lines(out) if line.startswith("interrupted (Ctrl-C)")]
     # both jobs had reached Python, so both had SIGINT blocked or handled: exactly one line each
     assert sorted(ours) == sorted([interrupted("a"), interrupted("diverge")]), out
-    assert len(re.findall(r"Error in rule train_\w+:", out)) == 2 and out.count("died with <Signals.SIGINT: 2>") == 2, out
+    assert len(re.findall(r"Error in rule train_\w+:", out)) == 2 and out.count("died with <Signals.SIGINT: 2>") == 2, (
+        out
+    )
     assert files_in(wf, "a") == files_in(wf, "diverge") == [] and leftovers(wf) == []
     wf.run("--cores", "2", *targets)
     assert_same_run(done, wf, "a")
@@ -267,21 +300,37 @@ def test_second_snakemake_meets_the_lock_then_a_clean_run(done, tmp_path):
 
 # ---------------------------------------------------------------- the disk and the folder
 
-FSIZE_LAUNCHER = ("import os, resource, sys; limit = int(sys.argv[1]); "
-                  "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); "
-                  "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
+FSIZE_LAUNCHER = (
+    "import os, resource, sys; limit = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
 
 
 def test_disk_full_while_drawing_leaves_no_partial_file(done, tmp_path):
     """RLIMIT_FSIZE makes the kernel refuse every write past 12 kB (EFBIG), as a full disk would."""
     wf = copy_of(done, tmp_path)
     wf.path("results/runs/a/curves.png").unlink()
-    cmd = [sys.executable, "-c", FSIZE_LAUNCHER, "12000", "-m", "snakemake", "--snakefile", str(wf.snakefile),
-           "--directory", str(wf.workdir), "--configfile", str(wf.configfile), "--cores", "1",
-           "results/runs/a/curves.png"]
+    cmd = [
+        sys.executable,
+        "-c",
+        FSIZE_LAUNCHER,
+        "12000",
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(wf.snakefile),
+        "--directory",
+        str(wf.workdir),
+        "--configfile",
+        str(wf.configfile),
+        "--cores",
+        "1",
+        "results/runs/a/curves.png",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=snakemake_env())
     assert proc.returncode == 1
-    line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule plot_run:"))
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("error in rule plot_run:"))
     assert "File too large: 'results/runs/a/" in line, line
     assert leftovers(wf) == []
     assert not wf.path("results/runs/a/curves.png").exists(), "a failed job's outputs must not stay"
@@ -318,8 +367,10 @@ def test_read_only_output_folder_stops_before_any_job(done, tmp_path):
     finally:
         frozen.undo()
     assert proc.returncode == 1
-    assert proc.stderr.splitlines()[-1] == (f"Output folder results/runs/a/seed-3 is not writable ({frozen.reason}); "
-                                            "make it writable and run again: nothing was changed")
+    assert proc.stderr.splitlines()[-1] == (
+        f"Output folder results/runs/a/seed-3 is not writable ({frozen.reason}); "
+        "make it writable and run again: nothing was changed"
+    )
     assert {p: p.read_bytes() for p in wf.path("results/runs/a/seed-3").iterdir()} == before
     assert leftovers(wf) == []
     wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json")
@@ -327,6 +378,7 @@ def test_read_only_output_folder_stops_before_any_job(done, tmp_path):
 
 
 # ---------------------------------------------------------------- damaged files in results/
+
 
 class Unpickled:
     """Unpickling this creates `marker`: proof that a pickle was, or was not, loaded."""
@@ -341,13 +393,16 @@ class Unpickled:
 def test_an_npy_whose_header_claims_730_gib_stops_evaluate_in_one_line(done, tmp_path):
     """Issue 11.3 through the pipeline: the header's size is checked against the file before allocating."""
     from test_bounds import npy_with_header
+
     wf = copy_of(done, tmp_path)
     bad = wf.path("results/data/test-images.npy")
     bad.write_bytes(npy_with_header((1_000_000, 784, 1000), data=bytes(100)))
     proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     assert proc.returncode == 1
-    assert ("error in rule evaluate: results/data/test-images.npy: header declares 784000000000 data bytes "
-            "[1000000, 784, 1000], the file holds 100") in proc.stderr.splitlines(), proc.stderr[-2000:]
+    assert (
+        "error in rule evaluate: results/data/test-images.npy: header declares 784000000000 data bytes "
+        "[1000000, 784, 1000], the file holds 100"
+    ) in proc.stderr.splitlines(), proc.stderr[-2000:]
     assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
     assert "MemoryError" not in proc.stderr and "Traceback" not in proc.stderr
 
@@ -359,8 +414,9 @@ def test_pickled_npy_in_results_is_refused_never_loaded(done, tmp_path):
     np.save(bad, np.array([Unpickled(marker)], dtype=object), allow_pickle=True)
     proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     assert proc.returncode == 1
-    assert ("error in rule evaluate: results/data/test-images.npy: holds a pickled object array; "
-            "refusing to unpickle it") in proc.stderr.splitlines()
+    assert (
+        "error in rule evaluate: results/data/test-images.npy: holds a pickled object array; refusing to unpickle it"
+    ) in proc.stderr.splitlines()
     assert not marker.exists(), "the pickle was loaded"
     assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
     bad.unlink()  # the fix: remove the file; decode makes it again
@@ -382,17 +438,25 @@ def rewrite_architecture(path: Path, edit) -> None:
             zf.writestr(name, data)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "not a readable model .npz"),
-    (lambda p: rewrite_architecture(p, lambda a: a.replace('"n_out": 16', '"n_out": 17').replace('"n_in": 16', '"n_in": 17')),
-     r"array '0.W' is float32\[784, 16\], the architecture says float32\[784, 17\]"),
-], ids=["truncated", "architecture-mismatch"])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "not a readable model .npz"),
+        (
+            lambda p: rewrite_architecture(
+                p, lambda a: a.replace('"n_out": 16', '"n_out": 17').replace('"n_in": 16', '"n_in": 17')
+            ),
+            r"array '0.W' is float32\[784, 16\], the architecture says float32\[784, 17\]",
+        ),
+    ],
+    ids=["truncated", "architecture-mismatch"],
+)
 def test_damaged_model_fails_its_evaluation_in_one_line(done, tmp_path, damage, message):
     wf = copy_of(done, tmp_path)
     damage(wf.path("results/runs/a/seed-3/model.npz"))
     proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     assert proc.returncode == 1
-    line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule evaluate:"))
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("error in rule evaluate:"))
     assert line.startswith("error in rule evaluate: results/runs/a/seed-3/model.npz: ")
     assert re.search(message, line), line
     assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
@@ -405,15 +469,18 @@ def test_a_model_from_another_run_is_refused_in_one_line(done, tmp_path):
     wf.path("results/runs/a/seed-3/model.npz").write_bytes(done.path("results/runs/slow/seed-3/model.npz").read_bytes())
     proc = wf.run("--cores", "1", "results/runs/a/seed-3/metrics.json", check=False)
     assert proc.returncode == 1
-    line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule evaluate:"))
-    assert line == ("error in rule evaluate: results/runs/a/seed-3/model.npz: this model is Linear(784->512) relu "
-                    "Linear(512->10) softmax, cross_entropy, float32, but run a's hyperparameters describe "
-                    "Linear(784->16) relu Linear(16->10) softmax, cross_entropy, float32; it belongs to another run "
-                    "(retrain with snakemake --forcerun train)"), line
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("error in rule evaluate:"))
+    assert line == (
+        "error in rule evaluate: results/runs/a/seed-3/model.npz: this model is Linear(784->512) relu "
+        "Linear(512->10) softmax, cross_entropy, float32, but run a's hyperparameters describe "
+        "Linear(784->16) relu Linear(16->10) softmax, cross_entropy, float32; it belongs to another run "
+        "(retrain with snakemake --forcerun train)"
+    ), line
     assert not wf.path("results/runs/a/seed-3/metrics.json").exists() and leftovers(wf) == []
 
 
 # ---------------------------------------------------------------- config and mirrors
+
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
     """config.yaml is checked by the Snakefile itself: Snakemake's message names neither file nor line."""
@@ -422,18 +489,26 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     for name in ("Snakefile", "workflow", "nn", "profiles"):
         subprocess.run(["cp", "-a", str(REPO / name), str(repo / name)], check=True)
     text = (REPO / "config.yaml").read_text().splitlines()
-    line = next(i for i, l in enumerate(text) if l.strip().startswith("lr:"))
+    line = next(i for i, line in enumerate(text) if line.strip().startswith("lr:"))
     text[line] = text[line].replace("lr: ", "lr: [", 1)  # an unclosed flow sequence
     (repo / "config.yaml").write_text("\n".join(text) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n"], cwd=repo, env=snakemake_env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "-n"],
+        cwd=repo,
+        env=snakemake_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     # libyaml's parser (nn.pipeline.config uses it where PyYAML has it) words it "did not find expected
     # ',' or ']'", the pure-Python one "expected ',' or ']', but got ':'": the file, line and column are ours
     assert re.fullmatch(
         re.escape(f"Config error: {repo / 'config.yaml'}: YAML syntax error at line {line + 2}, column 11: ")
         + r"(did not find expected ',' or '\]'|expected ',' or '\]', but got ':')"
-        + re.escape(f" (while parsing a flow sequence at line {line + 1})"), proc.stderr.splitlines()[-1])
+        + re.escape(f" (while parsing a flow sequence at line {line + 1})"),
+        proc.stderr.splitlines()[-1],
+    )
     assert not (repo / "results").exists()
 
 
@@ -445,9 +520,17 @@ def test_a_corrupt_recipe_log_stops_the_workflow_in_one_line(tmp_path):
         subprocess.run(["cp", "-a", str(REPO / name), str(repo / name)], check=True)
     log = repo / "benchmarks" / "recipes.jsonl"
     lines = log.read_text().splitlines()
-    log.write_text("\n".join([*lines[:2], lines[2].replace('"epochs": ', '"epochs": "ten", "x": ', 1), *lines[3:]]) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n"], cwd=repo, env=snakemake_env(),
-                          capture_output=True, text=True, timeout=120)
+    log.write_text(
+        "\n".join([*lines[:2], lines[2].replace('"epochs": ', '"epochs": "ten", "x": ', 1), *lines[3:]]) + "\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "-n"],
+        cwd=repo,
+        env=snakemake_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[-1] == f"Recipe log error: {log}:3: 'epochs' must be int, got 'ten'"
     assert not (repo / "results").exists()
@@ -468,8 +551,7 @@ RAW = [f"results/raw/{n}.gz" for n in MNIST_NAMES]
 def test_mirror_down_between_two_runs(tmp_path, tiny_mirror):
     """Run 1 downloads over HTTP; the server goes away; nothing reruns; a fresh download falls through."""
     mirror, sums = tiny_mirror
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(mirror)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(mirror)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"

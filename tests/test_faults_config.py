@@ -3,6 +3,7 @@
 Each test writes the config file as text (YAML as a user types it: `1e-3`, `10.0`, a key
 twice) and runs the real workflow on the tiny data.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,8 +56,12 @@ def test_a_run_written_twice_is_stopped_naming_the_key_and_lines(wf):
 def test_a_network_too_big_for_memory_is_stopped_with_the_estimate(wf):
     with_text(wf, "    epochs: 1\n", "    epochs: 1\n    hidden: [100000000]\n")
     proc = wf.run("--cores", "2", check=False)
-    assert proc.returncode == 1 and "Config error: runs.a: training needs about 4.9 TB of memory " \
-        "(hidden [100000000], batch_size 32, float32); this machine has" in proc.stderr, proc.stderr
+    assert (
+        proc.returncode == 1
+        and "Config error: runs.a: training needs about 4.9 TB of memory "
+        "(hidden [100000000], batch_size 32, float32); this machine has"
+        in proc.stderr
+    ), proc.stderr
     assert not wf.path("results").exists()
 
 
@@ -129,7 +134,10 @@ def test_mirror_credentials_are_written_nowhere(wf, tiny_mirror):
     assert wf.path("results/report.html").exists()
     log = wf.path("results/logs/download/train-images-idx3-ubyte.log").read_text()
     assert "http://***@127.0.0.1" in log and "HTTP 401" in log
-    leaks = [str(p) for p in [*wf.path("results").rglob("*"), *wf.path(".snakemake").rglob("*")]
-             if p.is_file() and (b"s3cret" in p.read_bytes() or b"wrong@" in p.read_bytes())]
+    leaks = [
+        str(p)
+        for p in [*wf.path("results").rglob("*"), *wf.path(".snakemake").rglob("*")]
+        if p.is_file() and (b"s3cret" in p.read_bytes() or b"wrong@" in p.read_bytes())
+    ]
     assert leaks == []
     assert "s3cret" not in proc.stdout + proc.stderr

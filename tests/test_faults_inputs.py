@@ -3,6 +3,7 @@
 Fast: no Snakemake. A download is fetched from a local folder or an HTTP server on
 127.0.0.1; a full disk is the kernel's RLIMIT_FSIZE in a child process.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -88,12 +89,19 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, kind):
     """Every writer goes through nn.fileio.atomic_path: the old file survives, the error names it."""
     path = tmp_path / f"out.{kind}"
     path.write_bytes(b"the previous, good version")
-    code = (f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); import numpy as np; "
-            "from nn import fileio, model, serialize; from nn.report import figures; "
-            "resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000)); "
-            f"path = {str(path)!r}; {WRITERS[kind]}")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
+    code = (
+        f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); import numpy as np; "
+        "from nn import fileio, model, serialize; from nn.report import figures; "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000)); "
+        f"path = {str(path)!r}; {WRITERS[kind]}"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("OSError: ") and str(path) in last, last
@@ -104,8 +112,9 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, kind):
 def test_the_next_write_removes_a_killed_writers_temp_file_not_a_live_ones(tmp_path):
     """SIGKILL mid-write leaves `.<stem>.partial-<pid><suffix>` (tests/test_crash.py met one in
     results/raw/); the next write of the same file removes it if that process is gone."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         stale = tmp_path / f".t10k-labels-idx1-ubyte.partial-{gone}.gz"

@@ -1,4 +1,5 @@
 """IDX read/write: round trips for every type and shape, and one clear error per malformation."""
+
 import gzip
 import struct
 
@@ -128,7 +129,9 @@ def test_gunzip_reads_every_member():
     assert gunzip(gzip.compress(b"ab") + gzip.compress(b"cd"), "multi") == b"abcd"
 
 
-@pytest.mark.parametrize("bad", [np.zeros(3, dtype="u2"), np.zeros(3, dtype="c8"), np.array(5, dtype="u1"), np.zeros(2, dtype=bool)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros(3, dtype="u2"), np.zeros(3, dtype="c8"), np.array(5, dtype="u1"), np.zeros(2, dtype=bool)]
+)
 def test_write_rejects_what_idx_cannot_hold(tmp_path, bad):
     path = tmp_path / "out-idx"
     with pytest.raises(IdxError, match=rf"^{path}: "):

@@ -5,6 +5,7 @@ chance failure about once in 1.7 million per check; the seeds fix the draws, so 
 deterministic): the mean, the variance, and the share of weights within one standard deviation
 of zero, which tells a normal (68.3 %) from a uniform (57.7 %) of the same spread.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,16 +16,16 @@ import pytest
 from nn.init import INITS, init_weights, takes_scale
 
 Z = 5
-SHAPES = [(400, 100), (100, 400)]    # fan-in ≠ fan-out: a scheme scaled by the wrong one is off 4-fold
+SHAPES = [(400, 100), (100, 400)]  # fan-in ≠ fan-out: a scheme scaled by the wrong one is off 4-fold
 # scheme: (weights' law, their variance from (n_in, n_out), biases: "normal" N(0, 1), "zero" or
 # "uniform" U(-1, 1))
 DEFINITIONS = {
     "normal": ("normal", lambda n_in, n_out: 1.0, "normal"),
     "scaled_normal": ("normal", lambda n_in, n_out: 1.0 / n_in, "normal"),
-    "xavier": ("uniform", lambda n_in, n_out: 2.0 / (n_in + n_out), "zero"),   # U(-a, a), a² / 3
+    "xavier": ("uniform", lambda n_in, n_out: 2.0 / (n_in + n_out), "zero"),  # U(-a, a), a² / 3
     "he": ("normal", lambda n_in, n_out: 2.0 / n_in, "zero"),
-    "plain": ("normal", lambda n_in, n_out: 0.01 ** 2, "zero"),                # NothingButNumPy: randn * 0.01
-    "uniform_pm1": ("uniform", lambda n_in, n_out: 1.0 / 3, "uniform"),        # pocket-model: U(-1, 1), a = 1
+    "plain": ("normal", lambda n_in, n_out: 0.01**2, "zero"),  # NothingButNumPy: randn * 0.01
+    "uniform_pm1": ("uniform", lambda n_in, n_out: 1.0 / 3, "uniform"),  # pocket-model: U(-1, 1), a = 1
 }
 # E[x⁴] / σ⁴ (for the variance's standard error) and P(|x| < σ), per law
 KURTOSIS = {"normal": 3.0, "uniform": 9 / 5}
@@ -54,7 +55,7 @@ def test_each_scheme_draws_the_spread_its_definition_gives(name, n_in, n_out):
     assert w.shape == (n_in, n_out) and b.shape == (n_out,)
     check_law(w.ravel(), law, variance(n_in, n_out), f"{name} W ({n_in}×{n_out})")
     if law == "uniform":
-        assert np.abs(w).max() <= math.sqrt(3 * variance(n_in, n_out))           # inside (-a, a)
+        assert np.abs(w).max() <= math.sqrt(3 * variance(n_in, n_out))  # inside (-a, a)
     if bias == "zero":
         assert not b.any(), f"{name}: biases should all be zero"
     elif bias == "uniform":
@@ -79,5 +80,7 @@ def test_scale_only_for_a_scheme_that_takes_one():
     with pytest.raises(ValueError, match="scale must be a finite number > 0"):
         init_weights("plain", 3, 2, rng, scale=0.0)
     # without a scale, every existing scheme draws exactly as before
-    np.testing.assert_array_equal(init_weights("normal", 3, 2, np.random.default_rng(5))[0],
-                                  np.random.default_rng(5).standard_normal((3, 2)).astype(np.float32))
+    np.testing.assert_array_equal(
+        init_weights("normal", 3, 2, np.random.default_rng(5))[0],
+        np.random.default_rng(5).standard_normal((3, 2)).astype(np.float32),
+    )

@@ -1,4 +1,5 @@
 """Layers: forward values against their formulas, backward against finite differences."""
+
 import numpy as np
 import pytest
 
@@ -7,7 +8,7 @@ from nn.layers import LAYERS, Dropout, Linear, ReLU, Sigmoid, Softmax, Tanh, act
 from nn.quirks import ReLUPassThrough, Scaled
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (4, 7, 2), (9, 3, 6)]  # (batch, n_in, n_out), batch 1 included
-K = 2      # replicas in a stack (nn.layers): every layer takes (k, batch, n) inputs
+K = 2  # replicas in a stack (nn.layers): every layer takes (k, batch, n) inputs
 TOL = 1e-7
 
 
@@ -21,7 +22,7 @@ def inputs(rng, shape, away_from_zero=False):
 def check_backward(layer, x, rng):
     """Compare layer.backward with finite differences of L = sum(forward(x) * R)."""
     out = layer.forward(x)
-    r = rng.normal(size=out.shape)                   # dL/dout for a random linear functional
+    r = rng.normal(size=out.shape)  # dL/dout for a random linear functional
     dx = layer.backward(r).copy()
     if dx.ndim > x.ndim:  # a batch shared by the replicas: each gets its own dL/dx, and L sums them
         dx = dx.sum(axis=0)
@@ -55,9 +56,9 @@ def test_each_replica_of_a_linear_stack_is_the_layer_alone_bit_for_bit(shared):
         alone = Linear(4, 6, init="he", rng=np.random.default_rng(seed))
         assert alone.params["W"].shape == (1, 4, 6)
         np.testing.assert_array_equal(stack.params["W"][r], alone.params["W"][0])
-        xr = x if shared else x[r:r + 1]
+        xr = x if shared else x[r : r + 1]
         assert alone.forward(xr)[0].tobytes() == out[r].tobytes()
-        assert alone.backward(grad[r:r + 1])[0].tobytes() == dx[r].tobytes()
+        assert alone.backward(grad[r : r + 1])[0].tobytes() == dx[r].tobytes()
         for key in ("W", "b"):
             assert alone.grads[key][0].tobytes() == stack.grads[key][r].tobytes(), key
 
@@ -71,7 +72,7 @@ def test_activation_gradients(cls, batch, width):
 
 def test_linear_first_layer_skips_input_gradient():
     layer = Linear(3, 2, rng=0, dtype=np.float64)
-    layer.forward(np.ones((4, 3)))                        # a stack of one, a shared batch
+    layer.forward(np.ones((4, 3)))  # a stack of one, a shared batch
     assert layer.backward(np.ones((1, 4, 2)), need_input_grad=False) is None
     np.testing.assert_allclose(layer.grads["W"], np.full((1, 3, 2), 4.0))
     np.testing.assert_allclose(layer.grads["b"], np.full((1, 2), 4.0))
@@ -84,7 +85,7 @@ def test_activation_values():
     np.testing.assert_array_equal(ReLU().forward(z), [[0, 0, 0.5, 3]])
     s = Softmax().forward(z)
     np.testing.assert_allclose(s, np.exp(z) / np.exp(z).sum(), rtol=1e-12)
-    stacked = np.stack([z, 2 * z])                        # (k, batch, classes): each row on its own
+    stacked = np.stack([z, 2 * z])  # (k, batch, classes): each row on its own
     np.testing.assert_allclose(Softmax().forward(stacked)[1], np.exp(2 * z) / np.exp(2 * z).sum(), rtol=1e-12)
 
 
@@ -120,21 +121,21 @@ class SameDraws:
 def test_dropout_gradients_with_a_fixed_mask(batch, width):
     rng = np.random.default_rng(batch + width)
     layer = Dropout(0.4)
-    layer.set_mode(True, [SameDraws(rng.random((batch, width))) for _ in range(K)])   # one per replica
+    layer.set_mode(True, [SameDraws(rng.random((batch, width))) for _ in range(K)])  # one per replica
     check_backward(layer, inputs(rng, (K, batch, width)), rng)
 
 
 def test_dropout_is_inverted_and_off_in_eval_mode():
-    x = np.ones((1, 2000, 50), np.float32)                # a stack of one
+    x = np.ones((1, 2000, 50), np.float32)  # a stack of one
     layer = Dropout(0.2)
-    assert layer.forward(x) is x                          # eval mode (the default): the identity
+    assert layer.forward(x) is x  # eval mode (the default): the identity
     layer.set_mode(True, np.random.default_rng(0))
     out = layer.forward(x)
     assert out.dtype == np.float32 and set(np.unique(out)) == {0, np.float32(1 / 0.8)}
-    assert abs(np.mean(out == 0) - 0.2) < 0.005           # 100,000 draws: 4 standard errors is 0.005
-    assert abs(out.mean() - 1) < 0.01                     # survivors scaled: the expectation is kept
+    assert abs(np.mean(out == 0) - 0.2) < 0.005  # 100,000 draws: 4 standard errors is 0.005
+    assert abs(out.mean() - 1) < 0.01  # survivors scaled: the expectation is kept
     grad = layer.backward(np.full_like(x, 3.0))
-    np.testing.assert_array_equal(grad, 3.0 * out)        # the same mask on the way back
+    np.testing.assert_array_equal(grad, 3.0 * out)  # the same mask on the way back
     layer.set_mode(False)
     assert layer.forward(x) is x and layer.backward(x) is x
     with pytest.raises(ValueError, match=r"Dropout: rate must be in \[0, 1\), got 1"):
@@ -151,8 +152,8 @@ def test_dropout_draws_each_replicas_mask_from_its_own_generator():
     for r, seed in enumerate((4, 5, 6)):
         alone = Dropout(0.5)
         alone.set_mode(True, np.random.default_rng(seed))
-        assert alone.forward(x[r:r + 1])[0].tobytes() == out[r].tobytes()
-    assert not np.array_equal(out[0], out[1])             # not one mask for all
+        assert alone.forward(x[r : r + 1])[0].tobytes() == out[r].tobytes()
+    assert not np.array_equal(out[0], out[1])  # not one mask for all
     layer.set_mode(True, [np.random.default_rng(0)] * 2)
     with pytest.raises(ValueError, match="Dropout: 2 Generators for 3 replicas"):
         layer.forward(x)
@@ -173,8 +174,12 @@ def test_activation_layer_from_its_config_form():
 
 
 def test_every_layer_type_round_trips_through_its_spec():
-    layers = [Linear(3, 2, rng=0), Dropout(0.3), Scaled(0.2),
-              *(cls() for cls in (Sigmoid, Tanh, ReLU, ReLUPassThrough, Softmax))]
+    layers = [
+        Linear(3, 2, rng=0),
+        Dropout(0.3),
+        Scaled(0.2),
+        *(cls() for cls in (Sigmoid, Tanh, ReLU, ReLUPassThrough, Softmax)),
+    ]
     assert sorted(LAYERS) == sorted(layer.spec()["type"] for layer in layers)
     for layer in layers:
         again = LAYERS[layer.spec()["type"]].from_spec(layer.spec(), np.float32)

@@ -5,6 +5,7 @@ Bytes can only be expected to match when both import the same versions (numpy ca
 OpenBLAS, whose kernels decide the bits); where this venv differs from the lock the test says
 so and which package, and still checks that the fresh venv runs and reports no mismatch.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,16 +37,29 @@ def venv_from_lock(folder, cache: Path) -> str:
     """python of a new venv with exactly requirements.lock installed (the README's install step)."""
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=120)
     python = str(folder / "bin" / "python")
-    pip = subprocess.run([python, "-m", "pip", "install", "-q", "--cache-dir", str(cache), "--require-hashes",
-                          "-r", str(LOCK)], capture_output=True, text=True, timeout=900)
+    pip = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--cache-dir", str(cache), "--require-hashes", "-r", str(LOCK)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert pip.returncode == 0, f"pip install --require-hashes -r {LOCK.name} failed:\n{pip.stderr[-3000:]}"
     return python
 
 
 def versions_of(python: str) -> dict[str, str]:
-    out = subprocess.run([python, "-c", "import json; from nn.pipeline import environment; "
-                          "print(json.dumps(environment.imported_versions()))"],
-                         capture_output=True, text=True, check=True, timeout=120, cwd=REPO).stdout
+    out = subprocess.run(
+        [
+            python,
+            "-c",
+            "import json; from nn.pipeline import environment; print(json.dumps(environment.imported_versions()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=REPO,
+    ).stdout
     return json.loads(out)
 
 
@@ -80,11 +94,13 @@ def test_a_fresh_venv_from_the_lock_gives_the_same_bytes(tmp_path, tiny_mirror, 
     assert f"SHA-256 <code>{digest}</code>" in html and "differ from requirements.lock" not in html
 
     files_fresh, files_here = outputs(fresh), outputs(here)
-    assert len(files_fresh) == 3 * 6 and sorted(files_fresh) == sorted(files_here)   # 6 seeds in tiny_config
+    assert len(files_fresh) == 3 * 6 and sorted(files_fresh) == sorted(files_here)  # 6 seeds in tiny_config
     differ = [name for name in files_fresh if files_fresh[name] != files_here[name]]
     here_versions = versions_of(sys.executable)
     other = {k: (here_versions[k], fresh_versions[k]) for k in fresh_versions if here_versions[k] != fresh_versions[k]}
     if other and differ:
-        pytest.skip(f"this venv is not the lock ({other}, as (here, lock)): its bytes are not expected to match; "
-                    f"{len(differ)} files differ")
+        pytest.skip(
+            f"this venv is not the lock ({other}, as (here, lock)): its bytes are not expected to match; "
+            f"{len(differ)} files differ"
+        )
     assert not differ, f"same versions ({here_versions}) but different bytes: {differ}"

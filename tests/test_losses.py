@@ -1,4 +1,5 @@
 """Losses: values against the textbook formulas, gradients against finite differences."""
+
 import numpy as np
 import pytest
 
@@ -17,14 +18,14 @@ def batch(rng, n, k=10, replicas=None):
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["own targets", "shared targets"])
-@pytest.mark.parametrize("loss", LOSSES, ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: type(loss).__name__)
 @pytest.mark.parametrize("n, k", [(1, 1), (1, 10), (3, 4), (16, 10)])
 def test_gradient_matches_finite_differences(loss, n, k, shared):
     """A stack of 3 replicas: value is each one's mean loss (3,), grad the gradient of each one's mean."""
     rng = np.random.default_rng(n * 31 + k)
     z, y = batch(rng, n, k, replicas=3)
     if shared:
-        y = y[0]                                        # one (n, k) target batch for every replica
+        y = y[0]  # one (n, k) target batch for every replica
     value, grad = loss.value_and_grad(z.copy(), y)
     assert grad.shape == z.shape
     numeric = numerical_gradient(lambda: loss.per_sample(z, y).mean(axis=-1).sum(), z)
@@ -34,7 +35,7 @@ def test_gradient_matches_finite_differences(loss, n, k, shared):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss", LOSSES, ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: type(loss).__name__)
 def test_each_replicas_loss_is_its_value_alone_bit_for_bit(loss, dtype):
     """Stacking replicas changes no replica's bits: value_and_grad of a stack, row r, is that of
     the stack of one holding row r."""
@@ -42,17 +43,19 @@ def test_each_replicas_loss_is_its_value_alone_bit_for_bit(loss, dtype):
     z, y = (a.astype(dtype) for a in batch(rng, 7, 10, replicas=3))
     value, grad = loss.value_and_grad(z.copy(), y)
     for r in range(3):
-        alone_value, alone_grad = loss.value_and_grad(z[r:r + 1].copy(), y[r:r + 1])
+        alone_value, alone_grad = loss.value_and_grad(z[r : r + 1].copy(), y[r : r + 1])
         assert alone_value.shape == (1,) and alone_value[0] == value[r]
-        assert alone_grad.tobytes() == grad[r:r + 1].tobytes()
-        assert loss.per_sample(z[r:r + 1], y[r:r + 1]).tobytes() == loss.per_sample(z, y)[r:r + 1].tobytes()
+        assert alone_grad.tobytes() == grad[r : r + 1].tobytes()
+        assert loss.per_sample(z[r : r + 1], y[r : r + 1]).tobytes() == loss.per_sample(z, y)[r : r + 1].tobytes()
 
 
 def test_quadratic_is_half_mean_squared_norm():
-    a = np.array([[[0.5, 0.5], [1.0, 0.0]]])             # a stack of one, 2 images
+    a = np.array([[[0.5, 0.5], [1.0, 0.0]]])  # a stack of one, 2 images
     y = np.array([[1.0, 0.0], [1.0, 0.0]])
     value, grad = Quadratic().value_and_grad(a, y)
-    assert value.shape == (1,) and value[0] == pytest.approx((0.25 + 0.25 + 0.0) / (2 * 2))   # C = 1/(2n) sum ||y - a||^2
+    assert value.shape == (1,) and value[0] == pytest.approx(
+        (0.25 + 0.25 + 0.0) / (2 * 2)
+    )  # C = 1/(2n) sum ||y - a||^2
     np.testing.assert_allclose(grad, (a - y) / 2)
 
 
@@ -66,7 +69,7 @@ def test_cross_entropies_match_naive_formulas():
     np.testing.assert_allclose(SigmoidCrossEntropy().per_sample(z, y), bce, rtol=1e-10)
 
 
-@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), SigmoidCrossEntropy()], ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), SigmoidCrossEntropy()], ids=lambda loss: type(loss).__name__)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_stable_for_huge_logits(loss, dtype):
     z = np.array([[[1e4, -1e4, 0.0], [-1e30, 1e30, 5.0]]], dtype)
@@ -93,9 +96,11 @@ def test_get_loss():
 
 
 def test_squared_error_is_the_blogs_sum_of_squares_without_a_half():
-    a = np.array([[[0.5, 0.5], [1.0, 0.0]]])              # a stack of one, 2 images
+    a = np.array([[[0.5, 0.5], [1.0, 0.0]]])  # a stack of one, 2 images
     y = np.array([[1.0, 0.0], [1.0, 0.0]])
     value, grad = get_loss("squared_error", "sigmoid").value_and_grad(a.copy(), y)
-    assert value.shape == (1,) and value[0] == pytest.approx((0.25 + 0.25 + 0.0) / 2)   # mean over 2 images of sum_j (a - y)^2
-    np.testing.assert_allclose(grad, 2 * (a - y) / 2)               # the blog's 2 (a - y), averaged
+    assert value.shape == (1,) and value[0] == pytest.approx(
+        (0.25 + 0.25 + 0.0) / 2
+    )  # mean over 2 images of sum_j (a - y)^2
+    np.testing.assert_allclose(grad, 2 * (a - y) / 2)  # the blog's 2 (a - y), averaged
     assert value[0] == pytest.approx(2 * Quadratic().value_and_grad(a.copy(), y)[0][0])

@@ -16,9 +16,7 @@ def test_confusion_hand_case():
     y_true = [0, 0, 1, 2, 2, 2]
     y_pred = [0, 1, 1, 2, 0, 2]
     cm = metrics.confusion_matrix(y_true, y_pred, n_classes=3)
-    assert cm.tolist() == [[1, 1, 0],
-                           [0, 1, 0],
-                           [1, 0, 2]]
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
 
 
 def test_confusion_matches_naive_loop():
@@ -69,11 +67,11 @@ def test_per_class_matches_naive_loop():
 
 def test_ranked_errors_order_and_ties():
     y_true = np.array([0, 1, 2, 3, 4, 5, 6])
-    y_pred = np.array([1, 1, 0, 0, 0, 0, 0])        # index 1 is right, the rest wrong
+    y_pred = np.array([1, 1, 0, 0, 0, 0, 0])  # index 1 is right, the rest wrong
     losses = np.array([2.0, 9.0, 5.0, 2.0, 0.5, 5.0, 7.0])
     worst, near = metrics.ranked_errors(y_true, y_pred, losses, k=3)
-    assert worst == [6, 2, 5]                        # 5.0 tie: lower index first
-    assert near == [4, 0, 3]                         # 2.0 tie: lower index first
+    assert worst == [6, 2, 5]  # 5.0 tie: lower index first
+    assert near == [4, 0, 3]  # 2.0 tie: lower index first
     worst, near = metrics.ranked_errors(y_true, y_pred, losses, k=100)
     assert sorted(worst) == sorted(near) == [0, 2, 3, 4, 5, 6]
 
@@ -110,7 +108,7 @@ def test_summarize_is_plain_canonical_json():
     labels, probs, losses = _toy()
     s = metrics.evaluation(labels, probs, losses)
     text = dumps_json(s)
-    assert json.loads(text) == s                      # only plain Python types survive a round trip
+    assert json.loads(text) == s  # only plain Python types survive a round trip
     assert dumps_json(metrics.evaluation(labels, probs.copy(), losses.copy())) == text
 
 
@@ -118,7 +116,7 @@ def test_subset_scores_the_first_n_images_and_is_absent_without_it():
     labels, probs, losses = _toy()
     whole = metrics.evaluation(labels, probs, losses)
     assert "test_subset" not in whole and "test_accuracy_subset" not in whole
-    assert metrics.evaluation(labels, probs, losses, subset=0) == whole     # 0 = all: the same metrics
+    assert metrics.evaluation(labels, probs, losses, subset=0) == whole  # 0 = all: the same metrics
     s = metrics.evaluation(labels, probs, losses, subset=15)
     assert s["test_subset"] == 15
     assert s["test_accuracy_subset"] == pytest.approx(np.mean(probs[:15].argmax(axis=1) == labels[:15]))
@@ -127,13 +125,16 @@ def test_subset_scores_the_first_n_images_and_is_absent_without_it():
         metrics.evaluation(labels, probs, losses, subset=41)
 
 
-@pytest.mark.parametrize("args, match", [
-    ((np.zeros(3, np.int64), np.full((3, 10), 0.1), np.zeros(4)), "losses"),
-    ((np.array([0, 1, 10]), np.full((3, 10), 0.1), np.zeros(3)), r"labels: class indices"),
-    ((np.array([0.0, 1.0, 2.0]), np.full((3, 10), 0.1), np.zeros(3)), "labels: expected integer"),
-    ((np.zeros(3, np.int64), np.full((3,), 0.1), np.zeros(3)), "probs"),
-    ((np.zeros(2, np.int64), np.array([[np.nan] * 10, [0.1] * 10]), np.zeros(2)), "nan"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((np.zeros(3, np.int64), np.full((3, 10), 0.1), np.zeros(4)), "losses"),
+        ((np.array([0, 1, 10]), np.full((3, 10), 0.1), np.zeros(3)), r"labels: class indices"),
+        ((np.array([0.0, 1.0, 2.0]), np.full((3, 10), 0.1), np.zeros(3)), "labels: expected integer"),
+        ((np.zeros(3, np.int64), np.full((3,), 0.1), np.zeros(3)), "probs"),
+        ((np.zeros(2, np.int64), np.array([[np.nan] * 10, [0.1] * 10]), np.zeros(2)), "nan"),
+    ],
+)
 def test_summarize_rejects_bad_input(args, match):
     with pytest.raises(metrics.MetricsError, match=match):
         metrics.evaluation(*args)

@@ -1,4 +1,5 @@
 """The model: both ways of building it, whole-network gradients, inference, and its file."""
+
 import json
 import zipfile
 
@@ -18,8 +19,8 @@ def assert_gradients_match(model, x, y):
     shared by the replicas ((n, n_in), (n, n_out)) or one batch each ((k, n, n_in), (k, n, n_out))."""
     losses, _ = model.backprop(x, y)
     assert losses.shape == (model.replicas,) and losses.dtype == np.float64
-    analytic = model.flat_grads.copy()                 # (k, n_params): every parameter's grad, a row per replica
-    if x.ndim == 2:   # sample_losses: the inference path, not backprop's own
+    analytic = model.flat_grads.copy()  # (k, n_params): every parameter's grad, a row per replica
+    if x.ndim == 2:  # sample_losses: the inference path, not backprop's own
         mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=-1)).mean(axis=-1).sum())  # noqa: E731
         np.testing.assert_allclose(losses, model.sample_losses(x, y.argmax(axis=-1)).mean(axis=-1), rtol=1e-12)
     else:
@@ -27,7 +28,7 @@ def assert_gradients_match(model, x, y):
     bounds, start = {}, 0
     for name, p, g, _ in model.parameters():
         bounds[name] = start, start + p[0].size
-        np.testing.assert_array_equal(g.reshape(len(g), -1), analytic[:, start:start + p[0].size])   # views of it
+        np.testing.assert_array_equal(g.reshape(len(g), -1), analytic[:, start : start + p[0].size])  # views of it
         start += p[0].size
     assert start == model.flat_params.shape[1]
     # nudge the contiguous (k, n_params) array the layers' parameters are views of (a replica's
@@ -37,17 +38,32 @@ def assert_gradients_match(model, x, y):
         assert relative_error(analytic[:, start:end], numeric[:, start:end]) < 1e-6, name
 
 
-@pytest.mark.parametrize("activation, output, loss", [
-    ("sigmoid", "sigmoid", "quadratic"), ("relu", "softmax", "cross_entropy"),
-    ("tanh", "sigmoid", "cross_entropy"), ("relu", "softmax", "quadratic")])
+@pytest.mark.parametrize(
+    "activation, output, loss",
+    [
+        ("sigmoid", "sigmoid", "quadratic"),
+        ("relu", "softmax", "cross_entropy"),
+        ("tanh", "sigmoid", "cross_entropy"),
+        ("relu", "softmax", "quadratic"),
+    ],
+)
 @pytest.mark.parametrize("n", [1, 6])
-@pytest.mark.parametrize("replicas, shared", [(1, True), (2, True), (2, False)],
-                         ids=["one network", "stack, shared batch", "stack, own batches"])
+@pytest.mark.parametrize(
+    "replicas, shared",
+    [(1, True), (2, True), (2, False)],
+    ids=["one network", "stack, shared batch", "stack, own batches"],
+)
 def test_backprop_matches_finite_differences(activation, output, loss, n, replicas, shared):
     rng = np.random.default_rng(n)
-    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss=loss, init="xavier",
-                rng=[rng, *(np.random.default_rng(100 * r + n) for r in range(1, replicas))],
-                dtype=np.float64)
+    model = mlp(
+        [5, 4, 3, 3],
+        activation=activation,
+        output=output,
+        loss=loss,
+        init="xavier",
+        rng=[rng, *(np.random.default_rng(100 * r + n) for r in range(1, replicas))],
+        dtype=np.float64,
+    )
     assert model.replicas == replicas and model.flat_params.shape == (replicas, 5 * 4 + 4 + 4 * 3 + 3 + 3 * 3 + 3)
     lead = (n,) if shared else (replicas, n)
     x = rng.normal(size=(*lead, 5))
@@ -68,8 +84,13 @@ def test_blog_form_and_sizes_form_agree():
 @pytest.mark.parametrize("replicas", [1, 3])
 def test_inference_shapes_and_dtypes(replicas):
     """Every inference result carries the replica axis first; each replica's figures are its own."""
-    model = mlp([6, 5, 4], activation="relu", output="softmax", init="he",
-                rng=[np.random.default_rng(s) for s in range(replicas)])
+    model = mlp(
+        [6, 5, 4],
+        activation="relu",
+        output="softmax",
+        init="he",
+        rng=[np.random.default_rng(s) for s in range(replicas)],
+    )
     x = np.random.default_rng(0).random((9, 6))
     labels = np.arange(9) % 4
     proba = model.predict_proba(x)
@@ -85,7 +106,7 @@ def test_inference_shapes_and_dtypes(replicas):
     assert loss.shape == acc.shape == (replicas,) and loss.dtype == acc.dtype == np.float64
     np.testing.assert_allclose(loss, losses.mean(axis=-1), rtol=1e-6)
     np.testing.assert_array_equal(acc, np.mean(predicted == labels, axis=-1))
-    for r in range(replicas):   # replica r's numbers are those of its network alone, bit for bit
+    for r in range(replicas):  # replica r's numbers are those of its network alone, bit for bit
         alone = mlp([6, 5, 4], activation="relu", output="softmax", init="he", rng=np.random.default_rng(r))
         assert alone.predict_proba(x)[0].tobytes() == proba[r].tobytes()
         assert alone.sample_losses(x, labels)[0].tobytes() == losses[r].tobytes()
@@ -129,14 +150,21 @@ def test_save_load_round_trip_is_exact(tmp_path, dtype):
 def test_save_writes_one_replica_of_a_stack_as_its_network_alone(tmp_path, dtype):
     """save(model, path, replica=r) is the file of replica r's network built alone; load gives a stack of one."""
     seeds = (3, 4, 5)
-    stack = mlp([8, 6, 3], activation="tanh", output="softmax", init="he",
-                rng=[np.random.default_rng(s) for s in seeds], dtype=dtype)
+    stack = mlp(
+        [8, 6, 3],
+        activation="tanh",
+        output="softmax",
+        init="he",
+        rng=[np.random.default_rng(s) for s in seeds],
+        dtype=dtype,
+    )
     x = np.random.default_rng(0).random((5, 8))
     files = []
     for r, seed in enumerate(seeds):
         save(stack, tmp_path / f"stack-{r}.npz", replica=r)
-        alone = mlp([8, 6, 3], activation="tanh", output="softmax", init="he", rng=np.random.default_rng(seed),
-                    dtype=dtype)
+        alone = mlp(
+            [8, 6, 3], activation="tanh", output="softmax", init="he", rng=np.random.default_rng(seed), dtype=dtype
+        )
         save(alone, tmp_path / f"alone-{r}.npz")
         files.append((tmp_path / f"stack-{r}.npz").read_bytes())
         assert files[-1] == (tmp_path / f"alone-{r}.npz").read_bytes()
@@ -166,6 +194,7 @@ def rewrite(path, replace):
 
 def npy_bytes(array):
     import io
+
     buf = io.BytesIO()
     np.save(buf, array)
     return buf.getvalue()
@@ -192,28 +221,41 @@ def test_load_missing_file_or_other_format(tmp_path):
         load(tmp_path / "digit.png")
 
 
-@pytest.mark.parametrize("replace, message", [
-    ({"0.W.npy": npy_bytes(np.zeros((8, 5), np.float32))}, r"array '0.W' is float32\[8, 5\], the architecture says float32\[8, 6\]"),
-    ({"2.b.npy": npy_bytes(np.zeros(3, np.float64))}, r"array '2.b' is float64\[3\]"),
-    ({"2.W.npy": None}, "missing array '2.W'"),
-    ({"4.W.npy": npy_bytes(np.zeros(2))}, "unexpected array '4.W'"),
-    ({"0.b.npy": npy_bytes(np.full(6, np.nan, np.float32))}, "array '0.b' holds NaN or infinite"),
-    ({"architecture.npy": None}, "no 'architecture' entry"),
-    ({"architecture.npy": npy_bytes(np.frombuffer(b"{not json", np.uint8))}, "invalid architecture"),
-    ({"architecture.npy": npy_bytes(np.frombuffer(b'{"format": "other"}', np.uint8))}, "invalid architecture .*format 'other'"),
-    ({"architecture.npy": npy_bytes(np.array(["text"], dtype=object))}, "entry 'architecture.npy': holds a pickled object array"),
-])
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        (
+            {"0.W.npy": npy_bytes(np.zeros((8, 5), np.float32))},
+            r"array '0.W' is float32\[8, 5\], the architecture says float32\[8, 6\]",
+        ),
+        ({"2.b.npy": npy_bytes(np.zeros(3, np.float64))}, r"array '2.b' is float64\[3\]"),
+        ({"2.W.npy": None}, "missing array '2.W'"),
+        ({"4.W.npy": npy_bytes(np.zeros(2))}, "unexpected array '4.W'"),
+        ({"0.b.npy": npy_bytes(np.full(6, np.nan, np.float32))}, "array '0.b' holds NaN or infinite"),
+        ({"architecture.npy": None}, "no 'architecture' entry"),
+        ({"architecture.npy": npy_bytes(np.frombuffer(b"{not json", np.uint8))}, "invalid architecture"),
+        (
+            {"architecture.npy": npy_bytes(np.frombuffer(b'{"format": "other"}', np.uint8))},
+            "invalid architecture .*format 'other'",
+        ),
+        (
+            {"architecture.npy": npy_bytes(np.array(["text"], dtype=object))},
+            "entry 'architecture.npy': holds a pickled object array",
+        ),
+    ],
+)
 def test_load_mismatched_file(saved, replace, message):
     rewrite(saved, replace)
     with pytest.raises(ModelFileError, match=f"{saved}: {message}"):
         load(saved)
 
 
-@pytest.mark.parametrize("name, index, value", [("0.W", (5, 2), np.nan), ("2.b", (1,), np.inf),
-                                                ("2.W", (0, 0), -np.inf)])
+@pytest.mark.parametrize(
+    "name, index, value", [("0.W", (5, 2), np.nan), ("2.b", (1,), np.inf), ("2.W", (0, 0), -np.inf)]
+)
 def test_one_non_finite_value_among_finite_weights_is_refused_in_one_line(saved, name, index, value):
     """One NaN or inf is enough: a check weakened to 'all of them NaN' passes none of these."""
-    weights = {n: a[0].copy() for n, a in load(saved).get_weights().items()}   # a stack of one: its network
+    weights = {n: a[0].copy() for n, a in load(saved).get_weights().items()}  # a stack of one: its network
     weights[name][index] = value
     rewrite(saved, {f"{name}.npy": npy_bytes(weights[name])})
     assert np.isfinite(weights[name]).sum() == weights[name].size - 1
@@ -224,12 +266,15 @@ def test_one_non_finite_value_among_finite_weights_is_refused_in_one_line(saved,
 
 def test_failed_run_file_is_refused_with_its_reason(tmp_path):
     save_failed(tmp_path / "m.npz", "training diverged at epoch 2")
-    with pytest.raises(ModelFileError, match=r"m.npz: the run produced no usable model \(training diverged at epoch 2\)"):
+    with pytest.raises(
+        ModelFileError, match=r"m.npz: the run produced no usable model \(training diverged at epoch 2\)"
+    ):
         load(tmp_path / "m.npz")
 
 
-@pytest.mark.parametrize("output, loss", [("softmax", "cross_entropy"), ("sigmoid", "quadratic"),
-                                          ("sigmoid", "cross_entropy")])
+@pytest.mark.parametrize(
+    "output, loss", [("softmax", "cross_entropy"), ("sigmoid", "quadratic"), ("sigmoid", "cross_entropy")]
+)
 def test_outputs_and_losses_equal_the_two_separate_passes(output, loss):
     rng = np.random.default_rng(5)
     net = mlp([784, 12, 10], activation="relu", output=output, loss=loss, init="he", rng=1)
@@ -249,7 +294,7 @@ def test_dropout_model_saves_loads_and_predicts_deterministically(tmp_path):
     assert repr(again) == repr(model)
     x = np.random.default_rng(0).random((5, 8))
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
-    np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))   # eval mode: no masks
+    np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))  # eval mode: no masks
     model.train([np.random.default_rng(0)])
     trained_mode = model.forward(x).copy()
     model.eval()
@@ -257,8 +302,8 @@ def test_dropout_model_saves_loads_and_predicts_deterministically(tmp_path):
 
 
 def test_dropout_rates():
-    assert len(mlp([4, 3, 2], dropout=0.0).layers) == 4                 # rate 0: no layer, the old model
-    assert [type(l).__name__ for l in mlp([4, 3, 3, 2], dropout=[0, 0.1]).layers].count("Dropout") == 1
+    assert len(mlp([4, 3, 2], dropout=0.0).layers) == 4  # rate 0: no layer, the old model
+    assert [type(layer).__name__ for layer in mlp([4, 3, 3, 2], dropout=[0, 0.1]).layers].count("Dropout") == 1
     with pytest.raises(ValueError, match="dropout lists 1 rates for 2 hidden layers"):
         mlp([4, 3, 3, 2], dropout=[0.1])
 
@@ -289,18 +334,24 @@ def test_a_new_layer_is_a_class_and_a_registration(tmp_path):
         again = load(tmp_path / "m.npz")
     finally:
         del LAYERS["scale"]
-    assert [type(l) for l in again.layers] == [Linear, Scale, Linear, Softmax]
+    assert [type(layer) for layer in again.layers] == [Linear, Scale, Linear, Softmax]
     x = np.random.default_rng(0).random((5, 3))
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))
 
 
 def test_per_layer_activations_build_the_blogs_network():
     """pocket-model: 784 -> 30 (0.2 z) -> 30 (ReLU) -> 10 (0.05 z) -> 10 (sigmoid), U(-1, 1) weights."""
-    net = mlp([784, 30, 30, 10, 10], activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}], output="sigmoid",
-              loss="squared_error", init="uniform_pm1", rng=0, dtype=np.float64)
-    kinds = [l.spec() for l in net.layers if l.kind != "linear"]
-    assert kinds == [{"type": "scaled", "c": 0.2}, {"type": "relu"}, {"type": "scaled", "c": 0.05},
-                     {"type": "sigmoid"}]
+    net = mlp(
+        [784, 30, 30, 10, 10],
+        activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}],
+        output="sigmoid",
+        loss="squared_error",
+        init="uniform_pm1",
+        rng=0,
+        dtype=np.float64,
+    )
+    kinds = [layer.spec() for layer in net.layers if layer.kind != "linear"]
+    assert kinds == [{"type": "scaled", "c": 0.2}, {"type": "relu"}, {"type": "scaled", "c": 0.05}, {"type": "sigmoid"}]
     assert net.loss.name == "squared_error" and net.output == "sigmoid"
     # one name for every hidden layer is the same as a list of it
     one = mlp([5, 4, 3, 2], activation="tanh", rng=3)
@@ -313,12 +364,15 @@ def test_per_layer_activations_build_the_blogs_network():
         mlp([5, 4, 2], activation="scaled")
 
 
-@pytest.mark.parametrize("activation, output", [
-    ([{"scaled": 0.2}, "relu"], "sigmoid"), ("sigmoid", "relu"), ([{"scaled": -0.5}, "tanh"], "relu")])
+@pytest.mark.parametrize(
+    "activation, output",
+    [([{"scaled": 0.2}, "relu"], "sigmoid"), ("sigmoid", "relu"), ([{"scaled": -0.5}, "tanh"], "relu")],
+)
 def test_new_activations_backprop_through_a_whole_network(activation, output):
     rng = np.random.default_rng(11)
-    model = mlp([5, 4, 3, 3], activation=activation, output=output, loss="quadratic", init="xavier", rng=rng,
-                dtype=np.float64)
+    model = mlp(
+        [5, 4, 3, 3], activation=activation, output=output, loss="quadratic", init="xavier", rng=rng, dtype=np.float64
+    )
     x, y = rng.normal(size=(6, 5)), one_hot(rng.integers(0, 3, 6), 3, np.float64)
     assert_gradients_match(model, x, y)
 

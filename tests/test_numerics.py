@@ -5,6 +5,7 @@ read their settings once, at import. Every subprocess runs OpenBLAS's Haswell ke
 pinned one); only numpy's dispatch cap is toggled. The test process's own environment is
 never changed: pin() is tested on dicts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ def train_bytes() -> str:
     data = np.random.Generator(np.random.PCG64(0))
     x = data.random((384, 784))
     labels = data.integers(0, 10, 384)
-    rngs = [np.random.default_rng(1), np.random.default_rng(2)]       # a stack of two seeds, as a run trains them
+    rngs = [np.random.default_rng(1), np.random.default_rng(2)]  # a stack of two seeds, as a run trains them
     model = mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=rngs, dtype=np.float64)
     config = FitConfig(epochs=2, batch_size=32, augment=compose(elastic_alpha=34.0, elastic_sigma=4.0))
     states = fit(model, SGD(model, lr=0.1, momentum=0.9), (x, labels), config, [TrainState(g) for g in rngs])
@@ -69,41 +70,59 @@ def env_with(**changes) -> dict:
 def run_python(code: str, env: dict) -> dict:
     """Run `code` (which prints one JSON object last) in a fresh interpreter; its answer, plus
     the active numpy targets and the OpenBLAS kernel of that process."""
-    tail = ("\nimport json as _j\nfrom nn.pipeline import numerics as _n\n"
-            "print(_j.dumps({**_answer, 'active': _n.active_targets(), 'kernel': _n.blas_info()['corename']}))\n")
-    proc = subprocess.run([sys.executable, "-c", code + tail], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    tail = (
+        "\nimport json as _j\nfrom nn.pipeline import numerics as _n\n"
+        "print(_j.dumps({**_answer, 'active': _n.active_targets(), 'kernel': _n.blas_info()['corename']}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code + tail], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["kernel"] == "Haswell", out
     return out
 
 
-TRAIN = f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\nfrom test_numerics import train_bytes\n_answer = {{'bytes': train_bytes()}}\n"
+TRAIN = (
+    f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    "from test_numerics import train_bytes\n_answer = {'bytes': train_bytes()}\n"
+)
 FINGERPRINT = "from nn.pipeline.numerics import fingerprint\n_answer = {'fingerprint': fingerprint()}\n"
 
 
 def skip_without_avx512(uncapped: dict):
     if not set(uncapped["active"]) - {numerics.REFERENCE_TARGET}:
-        pytest.skip(f"no AVX-512 here (numpy's active targets without the cap: {uncapped['active']}): "
-                    f"the cap changes nothing to compare")
+        pytest.skip(
+            f"no AVX-512 here (numpy's active targets without the cap: {uncapped['active']}): "
+            f"the cap changes nothing to compare"
+        )
 
 
 # --- pin() on dicts ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("before", [{}, {"OPENBLAS_CORETYPE": "SkylakeX", "NPY_DISABLE_CPU_FEATURES": "X86_V4"},
-                                    {"OPENBLAS_CORETYPE": "zen"}])
+
+@pytest.mark.parametrize(
+    "before",
+    [{}, {"OPENBLAS_CORETYPE": "SkylakeX", "NPY_DISABLE_CPU_FEATURES": "X86_V4"}, {"OPENBLAS_CORETYPE": "zen"}],
+)
 def test_pinned_sets_haswell_and_the_cap_whatever_the_dict_had(before):
     env = dict(before, HOME="/somewhere")
     applied = numerics.pin("pinned", env)
-    assert env == {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
-                   "HOME": "/somewhere"}
+    assert env == {
+        "OPENBLAS_CORETYPE": "Haswell",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+        "HOME": "/somewhere",
+    }
     assert applied == numerics.PINNED and applied.warning is None
 
 
 def test_native_clears_the_pin_and_leaves_the_rest():
-    env = {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": CAP, "OPENBLAS_L2_SIZE": "2048",
-           "OPENBLAS_NUM_THREADS": "1"}
+    env = {
+        "OPENBLAS_CORETYPE": "Haswell",
+        "NPY_DISABLE_CPU_FEATURES": CAP,
+        "OPENBLAS_L2_SIZE": "2048",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     applied = numerics.pin("native", env)
     assert env == {"OPENBLAS_L2_SIZE": "2048", "OPENBLAS_NUM_THREADS": "1"}
     assert applied == {"OPENBLAS_CORETYPE": None, "NPY_DISABLE_CPU_FEATURES": None}
@@ -118,33 +137,45 @@ def test_an_unknown_mode_is_refused():
 
 
 def test_pinning_after_numpy_is_imported_warns_instead_of_raising():
-    code = ("import numpy\nfrom nn.pipeline.numerics import pin\n"
-            "late = pin('pinned')\nagain = pin('pinned')\n"
-            "_answer = {'late': late.warning, 'again': again.warning, 'set': dict(late)}\n")
+    code = (
+        "import numpy\nfrom nn.pipeline.numerics import pin\n"
+        "late = pin('pinned')\nagain = pin('pinned')\n"
+        "_answer = {'late': late.warning, 'again': again.warning, 'set': dict(late)}\n"
+    )
     out = run_python(code, env_with(OPENBLAS_CORETYPE="Haswell", NPY_DISABLE_CPU_FEATURES=None))
     assert "numpy is already imported" in out["late"] and "NPY_DISABLE_CPU_FEATURES" in out["late"]
-    assert "OPENBLAS_CORETYPE" not in out["late"]      # it already had that value: nothing changed
+    assert "OPENBLAS_CORETYPE" not in out["late"]  # it already had that value: nothing changed
     assert out["again"] is None and out["set"] == numerics.PINNED
 
 
 def test_the_module_does_not_import_numpy():
-    proc = subprocess.run([sys.executable, "-c", "import sys, nn.pipeline.numerics; print('numpy' in sys.modules)"],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, nn.pipeline.numerics; print('numpy' in sys.modules)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.stdout.strip() == "False", proc.stderr
 
 
 def test_numpy_knows_every_name_of_the_cap():
     """An unknown name is only an ImportWarning, and then ignored: check each against numpy."""
     from numpy._core import _multiarray_umath as m
+
     assert set(CAP.split()) <= set(m.__cpu_dispatch__)
-    assert not set(CAP.split()) & set(m.__cpu_baseline__)   # disabling a baseline target is an ImportError
+    assert not set(CAP.split()) & set(m.__cpu_baseline__)  # disabling a baseline target is an ImportError
 
 
 # --- honoured() and provenance() ---------------------------------------------------------------
 
+
 def test_a_pinned_process_honours_the_pin_and_records_it():
-    out = run_python("from nn.pipeline.numerics import honoured, provenance\n"
-                     "_answer = {'honoured': honoured(), 'provenance': provenance()}\n", env_with())
+    out = run_python(
+        "from nn.pipeline.numerics import honoured, provenance\n"
+        "_answer = {'honoured': honoured(), 'provenance': provenance()}\n",
+        env_with(),
+    )
     if out["provenance"]["machine"] != "x86_64":
         pytest.skip("not an x86-64 machine")
     assert out["honoured"] is None
@@ -156,8 +187,10 @@ def test_a_pinned_process_honours_the_pin_and_records_it():
 
 
 def test_honoured_names_numpy_s_avx512_loops_when_the_cap_is_off():
-    out = run_python("from nn.pipeline.numerics import honoured\n_answer = {'honoured': honoured()}\n",
-                     env_with(NPY_DISABLE_CPU_FEATURES=None))
+    out = run_python(
+        "from nn.pipeline.numerics import honoured\n_answer = {'honoured': honoured()}\n",
+        env_with(NPY_DISABLE_CPU_FEATURES=None),
+    )
     skip_without_avx512(out)
     assert out["honoured"].startswith("numpy runs its X86_V4") and "NPY_DISABLE_CPU_FEATURES=None" in out["honoured"]
     assert "OpenBLAS" not in out["honoured"]
@@ -181,6 +214,7 @@ def test_honoured_refuses_other_architectures(monkeypatch):
 
 
 # --- the bytes ----------------------------------------------------------------------------------
+
 
 def test_pinned_training_gives_the_bytes_of_an_avx2_machine():
     """Pinned here = a machine whose numpy has nothing above X86_V3 (emulated by enabling only

@@ -1,4 +1,5 @@
 """Optimisers against hand-worked steps and their published update rules; schedules against their formulas."""
+
 import math
 from pathlib import Path
 
@@ -58,20 +59,28 @@ def test_flush_subnormals_zeroes_only_subnormals():
     assert a.tolist() == [tiny, 0.0, 0.0, 0.0, 0.0, 1.5, np.float32(-2e-30), 0.0]
 
 
-@pytest.mark.parametrize("make, buffer", [
-    (lambda m: SGD(m, lr=0.1, momentum=0.9), "velocity"),
-    (lambda m: SGD(m, lr=0.1, momentum=0.9, nesterov=True), "velocity"),
-    (lambda m: Adam(m, lr=1e-3), "m"),
-    (lambda m: RMSprop(m, lr=1e-3), "mean_square"),
-], ids=["sgd", "nesterov", "adam", "rmsprop"])
+@pytest.mark.parametrize(
+    "make, buffer",
+    [
+        (lambda m: SGD(m, lr=0.1, momentum=0.9), "velocity"),
+        (lambda m: SGD(m, lr=0.1, momentum=0.9, nesterov=True), "velocity"),
+        (lambda m: Adam(m, lr=1e-3), "m"),
+        (lambda m: RMSprop(m, lr=1e-3), "mean_square"),
+    ],
+    ids=["sgd", "nesterov", "adam", "rmsprop"],
+)
 def test_decayed_state_is_flushed_and_the_weights_do_not_change(make, buffer, monkeypatch):
     """A weight whose gradient turns zero, then comes back: its velocity (or moment) decays into
     subnormals, which the optimiser flushes every FLUSH_EVERY steps; the weights come out as
     without the flush, bit for bit."""
     import nn.optim as optim
+
     rng = np.random.default_rng(0)
-    grads = ([rng.standard_normal(2).astype(np.float32) for _ in range(5)] + [np.zeros(2, np.float32)] * 1500
-             + [rng.standard_normal(2).astype(np.float32) for _ in range(5)])
+    grads = (
+        [rng.standard_normal(2).astype(np.float32) for _ in range(5)]
+        + [np.zeros(2, np.float32)] * 1500
+        + [rng.standard_normal(2).astype(np.float32) for _ in range(5)]
+    )
 
     def run():
         model = Sequential([Linear(1, 1, init=None, dtype=np.float32)])
@@ -89,15 +98,15 @@ def test_decayed_state_is_flushed_and_the_weights_do_not_change(make, buffer, mo
         return model.flat_params.copy(), subnormal_seen, subnormal_after_flush
 
     p_flushed, _, left = run()
-    monkeypatch.setattr(optim, "FLUSH_EVERY", 10 ** 9)          # never flush
+    monkeypatch.setattr(optim, "FLUSH_EVERY", 10**9)  # never flush
     p_plain, seen, _ = run()
-    assert seen and not left            # subnormals appear, and none survives a flush step
+    assert seen and not left  # subnormals appear, and none survives a flush step
     assert p_flushed.tobytes() == p_plain.tobytes()
 
 
 def test_weight_decay_shrinks_weights_not_biases():
     model, layer = one_layer(w=2.0, b=1.0)
-    (w, b), = steps(SGD(model, lr=0.1, weight_decay=0.5), layer, 1, grad=0.0)
+    ((w, b),) = steps(SGD(model, lr=0.1, weight_decay=0.5), layer, 1, grad=0.0)
     assert w == pytest.approx(2.0 - 0.1 * 0.5 * 2.0) and b == 1.0
 
 
@@ -110,7 +119,14 @@ def test_schedules():
     assert [learning_rate("constant", 0.5, e, 3) for e in range(3)] == [0.5, 0.5, 0.5]
     assert [learning_rate("linear", 1.0, e, 5, lr_min=0.2) for e in range(5)] == pytest.approx([1, 0.8, 0.6, 0.4, 0.2])
     assert learning_rate("linear", 1.0, 0, 1, lr_min=0.2) == 1.0
-    assert [learning_rate("step", 1.0, e, 6, step_size=2, step_gamma=0.5) for e in range(6)] == [1, 1, .5, .5, .25, .25]
+    assert [learning_rate("step", 1.0, e, 6, step_size=2, step_gamma=0.5) for e in range(6)] == [
+        1,
+        1,
+        0.5,
+        0.5,
+        0.25,
+        0.25,
+    ]
     cosine = [learning_rate("cosine", 1.0, e, 4, lr_min=0.1) for e in range(4)]
     assert cosine == pytest.approx([0.1 + 0.9 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
     assert cosine[0] == 1.0 and cosine[-1] > 0.1
@@ -128,7 +144,7 @@ def adam_reference(w, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
     for t, g in enumerate(grads, start=1):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
         w = w - lr * m_hat / (math.sqrt(v_hat) + eps)
         out.append(w)
     return out
@@ -148,7 +164,7 @@ def rmsprop_reference(w, grads, lr, rho=0.9, eps=1e-7):
 def test_adam_first_step_is_lr_times_sign():
     model, layer = one_layer(w=2.0)
     # bias correction makes m_hat = g and v_hat = g^2 at t = 1: the step is lr g / |g|
-    (w, b), = steps(Adam(model, lr=0.1), layer, 1, grad=0.5)
+    ((w, b),) = steps(Adam(model, lr=0.1), layer, 1, grad=0.5)
     assert w == pytest.approx(1.9, abs=1e-8) and b == pytest.approx(0.9, abs=1e-8)  # eps: 2e-9 short
 
 
@@ -164,7 +180,7 @@ def test_adam_follows_algorithm_1(b1, b2, eps):
 
 def test_rmsprop_follows_keras():
     model, layer = one_layer(w=2.0)
-    (w, _), = steps(RMSprop(model, lr=0.1), layer, 1, grad=0.5)
+    ((w, _),) = steps(RMSprop(model, lr=0.1), layer, 1, grad=0.5)
     assert w == pytest.approx(2.0 - 0.1 * 0.5 / math.sqrt(0.025), rel=1e-6)  # a = 0.1 * 0.25, worked by hand
     model, layer = one_layer(w=2.0)
     got = [w for w, _ in steps(RMSprop(model, lr=0.01, rho=0.8, eps=1e-3), layer, 5, grad=GRADS)]
@@ -176,7 +192,7 @@ def test_weight_decay_is_added_to_the_gradient_of_weights_only(cls):
     kwargs = {"momentum": 0.9} if cls is SGD else {}
     model, layer = one_layer(w=2.0, b=1.0)
     decayed = steps(cls(model, lr=0.1, weight_decay=0.5, **kwargs), layer, 3, grad=0.25)
-    ref_model, ref = one_layer(w=2.0, b=1.0)      # the same optimiser without decay, fed g + 0.5 w by hand
+    ref_model, ref = one_layer(w=2.0, b=1.0)  # the same optimiser without decay, fed g + 0.5 w by hand
     opt, expected = cls(ref_model, lr=0.1, **kwargs), []
     for _ in range(3):
         ref.grads["W"][...] = 0.25 + 0.5 * ref.params["W"]
@@ -189,6 +205,7 @@ def test_weight_decay_is_added_to_the_gradient_of_weights_only(cls):
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_state_dict_resumes_exactly(name):
     """Steps 1-3, save, a fresh optimiser loads the state, steps 4-6 equal the uninterrupted run."""
+
     def net():
         return mlp([3, 4, 2], activation="relu", output="softmax", init="he", rng=1, dtype=np.float64)
 
@@ -198,8 +215,17 @@ def test_state_dict_resumes_exactly(name):
                 grad[...] = g * np.arange(p.size).reshape(p.shape) / p.size - 0.1
             opt.step()
 
-    hp = {"optimizer": name, "lr": 0.05, "weight_decay": 1e-3, "momentum": 0.9 if name == "sgd" else 0.0,
-          "nesterov": False, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "rho": 0.9}
+    hp = {
+        "optimizer": name,
+        "lr": 0.05,
+        "weight_decay": 1e-3,
+        "momentum": 0.9 if name == "sgd" else 0.0,
+        "nesterov": False,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "rho": 0.9,
+    }
     grads = [0.5, -0.3, 1.0, 0.2, -0.7, 0.4]
     whole = net()
     whole_opt = build_optimizer(hp, whole)
@@ -220,7 +246,10 @@ def test_state_dict_resumes_exactly(name):
 def test_load_state_dict_names_what_does_not_fit():
     model = mlp([3, 4, 2], activation="relu", output="softmax", rng=1)
     state = Adam(model).state_dict()
-    assert sorted(state) == ["lr", "m", "t", "v"] and state["m"].shape == (1, 3 * 4 + 4 + 4 * 2 + 2)  # a row per replica
+    assert sorted(state) == ["lr", "m", "t", "v"] and state["m"].shape == (
+        1,
+        3 * 4 + 4 + 4 * 2 + 2,
+    )  # a row per replica
     other = mlp([3, 5, 2], activation="relu", output="softmax", rng=1)
     with pytest.raises(ValueError, match=r"Adam state: m has shape \(1, 26\), this model needs \(1, 32\)"):
         Adam(other).load_state_dict(state)
@@ -233,15 +262,23 @@ def test_load_state_dict_names_what_does_not_fit():
 
 def test_build_optimizer_reads_the_registry():
     model = mlp([3, 4, 2], activation="relu", output="softmax", rng=1)
-    hp = {"lr": 0.01, "weight_decay": 0.0, "momentum": 0.0, "nesterov": False, "beta1": 0.8, "beta2": 0.99,
-          "eps": 1e-6, "rho": 0.95}
+    hp = {
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "nesterov": False,
+        "beta1": 0.8,
+        "beta2": 0.99,
+        "eps": 1e-6,
+        "rho": 0.95,
+    }
     sgd = build_optimizer({**hp, "optimizer": "sgd", "momentum": 0.5, "nesterov": True}, model)
     assert type(sgd) is SGD and (sgd.lr, sgd.momentum, sgd.nesterov) == (0.01, 0.5, True)
     adam = build_optimizer({**hp, "optimizer": "adam"}, model)
     assert type(adam) is Adam and (adam.beta1, adam.beta2, adam.eps) == (0.8, 0.99, 1e-6)
     rms = build_optimizer({**hp, "optimizer": "rmsprop"}, model)
     assert type(rms) is RMSprop and (rms.rho, rms.eps) == (0.95, 1e-6)
-    assert type(build_optimizer({k: v for k, v in hp.items()}, model)) is SGD   # no key: SGD, as before
+    assert type(build_optimizer({k: v for k, v in hp.items()}, model)) is SGD  # no key: SGD, as before
     with pytest.raises(ValueError, match="optimizer: unknown 'lbfgs'; expected one of sgd, adam, rmsprop"):
         build_optimizer({**hp, "optimizer": "lbfgs"}, model)
     with pytest.raises(ValueError, match="momentum/nesterov: apply to optimizer sgd only, not adam"):
@@ -274,17 +311,21 @@ def test_a_new_optimizer_is_a_class_and_a_registration(monkeypatch):
     assert "sign" in schema["$defs"]["optimizer"]["enum"]
 
 
-@pytest.mark.parametrize("hp", [
-    {"optimizer": "sgd", "momentum": 0.9, "nesterov": False},
-    {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
-    {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
-    {"optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-    {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
-])
+@pytest.mark.parametrize(
+    "hp",
+    [
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": False},
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+        {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
+        {"optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
+    ],
+)
 def test_updating_in_chunks_gives_the_same_bits_as_one_update(hp, monkeypatch):
     """Optimizer.step calls update() once per UPDATE_CHUNK parameters so that a rule's passes stay in
     cache; the rules are elementwise, so chunked and whole updates agree bit for bit."""
     import nn.optim
+
     hp = {"lr": 0.05, "weight_decay": 0.0, **hp}
     finals = []
     for chunk in (1000, 1 << 30):
@@ -292,8 +333,8 @@ def test_updating_in_chunks_gives_the_same_bits_as_one_update(hp, monkeypatch):
         rng = np.random.default_rng(3)
         model = mlp([30, 200, 10], activation="relu", output="softmax", loss="cross_entropy", init="he", rng=rng)
         opt = build_optimizer(hp, model)
-        assert len(opt.chunks) == (9 if chunk == 1000 else 1)       # 8,210 parameters
-        for _ in range(FLUSH_EVERY + 3):                              # past a subnormal flush too
+        assert len(opt.chunks) == (9 if chunk == 1000 else 1)  # 8,210 parameters
+        for _ in range(FLUSH_EVERY + 3):  # past a subnormal flush too
             model.flat_grads[...] = rng.standard_normal(model.flat_grads.shape).astype(model.dtype)
             opt.step()
         finals.append((model.flat_params.copy(), {k: v.copy() for k, v in opt.state.items()}))
@@ -303,17 +344,22 @@ def test_updating_in_chunks_gives_the_same_bits_as_one_update(hp, monkeypatch):
 
 
 @pytest.mark.parametrize("chunk", [7, 1 << 30], ids=["chunked", "whole"])
-@pytest.mark.parametrize("hp", [
-    {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
-    {"optimizer": "sgd", "momentum": 0.9, "nesterov": False, "weight_decay": 1e-3},
-    {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
-    {"optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-3},
-    {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
-], ids=["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+@pytest.mark.parametrize(
+    "hp",
+    [
+        {"optimizer": "sgd", "momentum": 0.0, "nesterov": False},
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": False, "weight_decay": 1e-3},
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+        {"optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-3},
+        {"optimizer": "rmsprop", "rho": 0.9, "eps": 1e-7},
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam", "rmsprop"],
+)
 def test_each_replica_of_a_stack_steps_as_it_does_alone(hp, chunk, monkeypatch):
     """An optimiser on a stack of k replicas updates (k, n_params): row r, fed replica r's gradients,
     gets the bits of the same optimiser on replica r's network alone, state buffers included."""
     import nn.optim
+
     monkeypatch.setattr(nn.optim, "UPDATE_CHUNK", chunk)
     hp = {"lr": 0.05, "weight_decay": 0.0, **hp}
     seeds = (4, 5, 6)

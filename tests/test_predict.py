@@ -1,4 +1,5 @@
 """nn.predict.cli: your own digit images through a trained model, as a command and as a rule."""
+
 from __future__ import annotations
 
 import csv
@@ -46,7 +47,7 @@ def mixed_folder(tmp_path):
     """Good digits in three forms and the bad inputs the command must survive."""
     d = tmp_path / "digits"
     d.mkdir()
-    write_grey(d / "a-seven.png", 1 - seven())                      # black on white
+    write_grey(d / "a-seven.png", 1 - seven())  # black on white
     write_grey(d / "b-ring.JPG", ring(), format="JPEG", quality=90)  # white on black, upper-case suffix
     Image.fromarray(np.dstack([seven(60, 40) * 200] * 3).astype(np.uint8)).save(d / "c-colour.jpeg")
     (d / "d-notes.png").write_text("not an image\n")
@@ -60,12 +61,13 @@ GOOD, BAD = ["a-seven.png", "b-ring.JPG", "c-colour.jpeg"], ["d-notes.png", "e-b
 
 # ---------------------------------------------------------------- accuracy on rendered test digits
 
+
 def render(digit, canvas, size, at, ink, paper, fmt):
     """A 28×28 MNIST digit drawn at `size` px on a `canvas` (w, h) at `at`, ink/paper RGB colours."""
     big = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255
     alpha = np.zeros((canvas[1], canvas[0], 1), np.float32)
-    alpha[at[1]:at[1] + size, at[0]:at[0] + size, 0] = np.clip(big, 0, 1)
-    rgb = np.float32(paper) + (np.float32(ink) - np.float32(paper)) * alpha     # (h, w, 3)
+    alpha[at[1] : at[1] + size, at[0] : at[0] + size, 0] = np.clip(big, 0, 1)
+    rgb = np.float32(paper) + (np.float32(ink) - np.float32(paper)) * alpha  # (h, w, 3)
     out = io.BytesIO()
     Image.fromarray(np.round(rgb).astype(np.uint8)).save(out, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
     return out.getvalue()
@@ -86,12 +88,17 @@ def test_rendered_test_digits_score_as_the_originals(tmp_path):
     test_x = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:300]
     test_y = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[:300]
     net = mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=1)
-    fit(net, SGD(net, lr=0.1, momentum=0.9), (to_inputs(train_x), train_y), FitConfig(epochs=2, batch_size=64),
-        [TrainState(np.random.default_rng(1))])
+    fit(
+        net,
+        SGD(net, lr=0.1, momentum=0.9),
+        (to_inputs(train_x), train_y),
+        FitConfig(epochs=2, batch_size=64),
+        [TrainState(np.random.default_rng(1))],
+    )
     save(net, tmp_path / "model.npz")
     net = load_model(tmp_path / "model.npz")
-    original = float(np.mean(net.predict(to_inputs(test_x))[0] == test_y))      # a stack of one: its network
-    assert original > 0.85                                    # the model learned something
+    original = float(np.mean(net.predict(to_inputs(test_x))[0] == test_y))  # a stack of one: its network
+    assert original > 0.85  # the model learned something
     for name, variant in VARIANTS.items():
         folder = tmp_path / name.replace(" ", "_").replace(",", "")
         folder.mkdir()
@@ -106,6 +113,7 @@ def test_rendered_test_digits_score_as_the_originals(tmp_path):
 
 
 # ---------------------------------------------------------------- batch logic
+
 
 def test_classify_keeps_order_and_survives_bad_images(model_path, mixed_folder):
     net = load_model(model_path)
@@ -136,7 +144,7 @@ def test_classify_scales_as_the_model_was_trained(model_path, mixed_folder):
     net = load_model(model_path)
     paths = [p for p in sorted(mixed_folder.iterdir()) if p.name in GOOD]
     digits = np.stack([load_digit(p)[1] for p in paths])
-    for scaling in ("raw", "max_standardise"):     # max_standardise: over the images given, as for a test set
+    for scaling in ("raw", "max_standardise"):  # max_standardise: over the images given, as for a test set
         outputs = np.stack([r.output for r in classify(net, paths, scaling=scaling)])
         assert outputs.shape == (len(paths), 10)
         np.testing.assert_allclose(outputs, net.predict_proba(to_inputs(digits, scaling=scaling))[0], rtol=1e-5)
@@ -169,9 +177,10 @@ def test_wrong_model_shape_is_a_model_error(tmp_path):
 
 # ---------------------------------------------------------------- the command
 
+
 def test_command_prints_each_image(model_path, mixed_folder, capsys):
     paths = [str(mixed_folder / n) for n in GOOD + BAD]
-    assert main([str(model_path), *paths]) == 1             # some images failed
+    assert main([str(model_path), *paths]) == 1  # some images failed
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert len(lines) == 3
@@ -186,7 +195,7 @@ def test_command_json(model_path, mixed_folder, capsys):
     good, bad = json.loads(capsys.readouterr().out)
     assert good["file"] == paths[0] and good["predicted"] == good["top"][0]["class"]
     assert len(good["top"]) == 3 and good["confidence"] == good["top"][0]["output"]
-    assert sum(t["output"] for t in good["top"]) <= 1 + 1e-6   # softmax probabilities
+    assert sum(t["output"] for t in good["top"]) <= 1 + 1e-6  # softmax probabilities
     assert bad == {"file": paths[1], "error": bad["error"]} and bad["error"].startswith("blank image")
     assert main(["--json", str(model_path), paths[0]]) == 0
 
@@ -202,8 +211,12 @@ def test_command_refuses_a_bad_model_in_one_line(tmp_path, mixed_folder, capsys,
 
 
 def test_runs_as_a_module(model_path, mixed_folder):
-    proc = subprocess.run([sys.executable, "-m", "nn.predict.cli", str(model_path), str(mixed_folder / "a-seven.png")],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nn.predict.cli", str(model_path), str(mixed_folder / "a-seven.png")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith(str(mixed_folder / "a-seven.png"))
 
 
@@ -211,11 +224,18 @@ def test_command_refuses_a_model_nested_100000_deep_in_one_line(tmp_path, mixed_
     """Python's JSON parser recurses once per level: unchecked, this ended in a RecursionError traceback."""
     model = tmp_path / "deep.npz"
     write_npz(model, {"architecture": np.frombuffer(b'{"layers": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", np.uint8)})
-    proc = subprocess.run([sys.executable, "-m", "nn.predict", str(model), str(mixed_folder / "a-seven.png")],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nn.predict", str(model), str(mixed_folder / "a-seven.png")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
-    assert proc.stderr == (f"nn-predict: {model}: architecture: JSON nested 100001 levels deep, over the limit of 100; "
-                           "refusing to parse it\n")
+    assert proc.stderr == (
+        f"nn-predict: {model}: architecture: JSON nested 100001 levels deep, over the limit of 100; "
+        "refusing to parse it\n"
+    )
 
 
 def test_command_reads_an_image_from_process_substitution(model_path, mixed_folder):
@@ -223,9 +243,18 @@ def test_command_reads_an_image_from_process_substitution(model_path, mixed_fold
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("no bash for <(...)")
-    proc = subprocess.run([bash, "-c", f"{shlex.quote(sys.executable)} -m nn.predict {shlex.quote(str(model_path))} "
-                                       f"<(cat {shlex.quote(str(mixed_folder / 'a-seven.png'))})"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [
+            bash,
+            "-c",
+            f"{shlex.quote(sys.executable)} -m nn.predict {shlex.quote(str(model_path))} "
+            f"<(cat {shlex.quote(str(mixed_folder / 'a-seven.png'))})",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     assert proc.stdout.count("\n") == 1 and re.fullmatch(r"/dev/fd/\d+: \d \(confidence .*\)\n", proc.stdout)
 
@@ -268,41 +297,49 @@ def test_an_image_over_the_pipe_cap_is_an_error_of_its_own(model_path, mixed_fol
 
 # ---------------------------------------------------------------- --explain
 
+
 def test_explain_writes_the_sheet_for_the_images_given(model_path, mixed_folder, tmp_path, capsys):
     paths = [str(mixed_folder / n) for n in ("a-seven.png", "b-ring.JPG", "e-blank.png")]
     sheet = tmp_path / "out" / "why.png"
-    assert main(["--explain", str(sheet), str(model_path), *paths]) == 1           # the blank one failed
-    assert capsys.readouterr().out.count("\n") == 2                                 # the usual lines too
+    assert main(["--explain", str(sheet), str(model_path), *paths]) == 1  # the blank one failed
+    assert capsys.readouterr().out.count("\n") == 2  # the usual lines too
     first = sheet.read_bytes()
     with Image.open(sheet) as img:
         assert img.size[0] > 400
         pixels = np.asarray(img.convert("L"))
     assert main(["--explain", str(sheet), str(model_path), *paths]) == 1
-    assert sheet.read_bytes() == first                                               # same images, same bytes
+    assert sheet.read_bytes() == first  # same images, same bytes
     # It is the sheet of exactly these images: the rule's writer, given the same results, draws the same.
     results = classify(load_model(model_path), paths)
-    write_sheet(tmp_path / "direct.png", results, ["a-seven.png", "b-ring.JPG", "e-blank.png"],
-                "model.npz: each image beside the digit it saw")
+    write_sheet(
+        tmp_path / "direct.png",
+        results,
+        ["a-seven.png", "b-ring.JPG", "e-blank.png"],
+        "model.npz: each image beside the digit it saw",
+    )
     assert (tmp_path / "direct.png").read_bytes() == first
-    assert pixels.std() > 10                                                          # not an empty page
-    assert [p.name for p in sheet.parent.iterdir()] == ["why.png"]                   # no temp file left
+    assert pixels.std() > 10  # not an empty page
+    assert [p.name for p in sheet.parent.iterdir()] == ["why.png"]  # no temp file left
 
 
 def test_explain_shows_what_the_model_saw(model_path, tmp_path, capsys):
     """Two images whose digits preprocess alike give sheets that differ only in their originals."""
     on_ruled = np.ones((240, 320), np.float32)
-    on_ruled[::30] = 0.6                                                             # ruled paper
+    on_ruled[::30] = 0.6  # ruled paper
     on_ruled[60:180, 120:200] = np.minimum(on_ruled[60:180, 120:200], 1 - seven())
     write_grey(tmp_path / "ruled.png", on_ruled)
     write_grey(tmp_path / "clean.png", 1 - seven())
     assert main(["--explain", str(tmp_path / "s.png"), str(model_path), str(tmp_path / "ruled.png")]) == 0
     results = classify(load_model(model_path), [tmp_path / "ruled.png", tmp_path / "clean.png"])
-    assert diff(results[0].digit, results[1].digit) < 6                              # the lines are gone
+    assert diff(results[0].digit, results[1].digit) < 6  # the lines are gone
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--explain", "sheet.gif"], "the sheet's name must end in .png, .pdf, .svg"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--explain", "sheet.gif"], "the sheet's name must end in .png, .pdf, .svg"),
+    ],
+)
 def test_explain_refuses_a_format_it_cannot_write(model_path, mixed_folder, capsys, args, message):
     with pytest.raises(SystemExit):
         main([*args, str(model_path), str(mixed_folder / "a-seven.png")])
@@ -319,11 +356,17 @@ def test_explain_into_an_unwritable_place_is_one_line(model_path, mixed_folder, 
 
 # ---------------------------------------------------------------- the contact sheet
 
+
 def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
     paths = sorted(mixed_folder.iterdir())
     results = classify(load_model(model_path), paths)
-    args = ([r.thumb for r in results], [r.digit for r in results],
-            [caption(r, p.name) for r, p in zip(results, paths)], [r.error is not None for r in results], "test")
+    args = (
+        [r.thumb for r in results],
+        [r.digit for r in results],
+        [caption(r, p.name) for r, p in zip(results, paths)],
+        [r.error is not None for r in results],
+        "test",
+    )
     plots.contact_sheet(tmp_path / "a.png", *args)
     plots.contact_sheet(tmp_path / "b.png", *args)
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
@@ -368,7 +411,7 @@ def test_rule_classifies_a_mixed_folder(predict_workflow):
     wf = predict_workflow
     wf.run("--cores", "1")
     rows = list(csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text())))
-    assert [r["file"] for r in rows] == GOOD + BAD                  # sorted, images only
+    assert [r["file"] for r in rows] == GOOD + BAD  # sorted, images only
     assert [bool(r["error"]) for r in rows] == [False] * 3 + [True] * 3
     log = wf.path("results/logs/predict.log").read_text()
     assert "3 classified, 3 could not be: d-notes.png, e-blank.png, f-huge.png" in log
@@ -377,7 +420,7 @@ def test_rule_classifies_a_mixed_folder(predict_workflow):
     for p in first:
         wf.path(p).unlink()
     wf.run("--cores", "1")
-    assert first == {p: wf.path(p).read_bytes() for p in first}      # same inputs, same bytes
+    assert first == {p: wf.path(p).read_bytes() for p in first}  # same inputs, same bytes
     again = wf.run("--cores", "1")
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
 
@@ -396,11 +439,16 @@ def test_rule_fails_on_a_bad_model_and_leaves_nothing(predict_workflow):
 def test_rule_refuses_a_model_of_another_run_in_one_line(predict_workflow):
     """The model file of predict_run must have the architecture its hyperparameters describe."""
     wf = predict_workflow
-    save(mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=5), wf.path("results/runs/best/seed-1/model.npz"))
+    save(
+        mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=5),
+        wf.path("results/runs/best/seed-1/model.npz"),
+    )
     proc = wf.run("--cores", "1", check=False)
     assert proc.returncode != 0
-    line = next(l for l in proc.stderr.splitlines() if l.startswith("error in rule predict:"))
-    assert line.startswith("error in rule predict: results/runs/best/seed-1/model.npz: this model is Linear(784->32) relu")
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("error in rule predict:"))
+    assert line.startswith(
+        "error in rule predict: results/runs/best/seed-1/model.npz: this model is Linear(784->32) relu"
+    )
     assert "but run best's hyperparameters describe Linear(784->16) relu Linear(16->10)" in line, line
     assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
 
@@ -409,8 +457,8 @@ def test_rule_refuses_a_model_of_another_run_in_one_line(predict_workflow):
 def test_rule_config(predict_workflow, tmp_path):
     wf = predict_workflow
     wf.write_config({"predict_dir": None})
-    training = ["train_0_1", "train_1_1"]                              # one block of one seed per run
-    assert wf.run("--list-rules").stdout.split() == ["all", *training]   # no folder, no rule, no targets
+    training = ["train_0_1", "train_1_1"]  # one block of one seed per run
+    assert wf.run("--list-rules").stdout.split() == ["all", *training]  # no folder, no rule, no targets
     wf.write_config({"predict_dir": str(tmp_path)})
     assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict", *training]
     wf.write_config({"predict_dir": str(tmp_path / "nowhere")})
@@ -421,8 +469,20 @@ def test_rule_config(predict_workflow, tmp_path):
     assert proc.returncode != 0 and "predict_run: 'tiny' is not a run (runs: best, wide)" in proc.stderr
 
 
-ODD_NAMES = ["{run}.png", "{run,\\d+}.png", "a{{b.png", "}.png", "x{.png", "sp ace.png", "q'uote.png", "-dash.png",
-             "ü.png", "*.png", "[a].png", "new\nline.png"]
+ODD_NAMES = [
+    "{run}.png",
+    "{run,\\d+}.png",
+    "a{{b.png",
+    "}.png",
+    "x{.png",
+    "sp ace.png",
+    "q'uote.png",
+    "-dash.png",
+    "ü.png",
+    "*.png",
+    "[a].png",
+    "new\nline.png",
+]
 
 
 @pytest.mark.slow
@@ -431,7 +491,7 @@ def test_rule_takes_any_file_name(predict_workflow, mixed_folder):
     wf = predict_workflow
     for name in ODD_NAMES:
         write_grey(mixed_folder / name, 1 - seven())
-    write_grey(os.fsencode(mixed_folder) + b"/bad\xff.png", 1 - seven())            # not UTF-8
+    write_grey(os.fsencode(mixed_folder) + b"/bad\xff.png", 1 - seven())  # not UTF-8
     os.mkfifo(mixed_folder / "pipe.png")
     os.symlink(mixed_folder / "gone", mixed_folder / "dangling.png")
     wf.run("--cores", "1")
@@ -443,7 +503,7 @@ def test_rule_takes_any_file_name(predict_workflow, mixed_folder):
     assert rows["dangling.png"]["error"] == "no such file"
     again = wf.run("--cores", "1")
     assert "Nothing to be done" in again.stdout + again.stderr
-    write_grey(mixed_folder / "{run}.png", 1 - ring())                                # a new image, same name
+    write_grey(mixed_folder / "{run}.png", 1 - ring())  # a new image, same name
     os.utime(mixed_folder / "{run}.png", ns=(1, 10**18))
     rerun = wf.run("--cores", "1")
     assert "Nothing to be done" not in rerun.stdout + rerun.stderr

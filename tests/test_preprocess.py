@@ -1,4 +1,5 @@
 """nn.predict.preprocess: any image file -> a 28×28 digit made the way MNIST's were; bad files named."""
+
 from __future__ import annotations
 
 import os
@@ -20,11 +21,11 @@ from nn.predict.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit,
 def seven(height=120, width=80) -> np.ndarray:
     """A light-on-dark '7' drawn at any size: (height, width) float32 grey in [0, 1]."""
     g = np.zeros((height, width), np.float32)
-    t = max(2, height // 10)                          # stroke thickness
-    g[:t, :] = 1                                      # the bar
-    for r in range(t, height):                        # the diagonal, right to lower middle
+    t = max(2, height // 10)  # stroke thickness
+    g[:t, :] = 1  # the bar
+    for r in range(t, height):  # the diagonal, right to lower middle
         c = int(width - 1 - (width / 2) * (r - t) / (height - t))
-        g[r, max(0, c - t):c + 1] = 1
+        g[r, max(0, c - t) : c + 1] = 1
     return g
 
 
@@ -52,6 +53,7 @@ def ink_box(d):
 
 # ---------------------------------------------------------------- the MNIST recipe
 
+
 def ring(height=150, width=100) -> np.ndarray:
     """A light-on-dark '0', an ellipse with a thick outline, off-centre mass."""
     r, c = np.mgrid[:height, :width]
@@ -64,20 +66,20 @@ def test_digit_is_mnist_shaped_and_centred():
     assert d.shape == (28, 28) and d.dtype == np.uint8 and d.max() == 255
     assert d[:2].max() == d[-2:].max() == d[:, :2].max() == d[:, -2:].max() == 0
     h, w = ink_box(d)
-    assert h == 20 and 12 <= w <= 15                  # the longer side fits 20, aspect 3:2 kept
+    assert h == 20 and 12 <= w <= 15  # the longer side fits 20, aspect 3:2 kept
     cy, cx = centre_of_mass(d)
     assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5  # as measured on MNIST: (14, 14) ± half a pixel
-    assert np.flatnonzero(d.any(1))[0] > 4           # mass high in the box: centred by mass, not by box
+    assert np.flatnonzero(d.any(1))[0] > 4  # mass high in the box: centred by mass, not by box
 
 
 def test_lopsided_digit_is_kept_whole():
-    d = to_mnist(seven())                              # mass in the top bar: centring would cut the foot
+    d = to_mnist(seven())  # mass in the top bar: centring would cut the foot
     assert ink_box(d)[0] == 20 and d[27].max() > 0
 
 
 @pytest.mark.parametrize("shape, long_axis", [((200, 10), 0), ((10, 200), 1)])
 def test_aspect_ratio_is_kept(shape, long_axis):
-    d = to_mnist(np.pad(np.ones(shape, np.float32), 5))      # a bar on a black margin
+    d = to_mnist(np.pad(np.ones(shape, np.float32), 5))  # a bar on a black margin
     box = ink_box(d)
     assert box[long_axis] == 20 and box[1 - long_axis] <= 3
 
@@ -87,7 +89,7 @@ def test_position_on_the_canvas_does_not_matter():
     placed = []
     for top, left in [(0, 0), (40, 250), (300, 7)]:
         canvas = np.zeros((400, 320), np.float32)
-        canvas[top:top + 90, left:left + 60] = digit
+        canvas[top : top + 90, left : left + 60] = digit
         placed.append(to_mnist(canvas))
     assert np.array_equal(placed[0], placed[1]) and np.array_equal(placed[0], placed[2])
 
@@ -100,7 +102,7 @@ def test_dark_on_light_is_inverted():
 def test_low_contrast_photo_is_stretched():
     g = seven()
     photo = 0.75 - 0.35 * g + np.float32(0.02) * np.random.default_rng(0).random(g.shape, np.float32)
-    assert np.abs(to_mnist(photo).astype(int) - to_mnist(g)).mean() < 3   # grey paper, grey pencil
+    assert np.abs(to_mnist(photo).astype(int) - to_mnist(g)).mean() < 3  # grey paper, grey pencil
 
 
 def test_size_does_not_matter_much():
@@ -110,9 +112,10 @@ def test_size_does_not_matter_much():
 
 # ---------------------------------------------------------------- files
 
+
 @pytest.mark.parametrize("mode, fmt", [("L", "PNG"), ("RGB", "PNG"), ("L", "JPEG"), ("RGB", "JPEG"), ("1", "PNG")])
 def test_files_of_any_mode_read_alike(tmp_path, mode, fmt):
-    g = 1 - seven()                                    # black on white, as on paper
+    g = 1 - seven()  # black on white, as on paper
     path = save(tmp_path / f"d.{fmt.lower()}", g, mode, format=fmt)
     grey, d = load_digit(path)
     assert grey.shape == g.shape and grey.dtype == np.float32
@@ -121,7 +124,7 @@ def test_files_of_any_mode_read_alike(tmp_path, mode, fmt):
 
 def test_colour_ink_on_coloured_paper(tmp_path):
     g = seven()[..., None]
-    rgb = np.float32([250, 235, 190]) * (1 - g) + np.float32([30, 40, 170]) * g   # blue pen, yellow pad
+    rgb = np.float32([250, 235, 190]) * (1 - g) + np.float32([30, 40, 170]) * g  # blue pen, yellow pad
     Image.fromarray(np.round(rgb).astype(np.uint8)).save(tmp_path / "c.png")
     assert np.abs(load_digit(tmp_path / "c.png")[1].astype(int) - to_mnist(seven())).mean() < 2
 
@@ -129,7 +132,7 @@ def test_colour_ink_on_coloured_paper(tmp_path):
 @pytest.mark.parametrize("ink", [0, 255])
 def test_transparent_background_either_ink(tmp_path, ink):
     g = seven()
-    rgba = np.zeros(g.shape + (4,), np.uint8)          # transparent black everywhere...
+    rgba = np.zeros(g.shape + (4,), np.uint8)  # transparent black everywhere...
     rgba[..., :3] = ink
     rgba[..., 3] = np.round(g * 255).astype(np.uint8)  # ...except the strokes
     Image.fromarray(rgba).save(tmp_path / "t.png")
@@ -144,10 +147,10 @@ def test_16_bit_png(tmp_path):
 
 def test_big_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     photo = np.ones((2400, 3200), np.float32)
-    photo[600:1800, 1200:2000] = 1 - seven(1200, 800)            # a black 7 on white paper
+    photo[600:1800, 1200:2000] = 1 - seven(1200, 800)  # a black 7 on white paper
     path = save(tmp_path / "photo.jpg", photo, quality=90)
     grey, d = load_digit(path)
-    assert grey.shape == (600, 800)                               # 1/4 scale: shorter side still ≥ 512
+    assert grey.shape == (600, 800)  # 1/4 scale: shorter side still ≥ 512
     assert diff(d, to_mnist(seven())) < 4
 
 
@@ -155,20 +158,24 @@ def test_exif_orientation_is_applied(tmp_path):
     g = 1 - seven()
     img = Image.fromarray(np.round(g * 255).astype(np.uint8)).rotate(90, expand=True)  # stored on its side
     exif = Image.Exif()
-    exif[0x0112] = 6                                   # "rotate 90° clockwise to display"
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
     img.save(tmp_path / "phone.jpg", exif=exif, quality=95)
     assert read_image(tmp_path / "phone.jpg").shape == g.shape
 
 
 # ---------------------------------------------------------------- bad input: one line naming the file
 
+
 def png_header_only(path, width, height):
     """A PNG whose header claims width×height and whose data is a stub: only the header is sound."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)    # 8-bit grey
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -209,11 +216,14 @@ def test_blank_image(tmp_path, grey):
     assert "blank image" in error_of(path)
 
 
-@pytest.mark.parametrize("width, height", [
-    (8000, 6000),     # 48 MP: over our cap, under Pillow's own warning threshold
-    (12000, 10000),   # 120 MP: Pillow would warn (DecompressionBombWarning, an error under pytest)
-    (30000, 30000),   # 900 MP: Pillow would refuse with its own error
-])
+@pytest.mark.parametrize(
+    "width, height",
+    [
+        (8000, 6000),  # 48 MP: over our cap, under Pillow's own warning threshold
+        (12000, 10000),  # 120 MP: Pillow would warn (DecompressionBombWarning, an error under pytest)
+        (30000, 30000),  # 900 MP: Pillow would refuse with its own error
+    ],
+)
 def test_enormous_image_is_refused_from_its_header(tmp_path, width, height):
     message = error_of(png_header_only(tmp_path / "huge.png", width, height))
     assert f"{width * height / 1e6:.1f} megapixels" in message and f"cap of {MAX_PIXELS / 1e6:g}" in message
@@ -239,24 +249,26 @@ def test_fifo_is_refused_at_once(tmp_path):
     outcome = []
     worker = threading.Thread(target=lambda: outcome.append(error_of(fifo)), daemon=True)
     worker.start()
-    worker.join(timeout=20)                            # reading the FIFO would wait for a writer forever
+    worker.join(timeout=20)  # reading the FIFO would wait for a writer forever
     assert not worker.is_alive(), "load_digit hangs on a FIFO"
     assert outcome == [f"{fifo}: not a regular file (a FIFO); refusing to read it"]
 
 
 def test_device_is_refused():
     assert "not a regular file (a character device)" in error_of(Path("/dev/zero"))
-    assert "not a regular file (a character device)" in error_of(Path("/dev/zero"), wait=5)   # not a pipe
+    assert "not a regular file (a character device)" in error_of(Path("/dev/zero"), wait=5)  # not a pipe
 
 
 def write_into(fifo, data: bytes) -> threading.Thread:
     """A thread that opens `fifo` for writing (blocking until a reader opens it), sends `data`, closes."""
+
     def write():
         try:
             with open(fifo, "wb") as f:
                 f.write(data)
-        except BrokenPipeError:                        # the reader stopped reading: what an over-cap test wants
+        except BrokenPipeError:  # the reader stopped reading: what an over-cap test wants
             pass
+
     worker = threading.Thread(target=write, daemon=True)
     worker.start()
     return worker
@@ -287,10 +299,11 @@ def test_a_fifo_without_a_writer_is_refused_after_the_wait(tmp_path):
 def test_a_pipe_over_its_byte_cap_is_refused_in_one_line(tmp_path):
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    cap = pipe_cap(1000)                               # 1 MB and 5 kB for a 1000-pixel cap
+    cap = pipe_cap(1000)  # 1 MB and 5 kB for a 1000-pixel cap
     write_into(fifo, save(tmp_path / "seven.png", seven()).read_bytes() + bytes(cap))
-    assert error_of(fifo, max_pixels=1000, wait=60) == (f"{fifo}: more than {cap} bytes arrived through the pipe; "
-                                                         "refusing to read further")
+    assert error_of(fifo, max_pixels=1000, wait=60) == (
+        f"{fifo}: more than {cap} bytes arrived through the pipe; refusing to read further"
+    )
 
 
 def test_the_pipe_cap_holds_the_largest_image_under_the_pixel_cap(tmp_path):
@@ -306,19 +319,22 @@ def test_the_pipe_cap_holds_the_largest_image_under_the_pixel_cap(tmp_path):
 @pytest.mark.slow
 def test_40_megapixel_rgba_png_stays_within_its_measured_memory(tmp_path):
     """The cap's worst case, as a transparent PNG: peak RSS of a fresh process that reads it (issue 11)."""
-    w, h = 7300, 5470                                  # 39.9 megapixels, just under MAX_PIXELS
+    w, h = 7300, 5470  # 39.9 megapixels, just under MAX_PIXELS
     rgba = np.zeros((h, w, 4), np.uint8)
     rgba[..., :3] = 20
-    rgba[h // 4:3 * h // 4, w // 3:2 * w // 3, 3] = 255  # an opaque block on a transparent sheet
+    rgba[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3, 3] = 255  # an opaque block on a transparent sheet
     Image.fromarray(rgba).save(tmp_path / "big.png", compress_level=1)
     del rgba
-    child = ("import resource, sys\nfrom nn.predict.preprocess import load_digit\n"
-             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-             "grey, digit = load_digit(sys.argv[1])\n"
-             "print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, *grey.shape)\n")
-    proc = subprocess.run([sys.executable, "-c", child, str(tmp_path / "big.png")],
-                          capture_output=True, text=True, check=True, cwd=REPO)
+    child = (
+        "import resource, sys\nfrom nn.predict.preprocess import load_digit\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "grey, digit = load_digit(sys.argv[1])\n"
+        "print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, *grey.shape)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", child, str(tmp_path / "big.png")], capture_output=True, text=True, check=True, cwd=REPO
+    )
     before_mb, peak_mb, gh, gw = map(int, proc.stdout.split())
-    assert max(gh, gw) <= READ_SIDE                    # shrunk before the float copies
+    assert max(gh, gw) <= READ_SIDE  # shrunk before the float copies
     # measured 345 MB (the decoded RGBA is 160 MB; Pillow's premultiplied copy as much again)
     assert peak_mb - before_mb < 400, f"peak {peak_mb} MB, {before_mb} MB before reading"

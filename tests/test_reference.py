@@ -1,4 +1,5 @@
 """benchmarks/refresh_reference.py: the manifest and the README's ledger table come from one run."""
+
 import importlib.util
 
 import pytest
@@ -13,8 +14,10 @@ spec.loader.exec_module(refresh)
 def test_the_table_between_the_markers_is_replaced_and_nothing_else():
     readme = f"intro\n{refresh.BEGIN}\nold table\n{refresh.END}\nafter\n"
     out = refresh.readme_with_ledger(readme, "| run |\n|---|\n| a |\n", "2026-12-03 08:00")
-    assert out == (f"intro\n{refresh.BEGIN}\nCopied from `results/ledger.md` of the reference run of 2026-12-03 08:00:"
-                   f"\n\n| run |\n|---|\n| a |\n{refresh.END}\nafter\n")
+    assert out == (
+        f"intro\n{refresh.BEGIN}\nCopied from `results/ledger.md` of the reference run of 2026-12-03 08:00:"
+        f"\n\n| run |\n|---|\n| a |\n{refresh.END}\nafter\n"
+    )
     assert refresh.readme_with_ledger(out, "| b |", "later").count("| a |") == 0
 
 

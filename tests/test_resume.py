@@ -5,6 +5,7 @@ stopping (so the optimiser, the Generator and the early-stopping state all matte
 once undisturbed (module fixture `done`); each test works on a copy, kills the job with SIGKILL
 just after the checkpoint of epoch k, and compares what the rerun makes with `done`'s bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,18 @@ from test_faults import Snakemake, assert_same_run, copy_of, forget, leftovers
 
 pytestmark = pytest.mark.slow
 
-RUN = {"hidden": [256], "batch_size": 10, "epochs": 20, "lr": 0.05, "momentum": 0.9, "shift": 1,
-       "elastic_alpha": 8.0, "elastic_sigma": 3.0, "dropout": 0.2, "early_stopping": 2}
+RUN = {
+    "hidden": [256],
+    "batch_size": 10,
+    "epochs": 20,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "shift": 1,
+    "elastic_alpha": 8.0,
+    "elastic_sigma": 3.0,
+    "dropout": 0.2,
+    "early_stopping": 2,
+}
 CHECKPOINT = "results/checkpoints/resume/seed-3.npz"
 LOG = "results/logs/train/resume/seed-3.log"
 
@@ -83,7 +94,9 @@ def test_sigkill_then_snakemake_again_resumes_with_the_same_bytes(done, kill_aft
     log = wf.path(LOG).read_text().splitlines()
     assert f"resuming run resume from epoch {kill_after} of 20 ({CHECKPOINT})" in log
     # the restored epochs are logged again, then training carries on at k + 1
-    assert [l.split()[3] for l in log if l.startswith("seed 3: epoch ")] == [f"{e}/20" for e in range(1, kill_after + 2)]
+    assert [line.split()[3] for line in log if line.startswith("seed 3: epoch ")] == [
+        f"{e}/20" for e in range(1, kill_after + 2)
+    ]
     assert_same_run(done, wf, "resume")  # model.npz, history.json, metrics.json, predictions: same bytes
     assert not wf.path(CHECKPOINT).exists()
     timings = json.loads(wf.path("results/runs/resume/seed-3/timings.json").read_text())
@@ -113,8 +126,10 @@ def test_changed_hyperparameter_after_the_kill_starts_afresh(done, tmp_path):
     wf.write_config(config)
     wf.run("--cores", "1", target)
     log = wf.path(LOG).read_text()
-    assert (f"ignoring checkpoint {CHECKPOINT}: made from other inputs: seed 3: hyperparameter lr was 0.05, now 0.04; "
-            "starting run resume afresh") in log
+    assert (
+        f"ignoring checkpoint {CHECKPOINT}: made from other inputs: seed 3: hyperparameter lr was 0.05, now 0.04; "
+        "starting run resume afresh"
+    ) in log
     assert "resuming" not in log and not wf.path(CHECKPOINT).exists()
     # the same bytes as a run of the new setting that never met a checkpoint
     (tmp_path / "fresh").mkdir()

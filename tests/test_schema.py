@@ -1,4 +1,5 @@
 """The config schema's lists of names come from the library's registries (nn.pipeline.schema)."""
+
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def registered():
     def add(name, setting=None):
         cls = type(name.title(), (Activation,), {"setting": setting, "function": staticmethod(lambda z, out: out)})
         return register(name, activation=True)(cls)
+
     yield add
     for registry, entries in saved:
         registry.clear()
@@ -46,17 +48,25 @@ def test_a_newly_registered_activation_is_accepted_by_the_config(registered):
 
 def test_an_activation_with_a_setting_and_no_form_in_the_schema_is_named(registered):
     registered("leaky", setting="slope")
-    with pytest.raises(nnconfig.ConfigError, match=r"activation_entry has a \{name: setting\} form for \['scaled'\], "
-                                                   r"but nn.layers registers \['leaky', 'scaled'\] with a setting"):
+    with pytest.raises(
+        nnconfig.ConfigError,
+        match=r"activation_entry has a \{name: setting\} form for \['scaled'\], "
+        r"but nn.layers registers \['leaky', 'scaled'\] with a setting",
+    ):
         nnschema.load_schema(SCHEMA)
 
 
-@pytest.mark.parametrize("activation, message", [
-    ("softmax", "runs.best.activation: 'softmax' is not one of ['sigmoid', 'tanh', 'relu', 'relu_identity_grad']"),
-    (["scaled", "relu"],
-     "runs.best.activation[0]: 'scaled' is not one of ['sigmoid', 'tanh', 'relu', 'relu_identity_grad']"),
-    ({"relu": 1}, "runs.best.activation: 'scaled' is a required property"),
-])
+@pytest.mark.parametrize(
+    "activation, message",
+    [
+        ("softmax", "runs.best.activation: 'softmax' is not one of ['sigmoid', 'tanh', 'relu', 'relu_identity_grad']"),
+        (
+            ["scaled", "relu"],
+            "runs.best.activation[0]: 'scaled' is not one of ['sigmoid', 'tanh', 'relu', 'relu_identity_grad']",
+        ),
+        ({"relu": 1}, "runs.best.activation: 'scaled' is a required property"),
+    ],
+)
 def test_output_only_and_setting_activations_are_refused_as_bare_names(activation, message):
     cfg = nnconfig.read(REPO / "config.yaml")
     cfg["runs"]["best"]["activation"] = activation
@@ -66,8 +76,24 @@ def test_output_only_and_setting_activations_are_refused_as_bare_names(activatio
 
 
 def test_the_facade_keeps_every_name_the_pipeline_uses():
-    for name in ("load", "read", "validate", "load_schema", "seeds", "seed_hparams", "block_hparams", "trained",
-                 "scored_from", "comparisons", "check_memory", "cap_threads", "redacted", "mirrors", "ConfigError",
-                 "check_yaml_syntax", "RUN_NAME"):
+    for name in (
+        "load",
+        "read",
+        "validate",
+        "load_schema",
+        "seeds",
+        "seed_hparams",
+        "block_hparams",
+        "trained",
+        "scored_from",
+        "comparisons",
+        "check_memory",
+        "cap_threads",
+        "redacted",
+        "mirrors",
+        "ConfigError",
+        "check_yaml_syntax",
+        "RUN_NAME",
+    ):
         assert hasattr(nnconfig, name), name
     assert set(nnconfig.__all__) <= set(dir(nnconfig))

@@ -2,11 +2,11 @@
 test accuracy after round N, read from that run's history. These tests show that this is exactly
 what a separate N-round training of the same hyperparameters and seed gives, measured as the
 evaluate rule measures it (workflow/scripts/evaluate.py on the saved model)."""
+
 import runpy
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from conftest import tiny_digits
@@ -23,24 +23,62 @@ ROUND = 3
 # one that draws from its Generator every step (shuffles, shifts, dropout masks) with momentum, L2,
 # a step schedule, a validation split and a fused softmax cross-entropy, in float32.
 PARENTS = {
-    "notebook": {"hidden": [16], "activation": "sigmoid", "output": "sigmoid", "loss": "quadratic",
-                 "init": "plain", "init_scale": 0.03, "inputs": "raw", "dtype": "float64", "lr": 2.0,
-                 "batch_size": 100, "epochs": 6, "validation": 0},
-    "drawing": {"hidden": [24, 12], "activation": "relu", "output": "softmax", "loss": "cross_entropy",
-                "lr": 0.005, "momentum": 0.9, "weight_decay": 1e-4, "schedule": "step", "step_size": 2,
-                "step_gamma": 0.5, "dropout": 0.2, "shift": 1, "batch_size": 32, "epochs": 5, "validation": 100},
+    "notebook": {
+        "hidden": [16],
+        "activation": "sigmoid",
+        "output": "sigmoid",
+        "loss": "quadratic",
+        "init": "plain",
+        "init_scale": 0.03,
+        "inputs": "raw",
+        "dtype": "float64",
+        "lr": 2.0,
+        "batch_size": 100,
+        "epochs": 6,
+        "validation": 0,
+    },
+    "drawing": {
+        "hidden": [24, 12],
+        "activation": "relu",
+        "output": "softmax",
+        "loss": "cross_entropy",
+        "lr": 0.005,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "schedule": "step",
+        "step_size": 2,
+        "step_gamma": 0.5,
+        "dropout": 0.2,
+        "shift": 1,
+        "batch_size": 32,
+        "epochs": 5,
+        "validation": 100,
+    },
 }
 
 
 def scored_config(parent: dict) -> dict:
     """A config whose run `parent` trains two seeds with the test set monitored, and `row` is scored
     from it after ROUND rounds."""
-    return {"download": {"mirrors": [], "sha256": {n: "0" * 64 for n in (
-                "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte")}},
-            "defaults": {"seed": 5},
-            "runs": {"parent": {**parent, "monitor_test": True, "replicates": 2},
-                     "row": {"scored_from": {"run": "parent", "round": ROUND}}}}
+    return {
+        "download": {
+            "mirrors": [],
+            "sha256": {
+                n: "0" * 64
+                for n in (
+                    "train-images-idx3-ubyte",
+                    "train-labels-idx1-ubyte",
+                    "t10k-images-idx3-ubyte",
+                    "t10k-labels-idx1-ubyte",
+                )
+            },
+        },
+        "defaults": {"seed": 5},
+        "runs": {
+            "parent": {**parent, "monitor_test": True, "replicates": 2},
+            "row": {"scored_from": {"run": "parent", "round": ROUND}},
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +98,22 @@ def evaluate(model, history, hp, run, seed, paths, folder) -> dict:
     folder.mkdir(parents=True)
     serialize.save(model, folder / "model.npz")
     fileio.write_json(folder / "history.json", history)
-    out = {"metrics": str(folder / "metrics.json"), "confusion_csv": str(folder / "confusion.csv"),
-           "predictions": str(folder / "test-predictions.npy")}
-    fake = SimpleNamespace(log=[str(folder / "evaluate.log")], rule="evaluate",
-                           input=SimpleNamespace(model=str(folder / "model.npz"), history=str(folder / "history.json"),
-                                                 **paths),
-                           output=SimpleNamespace(**out), params=SimpleNamespace(k=4, hp=hp),
-                           wildcards=SimpleNamespace(run=run, seed=str(seed)))
-    runpy.run_path(str(REPO / "workflow" / "scripts" / "evaluate.py"), init_globals={"snakemake": fake},
-                   run_name="__main__")
+    out = {
+        "metrics": str(folder / "metrics.json"),
+        "confusion_csv": str(folder / "confusion.csv"),
+        "predictions": str(folder / "test-predictions.npy"),
+    }
+    fake = SimpleNamespace(
+        log=[str(folder / "evaluate.log")],
+        rule="evaluate",
+        input=SimpleNamespace(model=str(folder / "model.npz"), history=str(folder / "history.json"), **paths),
+        output=SimpleNamespace(**out),
+        params=SimpleNamespace(k=4, hp=hp),
+        wildcards=SimpleNamespace(run=run, seed=str(seed)),
+    )
+    runpy.run_path(
+        str(REPO / "workflow" / "scripts" / "evaluate.py"), init_globals={"snakemake": fake}, run_name="__main__"
+    )
     return fileio.read_json(out["metrics"])
 
 
@@ -80,13 +125,12 @@ def test_the_figure_read_from_the_parents_history_is_a_separate_training_of_that
     assert row["epochs"] == ROUND < parent["epochs"] and nnconfig.seeds(row) == nnconfig.seeds(parent) == [5, 6]
     figures = []
     for seed in nnconfig.seeds(row):
-        _, history, _ = train_run(nnconfig.seed_hparams(parent, seed), images, labels, log=lambda line: None,
-                                  test=test)
-        alone_hp = nnconfig.seed_hparams(row, seed)           # what a training job of the row would be given
+        _, history, _ = train_run(nnconfig.seed_hparams(parent, seed), images, labels, log=lambda line: None, test=test)
+        alone_hp = nnconfig.seed_hparams(row, seed)  # what a training job of the row would be given
         model, alone, _ = train_run(alone_hp, images, labels, log=lambda line: None, test=test)
         metrics = evaluate(model, alone, alone_hp, "row", seed, paths, tmp_path / f"seed-{seed}")
         assert metrics["test_accuracy"] == history["test_accuracy"][ROUND - 1]
-        assert alone == reproduction.first_rounds(history, ROUND)      # every figure of every round, bit for bit
+        assert alone == reproduction.first_rounds(history, ROUND)  # every figure of every round, bit for bit
         # and what the report makes of the parent's history
         scored = reproduction.scored_seed({"seed": seed, "history": history}, seed, row["scored_from"], len(test[1]))
         assert scored["metrics"]["test_accuracy"] == metrics["test_accuracy"]

@@ -2,6 +2,7 @@
 
 (That Snakemake 9 really runs the scripts this way is the workflow tests' job.)
 """
+
 import signal
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def test_a_job_that_cannot_honour_the_pin_says_so_in_one_line(tmp_path):
     CPU, an unpinned kernel), why its bytes will differ, in one line each."""
     _common.run(lambda log: None, fake_snakemake(tmp_path))
     lines = (tmp_path / "logs" / "job.log").read_text().splitlines()
-    why = _common.numerics.honoured()       # None only where this CPU runs the reference's numerics anyway
+    why = _common.numerics.honoured()  # None only where this CPU runs the reference's numerics anyway
     assert lines[0].startswith("numerics pinned: ") and len(lines) == (1 if why is None else 2)
     if why is not None:
         assert lines[1] == f"WARNING: {why}; this job's result bytes will differ from the reference's"
@@ -100,8 +101,10 @@ def test_ctrl_c_inside_main_logs_one_line_and_propagates(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         _common.run(main, sm)
-    assert after_numerics((tmp_path / "job.log").read_text()) == \
-        "epoch 1/5\ninterrupted (Ctrl-C) in rule train (run=a, seed=3); outputs not written\n"
+    assert (
+        after_numerics((tmp_path / "job.log").read_text())
+        == "epoch 1/5\ninterrupted (Ctrl-C) in rule train (run=a, seed=3); outputs not written\n"
+    )
 
 
 JOB = """

@@ -1,5 +1,6 @@
 """The reproductions' source files (nn.pipeline.source_files): one YAML file per source, merged
 into the config's runs, each problem told in one line naming the file."""
+
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,11 @@ def minimal_config(tmp_path, files: dict[str, str], own_runs=None) -> dict:
     for name, text in files.items():
         (folder / name).write_text(text)
     download = yaml.safe_load((REPO / "config.yaml").read_text())["download"]
-    return {"reproductions": "sources", "download": download, "runs": own_runs if own_runs is not None else {"ours": {}}}
+    return {
+        "reproductions": "sources",
+        "download": download,
+        "runs": own_runs if own_runs is not None else {"ours": {}},
+    }
 
 
 ROW = """runs:
@@ -57,8 +62,15 @@ def load(config, base):
 
 
 def test_rows_come_first_in_file_name_order_then_the_configs_own(tmp_path):
-    cfg = minimal_config(tmp_path, {"b.yaml": ROW.format(name="from-b"), "a.yml": ROW.format(name="from-a"),
-                                    "notes.txt": "not a source", ".hidden.yaml": "runs: {x: {}}"})
+    cfg = minimal_config(
+        tmp_path,
+        {
+            "b.yaml": ROW.format(name="from-b"),
+            "a.yml": ROW.format(name="from-a"),
+            "notes.txt": "not a source",
+            ".hidden.yaml": "runs: {x: {}}",
+        },
+    )
     _, runs, _ = load(cfg, tmp_path)
     assert list(runs) == ["from-a", "from-b", "ours"]
     assert runs["from-a"]["hidden"] == [30] and runs["from-a"]["reference"]["kind"] == "reproduction"
@@ -71,24 +83,42 @@ def test_without_a_folder_nothing_is_merged(tmp_path):
     assert list(runs) == ["ours"]
 
 
-@pytest.mark.parametrize("files, own, expected", [
-    ({"a.yaml": ROW.format(name="x"), "b.yaml": ROW.format(name="x")}, None,
-     "sources/b.yaml: run 'x' is also in sources/a.yaml; rename one"),
-    ({"a.yaml": ROW.format(name="ours")}, None, "runs.ours: is also a row of sources/a.yaml; rename one"),
-    ({"a.yaml": "runs: {x: {}}\ndefaults: {lr: 1}\n"}, None, "sources/a.yaml: unknown top-level key 'defaults'"),
-    ({"a.yaml": "- x\n"}, None, "sources/a.yaml: expected a mapping with the source's rows under `runs:`"),
-    ({"a.yaml": "runs: {}\n"}, None, "sources/a.yaml: runs: is empty"),
-    ({"a.yaml": ROW.format(name="x").replace("hidden: [30]", "hidden: [0]")}, None,
-     "sources/a.yaml: runs.x.hidden[0]: 0 is less than the minimum of 1"),
-    ({"a.yaml": ROW.format(name="x").replace("      accuracy: 0.95\n", "")}, None,
-     "sources/a.yaml: runs.x.reference: 'accuracy' is a required property"),
-    ({"a.yaml": ROW.format(name="x").replace("      evidence: from code\n", "")}, None,
-     "sources/a.yaml: runs.x.reference: 'evidence' is a required property"),
-    ({"a.yaml": ROW.format(name="x").replace("hidden: [30]", "hidden: [30]\n    hidden: [40]")}, None,
-     "sources/a.yaml: key 'hidden' is written twice in one mapping (lines 3 and 4)"),
-    ({"a.yaml": "runs:\n  x: {hidden: [30\n"}, None, "sources/a.yaml: YAML syntax error at line 3"),
-    ({"a.yaml": ROW.format(name="my run")}, None, "sources/a.yaml: runs: name 'my run' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "files, own, expected",
+    [
+        (
+            {"a.yaml": ROW.format(name="x"), "b.yaml": ROW.format(name="x")},
+            None,
+            "sources/b.yaml: run 'x' is also in sources/a.yaml; rename one",
+        ),
+        ({"a.yaml": ROW.format(name="ours")}, None, "runs.ours: is also a row of sources/a.yaml; rename one"),
+        ({"a.yaml": "runs: {x: {}}\ndefaults: {lr: 1}\n"}, None, "sources/a.yaml: unknown top-level key 'defaults'"),
+        ({"a.yaml": "- x\n"}, None, "sources/a.yaml: expected a mapping with the source's rows under `runs:`"),
+        ({"a.yaml": "runs: {}\n"}, None, "sources/a.yaml: runs: is empty"),
+        (
+            {"a.yaml": ROW.format(name="x").replace("hidden: [30]", "hidden: [0]")},
+            None,
+            "sources/a.yaml: runs.x.hidden[0]: 0 is less than the minimum of 1",
+        ),
+        (
+            {"a.yaml": ROW.format(name="x").replace("      accuracy: 0.95\n", "")},
+            None,
+            "sources/a.yaml: runs.x.reference: 'accuracy' is a required property",
+        ),
+        (
+            {"a.yaml": ROW.format(name="x").replace("      evidence: from code\n", "")},
+            None,
+            "sources/a.yaml: runs.x.reference: 'evidence' is a required property",
+        ),
+        (
+            {"a.yaml": ROW.format(name="x").replace("hidden: [30]", "hidden: [30]\n    hidden: [40]")},
+            None,
+            "sources/a.yaml: key 'hidden' is written twice in one mapping (lines 3 and 4)",
+        ),
+        ({"a.yaml": "runs:\n  x: {hidden: [30\n"}, None, "sources/a.yaml: YAML syntax error at line 3"),
+        ({"a.yaml": ROW.format(name="my run")}, None, "sources/a.yaml: runs: name 'my run' is not allowed"),
+    ],
+)
 def test_a_bad_source_file_is_one_line_naming_the_file(tmp_path, files, own, expected):
     cfg = minimal_config(tmp_path, files, own)
     with pytest.raises(nnconfig.ConfigError) as e:

@@ -7,6 +7,7 @@ are scaled to them: the sources' batches of 10,000 out of 60,000 (a few big batc
 batches of 250 out of 600 here (250, 250 and a short last one of 100). The sources' protocols
 (full batch, 10, 24, 10,000) train in float64 as their runs do; the others in float32.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,19 +85,57 @@ def assert_each_seed_as_alone(overrides, tmp_path, seeds=SEEDS):
 # float64, as the sources' own runs (config.yaml: pitt-*, blog-pocket-model, nielsen-*)
 SOURCE_PROTOCOLS = {
     # pitt-sigmoid-16-16: one step a round on every training image
-    "full batch": dict(hidden=[16, 16], activation="sigmoid", output="sigmoid", loss="quadratic", init="plain",
-                       init_scale=0.01, inputs="raw", lr=1.0, batch_size="full", validation=0),
+    "full batch": dict(
+        hidden=[16, 16],
+        activation="sigmoid",
+        output="sigmoid",
+        loss="quadratic",
+        init="plain",
+        init_scale=0.01,
+        inputs="raw",
+        lr=1.0,
+        batch_size="full",
+        validation=0,
+    ),
     # nielsen-ch1-30: online-ish SGD, test accuracy after every epoch
-    "batches of 10": dict(hidden=[16], activation="sigmoid", output="sigmoid", loss="quadratic", init="normal",
-                          inputs="div256", lr=3.0, batch_size=10, epochs=2, monitor_test=True),
+    "batches of 10": dict(
+        hidden=[16],
+        activation="sigmoid",
+        output="sigmoid",
+        loss="quadratic",
+        init="normal",
+        inputs="div256",
+        lr=3.0,
+        batch_size=10,
+        epochs=2,
+        monitor_test=True,
+    ),
     # blog-pocket-model: its four weight layers, linear activations, sum of squares, its inputs
-    "batches of 24": dict(hidden=[16, 16, 10], activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}],
-                          output="sigmoid", loss="squared_error", init="uniform_pm1", inputs="max_standardise",
-                          lr=0.125, batch_size=24, epochs=2, validation=0),
+    "batches of 24": dict(
+        hidden=[16, 16, 10],
+        activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}],
+        output="sigmoid",
+        loss="squared_error",
+        init="uniform_pm1",
+        inputs="max_standardise",
+        lr=0.125,
+        batch_size=24,
+        epochs=2,
+        validation=0,
+    ),
     # pitt-sigmoid-128: batches of 10,000 of 60,000 -> of 250 of 600 (250, 250, 100)
-    "batches of 10,000 (250 of 600)": dict(hidden=[32], activation="sigmoid", output="sigmoid", loss="quadratic",
-                                           init="plain", init_scale=0.03, inputs="raw", lr=2.0, batch_size=250,
-                                           validation=0),
+    "batches of 10,000 (250 of 600)": dict(
+        hidden=[32],
+        activation="sigmoid",
+        output="sigmoid",
+        loss="quadratic",
+        init="plain",
+        init_scale=0.03,
+        inputs="raw",
+        lr=2.0,
+        batch_size=250,
+        validation=0,
+    ),
 }
 
 
@@ -112,8 +151,9 @@ OTHER_PROTOCOLS = {
     "adam": dict(optimizer="adam", lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-4),
     "rmsprop": dict(optimizer="rmsprop", lr=1e-3, rho=0.9, eps=1e-7, hidden=[16, 8]),
     "dropout": dict(momentum=0.9, hidden=[24, 16], dropout=[0.3, 0.2]),
-    "distortions": dict(momentum=0.9, elastic_alpha=8.0, elastic_sigma=3.0, rotate=10.0, scale=0.1, shear=5.0,
-                        translate=1.0, shift=1),
+    "distortions": dict(
+        momentum=0.9, elastic_alpha=8.0, elastic_sigma=3.0, rotate=10.0, scale=0.1, shear=5.0, translate=1.0, shift=1
+    ),
 }
 
 
@@ -127,13 +167,15 @@ def test_early_stopping_stops_each_seed_at_its_own_epoch_as_alone(tmp_path):
     """A big step with momentum on 300 training images: validation loss stops improving after a
     different number of epochs for each seed (seed 2 never stops). The stack stops each seed there and
     restores its best weights while the others train on, as each would alone."""
-    states = assert_each_seed_as_alone(dict(lr=1.0, momentum=0.9, epochs=12, early_stopping=2, validation=300),
-                                       tmp_path, seeds=(0, 1, 2, 3))
+    states = assert_each_seed_as_alone(
+        dict(lr=1.0, momentum=0.9, epochs=12, early_stopping=2, validation=300), tmp_path, seeds=(0, 1, 2, 3)
+    )
     last = [s.history["epoch"][-1] for s in states]
     assert len(set(last)) == len(last), f"the seeds must stop at different epochs; their last epochs: {last}"
     assert [s.history["stopped_early"] for s in states] == [True, True, False, True]
-    assert last[2] == 12 and all(s.history["epoch"][-1] == s.history["best_epoch"] + 2
-                                 for s in states if s.history["stopped_early"])
+    assert last[2] == 12 and all(
+        s.history["epoch"][-1] == s.history["best_epoch"] + 2 for s in states if s.history["stopped_early"]
+    )
 
 
 def test_a_diverging_seed_fails_alone_and_the_others_train_on_as_alone(tmp_path):
@@ -141,13 +183,19 @@ def test_a_diverging_seed_fails_alone_and_the_others_train_on_as_alone(tmp_path)
     epoch, seed 4's validation loss after its first, seeds 0 and 6 train through. Each failing seed's
     failure is train_run's TrainingDiverged for it alone (message, finished epochs); the healthy
     seeds' bytes are their bytes alone."""
-    states = assert_each_seed_as_alone(dict(activation={"scaled": 1.0}, hidden=[16, 16], init="xavier", lr=0.3,
-                                            momentum=0.9, epochs=4), tmp_path, seeds=(0, 2, 4, 6))
+    states = assert_each_seed_as_alone(
+        dict(activation={"scaled": 1.0}, hidden=[16, 16], init="xavier", lr=0.3, momentum=0.9, epochs=4),
+        tmp_path,
+        seeds=(0, 2, 4, 6),
+    )
     failed = [s.failure is not None for s in states]
     assert failed == [False, True, True, False], "the mix of diverging and healthy seeds this test is about"
     assert all(isinstance(s.failure, TrainingDiverged) for s in states if s.failure is not None)
-    assert re.fullmatch(r"training diverged: loss is (nan|inf) at epoch 2, batch \d+ of 16 \(learning rate 0\.3\); "
-                        r"try a smaller lr or another init", str(states[1].failure))
+    assert re.fullmatch(
+        r"training diverged: loss is (nan|inf) at epoch 2, batch \d+ of 16 \(learning rate 0\.3\); "
+        r"try a smaller lr or another init",
+        str(states[1].failure),
+    )
     assert states[1].failure.history["epoch"] == [1]
     assert str(states[2].failure) == "training diverged: validation loss is nan after epoch 1 (learning rate 0.3)"
     assert states[2].failure.history["epoch"] == []

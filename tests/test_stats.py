@@ -1,12 +1,21 @@
 """nn.stats on constructed numbers: t quantiles, intervals, best of k, McNemar's exact test."""
+
 import itertools
 import math
 
 import numpy as np
 import pytest
 
-from nn.stats import (Z95, best_of_k, mcnemar, prediction_half_width, prediction_interval, sample_summary,
-                      sampling_half_width, t_quantile)
+from nn.stats import (
+    Z95,
+    best_of_k,
+    mcnemar,
+    prediction_half_width,
+    prediction_interval,
+    sample_summary,
+    sampling_half_width,
+    t_quantile,
+)
 
 
 @pytest.mark.parametrize("dof, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
@@ -19,7 +28,7 @@ def test_interval_of_three_seeds_by_hand():
     assert (s["n"], s["min"], s["max"]) == (3, 0.97, 0.99)
     assert s["mean"] == pytest.approx(0.98)
     assert s["sd"] == pytest.approx(0.01)
-    half = 4.302653 * 0.01 / math.sqrt(3)          # t(0.975, 2) s / sqrt(n)
+    half = 4.302653 * 0.01 / math.sqrt(3)  # t(0.975, 2) s / sqrt(n)
     assert s["ci_low"] == pytest.approx(0.98 - half, abs=1e-6)
     assert s["ci_high"] == pytest.approx(0.98 + half, abs=1e-6)
 
@@ -33,6 +42,7 @@ def test_one_seed_has_no_spread_and_no_interval():
 def test_summarize_refuses_nothing_or_nan(bad):
     with pytest.raises(ValueError, match="sample_summary"):
         sample_summary(bad)
+
 
 def test_sampling_half_width_by_hand():
     # 85 % on 1,000 images: 1.96 sqrt(0.85 x 0.15 / 1000) = 2.2 points
@@ -49,7 +59,7 @@ def test_prediction_interval_by_hand():
     assert p["n"] == 3 and p["mean"] == pytest.approx(mean)
     assert p["half_width"] == pytest.approx(half, rel=1e-5)
     assert (p["low"], p["high"]) == (p["mean"] - p["half_width"], p["mean"] + p["half_width"])
-    assert p["se"] == pytest.approx(math.sqrt(sd ** 2 * (4 / 3) + se_set ** 2), rel=1e-6)
+    assert p["se"] == pytest.approx(math.sqrt(sd**2 * (4 / 3) + se_set**2), rel=1e-6)
     # the seeds' part alone is prediction_half_width
     assert prediction_half_width(values) == pytest.approx(4.302653 * sd * math.sqrt(4 / 3), rel=1e-5)
 
@@ -90,8 +100,8 @@ def test_best_of_k_by_hand():
 @pytest.mark.parametrize("n, k", [(3, 3), (6, 3), (9, 3), (10, 1), (8, 5)])
 def test_best_of_k_equals_enumerating_every_subset(n, k):
     rng = np.random.default_rng(n * 10 + k)
-    values = list(np.round(rng.normal(0.95, 0.01, n), 3))      # rounded to 0.1 points: ties happen
-    values[-1] = values[0]                                       # and one for certain
+    values = list(np.round(rng.normal(0.95, 0.01, n), 3))  # rounded to 0.1 points: ties happen
+    values[-1] = values[0]  # and one for certain
     maxima = brute_best_of_k(values, k)
     published = float(np.median(values))
     b = best_of_k(values, k, published=published)
@@ -104,13 +114,13 @@ def test_best_of_k_equals_enumerating_every_subset(n, k):
     assert b["low"] == ordered[np.argmax(cdf >= 0.025 - 1e-12)]
     assert b["high"] == ordered[np.argmax(cdf >= 0.975 - 1e-12)]
     inside = np.mean((ordered >= b["low"]) & (ordered <= b["high"]))
-    assert inside >= 0.95                                        # discreteness errs on the wide side
+    assert inside >= 0.95  # discreteness errs on the wide side
 
 
 def test_best_of_k_with_ties_and_bad_arguments():
     b = best_of_k([0.9, 0.9, 0.9], 2, published=0.9)
     assert (b["mean"], b["low"], b["high"], b["p_at_most"]) == (0.9, 0.9, 0.9, 1.0)
-    one = best_of_k([0.1, 0.2, 0.3, 0.4], 1)                     # best of 1 = one seed drawn at random
+    one = best_of_k([0.1, 0.2, 0.3, 0.4], 1)  # best of 1 = one seed drawn at random
     assert one["mean"] == pytest.approx(0.25) and (one["low"], one["high"]) == (0.1, 0.4)
     for bad in (0, 4, 1.5, True):
         with pytest.raises(ValueError, match=r"k must be an integer in \[1, 3\]"):
@@ -121,8 +131,11 @@ def test_best_of_k_with_ties_and_bad_arguments():
 
 def test_mcnemar_counts_and_p_by_hand():
     # 10 images: A right on 0-6, B right on 0-3 and 7-8 -> only A: 4, 5, 6; only B: 7, 8
-    a = np.zeros(10, bool); a[:7] = True
-    b = np.zeros(10, bool); b[:4] = True; b[7:9] = True
+    a = np.zeros(10, bool)
+    a[:7] = True
+    b = np.zeros(10, bool)
+    b[:4] = True
+    b[7:9] = True
     r = mcnemar(a, b)
     assert (r["only_a"], r["only_b"], r["both"], r["neither"]) == (3, 2, 4, 1)
     # two-sided exact: 2 * P(X <= 2), X ~ Bin(5, 1/2) = 2 * (1 + 5 + 10) / 32 = 1.0
@@ -132,14 +145,17 @@ def test_mcnemar_counts_and_p_by_hand():
     assert (r["only_a"], r["only_b"]) == (10, 0)
     assert r["p_value"] == pytest.approx(2 / 1024)
     # 1 against 9: 2 * (1 + 10) / 1024
-    c = np.zeros(10, bool); c[0] = True
+    c = np.zeros(10, bool)
+    c[0] = True
     d = ~c
     assert mcnemar(c, d)["p_value"] == pytest.approx(22 / 1024)
 
 
 def test_mcnemar_is_exact_for_test_set_sized_counts():
-    a = np.zeros(10000, bool); a[:300] = True
-    b = np.zeros(10000, bool); b[300:550] = True
+    a = np.zeros(10000, bool)
+    a[:300] = True
+    b = np.zeros(10000, bool)
+    b[300:550] = True
     r = mcnemar(a, b)
     assert (r["only_a"], r["only_b"]) == (300, 250)
     assert 0.0 < r["p_value"] < 0.05 and r["p_value"] == pytest.approx(0.0365, abs=0.002)

@@ -1,4 +1,5 @@
 """nn.pipeline.verify on tiny fake results folders: each verdict, McNemar, the CLI's exit codes."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,18 @@ import numpy as np
 import pytest
 
 from nn.pipeline import numerics
-from nn.pipeline.verify import (FILES, NOT_VERIFIABLE, interval, make_manifest, pack_correct, unpack_correct,
-                                verify)
+from nn.pipeline.verify import FILES, NOT_VERIFIABLE, interval, make_manifest, pack_correct, unpack_correct, verify
 
 REPO = Path(__file__).resolve().parents[1]
 N_TEST = 200
 FP = "0123456789abcdef"
-PROVENANCE = {"fingerprint": FP, "numpy": "2.4.6", "cpu": "Test CPU",
-              "numpy_dispatch": {"active": ["X86_V3"]}, "blas": {"name": "scipy-openblas", "corename": "Haswell"}}
+PROVENANCE = {
+    "fingerprint": FP,
+    "numpy": "2.4.6",
+    "cpu": "Test CPU",
+    "numpy_dispatch": {"active": ["X86_V3"]},
+    "blas": {"name": "scipy-openblas", "corename": "Haswell"},
+}
 
 
 def labels() -> np.ndarray:
@@ -87,7 +92,7 @@ def test_the_manifest_holds_hashes_accuracies_and_the_correct_images(reference):
 def test_pack_and_unpack_10000_images_in_1250_bytes():
     correct = np.random.default_rng(3).random(10_000) < 0.97
     text = pack_correct(correct)
-    assert len(text) == math.ceil(1250 / 3) * 4     # base64 of 1,250 bytes
+    assert len(text) == math.ceil(1250 / 3) * 4  # base64 of 1,250 bytes
     assert np.array_equal(unpack_correct(text, 10_000), correct)
     with pytest.raises(ValueError, match="1250"):
         unpack_correct(text[:-8], 10_000)
@@ -113,8 +118,13 @@ def test_other_bytes_with_the_same_accuracies_are_the_same_statistics(reference,
 def test_the_line_says_why_when_the_fingerprints_differ(reference, tmp_path):
     _, manifest = reference
     mine = fake_results(tmp_path / "mine", REFERENCE, weights=b"other weights", seed=1)
-    here = {**PROVENANCE, "fingerprint": "fedcba9876543210", "numpy_dispatch": {"active": ["X86_V3", "X86_V4"]},
-            "blas": {"name": "scipy-openblas", "corename": "SkylakeX"}, "honoured": "numpy runs its X86_V4 loops"}
+    here = {
+        **PROVENANCE,
+        "fingerprint": "fedcba9876543210",
+        "numpy_dispatch": {"active": ["X86_V3", "X86_V4"]},
+        "blas": {"name": "scipy-openblas", "corename": "SkylakeX"},
+        "honoured": "numpy runs its X86_V4 loops",
+    }
     line = lines(verify(mine, manifest, "fedcba9876543210", here))["b"]
     assert "fingerprints differ (reference 0123456789abcdef, here fedcba9876543210)" in line
     assert "numpy's active targets X86_V3 there, X86_V3 X86_V4 here" in line
@@ -130,7 +140,7 @@ def test_a_mean_outside_the_interval_is_different_with_mcnemar(reference, tmp_pa
     assert "your mean 61.00 % (3 seeds) vs the reference's 91.00 ± 3.51 % (3 seeds): outside" in line
     assert line.count("McNemar") == 1 and "seed 1 p " in line and "seed 3 p " in line
     p = float(line.split("seed 1 p ")[1].split()[0])
-    assert p < 1e-6                                           # 60 % against 90 % on 200 images
+    assert p < 1e-6  # 60 % against 90 % on 200 images
 
 
 def test_mcnemar_is_said_to_be_impossible_without_test_labels(reference, tmp_path):
@@ -143,7 +153,7 @@ def test_mcnemar_is_said_to_be_impossible_without_test_labels(reference, tmp_pat
 
 def test_missing_runs_and_seeds_are_said_not_judged(reference, tmp_path):
     _, manifest = reference
-    mine = fake_results(tmp_path / "mine", {"a": [0.90, 0.91]})      # no seed 3, no run b
+    mine = fake_results(tmp_path / "mine", {"a": [0.90, 0.91]})  # no seed 3, no run b
     rows = verify(mine, manifest, FP)
     assert verdicts(rows) == {"a": "same statistics", "b": NOT_VERIFIABLE, "one-seed": NOT_VERIFIABLE}
     assert "seed 3 missing" in lines(rows)["a"] and "not in your results" in lines(rows)["b"]
@@ -153,7 +163,7 @@ def test_interval_by_hand():
     mean, half = interval([0.90, 0.91, 0.92], 3, 10_000)
     assert mean == pytest.approx(0.91)
     assert half == pytest.approx(4.302653 * 0.01 * math.sqrt(2 / 3), rel=1e-5)
-    mean, half = interval([0.9], 1, 10_000)            # one seed: binomial standard error on 10,000 images
+    mean, half = interval([0.9], 1, 10_000)  # one seed: binomial standard error on 10,000 images
     assert half == pytest.approx(1.959964 * math.sqrt(0.9 * 0.1 / 10_000) * math.sqrt(2), rel=1e-6)
 
 
@@ -174,17 +184,24 @@ def test_make_manifest_refuses_an_unfinished_seed(tmp_path):
 
 # --- the command ----------------------------------------------------------------------------------
 
+
 def cli(*args, **changes) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    numerics.pin("pinned", env)          # the subprocess's own environment, kernel Haswell
-    for var, value in changes.items():   # None removes a variable
+    numerics.pin("pinned", env)  # the subprocess's own environment, kernel Haswell
+    for var, value in changes.items():  # None removes a variable
         if value is None:
             env.pop(var, None)
         else:
             env[var] = value
     assert env["OPENBLAS_CORETYPE"] == "Haswell"
-    return subprocess.run([sys.executable, "-m", "nn.pipeline.verify", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nn.pipeline.verify", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_exit_codes(reference, tmp_path):
@@ -199,7 +216,7 @@ def test_cli_exit_codes(reference, tmp_path):
     assert len(out) == 4 and out[0].split() == ["a", "byte-identical:", "3", "seeds,", "15", "files,", "same", "bytes"]
     assert out[-1].startswith("3 runs: 3 byte-identical; numerics fingerprint here ")
 
-    shutil.rmtree(ref_results / "runs" / "b")               # missing: said, not "different"
+    shutil.rmtree(ref_results / "runs" / "b")  # missing: said, not "different"
     assert cli("--results", ref_results, "--manifest", manifest_path).returncode == 0
 
     worse = fake_results(tmp_path / "worse", {"a": [0.5, 0.5, 0.5], "b": [0.8, 0.81, 0.82], "one-seed": [0.85]})
@@ -233,9 +250,10 @@ def test_a_failed_seed_is_not_counted_among_yours(reference, tmp_path):
     _, manifest = reference
     mine = fake_results(tmp_path / "mine", {"a": [0.90, 0.91, 0.92]}, weights=b"other weights", seed=1)
     (mine / "runs" / "a" / "seed-3" / "metrics.json").write_text(
-        json.dumps({"status": "failed", "error": "training diverged", "test_accuracy": None}))
+        json.dumps({"status": "failed", "error": "training diverged", "test_accuracy": None})
+    )
     verdict, line = next((v, text) for run, v, text in verify(mine, manifest, FP) if run == "a")
     mean_ref, half = interval(REFERENCE["a"], 2, N_TEST)
     assert verdict == "same statistics", line
     assert f"your mean 90.50 % (2 seeds) vs the reference's {100 * mean_ref:.2f} ± {100 * half:.2f} % (3 seeds)" in line
-    assert interval(REFERENCE["a"], 3, N_TEST)[1] != half     # the count decides the width: a wrong one shows
+    assert interval(REFERENCE["a"], 3, N_TEST)[1] != half  # the count decides the width: a wrong one shows

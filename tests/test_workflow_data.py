@@ -1,4 +1,5 @@
 """The data stage through Snakemake: download -> decode -> sanity plots."""
+
 from __future__ import annotations
 
 import gzip
@@ -7,7 +8,6 @@ import struct
 
 import numpy as np
 import pytest
-import yaml
 
 from conftest import REPO, SHARED_MNIST, Workflow
 
@@ -15,8 +15,9 @@ from nn.pipeline import config as nnconfig
 
 pytestmark = pytest.mark.slow
 
-DATA_TARGETS = [f"results/data/{s}-{k}.npy" for s in ("train", "test") for k in ("images", "labels")] + \
-    [f"results/data/plots/{p}.png" for p in ("first_ten", "class_means", "label_histogram")]
+DATA_TARGETS = [f"results/data/{s}-{k}.npy" for s in ("train", "test") for k in ("images", "labels")] + [
+    f"results/data/plots/{p}.png" for p in ("first_ten", "class_means", "label_histogram")
+]
 
 
 def test_data_stage_on_tiny_files_then_noop(tiny_workflow):
@@ -52,15 +53,20 @@ def test_decode_refuses_raw_files_that_are_not_the_verified_ones(tiny_workflow, 
     if kind == "other content":  # a valid IDX file: 200 labels, all 7
         payload = struct.pack(">HBBI", 0, 8, 1, 200) + bytes([7] * 200)
         raw.write_bytes(gzip.compress(payload, mtime=0))
-        message = (f"error in rule decode: {raw.relative_to(wf.workdir)}: payload SHA-256 "
-                   f"{hashlib.sha256(payload).hexdigest()} is not the configured {cfg['download']['sha256']['t10k-labels-idx1-ubyte']} "
-                   "(download.sha256); delete the file to download it again")
+        message = (
+            f"error in rule decode: {raw.relative_to(wf.workdir)}: payload SHA-256 "
+            f"{hashlib.sha256(payload).hexdigest()} is not the configured "
+            f"{cfg['download']['sha256']['t10k-labels-idx1-ubyte']} "
+            "(download.sha256); delete the file to download it again"
+        )
     else:
         with gzip.GzipFile(raw, "wb", compresslevel=1, mtime=0) as f:
             for _ in range(50):
                 f.write(bytes(1 << 20))
-        message = (f"error in rule decode: {raw.relative_to(wf.workdir)}: decompresses to more than 20000000 bytes; "
-                   "refusing (gzip bomb?)")
+        message = (
+            f"error in rule decode: {raw.relative_to(wf.workdir)}: decompresses to more than 20000000 bytes; "
+            "refusing (gzip bomb?)"
+        )
     proc = wf.run("--cores", "1", "results/data/test-labels.npy", check=False)
     assert proc.returncode == 1
     # the job's line, and Snakemake showing the failed log: the same one line
@@ -72,7 +78,7 @@ def test_decode_refuses_raw_files_that_are_not_the_verified_ones(tiny_workflow, 
 
 @pytest.mark.skipif(not SHARED_MNIST.exists(), reason="../shared/mnist is not beside the repo")
 def test_data_stage_on_the_real_files(tmp_path):
-    cfg = nnconfig.read(REPO / "config.yaml")   # the sources' rows merged in: the copy has no reproductions/
+    cfg = nnconfig.read(REPO / "config.yaml")  # the sources' rows merged in: the copy has no reproductions/
     cfg["mnist_mirror"] = str(SHARED_MNIST)
     wf = Workflow(tmp_path, cfg)
     wf.run("--cores", "2", *DATA_TARGETS)

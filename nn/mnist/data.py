@@ -4,6 +4,7 @@ The pipeline decodes the four IDX files once into results/data/{split}-images.np
 -labels.npy; every later stage loads those with load_split, which checks them again,
 so a stale or hand-edited file fails loudly here instead of training on garbage.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -105,22 +106,24 @@ def to_inputs(images, dtype=np.float32, scaling: str = "unit"):
     if scaling == "raw":
         return x.astype(dtype)
     if scaling == "div256":
-        return np.multiply(x, dtype.type(1.0 / 256.0), dtype=dtype)   # a power of two: k/256 exactly
+        return np.multiply(x, dtype.type(1.0 / 256.0), dtype=dtype)  # a power of two: k/256 exactly
     return _max_standardise(x).astype(dtype, copy=False)
 
 
 def _max_standardise(x):
     """(n, 784) uint8 -> float64: x / its row maximum, then (x - mean) / sd over every value."""
-    peaks = x.max(axis=1)                                       # (n,)
+    peaks = x.max(axis=1)  # (n,)
     blank = np.flatnonzero(peaks == 0)
-    if blank.size:   # the source divides by 0 here and trains on NaN; say so instead
-        raise DataError(f"to_inputs: image {blank[0]} is blank (maximum 0): max_standardise cannot divide "
-                        f"by it ({blank.size} such images)")
-    g = x.astype(np.float64)                                    # float64 as the source's uint8 / np.amax
-    g /= peaks[:, None]                                         # each image's brightest pixel -> 1
-    g -= g.mean()                                               # one scalar over all images and pixels
+    if blank.size:  # the source divides by 0 here and trains on NaN; say so instead
+        raise DataError(
+            f"to_inputs: image {blank[0]} is blank (maximum 0): max_standardise cannot divide "
+            f"by it ({blank.size} such images)"
+        )
+    g = x.astype(np.float64)  # float64 as the source's uint8 / np.amax
+    g /= peaks[:, None]  # each image's brightest pixel -> 1
+    g -= g.mean()  # one scalar over all images and pixels
     # numpy's x.std() (ddof 0) without its full-size copy; einsum, not BLAS, so the bits do not
     # depend on the thread count (training and evaluate run with different ones)
-    squares = sum(float(np.einsum("ij,ij->", g[i:i + 4096], g[i:i + 4096])) for i in range(0, len(g), 4096))
+    squares = sum(float(np.einsum("ij,ij->", g[i : i + 4096], g[i : i + 4096])) for i in range(0, len(g), 4096))
     g /= np.sqrt(squares / g.size)
     return g

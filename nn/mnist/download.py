@@ -16,6 +16,7 @@ headers and body (default 4 x timeout), and one file gets one deadline for every
 attempt and backoff together (default 10 x timeout: 5 minutes with the default 30 s).
 Credentials in a mirror URL are used, and written nowhere: every line is redacted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,20 @@ class _Transient(Exception):
     """This attempt failed in a way that may not recur; retry the same mirror."""
 
 
-def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, backoff=1.0,
-          max_bytes=100_000_000, attempt_timeout=None, total_timeout=None):
+def fetch(
+    filename,
+    mirrors,
+    sha256,
+    dest,
+    *,
+    log=print,
+    timeout=30,
+    retries=3,
+    backoff=1.0,
+    max_bytes=100_000_000,
+    attempt_timeout=None,
+    total_timeout=None,
+):
     """Download `filename` from the first good mirror to `dest`; return `dest` as a Path.
 
     timeout: seconds for a connect or any single read.
@@ -82,8 +95,9 @@ def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, 
         # an equal share of the time left, so one trickling mirror cannot starve the good ones after it
         mirror_end = time.monotonic() + left / (len(mirrors) - i)
         try:
-            data = _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes,
-                                attempt_timeout, mirror_end)
+            data = _from_mirror(
+                mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout, mirror_end
+            )
         except _Permanent as e:
             log(f"{filename}: {shown}: failed: {e}")
             failures.append(redact(f"  {shown}: {e}"))
@@ -93,11 +107,15 @@ def fetch(filename, mirrors, sha256, dest, *, log=print, timeout=30, retries=3, 
         return dest
     if not failures:
         raise DownloadError(f"could not download {filename}: no mirrors given\n{LOCAL_COPY_HINT}")
-    raise DownloadError("\n".join([
-        f"could not download {filename}: every mirror failed ({len(failures)} tried)",
-        *failures,
-        LOCAL_COPY_HINT,
-    ]))
+    raise DownloadError(
+        "\n".join(
+            [
+                f"could not download {filename}: every mirror failed ({len(failures)} tried)",
+                *failures,
+                LOCAL_COPY_HINT,
+            ]
+        )
+    )
 
 
 def _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_bytes, attempt_timeout, end):
@@ -111,8 +129,10 @@ def _from_mirror(mirror, filename, sha256, log, timeout, attempts, backoff, max_
         except _Transient as e:
             wait = backoff * 2 ** (attempt - 1)
             if attempt < attempts and time.monotonic() + wait >= end:
-                raise _Permanent(f"{e} (gave up after {attempt} of {attempts} attempts: this mirror's share of "
-                                 "the time for the file ran out)") from None
+                raise _Permanent(
+                    f"{e} (gave up after {attempt} of {attempts} attempts: this mirror's share of "
+                    "the time for the file ran out)"
+                ) from None
             if attempt == attempts:
                 raise _Permanent(f"{e} (gave up after {attempts} attempts)") from None
             log(f"{filename}: {mirror}: {e}; retrying in {wait:g} s")
@@ -163,7 +183,9 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
                 if length is not None and length > max_bytes:
                     raise _Permanent(f"Content-Length {length} is over the cap of {max_bytes} bytes")
                 if "html" in response.headers.get("Content-Type", "").lower():
-                    raise _Permanent(f"served an HTML page (Content-Type {response.headers['Content-Type']}), not the file")
+                    raise _Permanent(
+                        f"served an HTML page (Content-Type {response.headers['Content-Type']}), not the file"
+                    )
                 chunks, next_report = [], 0
                 while chunk := response.read1(NETWORK_READ_BYTES):  # whatever has arrived, so the deadline is checked
                     got += len(chunk)
@@ -190,8 +212,11 @@ def _read_http(url, filename, log, timeout, max_bytes, attempt_timeout) -> bytes
             if isinstance(reason, DeadlinePassed):
                 raise _Transient(f"{reason}; aborted") from None
             if deadline.expired:
-                phase = f"still downloading after {attempt_timeout:.3g} s ({got} bytes)" if got else \
-                    f"no complete response headers within {attempt_timeout:.3g} s"
+                phase = (
+                    f"still downloading after {attempt_timeout:.3g} s ({got} bytes)"
+                    if got
+                    else f"no complete response headers within {attempt_timeout:.3g} s"
+                )
                 raise _Transient(f"{phase}; aborted") from None
             raise _classify(reason) from None
 

@@ -9,6 +9,7 @@ A mirror may carry credentials (`https://user:pass@host/mnist/`): they are sent 
 Basic authentication to that host only (not to a redirect), and `redact` replaces them
 with `***` wherever a URL is written (logs, errors, the report).
 """
+
 from __future__ import annotations
 
 import base64

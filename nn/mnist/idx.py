@@ -12,6 +12,7 @@ Every check names the file, so a bad download or a wrong path is obvious from th
 one-line error. A dimension of size zero is allowed (an empty set is a valid IDX
 file); whether an empty set makes sense is for the caller to say (nn.mnist.data does).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -97,8 +98,10 @@ def read_payload(path, max_bytes: int | None = None, sha256: str | None = None) 
             data = f.read()
             hasher.update(data)
     if sha256 is not None and hasher.hexdigest() != sha256.lower():
-        raise IdxError(f"{path}: payload SHA-256 {hasher.hexdigest()} is not the configured {sha256.lower()} "
-                       "(download.sha256); delete the file to download it again")
+        raise IdxError(
+            f"{path}: payload SHA-256 {hasher.hexdigest()} is not the configured {sha256.lower()} "
+            "(download.sha256); delete the file to download it again"
+        )
     return data
 
 
@@ -124,7 +127,9 @@ def parse_idx(data: bytes, name="<bytes>") -> np.ndarray:
     if got < expected:
         raise IdxError(f"{name}: truncated: header declares {expected} data bytes, file has {got}")
     if got > expected:
-        raise IdxError(f"{name}: trailing data: header declares {expected} data bytes, file has {got} ({got - expected} extra)")
+        raise IdxError(
+            f"{name}: trailing data: header declares {expected} data bytes, file has {got} ({got - expected} extra)"
+        )
     flat = np.frombuffer(data, dtype=dtype, offset=start)
     # astype copies: the result owns its memory, is writable and native-endian
     flat = flat.astype(dtype.newbyteorder("="), copy=True)
@@ -144,7 +149,9 @@ def format_idx(array: np.ndarray, name="<array>") -> bytes:
     array = np.asarray(array)
     code = _CODES.get((array.dtype.kind, array.dtype.itemsize))
     if code is None:
-        raise IdxError(f"{name}: dtype {array.dtype} has no IDX type code (uint8, int8, int16, int32, float32, float64)")
+        raise IdxError(
+            f"{name}: dtype {array.dtype} has no IDX type code (uint8, int8, int16, int32, float32, float64)"
+        )
     if not 1 <= array.ndim <= 255:
         raise IdxError(f"{name}: an IDX array needs 1..255 dimensions, got {array.ndim}")
     if max(array.shape) > 0xFFFFFFFF:

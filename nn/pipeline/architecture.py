@@ -3,6 +3,7 @@
 Apart from nn.pipeline.hparams so that the rules which only read a model (evaluate, predict)
 depend on the model code, not on the optimisers and the training loop.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,9 +17,17 @@ def build_model(hp: dict, n_in: int, rng) -> Sequential:
     """mlp([n_in, *hidden, 10]) as the run describes it; rng=None gives the architecture only.
     activation: one name or one per hidden layer ({"scaled": c} for a Scaled layer);
     init_scale (optional, None = the scheme's default) goes to an init that takes one."""
-    return mlp([n_in, *hp["hidden"], 10], activation=hp["activation"], output=hp["output"], loss=hp["loss"],
-               init=hp["init"] if rng is not None else None, rng=rng, dtype=np.dtype(hp["dtype"]),
-               dropout=hp.get("dropout", 0.0), init_scale=hp.get("init_scale"))
+    return mlp(
+        [n_in, *hp["hidden"], 10],
+        activation=hp["activation"],
+        output=hp["output"],
+        loss=hp["loss"],
+        init=hp["init"] if rng is not None else None,
+        rng=rng,
+        dtype=np.dtype(hp["dtype"]),
+        dropout=hp.get("dropout", 0.0),
+        init_scale=hp.get("init_scale"),
+    )
 
 
 def input_scaling(hp: dict) -> str:
@@ -41,7 +50,7 @@ def _layers_in_words(arch: dict) -> str:
         if spec["type"] == "linear":
             parts.append(f"Linear({spec['n_in']}->{spec['n_out']})")
         else:
-            settings = [f"{v}" for k, v in spec.items() if k != "type"]   # Dropout's rate, Scaled's c
+            settings = [f"{v}" for k, v in spec.items() if k != "type"]  # Dropout's rate, Scaled's c
             parts.append(spec["type"] + (f"({', '.join(settings)})" if settings else ""))
     return f"{' '.join(parts)}, {arch['loss']}, {arch['dtype']}"
 
@@ -53,6 +62,8 @@ def check_belongs(model: Sequential, hp: dict, path, run: str) -> None:
     expected = build_model(hp, model.n_in, rng=None).architecture()
     found = model.architecture()
     if found != expected:
-        raise ModelFileError(f"{path}: this model is {_layers_in_words(found)}, but run {run}'s hyperparameters "
-                             f"describe {_layers_in_words(expected)}; it belongs to another run (retrain with "
-                             f"snakemake --forcerun train)")
+        raise ModelFileError(
+            f"{path}: this model is {_layers_in_words(found)}, but run {run}'s hyperparameters "
+            f"describe {_layers_in_words(expected)}; it belongs to another run (retrain with "
+            f"snakemake --forcerun train)"
+        )

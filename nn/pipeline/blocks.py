@@ -19,6 +19,7 @@ regrouping up-to-date seeds reruns nothing. Which outputs exist is read once, by
 process the user started (workflow/rules/train.smk keeps its plan for the jobs that parse the
 workflow again on a cluster).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,7 @@ import re
 # a training step outside them. Only their ratios to BLOCK_SECONDS matter.
 FLOPS_PER_SECOND = {"float32": 110e9, "float64": 45e9}
 STEP_SECONDS = 100e-6
-BLOCK_SECONDS = 240.0       # the most estimated single-seed work one block takes on
+BLOCK_SECONDS = 240.0  # the most estimated single-seed work one block takes on
 MNIST_TRAIN = 60000
 N_IN, N_OUT = 784, 10
 
@@ -58,7 +59,7 @@ def split(seeds: list[int], size: int) -> list[list[int]]:
         return []
     n_blocks = math.ceil(len(seeds) / size)
     per_block = math.ceil(len(seeds) / n_blocks)
-    return [seeds[i:i + per_block] for i in range(0, len(seeds), per_block)]
+    return [seeds[i : i + per_block] for i in range(0, len(seeds), per_block)]
 
 
 def blocks(hp: dict, seeds: list[int], trained) -> list[list[int]]:

@@ -18,6 +18,7 @@ seed's hyperparameters, a SHA-256 of the training arrays and of the monitored te
 code hashes, numpy's version) equals the job's; anything else, or anything unreadable, is ignored
 in one line.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from nn.fileio import MAX_JSON_BYTES, loads_json, open_regular
+
 # the model file's bounded zip-member reader and deterministic .npz writer: one format code for both files
 from nn.serialize import NPY_HEADER_ROOM, read_member, write_npz
 from nn.train import HISTORY_LISTS, TrainState
@@ -40,6 +42,7 @@ MAX_ARRAYS = 5  # params, best_params, and at most 3 optimiser buffers
 
 
 # --- what made it --------------------------------------------------------------------------------
+
 
 def digest(*arrays) -> str:
     """SHA-256 of arrays' dtypes, shapes and bytes (the training data as the job loaded it)."""
@@ -56,8 +59,17 @@ def fingerprint(hps: list[dict], code: dict, images, labels, *monitored) -> dict
     nn code hashes (the rule's `code` param), the training arrays, the test arrays measured after
     every epoch (monitor_test: their figures are in the saved histories), and numpy's version (its
     Generator and BLAS calls make the bits). JSON-normalised, as it is stored."""
-    return json.loads(json.dumps({"hp": list(hps), "code": code, "data": digest(images, labels),
-                                  "monitored": digest(*monitored), "numpy": np.__version__}))
+    return json.loads(
+        json.dumps(
+            {
+                "hp": list(hps),
+                "code": code,
+                "data": digest(images, labels),
+                "monitored": digest(*monitored),
+                "numpy": np.__version__,
+            }
+        )
+    )
 
 
 def _hp_difference(then, now: list) -> str | None:
@@ -65,10 +77,12 @@ def _hp_difference(then, now: list) -> str | None:
         return f"it holds {len(then) if isinstance(then, list) else 'no list of'} seeds, this job trains {len(now)}"
     for old, new in zip(then, now):
         old = old if isinstance(old, dict) else {}
-        for key in sorted({*old, *new}):    # a key either side lacks counts as changed
+        for key in sorted({*old, *new}):  # a key either side lacks counts as changed
             if old.get(key, "absent") != new.get(key, "absent"):
-                return (f"seed {new.get('seed')}: hyperparameter {key} was {old.get(key, 'absent')!r}, "
-                        f"now {new.get(key, 'absent')!r}")
+                return (
+                    f"seed {new.get('seed')}: hyperparameter {key} was {old.get(key, 'absent')!r}, "
+                    f"now {new.get(key, 'absent')!r}"
+                )
     return None
 
 
@@ -84,8 +98,11 @@ def difference(then: dict, now: dict) -> str | None:
     if then.get("monitored") != now["monitored"]:
         return "the monitored test images changed"
     if then.get("code") != now["code"]:
-        changed = sorted(k for k in {*now["code"], *(then.get("code") or {})}
-                         if (then.get("code") or {}).get(k) != now["code"].get(k))
+        changed = sorted(
+            k
+            for k in {*now["code"], *(then.get("code") or {})}
+            if (then.get("code") or {}).get(k) != now["code"].get(k)
+        )
         return f"the nn code changed ({', '.join(changed)})"
     if then.get("numpy") != now["numpy"]:
         return f"it was made with numpy {then.get('numpy')}, this is {now['numpy']}"
@@ -94,12 +111,13 @@ def difference(then: dict, now: dict) -> str | None:
 
 # --- the file --------------------------------------------------------------------------------------
 
+
 class Checkpoint:
     """One block of seeds' checkpoint file: save after each epoch, load once at the start, remove at the end."""
 
     def __init__(self, path, fingerprint: dict, run: str = "", log=print):
         self.path, self.fingerprint, self.run, self.log = Path(path), fingerprint, run, log
-        self.off = False      # a folder sits where the file goes: train on, without checkpoints
+        self.off = False  # a folder sits where the file goes: train on, without checkpoints
 
     def save(self, states: list[TrainState]) -> None:
         """Write `states` (whole: fit fills their params and optimizer) atomically: a kill mid-write
@@ -108,12 +126,26 @@ class Checkpoint:
             return
         opt = states[0].optimizer
         buffers = sorted(k for k, v in opt.items() if isinstance(v, np.ndarray))
-        seeds = [{"rng": s.rng.bit_generator.state, "history": s.history, "timings": s.timings,
-                  "failure": None if s.failure is None else str(s.failure)} for s in states]
-        meta = {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "seeds": seeds,
-                "optimizer": {k: v for k, v in opt.items() if k not in buffers}}
-        arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
-                  "params": np.stack([s.params for s in states])}
+        seeds = [
+            {
+                "rng": s.rng.bit_generator.state,
+                "history": s.history,
+                "timings": s.timings,
+                "failure": None if s.failure is None else str(s.failure),
+            }
+            for s in states
+        ]
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "fingerprint": self.fingerprint,
+            "seeds": seeds,
+            "optimizer": {k: v for k, v in opt.items() if k not in buffers},
+        }
+        arrays = {
+            "meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8),
+            "params": np.stack([s.params for s in states]),
+        }
         if any(s.best_params is not None for s in states):
             arrays["best_params"] = np.stack([s.params if s.best_params is None else s.best_params for s in states])
         arrays.update((f"optimizer.{k}", np.stack([s.optimizer[k] for s in states])) for k in buffers)
@@ -128,8 +160,10 @@ class Checkpoint:
             return None
         if self.path.is_dir():  # nothing can be saved over a folder, and it is not ours to delete
             self.off = True
-            self.log(f"ignoring checkpoint {self.path}: a folder, not a file; this job saves no checkpoints "
-                     f"(remove the folder to have them); starting run {self.run} afresh")
+            self.log(
+                f"ignoring checkpoint {self.path}: a folder, not a file; this job saves no checkpoints "
+                f"(remove the folder to have them); starting run {self.run} afresh"
+            )
             return None
         try:
             states = self._read(model, optimizer, rngs)
@@ -167,8 +201,9 @@ class Checkpoint:
                 members = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
                 if "meta" not in members:
                     raise Ignored("not a checkpoint (no 'meta' entry)")
-                meta = loads_json(read_member(zf, members.pop("meta"), self.path, MAX_JSON_BYTES).tobytes(),
-                                  f"{self.path}: meta")
+                meta = loads_json(
+                    read_member(zf, members.pop("meta"), self.path, MAX_JSON_BYTES).tobytes(), f"{self.path}: meta"
+                )
                 if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
                     raise Ignored(f"not a {FORMAT} version {VERSION} file")
                 why = difference(meta.get("fingerprint"), self.fingerprint)
@@ -240,21 +275,32 @@ def _state(seed: dict, hp: dict, failed: bool) -> TrainState:
     history, timings = seed.get("history"), seed.get("timings")
     if not isinstance(history, dict) or set(history) != {*HISTORY_LISTS, "stopped_early", "best_epoch"}:
         raise Ignored("its history has other keys than fit() keeps")
-    epoch = len(history["epoch"]) if isinstance(history["epoch"], list) else None   # finished epochs
+    epoch = len(history["epoch"]) if isinstance(history["epoch"], list) else None  # finished epochs
     if epoch is None or not (0 if failed else 1) <= epoch <= hp["epochs"]:
         raise Ignored(f"epoch {epoch!r} is outside 1..{hp['epochs']}")
     for key in HISTORY_LISTS:
-        kept = not key.startswith(("val_", "test_")) or bool(hp["validation"] if key.startswith("val_")
-                                                             else hp["monitor_test"])
+        kept = not key.startswith(("val_", "test_")) or bool(
+            hp["validation"] if key.startswith("val_") else hp["monitor_test"]
+        )
         values = history[key]
-        if not (values is None if not kept else isinstance(values, list) and len(values) == epoch
-                and all(type(v) in (int, float) for v in values)):
+        if not (
+            values is None
+            if not kept
+            else isinstance(values, list) and len(values) == epoch and all(type(v) in (int, float) for v in values)
+        ):
             raise Ignored(f"its history {key!r} does not hold epochs 1..{epoch}")
-    if history["epoch"] != list(range(1, epoch + 1)) or type(history["stopped_early"]) is not bool \
-            or type(history["best_epoch"]) is not int or not 0 <= history["best_epoch"] <= epoch:
+    if (
+        history["epoch"] != list(range(1, epoch + 1))
+        or type(history["stopped_early"]) is not bool
+        or type(history["best_epoch"]) is not int
+        or not 0 <= history["best_epoch"] <= epoch
+    ):
         raise Ignored("its epoch numbers or early-stopping counter disagree")
-    if type(timings) is not dict or type(timings.get("epoch_seconds")) is not list \
-            or type(timings.get("total_seconds")) not in (int, float):
+    if (
+        type(timings) is not dict
+        or type(timings.get("epoch_seconds")) is not list
+        or type(timings.get("total_seconds")) not in (int, float)
+    ):
         raise Ignored("its timings are malformed")
     saved = np.random.Generator(np.random.PCG64())
     saved.bit_generator.state = seed.get("rng")  # raises unless a PCG64 state

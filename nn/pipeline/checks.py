@@ -1,6 +1,7 @@
 """Cross-key checks of the expanded runs that a schema cannot express: each run's network and
 `reference`, the configured comparisons, and the run that classifies predict_dir.
 """
+
 from __future__ import annotations
 
 from nn.init import INITS, takes_scale
@@ -18,8 +19,10 @@ def check_networks(runs: dict) -> None:
         if problem := per_layer_problem(hp, "activation"):
             raise ConfigError(f"runs.{name}.activation: {problem}")
         if hp.get("init_scale") is not None and not takes_scale(hp["init"]):
-            raise ConfigError(f"runs.{name}.init_scale: init {hp['init']} takes no scale; only "
-                              f"{', '.join(n for n in INITS if takes_scale(n))} do (or leave init_scale null)")
+            raise ConfigError(
+                f"runs.{name}.init_scale: init {hp['init']} takes no scale; only "
+                f"{', '.join(n for n in INITS if takes_scale(n))} do (or leave init_scale null)"
+            )
         try:
             get_loss(hp["loss"], hp["output"])
         except ValueError as e:
@@ -51,25 +54,32 @@ def check_references(runs: dict) -> None:
         if need:
             raise ConfigError(f"{where}.measure: {ref['measure']} needs {need} in this run")
         k = ref.get("best_of", 1)
-        if k > 1 and hp["replicates"] < 2 * k:   # with n = k seeds every "best of k" is the same one value
-            raise ConfigError(f"{where}.best_of: a best of {k} is judged over our seeds' k-subsets and needs at "
-                              f"least {2 * k} seeds (replicates); this run has {hp['replicates']}")
+        if k > 1 and hp["replicates"] < 2 * k:  # with n = k seeds every "best of k" is the same one value
+            raise ConfigError(
+                f"{where}.best_of: a best of {k} is judged over our seeds' k-subsets and needs at "
+                f"least {2 * k} seeds (replicates); this run has {hp['replicates']}"
+            )
         for i, cost in enumerate(ref.get("costs") or []):
             if scored_from(hp):
-                raise ConfigError(f"{where}.costs: a row scored_from another has no training of its own; "
-                                  f"give the costs on {scored_from(hp)['run']!r}")
+                raise ConfigError(
+                    f"{where}.costs: a row scored_from another has no training of its own; "
+                    f"give the costs on {scored_from(hp)['run']!r}"
+                )
             if cost["after_rounds"] > hp["epochs"]:
-                raise ConfigError(f"{where}.costs[{i}].after_rounds: {cost['after_rounds']} is past the run's "
-                                  f"{hp['epochs']} epochs")
+                raise ConfigError(
+                    f"{where}.costs[{i}].after_rounds: {cost['after_rounds']} is past the run's {hp['epochs']} epochs"
+                )
         for curve_key, curve in (ref.get("curves") or {}).items():
             if need := _curve_needs(curve_key, hp):
                 raise ConfigError(f"{where}.curves.{curve_key}: needs {need} in this run")
             if len(curve["epochs"]) != len(curve["values"]):
-                raise ConfigError(f"{where}.curves.{curve_key}: {len(curve['epochs'])} epochs but "
-                                  f"{len(curve['values'])} values")
+                raise ConfigError(
+                    f"{where}.curves.{curve_key}: {len(curve['epochs'])} epochs but {len(curve['values'])} values"
+                )
             if max(curve["epochs"]) > hp["epochs"]:
-                raise ConfigError(f"{where}.curves.{curve_key}: epoch {max(curve['epochs'])} is past "
-                                  f"the run's {hp['epochs']} epochs")
+                raise ConfigError(
+                    f"{where}.curves.{curve_key}: epoch {max(curve['epochs'])} is past the run's {hp['epochs']} epochs"
+                )
 
 
 def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
@@ -79,11 +89,15 @@ def comparisons(config: dict, runs: dict) -> list[tuple[str, str]]:
         for name in pair:
             if name not in runs:
                 extra = name in (config.get("runs") or {}) and ((config["runs"][name] or {}).get("extra"))
-                raise ConfigError(f"comparisons[{i}]: {name!r} is not a run" +
-                                  (" trained here: it is marked `extra: true` and extras is false" if extra else ""))
+                raise ConfigError(
+                    f"comparisons[{i}]: {name!r} is not a run"
+                    + (" trained here: it is marked `extra: true` and extras is false" if extra else "")
+                )
             if scored_from(runs[name]):
-                raise ConfigError(f"comparisons[{i}]: {name!r} is scored_from {scored_from(runs[name])['run']!r} "
-                                  "and has no test predictions of its own; compare the run it is scored from")
+                raise ConfigError(
+                    f"comparisons[{i}]: {name!r} is scored_from {scored_from(runs[name])['run']!r} "
+                    "and has no test predictions of its own; compare the run it is scored from"
+                )
         if pair[0] == pair[1]:
             raise ConfigError(f"comparisons[{i}]: compares {pair[0]!r} with itself")
         out.append((pair[0], pair[1]))
@@ -94,5 +108,7 @@ def check_predict_run(config: dict, runs: dict) -> None:
     """ConfigError when the run that would classify predict_dir is scored_from another: it has no model."""
     name = config.get("predict_run")
     if config.get("predict_dir") and name in runs and scored_from(runs[name]):
-        raise ConfigError(f"predict_run: {name!r} is scored_from {scored_from(runs[name])['run']!r} and has no "
-                          "model of its own; name a run that trains")
+        raise ConfigError(
+            f"predict_run: {name!r} is scored_from {scored_from(runs[name])['run']!r} and has no "
+            "model of its own; name a run that trains"
+        )

@@ -1,6 +1,7 @@
 """Numbers that mean what they say: a config's numbers as the schema means them, and none that is
 NaN or infinite. Both run before the schema's validation (nn.pipeline.config.validate).
 """
+
 from __future__ import annotations
 
 import math

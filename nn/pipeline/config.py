@@ -19,6 +19,7 @@ own module:
   per_layer     one activation (or dropout rate) per hidden layer
   mirrors       the mirrors in order; the config without their credentials
 """
+
 from __future__ import annotations
 
 import os
@@ -30,18 +31,53 @@ from nn.pipeline.coercion import coerce_numbers, refuse_non_finite
 from nn.pipeline.machine import cap_threads, check_memory
 from nn.pipeline.mirrors import mirrors, redacted
 from nn.pipeline.resources import usable_cpus
-from nn.pipeline.runs import (RUN_NAME, block_hparams, canonical, check_run_names, expand_runs, expand_sweeps,
-                              seed_hparams, seeds, sweep_run_name)
+from nn.pipeline.runs import (
+    RUN_NAME,
+    block_hparams,
+    canonical,
+    check_run_names,
+    expand_runs,
+    expand_sweeps,
+    seed_hparams,
+    seeds,
+    sweep_run_name,
+)
 from nn.pipeline.schema import first_error, load_schema, validator_with_defaults
 from nn.pipeline.scored import SCORED_OWN_KEYS, check_scored_from, scored_from, scored_hparams, trained
 from nn.pipeline.yamlfile import ConfigError, SafeLoader, check_yaml_syntax, read_strict
 
 __all__ = [
-    "ConfigError", "SafeLoader", "check_yaml_syntax", "read_strict", "RUN_NAME", "SCORED_OWN_KEYS",
-    "load", "read", "validate", "load_schema", "coerce_numbers", "refuse_non_finite", "cap_threads",
-    "check_memory", "expand_runs", "expand_sweeps", "sweep_run_name", "canonical", "seeds", "seed_hparams",
-    "block_hparams", "scored_from", "trained", "scored_hparams", "check_scored_from", "check_networks",
-    "check_references", "comparisons", "check_predict_run", "mirrors", "redacted",
+    "ConfigError",
+    "SafeLoader",
+    "check_yaml_syntax",
+    "read_strict",
+    "RUN_NAME",
+    "SCORED_OWN_KEYS",
+    "load",
+    "read",
+    "validate",
+    "load_schema",
+    "coerce_numbers",
+    "refuse_non_finite",
+    "cap_threads",
+    "check_memory",
+    "expand_runs",
+    "expand_sweeps",
+    "sweep_run_name",
+    "canonical",
+    "seeds",
+    "seed_hparams",
+    "block_hparams",
+    "scored_from",
+    "trained",
+    "scored_hparams",
+    "check_scored_from",
+    "check_networks",
+    "check_references",
+    "comparisons",
+    "check_predict_run",
+    "mirrors",
+    "redacted",
 ]
 
 

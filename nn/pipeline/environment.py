@@ -13,6 +13,7 @@ they differ from the lock's.
 It also tells whether Slurm's controller answers where the Slurm executor plugin is installed
 (`slurm_controller`), for workflow/rules/slurm.smk.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,9 +31,19 @@ from packaging.version import InvalidVersion, Version
 
 # distribution name -> module whose __version__ is what this process runs (None: metadata only);
 # matplotlib's own dependencies too, since they shape the figures' bytes
-PACKAGES = {"numpy": "numpy", "matplotlib": "matplotlib", "snakemake": "snakemake", "pyyaml": "yaml",
-            "pillow": "PIL", "jsonschema": None, "contourpy": None, "kiwisolver": None, "fonttools": None,
-            "pyparsing": None, "cycler": None}
+PACKAGES = {
+    "numpy": "numpy",
+    "matplotlib": "matplotlib",
+    "snakemake": "snakemake",
+    "pyyaml": "yaml",
+    "pillow": "PIL",
+    "jsonschema": None,
+    "contourpy": None,
+    "kiwisolver": None,
+    "fonttools": None,
+    "pyparsing": None,
+    "cycler": None,
+}
 MAX_LOCK_BYTES = 10 * 2**20  # ours is about 140 kB; a bigger file is not a lock we wrote
 # `name==version` or `name==version ; marker`, then ` \` before the hash lines
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]*?))?\s*\\?\s*$")
@@ -94,12 +105,17 @@ def same_version(a: str, b: str | None) -> bool:
 
 def mismatch_warning(versions: dict[str, dict], lock_name: str) -> str | None:
     """One line naming every package whose imported version is not the locked one, or None."""
-    differ = [f"{name} {v['imported']} (lock: {v['locked'] or 'not in the lock'})"
-              for name, v in versions.items() if not same_version(v["imported"], v["locked"])]
+    differ = [
+        f"{name} {v['imported']} (lock: {v['locked'] or 'not in the lock'})"
+        for name, v in versions.items()
+        if not same_version(v["imported"], v["locked"])
+    ]
     if not differ:
         return None
-    return (f"These versions differ from {lock_name}: {', '.join(differ)}; results may not be byte-identical "
-            f"to a run installed from the lock.")
+    return (
+        f"These versions differ from {lock_name}: {', '.join(differ)}; results may not be byte-identical "
+        f"to a run installed from the lock."
+    )
 
 
 def check(lock_path, packages=PACKAGES) -> dict:
@@ -116,12 +132,21 @@ def check(lock_path, packages=PACKAGES) -> dict:
         pins, digest = read_lock(lock_path)
     except (OSError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        return {"lock": lock_path.name, "lock_sha256": None, "python": python,
-                "versions": {name: {"imported": v, "locked": None} for name, v in imported.items()},
-                "warning": f"Cannot check the versions against {lock_path.name}: {reason}."}
+        return {
+            "lock": lock_path.name,
+            "lock_sha256": None,
+            "python": python,
+            "versions": {name: {"imported": v, "locked": None} for name, v in imported.items()},
+            "warning": f"Cannot check the versions against {lock_path.name}: {reason}.",
+        }
     versions = {name: {"imported": v, "locked": pins.get(normalize(name))} for name, v in imported.items()}
-    return {"lock": lock_path.name, "lock_sha256": digest, "python": python, "versions": versions,
-            "warning": mismatch_warning(versions, lock_path.name)}
+    return {
+        "lock": lock_path.name,
+        "lock_sha256": digest,
+        "python": python,
+        "versions": versions,
+        "warning": mismatch_warning(versions, lock_path.name),
+    }
 
 
 def slurm_controller(timeout: float = 5.0) -> tuple[str, str] | None:

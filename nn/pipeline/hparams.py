@@ -5,6 +5,7 @@ optimiser, the schedule, the augmentation and the FitConfig, and train_run ties 
 the data, the model (nn.pipeline.architecture) and an optional checkpoint. The library
 (nn/*.py) never sees `hp`: the pipeline is the one place that reads it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,22 +17,34 @@ from nn.pipeline.architecture import build_model, network_inputs
 from nn.train import FitConfig, TrainState, fit
 
 # the keys train_run requires; the optional ones it reads may be absent (their defaults mean "off")
-FIT_KEYS = ("epochs", "batch_size", "lr", "schedule", "lr_min", "step_size", "step_gamma", "momentum",
-            "nesterov", "weight_decay", "shift", "early_stopping")
+FIT_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "schedule",
+    "lr_min",
+    "step_size",
+    "step_gamma",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "shift",
+    "early_stopping",
+)
 MODEL_KEYS = ("hidden", "activation", "output", "loss", "init", "validation", "seed", "dtype", "monitor_test")
 
 
 def format_record(r: dict, epochs: int) -> str:
     """One log line per epoch."""
-    line = (f"epoch {r['epoch']}/{epochs}  lr {r['lr']:.4g}  "
-            f"train loss {r['train_loss']:.4f} acc {100 * r['train_accuracy']:.2f}%")
+    line = (
+        f"epoch {r['epoch']}/{epochs}  lr {r['lr']:.4g}  "
+        f"train loss {r['train_loss']:.4f} acc {100 * r['train_accuracy']:.2f}%"
+    )
     if "val_loss" in r:
         line += f"  val loss {r['val_loss']:.4f} acc {100 * r['val_accuracy']:.2f}%"
     if "test_loss" in r:
         line += f"  test acc {100 * r['test_accuracy']:.2f}%"
     return line + f"  {r['seconds']:.2f} s"
-
-
 
 
 def build_optimizer(hp: dict, model) -> Optimizer:
@@ -45,8 +58,10 @@ def build_optimizer(hp: dict, model) -> Optimizer:
         raise ValueError(f"optimizer: unknown {name!r}; expected one of {', '.join(OPTIMIZERS)}")
     cls = OPTIMIZERS[name]
     if name != "sgd" and (hp.get("momentum") or hp.get("nesterov")):
-        raise ValueError(f"momentum/nesterov: apply to optimizer sgd only, not {name} "
-                         f"(momentum {hp.get('momentum')}, nesterov {hp.get('nesterov')})")
+        raise ValueError(
+            f"momentum/nesterov: apply to optimizer sgd only, not {name} "
+            f"(momentum {hp.get('momentum')}, nesterov {hp.get('nesterov')})"
+        )
     missing = [k for k in cls.KEYS if k not in hp]
     if missing:
         raise ValueError(f"hyperparameters: optimizer {name} needs key {missing[0]!r}")
@@ -57,8 +72,9 @@ def build_schedule(hp: dict):
     """epoch (0-based) -> learning rate, from hp's lr, schedule, lr_min, step_size, step_gamma, epochs."""
     if hp["schedule"] not in SCHEDULES:
         raise ValueError(f"schedule: unknown {hp['schedule']!r}; expected one of {', '.join(SCHEDULES)}")
-    return lambda epoch: learning_rate(hp["schedule"], hp["lr"], epoch, hp["epochs"], hp["lr_min"],
-                                       hp["step_size"], hp["step_gamma"])
+    return lambda epoch: learning_rate(
+        hp["schedule"], hp["lr"], epoch, hp["epochs"], hp["lr_min"], hp["step_size"], hp["step_gamma"]
+    )
 
 
 def build_augment(hp: dict):
@@ -87,8 +103,13 @@ def preview_settings(runs: dict) -> tuple[str | None, dict]:
 def fit_config(hp: dict, n_train: int) -> FitConfig:
     """How the run trains: epochs, batch size ("full" = all n_train images), schedule,
     augmentation and early stopping."""
-    return FitConfig(epochs=hp["epochs"], batch_size=n_train if hp["batch_size"] == "full" else hp["batch_size"],
-                     schedule=build_schedule(hp), augment=build_augment(hp), early_stopping=hp["early_stopping"])
+    return FitConfig(
+        epochs=hp["epochs"],
+        batch_size=n_train if hp["batch_size"] == "full" else hp["batch_size"],
+        schedule=build_schedule(hp),
+        augment=build_augment(hp),
+        early_stopping=hp["early_stopping"],
+    )
 
 
 def stack_seeds(hps: list[dict]) -> dict:
@@ -99,8 +120,10 @@ def stack_seeds(hps: list[dict]) -> dict:
     for hp in hps[1:]:
         for key in sorted({*hp, *hps[0]} - {"seed"}):
             if hp.get(key, "absent") != hps[0].get(key, "absent"):
-                raise ValueError(f"hyperparameters: seeds {hps[0].get('seed')} and {hp.get('seed')} differ in "
-                                 f"{key!r}; a stack trains one run's seeds")
+                raise ValueError(
+                    f"hyperparameters: seeds {hps[0].get('seed')} and {hp.get('seed')} differ in "
+                    f"{key!r}; a stack trains one run's seeds"
+                )
     return hps[0]
 
 
@@ -135,18 +158,24 @@ def train_seeds(hps: list[dict], train_images, train_labels, log=print, test=Non
     for key, what in (("dropout", "rates"), ("activation", "activations")):
         value = hp.get(key)
         if isinstance(value, list) and len(value) != len(hp["hidden"]):
-            raise ValueError(f"hyperparameters: {key} lists {len(value)} {what} for {len(hp['hidden'])} hidden "
-                             f"layers (hidden {hp['hidden']}); give one per hidden layer, or one for all")
+            raise ValueError(
+                f"hyperparameters: {key} lists {len(value)} {what} for {len(hp['hidden'])} hidden "
+                f"layers (hidden {hp['hidden']}); give one per hidden layer, or one for all"
+            )
     if hp.get("inputs", "unit") == "max_standardise" and augment.active(hp):
-        raise ValueError("hyperparameters: augmentation fills the edges with 0, the background of [0, 1] "
-                         "inputs; under inputs max_standardise the background is not 0. Use one or the other")
+        raise ValueError(
+            "hyperparameters: augmentation fills the edges with 0, the background of [0, 1] "
+            "inputs; under inputs max_standardise the background is not 0. Use one or the other"
+        )
     n_val = hp["validation"]
     if not 0 <= n_val < len(train_images):
-        raise ValueError(f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
-                         f"for {len(train_images)} training images")
+        raise ValueError(
+            f"hyperparameters: validation = {n_val} must be in [0, {len(train_images)}) "
+            f"for {len(train_images)} training images"
+        )
     dtype = np.dtype(hp["dtype"])
     n_train = len(train_images) - n_val
-    x = network_inputs(hp, train_images, dtype)                # (n, 784), in [0, 1] by default
+    x = network_inputs(hp, train_images, dtype)  # (n, 784), in [0, 1] by default
     rngs = [np.random.default_rng(h["seed"]) for h in hps]
     model = build_model(hp, x.shape[1], rngs)
     optimizer = build_optimizer(hp, model)
@@ -159,8 +188,8 @@ def train_seeds(hps: list[dict], train_images, train_labels, log=print, test=Non
         monitor = (network_inputs(hp, test[0], dtype), test[1])
     states = checkpoint.load(model, optimizer, rngs) if checkpoint else None
     seeds = [h["seed"] for h in hps]
-    logged = [0] * len(hps)          # epochs of each seed in the log so far
-    told = [False] * len(hps)        # whether a seed's failure is in the log
+    logged = [0] * len(hps)  # epochs of each seed in the log so far
+    told = [False] * len(hps)  # whether a seed's failure is in the log
 
     def log_progress(states):
         for r, (seed, state) in enumerate(zip(seeds, states)):
@@ -179,8 +208,15 @@ def train_seeds(hps: list[dict], train_images, train_labels, log=print, test=Non
             checkpoint.save(states)
         log_progress(states)
 
-    states = fit(model, optimizer, (x[:n_train], train_labels[:n_train]), fit_config(hp, n_train),
-                 states or [TrainState(g) for g in rngs], validation=(x[n_train:], train_labels[n_train:]),
-                 monitor=monitor, on_epoch=on_epoch)
+    states = fit(
+        model,
+        optimizer,
+        (x[:n_train], train_labels[:n_train]),
+        fit_config(hp, n_train),
+        states or [TrainState(g) for g in rngs],
+        validation=(x[n_train:], train_labels[n_train:]),
+        monitor=monitor,
+        on_epoch=on_epoch,
+    )
     log_progress(states)
     return model, states

@@ -1,4 +1,5 @@
 """What this machine can do: BLAS threads capped at its CPUs, and every run's training within its memory."""
+
 from __future__ import annotations
 
 from nn.fileio import physical_memory
@@ -23,10 +24,13 @@ def cap_threads(config: dict, cpus: int) -> list[str]:
         if values and max(values) > cpus:
             lowered = [min(v, cpus) for v in values]
             if len(set(lowered)) < len(lowered):
-                raise ConfigError(f"sweeps.{name}.grid.threads: {values} would repeat {cpus} on the {cpus} CPUs here; "
-                                  "keep one value at or above it")
-            warnings.append(f"sweeps.{name}.grid.threads: {values} has values above the {cpus} CPUs here; "
-                            f"using {lowered}")
+                raise ConfigError(
+                    f"sweeps.{name}.grid.threads: {values} would repeat {cpus} on the {cpus} CPUs here; "
+                    "keep one value at or above it"
+                )
+            warnings.append(
+                f"sweeps.{name}.grid.threads: {values} has values above the {cpus} CPUs here; using {lowered}"
+            )
             spec["grid"]["threads"] = lowered
     return warnings
 
@@ -38,5 +42,7 @@ def check_memory(runs: dict, available: int | None = None) -> None:
     for name, hp in runs.items():
         need = training_bytes(hp)
         if need > available:
-            raise ConfigError(f"runs.{name}: training needs about {human(need)} of memory (hidden {hp['hidden']}, "
-                              f"batch_size {hp['batch_size']}, {hp['dtype']}); this machine has {human(available)}")
+            raise ConfigError(
+                f"runs.{name}: training needs about {human(need)} of memory (hidden {hp['hidden']}, "
+                f"batch_size {hp['batch_size']}, {hp['dtype']}); this machine has {human(available)}"
+            )

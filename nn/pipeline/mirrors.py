@@ -1,5 +1,6 @@
 """Where the MNIST files come from: the mirrors in the order they are tried, and the config as the
 report shows it, without the credentials in their URLs."""
+
 from __future__ import annotations
 
 from nn.mnist.http import redact

@@ -24,6 +24,7 @@ the pre-2.4 name AVX512F, and ignores it; it refuses to import at all if told to
 baseline target (X86_V2). X86_V4 alone leaves AVX512_ICL on, so all three AVX-512 targets
 are named. Disabling AVX512_SPR on a CPU without it is silent.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -82,15 +83,19 @@ def pin(mode: str, environ=os.environ) -> Applied:
             environ[var] = new
         applied[var] = new
     if changed and environ is os.environ and "numpy" in sys.modules:
-        applied.warning = (f"numpy is already imported in this process, so {' and '.join(changed)} "
-                           f"({mode}) cannot take effect in it, only in processes it starts from now on")
+        applied.warning = (
+            f"numpy is already imported in this process, so {' and '.join(changed)} "
+            f"({mode}) cannot take effect in it, only in processes it starts from now on"
+        )
     return applied
 
 
 # --- after numpy is imported ------------------------------------------------------------------
 
+
 def _umath():
     import numpy
+
     return numpy._core._multiarray_umath
 
 
@@ -107,7 +112,7 @@ def _loaded_libraries(word: str, lib_dir: str | None) -> list[str]:
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
             for line in f:
-                parts = line.split(maxsplit=5)                  # address perms offset dev inode path
+                parts = line.split(maxsplit=5)  # address perms offset dev inode path
                 path = parts[5].strip() if len(parts) == 6 else ""
                 if path.startswith("/") and word in os.path.basename(path).lower() and path not in found:
                     found.append(path)
@@ -116,12 +121,19 @@ def _loaded_libraries(word: str, lib_dir: str | None) -> list[str]:
     if found:
         return found
     import numpy
+
     site = os.path.dirname(os.path.dirname(numpy.__file__))
-    folders = [d for d in (lib_dir, os.path.join(site, "numpy.libs"), os.path.join(os.path.dirname(numpy.__file__), ".dylibs"))
-               if d]
+    folders = [
+        d
+        for d in (lib_dir, os.path.join(site, "numpy.libs"), os.path.join(os.path.dirname(numpy.__file__), ".dylibs"))
+        if d
+    ]
     for folder in folders:
-        found += sorted(p for p in glob.glob(os.path.join(folder, f"*{word}*"))
-                        if p.endswith((".so", ".dylib", ".dll")) or ".so." in p)
+        found += sorted(
+            p
+            for p in glob.glob(os.path.join(folder, f"*{word}*"))
+            if p.endswith((".so", ".dylib", ".dll")) or ".so." in p
+        )
     return found
 
 
@@ -146,8 +158,16 @@ def blas_info() -> dict:
     "openblas configuration" is the build's and says Haswell whatever kernel runs.
     """
     import numpy
-    info = {"name": None, "version": None, "library": None, "corename": None, "config": None,
-            "threads": None, "error": None}
+
+    info = {
+        "name": None,
+        "version": None,
+        "library": None,
+        "corename": None,
+        "config": None,
+        "threads": None,
+        "error": None,
+    }
     try:
         blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
     except Exception as e:  # an old or unusual numpy: say what failed, carry on
@@ -167,9 +187,13 @@ def blas_info() -> dict:
             continue
         config = _openblas_call(lib, "get_config", ctypes.c_char_p)
         threads = _openblas_call(lib, "get_num_threads", ctypes.c_int)
-        info.update(library=path, corename=corename().decode(), error=None,
-                    config=config().decode().strip() if config else None,
-                    threads=threads() if threads else None)
+        info.update(
+            library=path,
+            corename=corename().decode(),
+            error=None,
+            config=config().decode().strip() if config else None,
+            threads=threads() if threads else None,
+        )
         if info["config"] and info["config"].split()[:1] == ["OpenBLAS"]:
             info["version"] = info["config"].split()[1]  # the loaded library's own
         return info
@@ -182,36 +206,49 @@ def honoured() -> str | None:
     Haswell kernel on x86-64); else one line saying why its bytes will differ from the reference's."""
     machine = platform.machine()
     if machine.lower() not in ("x86_64", "amd64"):
-        return (f"this machine is {machine}, not x86-64: numpy's loops and OpenBLAS's kernels are other code "
-                f"there, so results are not byte-identical to the x86-64 reference")
+        return (
+            f"this machine is {machine}, not x86-64: numpy's loops and OpenBLAS's kernels are other code "
+            f"there, so results are not byte-identical to the x86-64 reference"
+        )
     import numpy
+
     m = _umath()
     reasons = []
     if not (m.__cpu_features__.get("AVX2") and m.__cpu_features__.get("FMA3")):
-        reasons.append("this CPU has no AVX2/FMA (x86-64-v3), so numpy and OpenBLAS run older loops and kernels "
-                       "than the reference's")
+        reasons.append(
+            "this CPU has no AVX2/FMA (x86-64-v3), so numpy and OpenBLAS run older loops and kernels "
+            "than the reference's"
+        )
     elif REFERENCE_TARGET not in m.__cpu_dispatch__:
-        reasons.append(f"numpy {numpy.__version__} has no {REFERENCE_TARGET} target (its targets: "
-                       f"{' '.join(m.__cpu_dispatch__) or 'none'}): not the numpy the reference ran")
+        reasons.append(
+            f"numpy {numpy.__version__} has no {REFERENCE_TARGET} target (its targets: "
+            f"{' '.join(m.__cpu_dispatch__) or 'none'}): not the numpy the reference ran"
+        )
     else:
         active = active_targets()
         beyond = [t for t in active if t != REFERENCE_TARGET]
         if beyond:
-            reasons.append(f"numpy runs its {' '.join(beyond)} loops: NPY_DISABLE_CPU_FEATURES="
-                           f"{os.environ.get('NPY_DISABLE_CPU_FEATURES')!r} did not cap it at {REFERENCE_TARGET} "
-                           f"(it must be set before numpy is imported)")
+            reasons.append(
+                f"numpy runs its {' '.join(beyond)} loops: NPY_DISABLE_CPU_FEATURES="
+                f"{os.environ.get('NPY_DISABLE_CPU_FEATURES')!r} did not cap it at {REFERENCE_TARGET} "
+                f"(it must be set before numpy is imported)"
+            )
         elif REFERENCE_TARGET not in active:
-            reasons.append(f"numpy's {REFERENCE_TARGET} loops are switched off (NPY_DISABLE_CPU_FEATURES="
-                           f"{os.environ.get('NPY_DISABLE_CPU_FEATURES')!r}, NPY_ENABLE_CPU_FEATURES="
-                           f"{os.environ.get('NPY_ENABLE_CPU_FEATURES')!r})")
+            reasons.append(
+                f"numpy's {REFERENCE_TARGET} loops are switched off (NPY_DISABLE_CPU_FEATURES="
+                f"{os.environ.get('NPY_DISABLE_CPU_FEATURES')!r}, NPY_ENABLE_CPU_FEATURES="
+                f"{os.environ.get('NPY_ENABLE_CPU_FEATURES')!r})"
+            )
     blas = blas_info()
     if "openblas" not in str(blas["name"]).lower():
         reasons.append(f"numpy's BLAS is {blas['name']}, not OpenBLAS")
     elif blas["corename"] is None:
         reasons.append(f"cannot tell which OpenBLAS kernel runs ({blas['error']})")
     elif blas["corename"].lower() != REFERENCE_KERNEL.lower():
-        reasons.append(f"OpenBLAS runs its {blas['corename']} kernel, not {REFERENCE_KERNEL} (OPENBLAS_CORETYPE="
-                       f"{os.environ.get('OPENBLAS_CORETYPE')!r}; it must be set before numpy is imported)")
+        reasons.append(
+            f"OpenBLAS runs its {blas['corename']} kernel, not {REFERENCE_KERNEL} (OPENBLAS_CORETYPE="
+            f"{os.environ.get('OPENBLAS_CORETYPE')!r}; it must be set before numpy is imported)"
+        )
     return "; ".join(reasons) or None
 
 
@@ -270,6 +307,7 @@ class _one_blas_thread:
 
 def _fingerprint() -> str:
     import numpy as np
+
     rng = np.random.Generator(np.random.PCG64(0))
     h = hashlib.sha256()
 
@@ -282,19 +320,35 @@ def _fingerprint() -> str:
     x = rng.random((512, 784), dtype=np.float32)
     w = rng.standard_normal((784, 128), dtype=np.float32) * np.float32(0.05)
     w2 = rng.standard_normal((128, 10), dtype=np.float32) * np.float32(0.1)
-    z = x @ w                                                   # (512, 128)
+    z = x @ w  # (512, 128)
     t = np.tanh(z)
     r = np.maximum(z, 0)
-    s = r @ w2                                                  # (512, 10) logits
+    s = r @ w2  # (512, 10) logits
     shifted = s - s.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     p = e / total
     log_total = np.log(total)
-    dz = (p @ w2.T) * (r > 0)                                   # (512, 128)
-    gw = x.T @ dz                                               # (784, 128)
-    for a in (z, t, r, s, e, p, log_total, dz, gw, np.exp(-np.abs(z)), np.log1p(np.abs(t)),
-              z.sum(), z.sum(axis=0), z.sum(axis=1), p.argmax(axis=1), np.sqrt(np.abs(gw))):
+    dz = (p @ w2.T) * (r > 0)  # (512, 128)
+    gw = x.T @ dz  # (784, 128)
+    for a in (
+        z,
+        t,
+        r,
+        s,
+        e,
+        p,
+        log_total,
+        dz,
+        gw,
+        np.exp(-np.abs(z)),
+        np.log1p(np.abs(t)),
+        z.sum(),
+        z.sum(axis=0),
+        z.sum(axis=1),
+        p.argmax(axis=1),
+        np.sqrt(np.abs(gw)),
+    ):
         add(a)
     # float64: distortions (Gaussian smoothing, affine angles) and metrics
     offsets = np.arange(-16, 17)
@@ -304,8 +358,16 @@ def _fingerprint() -> str:
     angles = np.deg2rad(rng.uniform(-15, 15, 256))
     mats = np.stack([np.cos(angles), -np.sin(angles), np.tan(angles / 2), np.cos(angles) + 1], -1).reshape(-1, 2, 2)
     losses = rng.random(10_000) + 1e-3
-    for a in (kernel, noise @ np.outer(kernel, kernel[::-1]), np.log(losses), np.exp(-losses * 30),
-              mats, np.linalg.inv(mats), np.mean(-np.log(losses)), np.tanh(noise)):
+    for a in (
+        kernel,
+        noise @ np.outer(kernel, kernel[::-1]),
+        np.log(losses),
+        np.exp(-losses * 30),
+        mats,
+        np.linalg.inv(mats),
+        np.mean(-np.log(losses)),
+        np.tanh(noise),
+    ):
         add(a)
     return h.hexdigest()[:16]
 
@@ -314,6 +376,7 @@ def provenance() -> dict:
     """What ran: CPU, numpy and its dispatch, the BLAS and its kernel, the settings, the verdict
     of honoured() and the fingerprint. JSON-ready."""
     import numpy
+
     m = _umath()
     settings = {var: os.environ.get(var) for var in (*PINNED, *RELATED)}
     return {
@@ -322,8 +385,11 @@ def provenance() -> dict:
         "system": platform.system(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
-        "numpy_dispatch": {"baseline": list(m.__cpu_baseline__), "compiled": list(m.__cpu_dispatch__),
-                           "active": active_targets()},
+        "numpy_dispatch": {
+            "baseline": list(m.__cpu_baseline__),
+            "compiled": list(m.__cpu_dispatch__),
+            "active": active_targets(),
+        },
         "blas": blas_info(),
         "settings": settings,
         "mode": "pinned" if all(settings[k] == v for k, v in PINNED.items()) else "native",
@@ -334,6 +400,7 @@ def provenance() -> dict:
 
 if __name__ == "__main__":  # python -m nn.pipeline.numerics [pinned|native]: what this machine runs
     import json
+
     if len(sys.argv) > 1:
         applied = pin(sys.argv[1])
         if applied.warning:

@@ -3,6 +3,7 @@ hidden layer or a list of one per hidden layer. This is the one check of such a 
 against `hidden` (the config's, before any job); it imports nothing, so a rule's code that calls it
 depends on this file alone.
 """
+
 from __future__ import annotations
 
 # what a list of each key holds, as a message counts it
@@ -15,6 +16,8 @@ def per_layer_problem(hp: dict, key: str) -> str | None:
     layer, or one for all"; the caller puts the key in front)."""
     value, hidden = hp.get(key), hp["hidden"]
     if isinstance(value, list) and len(value) != len(hidden):
-        return (f"lists {len(value)} {PER_LAYER[key]} for {len(hidden)} hidden layers (hidden {hidden}); "
-                "give one per hidden layer, or one for all")
+        return (
+            f"lists {len(value)} {PER_LAYER[key]} for {len(hidden)} hidden layers (hidden {hidden}); "
+            "give one per hidden layer, or one for all"
+        )
     return None

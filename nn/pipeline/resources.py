@@ -4,14 +4,15 @@ The readers' own bound (nn.fileio.array_bound) is the library's; here the config
 against the machine's memory before any job (nn.pipeline.config.check_memory) and a training
 job's core claim is chosen (training_claim).
 """
+
 from __future__ import annotations
 
 import os
 
 from nn.model import INFERENCE_ROWS
 
-MNIST_TRAIN = 60_000      # images a run trains on (tiny test data has fewer: an overestimate there)
-BASE_BYTES = 100 << 20    # Python, numpy and the script itself, before any data
+MNIST_TRAIN = 60_000  # images a run trains on (tiny test data has fewer: an overestimate there)
+BASE_BYTES = 100 << 20  # Python, numpy and the script itself, before any data
 
 
 def human(n: float) -> str:
@@ -27,8 +28,8 @@ def training_bytes(hp: dict, n_train: int = MNIST_TRAIN) -> int:
     The training set as uint8 and as floats with one-hot targets; every parameter five times
     (weights, gradients, momentum, weight-decay buffer, the best epoch's copy); one batch of
     inputs and three buffers per layer for it (forward, activation, backward), and one
-    inference chunk for validation. An upper bound, measured (benchmarks/training_memory.py) as ru_maxrss of train_run on
-    the real MNIST (1 epoch, momentum and early stopping on; the process also decoded the .gz):
+    inference chunk for validation. An upper bound, measured (benchmarks/training_memory.py) as ru_maxrss of
+    train_run on the real MNIST (1 epoch, momentum and early stopping on; the process also decoded the .gz):
 
         hidden [128], batch 128, float32        measured 284 MB   estimate 375 MB
         hidden [1024, 1024], batch 128, float32 measured 424 MB   estimate 476 MB
@@ -40,7 +41,7 @@ def training_bytes(hp: dict, n_train: int = MNIST_TRAIN) -> int:
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     batch = n_train if hp.get("batch_size") == "full" else min(int(hp["batch_size"]), n_train)
     data = n_train * 784 * (1 + item) + n_train * 10 * item
-    if hp.get("inputs") == "max_standardise":     # its float64 copy of the images (nn.mnist.data)
+    if hp.get("inputs") == "max_standardise":  # its float64 copy of the images (nn.mnist.data)
         data += n_train * 784 * 8
     activations = (batch * (784 + 3 * sum(sizes[1:])) + 2 * INFERENCE_ROWS * sum(sizes)) * item
     return BASE_BYTES + data + 5 * params * item + activations
@@ -69,5 +70,5 @@ def training_claim(blas_threads: int, cores: int | None, cpus: int) -> int:
     """
     if not cores or cores <= cpus:
         return blas_threads
-    at_once = max(1, cpus // blas_threads)       # trainings that fit on the CPUs
+    at_once = max(1, cpus // blas_threads)  # trainings that fit on the CPUs
     return max(blas_threads, cores // at_once)

@@ -4,6 +4,7 @@ hyperparameters each training job is given.
 A run's name becomes a path (results/runs/{run}/), so names are kept to a safe set; every run's
 hyperparameters have sorted keys, so that Snakemake's params comparison (repr) is stable.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 def check_run_names(config: dict) -> None:
     """ConfigError for the first name under runs: or sweeps: that is not a safe path."""
     for section in ("runs", "sweeps"):
-        for name in (config.get(section) or {}):
+        for name in config.get(section) or {}:
             if not isinstance(name, str) or not RUN_NAME.match(name) or ".." in name:
                 raise ConfigError(
                     f"{section}: name {name!r} is not allowed (it becomes a path): "
@@ -49,8 +50,9 @@ def expand_sweeps(config: dict) -> dict:
         grid = spec["grid"]
         for key in grid:
             if key not in hp_keys:
-                raise ConfigError(f"sweeps.{sweep}.grid.{key}: not a hyperparameter "
-                                  f"(known: {', '.join(sorted(hp_keys))})")
+                raise ConfigError(
+                    f"sweeps.{sweep}.grid.{key}: not a hyperparameter (known: {', '.join(sorted(hp_keys))})"
+                )
         keys = list(grid)
         points = [{keys[0]: v} for v in grid[keys[0]]]
         if len(keys) == 2:
@@ -74,13 +76,20 @@ def expand_runs(config: dict, schema: dict) -> dict:
     is not a hyperparameter (switching extras on leaves every other run's results as they are). A row
     scored_from another run takes that run's hyperparameters (nn.pipeline.scored.scored_hparams)."""
     defaults = config["defaults"]
-    wanted = {name: over or {} for name, over in config["runs"].items()
-              if config.get("extras") or not (over or {}).get("extra")}
-    runs = {name: canonical({**defaults, **{k: v for k, v in over.items() if k != "extra"}})
-            for name, over in wanted.items() if "scored_from" not in over}
+    wanted = {
+        name: over or {}
+        for name, over in config["runs"].items()
+        if config.get("extras") or not (over or {}).get("extra")
+    }
+    runs = {
+        name: canonical({**defaults, **{k: v for k, v in over.items() if k != "extra"}})
+        for name, over in wanted.items()
+        if "scored_from" not in over
+    }
     if not runs:
-        raise ConfigError("runs: every run is marked `extra: true` or scored_from another, and extras is false; "
-                          "nothing to train")
+        raise ConfigError(
+            "runs: every run is marked `extra: true` or scored_from another, and extras is false; nothing to train"
+        )
     overrides_schema = {"$defs": schema["$defs"], **schema["$defs"]["overrides"]}
     check = Draft202012Validator(overrides_schema)
     sweeps = expand_sweeps(config)
@@ -91,8 +100,9 @@ def expand_runs(config: dict, schema: dict) -> dict:
             if name in runs or name in wanted:
                 raise ConfigError(f"sweeps.{sweep}: run name {name!r} already exists in runs")
             if not RUN_NAME.match(name):
-                raise ConfigError(f"sweeps.{sweep}.grid: makes run name {name!r}, which is not a safe path; "
-                                  "use simpler values")
+                raise ConfigError(
+                    f"sweeps.{sweep}.grid: makes run name {name!r}, which is not a safe path; use simpler values"
+                )
             problem = first_error(check, point)
             if problem:
                 raise ConfigError(f"sweeps.{sweep}.grid.{problem}")
@@ -113,8 +123,9 @@ def seed_hparams(hp: dict, seed: int) -> dict:
     """What one training job depends on: the run's hyperparameters for one seed, without
     `reference` (report only), `replicates` (so adding seeds leaves the others alone) and
     `scored_from` (a report-only mark)."""
-    return canonical({**{k: v for k, v in hp.items() if k not in ("reference", "replicates", "scored_from")},
-                      "seed": seed})
+    return canonical(
+        {**{k: v for k, v in hp.items() if k not in ("reference", "replicates", "scored_from")}, "seed": seed}
+    )
 
 
 def block_hparams(hp: dict) -> dict:

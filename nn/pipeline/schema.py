@@ -2,6 +2,7 @@
 library's registries, the validator that fills `default:` values, and the one-line message of the
 first problem ("runs.best.lr: -1 is less than or equal to the minimum of 0").
 """
+
 from __future__ import annotations
 
 import yaml
@@ -37,8 +38,10 @@ def _fill_activations(defs: dict, path) -> None:
     written = {name for form in forms if form.get("type") == "object" for name in form.get("required", [])}
     registered = {n for n, cls in ACTIVATIONS.items() if cls.setting is not None}
     if written != registered:
-        raise ConfigError(f"{path}: $defs.activation_entry has a {{name: setting}} form for {sorted(written)}, but "
-                          f"nn.layers registers {sorted(registered)} with a setting; give each one such form")
+        raise ConfigError(
+            f"{path}: $defs.activation_entry has a {{name: setting}} form for {sorted(written)}, but "
+            f"nn.layers registers {sorted(registered)} with a setting; give each one such form"
+        )
     for form in forms:
         if "enum" in form:
             form["enum"] = hidden_activation_names()
@@ -51,8 +54,13 @@ def load_schema(path) -> dict:
     with open(path, encoding="utf-8") as f:
         schema = yaml.load(f, Loader=SafeLoader)
     defs = schema.get("$defs", {})
-    for key, names in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("init", INITS),
-                       ("inputs", INPUT_SCALINGS)):
+    for key, names in (
+        ("optimizer", OPTIMIZERS),
+        ("schedule", SCHEDULES),
+        ("loss", LOSSES),
+        ("init", INITS),
+        ("inputs", INPUT_SCALINGS),
+    ):
         if key in defs:
             defs[key]["enum"] = list(names)
     _fill_activations(defs, path)
@@ -86,7 +94,7 @@ def key_path(parts) -> str:
 
 
 def first_error(validator, instance) -> str | None:
-    """"key.path: message" of the first problem `validator` finds in `instance`, or None."""
+    """ "key.path: message" of the first problem `validator` finds in `instance`, or None."""
     errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
         return None

@@ -4,6 +4,7 @@ The row's figure is its parent's test accuracy after round `round`, seed by seed
 `round` epochs gives when the parent's first rounds are exactly such a run. The row takes the
 parent's hyperparameters with epochs = round, and is refused when its rounds would not be that.
 """
+
 from __future__ import annotations
 
 from nn.optim import learning_rate
@@ -28,12 +29,16 @@ def _parent(config: dict, name: str, source: str, runs: dict) -> dict:
     where = f"runs.{name}.scored_from.run"
     over = (config.get("runs") or {}).get(source)
     if isinstance(over, dict) and "scored_from" in over:
-        raise ConfigError(f"{where}: {source!r} is itself scored_from {over['scored_from'].get('run')!r} and trains "
-                          "nothing; name the run that trains")
+        raise ConfigError(
+            f"{where}: {source!r} is itself scored_from {over['scored_from'].get('run')!r} and trains "
+            "nothing; name the run that trains"
+        )
     if source not in runs:
         extra = isinstance(over, dict) and over.get("extra")
-        raise ConfigError(f"{where}: {source!r} is not a run" +
-                          (" trained here: it is marked `extra: true` and extras is false" if extra else ""))
+        raise ConfigError(
+            f"{where}: {source!r} is not a run"
+            + (" trained here: it is marked `extra: true` and extras is false" if extra else "")
+        )
     return runs[source]
 
 
@@ -46,21 +51,31 @@ def scored_hparams(config: dict, name: str, over: dict, runs: dict) -> dict:
     parent = _parent(config, name, source["run"], runs)
     for key, value in over.items():
         if key not in SCORED_OWN_KEYS and value != parent[key]:
-            raise ConfigError(f"runs.{name}.{key}: {value!r}, but {source['run']}'s is {parent[key]!r}; a row "
-                              f"scored_from {source['run']} is its first rounds and trains nothing (leave {key} out)")
+            raise ConfigError(
+                f"runs.{name}.{key}: {value!r}, but {source['run']}'s is {parent[key]!r}; a row "
+                f"scored_from {source['run']} is its first rounds and trains nothing (leave {key} out)"
+            )
     if over.get("epochs", source["round"]) != source["round"]:
-        raise ConfigError(f"runs.{name}.epochs: {over['epochs']}, but it is scored after round {source['round']} "
-                          "(leave epochs out)")
-    hp = {**parent, "epochs": source["round"], "reference": over.get("reference"),
-          "replicates": over.get("replicates", parent["replicates"]), "scored_from": dict(source)}
+        raise ConfigError(
+            f"runs.{name}.epochs: {over['epochs']}, but it is scored after round {source['round']} (leave epochs out)"
+        )
+    hp = {
+        **parent,
+        "epochs": source["round"],
+        "reference": over.get("reference"),
+        "replicates": over.get("replicates", parent["replicates"]),
+        "scored_from": dict(source),
+    }
     check_scored_from(name, hp, parent)
     return hp
 
 
 def _first_rates(hp: dict, rounds: int, epochs: int) -> list[float]:
     # the learning rate of each of the first `rounds` epochs of a run of `epochs`
-    return [learning_rate(hp["schedule"], hp["lr"], e, epochs, hp["lr_min"], hp["step_size"], hp["step_gamma"])
-            for e in range(rounds)]
+    return [
+        learning_rate(hp["schedule"], hp["lr"], e, epochs, hp["lr_min"], hp["step_size"], hp["step_gamma"])
+        for e in range(rounds)
+    ]
 
 
 def check_scored_from(name: str, hp: dict, parent: dict) -> None:
@@ -71,23 +86,33 @@ def check_scored_from(name: str, hp: dict, parent: dict) -> None:
     source, n = hp["scored_from"]["run"], hp["scored_from"]["round"]
     where = f"runs.{name}.scored_from"
     if not parent["monitor_test"]:
-        raise ConfigError(f"{where}.run: {source} has no monitor_test, so its history holds no test accuracy "
-                          "per round; set monitor_test: true there")
+        raise ConfigError(
+            f"{where}.run: {source} has no monitor_test, so its history holds no test accuracy "
+            "per round; set monitor_test: true there"
+        )
     if n > parent["epochs"]:
         raise ConfigError(f"{where}.round: {n} is past {source}'s {parent['epochs']} epochs")
     if parent["early_stopping"]:
-        raise ConfigError(f"{where}.run: {source} stops early (early_stopping {parent['early_stopping']}), and a "
-                          f"run of {n} epochs keeps its best epoch's weights; its rounds are not such a run's")
+        raise ConfigError(
+            f"{where}.run: {source} stops early (early_stopping {parent['early_stopping']}), and a "
+            f"run of {n} epochs keeps its best epoch's weights; its rounds are not such a run's"
+        )
     ours, theirs = _first_rates(hp, n, n), _first_rates(hp, n, parent["epochs"])
     if ours != theirs:
         e = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
-        raise ConfigError(f"{where}.run: {source}'s schedule {hp['schedule']} depends on its epochs (epoch {e + 1}: "
-                          f"lr {theirs[e]:g} of {parent['epochs']} epochs, {ours[e]:g} of {n}); only a schedule "
-                          "that does not (constant, step) can be scored from")
+        raise ConfigError(
+            f"{where}.run: {source}'s schedule {hp['schedule']} depends on its epochs (epoch {e + 1}: "
+            f"lr {theirs[e]:g} of {parent['epochs']} epochs, {ours[e]:g} of {n}); only a schedule "
+            "that does not (constant, step) can be scored from"
+        )
     if hp["replicates"] > parent["replicates"]:
-        raise ConfigError(f"runs.{name}.replicates: {hp['replicates']}, but {source} trains "
-                          f"{parent['replicates']} seeds; a row scored from it has at most those")
+        raise ConfigError(
+            f"runs.{name}.replicates: {hp['replicates']}, but {source} trains "
+            f"{parent['replicates']} seeds; a row scored from it has at most those"
+        )
     measure = (hp.get("reference") or {}).get("measure", "final_test")
     if measure == "final_test_subset":
-        raise ConfigError(f"runs.{name}.reference.measure: final_test_subset is evaluate's figure of a trained "
-                          "model; a row scored_from another has only its history")
+        raise ConfigError(
+            f"runs.{name}.reference.measure: final_test_subset is evaluate's figure of a trained "
+            "model; a row scored_from another has only its history"
+        )

@@ -8,6 +8,7 @@ front ("reproductions/mine.yaml: runs.mine.lr: ..."): `located` adds it.
 
 docs/your-reproduction.md describes a file field by field.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,14 +16,16 @@ from pathlib import Path
 from nn.pipeline.yamlfile import ConfigError, read_strict
 
 SUFFIXES = (".yaml", ".yml")
-MAX_SOURCE_FILES = 200      # a folder of sources, not of data: bounded before any file is read
+MAX_SOURCE_FILES = 200  # a folder of sources, not of data: bounded before any file is read
 
 
 def source_paths(folder: Path, shown: str) -> list[Path]:
     """The source files in `folder`, in name order (hidden files and other suffixes are not sources)."""
     if not folder.is_dir():
-        raise ConfigError(f"reproductions: {shown} is not a folder (a folder of source files, relative to "
-                          "the config file, or null for none)")
+        raise ConfigError(
+            f"reproductions: {shown} is not a folder (a folder of source files, relative to "
+            "the config file, or null for none)"
+        )
     paths = []
     for entry in sorted(folder.iterdir()):
         if entry.suffix in SUFFIXES and not entry.name.startswith(".") and entry.is_file():
@@ -38,13 +41,15 @@ def read_source(path: Path, shown: str) -> dict:
         doc = read_strict(path)
     except OSError as e:
         raise ConfigError(f"{shown}: cannot be read ({e.strerror or e})") from None
-    except ConfigError as e:   # named as the config names the folder, not by its absolute path
+    except ConfigError as e:  # named as the config names the folder, not by its absolute path
         raise ConfigError(str(e).replace(str(path), shown)) from None
     if not isinstance(doc, dict) or "runs" not in doc:
         raise ConfigError(f"{shown}: expected a mapping with the source's rows under `runs:`")
     if other := sorted(map(str, set(doc) - {"runs"})):
-        raise ConfigError(f"{shown}: unknown top-level key {other[0]!r}; a source file holds only `runs:` "
-                          "(data, defaults and comparisons are config.yaml's)")
+        raise ConfigError(
+            f"{shown}: unknown top-level key {other[0]!r}; a source file holds only `runs:` "
+            "(data, defaults and comparisons are config.yaml's)"
+        )
     runs = doc["runs"]
     if not isinstance(runs, dict) or not runs:
         raise ConfigError(f"{shown}: runs: is empty; a source file holds at least one row (name: {{settings}})")
@@ -81,7 +86,7 @@ def located(error: ConfigError, origin: dict[str, str]) -> ConfigError:
     """`error` with the name of the source file in front when it is about one of that file's rows
     (its message starts with the row's key path, runs.<name>)."""
     message = str(error)
-    for name in sorted(origin, key=len, reverse=True):   # "runs.a.b" is run "a.b" before run "a"
+    for name in sorted(origin, key=len, reverse=True):  # "runs.a.b" is run "a.b" before run "a"
         if message.startswith((f"runs.{name}.", f"runs.{name}:")) or message.startswith(f"runs: name {name!r}"):
             return ConfigError(f"{origin[name]}: {message}")
     return error

@@ -11,6 +11,7 @@ Modules are dotted names ("nn.model", "nn.pipeline.hparams"). Importing one runs
 lazy public API (`from nn import SGD`, the package's `API` table) counts as the module that
 defines it, not as every module the table names.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,7 +19,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]   # nn/
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # nn/
 ROOT = PACKAGE_DIR.parent
 
 
@@ -72,7 +73,7 @@ def import_statements(text: str) -> list[ast.stmt]:
     while i < len(lines):
         line = lines[i]
         i += 1
-        if string_end is not None:                     # inside a triple-quoted string
+        if string_end is not None:  # inside a triple-quoted string
             if string_end in line:
                 string_end = None
             continue
@@ -88,7 +89,7 @@ def import_statements(text: str) -> list[ast.stmt]:
                 pass
             continue
         for quote in ('"""', "'''"):
-            if line.count(quote) % 2:                  # opens a string that ends on a later line
+            if line.count(quote) % 2:  # opens a string that ends on a later line
                 string_end = quote
                 break
     return [node for node in found if isinstance(node, (ast.Import, ast.ImportFrom))]
@@ -108,18 +109,18 @@ def _parsed_imports(path: str, mtime_ns: int, size: int) -> frozenset[str]:
                     package = _package_of(Path(path)).split(".")
                 except ValueError:  # a file outside the project
                     continue
-                base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
             if base != "nn" and not base.startswith("nn."):
                 continue
             for alias in node.names:
                 name = f"{base}.{alias.name}"
-                if module_file(name) is not None:          # `from nn.report import figures`
+                if module_file(name) is not None:  # `from nn.report import figures`
                     found.add(name)
-                elif alias.name in _lazy_api(base):         # `from nn import SGD`
+                elif alias.name in _lazy_api(base):  # `from nn import SGD`
                     found.add(_lazy_api(base)[alias.name])
-                else:                                       # `from nn.model import mlp`
+                else:  # `from nn.model import mlp`
                     found.add(base)
     return frozenset(m for m in found if module_file(m) is not None)
 
@@ -155,6 +156,6 @@ def code_fingerprint(script, *extra) -> dict[str, str]:
     """{path relative to the project: SHA-256 of its bytes} for the nn files `script` imports,
     the `extra` files and the nn files they import: equal wherever the project lives, different
     after any edit."""
-    modules = {*script_sources(script), *(m for e in extra for m in script_sources(e))}   # the helper's imports too
+    modules = {*script_sources(script), *(m for e in extra for m in script_sources(e))}  # the helper's imports too
     files = [Path(p) for p in modules] + [Path(p).resolve() for p in extra]
     return {f.relative_to(ROOT).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files)}

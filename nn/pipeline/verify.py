@@ -27,12 +27,12 @@ The command exits 1 only if some run is "different", 2 on a missing or bad manif
 numpy is imported inside functions, not here: main() pins the numerics (nn.pipeline.numerics)
 before numpy loads, so the fingerprint it computes is that of the pipeline's pinned jobs.
 """
+
 from __future__ import annotations
 
 import argparse
 import base64
 import hashlib
-import json
 import math
 import sys
 from pathlib import Path
@@ -55,7 +55,7 @@ def _seed_dirs(run_dir: Path) -> dict[str, Path]:
     """{"1": run_dir/seed-1, ...} for the seed folders of a run, in seed order."""
     found = {}
     for d in run_dir.glob("seed-*"):
-        seed = d.name[len("seed-"):]
+        seed = d.name[len("seed-") :]
         if d.is_dir() and seed.isdigit():
             found[str(int(seed))] = d
     return dict(sorted(found.items(), key=lambda kv: int(kv[0])))
@@ -64,6 +64,7 @@ def _seed_dirs(run_dir: Path) -> dict[str, Path]:
 def _test_labels(results_dir: Path):
     """The test labels of results_dir (data/test-labels.npy), or None if it has none."""
     import numpy as np
+
     path = results_dir / TEST_LABELS
     if not path.is_file():
         return None
@@ -74,6 +75,7 @@ def _correct(predictions_path: Path, labels):
     """(n,) bools: which test images the seed's predictions get right; None for a failed seed
     (empty predictions), missing labels, or predictions that do not match the labels' length."""
     import numpy as np
+
     if labels is None or not predictions_path.is_file():
         return None
     predicted = np.load(predictions_path, allow_pickle=False)
@@ -85,11 +87,13 @@ def _correct(predictions_path: Path, labels):
 def pack_correct(correct) -> str:
     """(n,) bools -> base64 of np.packbits (1,250 characters' worth of bytes for 10,000 images)."""
     import numpy as np
+
     return base64.b64encode(np.packbits(np.asarray(correct, bool)).tobytes()).decode("ascii")
 
 
 def unpack_correct(text: str, n: int):
     import numpy as np
+
     bits = np.frombuffer(base64.b64decode(text, validate=True), np.uint8)
     if bits.size != (n + 7) // 8:
         raise ValueError(f"manifest: a 'correct' entry holds {bits.size} bytes, not {(n + 7) // 8} for {n} images")
@@ -99,6 +103,7 @@ def unpack_correct(text: str, n: int):
 def _accuracy(metrics_path: Path):
     """test_accuracy from a metrics.json (None for a failed seed); raises ValueError if unreadable."""
     from nn.fileio import read_json
+
     metrics = read_json(metrics_path)
     acc = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
     if acc is not None and not (isinstance(acc, (int, float)) and math.isfinite(acc)):
@@ -120,13 +125,21 @@ def make_manifest(results_dir, runs=None, provenance=None) -> dict:
         raise ValueError(f"{runs_dir}: no runs with seed folders; run the pipeline first")
     labels = _test_labels(results_dir)
     if labels is None:
-        raise ValueError(f"{results_dir / TEST_LABELS}: missing; the manifest needs the test labels to record "
-                         f"which images each seed gets right")
+        raise ValueError(
+            f"{results_dir / TEST_LABELS}: missing; the manifest needs the test labels to record "
+            f"which images each seed gets right"
+        )
     if provenance is None:
         from nn.pipeline import numerics
+
         provenance = numerics.provenance()
-    manifest = {"format": FORMAT, "version": VERSION, "fingerprint": provenance.get("fingerprint"),
-                "provenance": provenance, "runs": {}}
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "fingerprint": provenance.get("fingerprint"),
+        "provenance": provenance,
+        "runs": {},
+    }
     for run in names:
         seeds = _seed_dirs(runs_dir / run)
         if not seeds:
@@ -137,8 +150,12 @@ def make_manifest(results_dir, runs=None, provenance=None) -> dict:
             if missing:
                 raise ValueError(f"{d}: {', '.join(missing)} missing; make the manifest from a finished pipeline")
             correct = _correct(d / "test-predictions.npy", labels)
-            entry[seed] = {"files": {f: sha256_file(d / f) for f in FILES}, "test_accuracy": _accuracy(d / "metrics.json"),
-                           "n_test": int(labels.size), "correct": None if correct is None else pack_correct(correct)}
+            entry[seed] = {
+                "files": {f: sha256_file(d / f) for f in FILES},
+                "test_accuracy": _accuracy(d / "metrics.json"),
+                "n_test": int(labels.size),
+                "correct": None if correct is None else pack_correct(correct),
+            }
         manifest["runs"][run] = {"seeds": entry}
     return manifest
 
@@ -146,12 +163,14 @@ def make_manifest(results_dir, runs=None, provenance=None) -> dict:
 def check_manifest(manifest) -> None:
     """Raise ValueError unless `manifest` looks like one make_manifest wrote."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"manifest: not an {FORMAT} file (format {manifest.get('format') if isinstance(manifest, dict) else None!r})")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ValueError(f"manifest: not an {FORMAT} file (format {found!r})")
     if manifest.get("version") != VERSION:
         raise ValueError(f"manifest: version {manifest.get('version')!r}, this code reads version {VERSION}")
     runs = manifest.get("runs")
-    if not isinstance(runs, dict) or not all(isinstance(r, dict) and isinstance(r.get("seeds"), dict) and r["seeds"]
-                                             for r in runs.values()):
+    if not isinstance(runs, dict) or not all(
+        isinstance(r, dict) and isinstance(r.get("seeds"), dict) and r["seeds"] for r in runs.values()
+    ):
         raise ValueError("manifest: 'runs' must map each run to {'seeds': {seed: {...}}} with at least one seed")
 
 
@@ -159,6 +178,7 @@ def interval(ref_accuracies, n_yours: int, n_test: int) -> tuple[float, float]:
     """(mean, half width): the 95% interval the mean of n_yours seeds should fall in if they
     reproduce the reference's statistics (module docstring)."""
     from nn.stats import Z95, sample_summary, t_quantile
+
     s = sample_summary(ref_accuracies)
     n, mean = s["n"], s["mean"]
     if n > 1:
@@ -171,18 +191,22 @@ def interval(ref_accuracies, n_yours: int, n_test: int) -> tuple[float, float]:
 def _numerics_reason(manifest, fingerprint_now, provenance_now) -> str:
     ref = manifest.get("fingerprint")
     if ref == fingerprint_now:
-        return (f"the numerics fingerprints are equal ({ref}), so the difference comes from elsewhere: "
-                f"config, code, data, package versions or BLAS threads")
+        return (
+            f"the numerics fingerprints are equal ({ref}), so the difference comes from elsewhere: "
+            f"config, code, data, package versions or BLAS threads"
+        )
     said = f"the numerics fingerprints differ (reference {ref}, here {fingerprint_now})"
     ref_p = manifest.get("provenance") or {}
     if provenance_now:
         diffs = []
-        pairs = (("numpy", lambda p: p.get("numpy")),
-                 ("numpy's active targets", lambda p: " ".join((p.get("numpy_dispatch") or {}).get("active") or []) or None),
-                 ("BLAS", lambda p: (p.get("blas") or {}).get("name")),
-                 ("BLAS version", lambda p: (p.get("blas") or {}).get("version")),
-                 ("OpenBLAS kernel", lambda p: (p.get("blas") or {}).get("corename")),
-                 ("CPU", lambda p: p.get("cpu")))
+        pairs = (
+            ("numpy", lambda p: p.get("numpy")),
+            ("numpy's active targets", lambda p: " ".join((p.get("numpy_dispatch") or {}).get("active") or []) or None),
+            ("BLAS", lambda p: (p.get("blas") or {}).get("name")),
+            ("BLAS version", lambda p: (p.get("blas") or {}).get("version")),
+            ("OpenBLAS kernel", lambda p: (p.get("blas") or {}).get("corename")),
+            ("CPU", lambda p: p.get("cpu")),
+        )
         for what, get in pairs:
             a, b = get(ref_p), get(provenance_now)
             if a != b:
@@ -205,6 +229,7 @@ def _percent(x: float) -> str:
 def verify_run(results_dir: Path, run: str, ref_run: dict, labels, numerics_reason: str) -> tuple[str, str]:
     """(verdict, line) for one run of the manifest."""
     from nn.stats import mcnemar
+
     run_dir = results_dir / "runs" / run
     ref_seeds = ref_run["seeds"]
     mine = _seed_dirs(run_dir) if run_dir.is_dir() else {}
@@ -255,8 +280,10 @@ def verify_run(results_dir: Path, run: str, ref_run: dict, labels, numerics_reas
 
     mean_ref, half = interval(ref_acc, len(your_acc), n_test)
     mean = math.fsum(your_acc) / len(your_acc)
-    where = (f"your mean {_percent(mean)} ({_seeds(len(your_acc))}) vs the reference's {100 * mean_ref:.2f} "
-             f"± {_percent(half)} ({_seeds(len(ref_acc))})")
+    where = (
+        f"your mean {_percent(mean)} ({_seeds(len(your_acc))}) vs the reference's {100 * mean_ref:.2f} "
+        f"± {_percent(half)} ({_seeds(len(ref_acc))})"
+    )
     if abs(mean - mean_ref) <= half:
         return "same statistics", "; ".join([where + ": inside"] + notes)
 
@@ -266,8 +293,10 @@ def verify_run(results_dir: Path, run: str, ref_run: dict, labels, numerics_reas
             correct = _correct(mine[seed] / "test-predictions.npy", labels)
             if correct is not None and correct.size == ref.get("n_test"):
                 m = mcnemar(unpack_correct(ref["correct"], ref["n_test"]), correct)
-                tests.append(f"seed {seed} p {m['p_value']:.2g} (right only in the reference {m['only_a']}, "
-                             f"only in yours {m['only_b']})")
+                tests.append(
+                    f"seed {seed} p {m['p_value']:.2g} (right only in the reference {m['only_a']}, "
+                    f"only in yours {m['only_b']})"
+                )
     mc = ("McNemar: " + ", ".join(tests)) if tests else "McNemar: not run (no predictions or test labels on both sides)"
     return "different", "; ".join([where + ": outside", mc] + notes)
 
@@ -283,31 +312,44 @@ def verify(results_dir, manifest, fingerprint_now, provenance_now=None) -> list[
     results_dir = Path(results_dir)
     labels = _test_labels(results_dir)
     reason = _numerics_reason(manifest, fingerprint_now, provenance_now)
-    return [(run, *verify_run(results_dir, run, manifest["runs"][run], labels, reason))
-            for run in sorted(manifest["runs"])]
+    return [
+        (run, *verify_run(results_dir, run, manifest["runs"][run], labels, reason)) for run in sorted(manifest["runs"])
+    ]
 
 
 def summary(rows, fingerprint_now, manifest) -> str:
     counts = {v: sum(1 for _, verdict, _ in rows if verdict == v) for v in (*VERDICTS, NOT_VERIFIABLE)}
     said = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    return (f"{len(rows)} runs: {said}; numerics fingerprint here {fingerprint_now}, "
-            f"reference {manifest.get('fingerprint')}")
+    return (
+        f"{len(rows)} runs: {said}; numerics fingerprint here {fingerprint_now}, "
+        f"reference {manifest.get('fingerprint')}"
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nn.pipeline.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default="results", help="the results folder to check (default: results)")
-    parser.add_argument("--manifest", default="reference/manifest.json",
-                        help="the reference manifest (default: reference/manifest.json)")
-    parser.add_argument("--numerics", choices=("pinned", "native"), default="pinned",
-                        help="numerics to compute this machine's fingerprint with, as the pipeline's jobs ran "
-                             "(default: pinned)")
-    parser.add_argument("--write", action="store_true",
-                        help="make the manifest from --results and write it to --manifest, instead of checking")
+    parser.add_argument(
+        "--manifest",
+        default="reference/manifest.json",
+        help="the reference manifest (default: reference/manifest.json)",
+    )
+    parser.add_argument(
+        "--numerics",
+        choices=("pinned", "native"),
+        default="pinned",
+        help="numerics to compute this machine's fingerprint with, as the pipeline's jobs ran (default: pinned)",
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="make the manifest from --results and write it to --manifest, instead of checking",
+    )
     args = parser.parse_args(argv)
 
     from nn.pipeline import numerics
-    applied = numerics.pin(args.numerics)       # before numpy loads, for the fingerprint
+
+    applied = numerics.pin(args.numerics)  # before numpy loads, for the fingerprint
     if applied.warning:
         print(f"warning: {applied.warning}", file=sys.stderr)
     provenance_now = numerics.provenance()
@@ -318,12 +360,14 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         from nn.fileio import write_json
+
         Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
         write_json(args.manifest, manifest)
         print(f"wrote {args.manifest}: {len(manifest['runs'])} runs, fingerprint {manifest['fingerprint']}")
         return 0
     try:
-        from nn.fileio import read_json      # bounded in size and nesting
+        from nn.fileio import read_json  # bounded in size and nesting
+
         manifest = read_json(args.manifest)
         rows = verify(args.results, manifest, provenance_now["fingerprint"], provenance_now)
     except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError

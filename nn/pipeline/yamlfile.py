@@ -4,6 +4,7 @@ A file is refused with one line naming it and the line of the problem: a syntax 
 written twice in one mapping (PyYAML keeps the last, silently), more bytes than a config holds,
 or aliases that expand past a bound (an alias bomb).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,13 +33,15 @@ class _StrictLoader(SafeLoader):
             except TypeError:  # an unhashable key: PyYAML's own error says so
                 break
             if first != key_node.start_mark.line + 1:
-                raise ConfigError(f"{node.start_mark.name}: key {key!r} is written twice in one mapping "
-                                  f"(lines {first} and {key_node.start_mark.line + 1}); keep one")
+                raise ConfigError(
+                    f"{node.start_mark.name}: key {key!r} is written twice in one mapping "
+                    f"(lines {first} and {key_node.start_mark.line + 1}); keep one"
+                )
         return super().construct_mapping(node, deep)
 
 
-MAX_CONFIG_BYTES = 1 << 20      # a config file is a few kB to a few tens of kB
-MAX_CONFIG_VALUES = 100_000     # values after YAML aliases are expanded; a config holds a few hundred
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few kB to a few tens of kB
+MAX_CONFIG_VALUES = 100_000  # values after YAML aliases are expanded; a config holds a few hundred
 
 
 def _expanded_size(node, sizes: dict) -> int:
@@ -64,16 +67,20 @@ def read_strict(path):
             try:
                 node = loader.get_single_node()
                 if node is not None and _expanded_size(node, {}) > MAX_CONFIG_VALUES:
-                    raise ConfigError(f"{path}: its YAML aliases expand to more than {MAX_CONFIG_VALUES} values "
-                                      "(an alias bomb?); refusing")
+                    raise ConfigError(
+                        f"{path}: its YAML aliases expand to more than {MAX_CONFIG_VALUES} values "
+                        "(an alias bomb?); refusing"
+                    )
                 return None if node is None else loader.construct_document(node)
             finally:
                 loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f" ({e.context} at line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
-        raise ConfigError(f"{path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
-                          f"{e.problem or e.context}{where}") from None
+        raise ConfigError(
+            f"{path}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: "
+            f"{e.problem or e.context}{where}"
+        ) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
     except UnicodeDecodeError as e:

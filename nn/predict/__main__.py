@@ -1,4 +1,5 @@
 """python -m nn.predict MODEL IMAGE... (see nn.predict.cli)."""
+
 import sys
 
 from nn.predict.cli import main

@@ -15,6 +15,7 @@ only when asked to wait for one (nn-predict does, for `<(cmd)`; a bounded read w
 refuses a huge image from its header before any pixel is decoded, and shrinks a big decoded image
 before any float copy.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,11 +32,11 @@ from nn.predict.page import digit_ink
 # premultiplied copy for the shrink as much again; a 40-MP JPEG 41 MB (decoded at 1/8 scale).
 MAX_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG")
-READ_SIDE = 2048        # a decoded image longer than this is shrunk by a whole factor before float conversion
-DRAFT_SIDE = 512         # a JPEG is decoded at the smallest scale that keeps its shorter side this long
+READ_SIDE = 2048  # a decoded image longer than this is shrunk by a whole factor before float conversion
+DRAFT_SIDE = 512  # a JPEG is decoded at the smallest scale that keeps its shorter side this long
 BOX, SIDE, CENTRE = 20, 28, 14
-MIN_CONTRAST = 0.1       # ink darker/lighter than the background by less than this (of full scale): blank
-NOISE = 0.2              # after stretching ink to [0, 1], weaker pixels are background (paper grain, JPEG)
+MIN_CONTRAST = 0.1  # ink darker/lighter than the background by less than this (of full scale): blank
+NOISE = 0.2  # after stretching ink to [0, 1], weaker pixels are background (paper grain, JPEG)
 
 
 class ImageError(ValueError):
@@ -44,14 +45,15 @@ class ImageError(ValueError):
 
 # ---------------------------------------------------------------- reading
 
+
 def _grey(img: Image.Image) -> np.ndarray:
     """A decoded Pillow image of any mode -> (h, w) float32 grey in [0, 1], 1 = white."""
-    if img.mode.startswith("I"):                 # 16-bit grey PNG: convert("L") would clip it
+    if img.mode.startswith("I"):  # 16-bit grey PNG: convert("L") would clip it
         return np.clip(np.asarray(img, np.float64) / 65535, 0, 1).astype(np.float32)
     if "A" in img.getbands() or "transparency" in img.info:
         # Transparent pixels have no colour of their own: lay the image on whichever of white or
         # black contrasts with what is drawn, so ink on a transparent sheet shows either way.
-        rgba = np.asarray(img.convert("RGBA"), np.float32) / 255          # (h, w, 4)
+        rgba = np.asarray(img.convert("RGBA"), np.float32) / 255  # (h, w, 4)
         grey, alpha = rgba[..., :3] @ np.float32([0.299, 0.587, 0.114]), rgba[..., 3]
         drawn = float((grey * alpha).sum() / max(alpha.sum(), 1e-6))
         background = 0.0 if drawn > 0.5 else 1.0
@@ -82,7 +84,7 @@ def _open(path, max_pixels: int, wait: float | None):
         raise ImageError(f"{path}: is a folder, not an image") from None
     except OSError as e:
         raise ImageError(f"{path}: cannot open ({e.strerror})") from None
-    except ValueError as e:                       # not a regular file, a pipe too big or too slow: named
+    except ValueError as e:  # not a regular file, a pipe too big or too slow: named
         raise ImageError(str(e)) from None
 
 
@@ -98,7 +100,7 @@ def _shrink(img: Image.Image) -> Image.Image:
         return img.convert("I").reduce(factor)
     if img.mode not in ("L", "RGB", "RGBA"):
         img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
-    return img.reduce(factor)                     # RGBA: Pillow averages premultiplied colour, as seen
+    return img.reduce(factor)  # RGBA: Pillow averages premultiplied colour, as seen
 
 
 def read_image(path, max_pixels: int = MAX_PIXELS, wait: float | None = None) -> np.ndarray:
@@ -115,43 +117,47 @@ def read_image(path, max_pixels: int = MAX_PIXELS, wait: float | None = None) ->
             # ourselves, with a clearer message and a lower cap, so its warning is noise here.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(file, formats=FORMATS) as img:   # reads the header only
+                with Image.open(file, formats=FORMATS) as img:  # reads the header only
                     w, h = img.size
                     if w * h > max_pixels:
-                        raise ImageError(f"{path}: {w}×{h} is {w * h / 1e6:.1f} megapixels, over the cap of "
-                                         f"{max_pixels / 1e6:g}; refusing to decode it")
+                        raise ImageError(
+                            f"{path}: {w}×{h} is {w * h / 1e6:.1f} megapixels, over the cap of "
+                            f"{max_pixels / 1e6:g}; refusing to decode it"
+                        )
                     if w == 0 or h == 0:
                         raise ImageError(f"{path}: image has no pixels ({w}×{h})")
                     if img.format == "JPEG":  # decode a big photo at 1/2..1/8 scale: plenty for a 20×20 digit
                         k = DRAFT_SIDE / min(w, h)
                         img.draft("L", (round(w * k), round(h * k)))
                     img.load()
-                    img = ImageOps.exif_transpose(_shrink(img))   # phone photos: upright as shown
+                    img = ImageOps.exif_transpose(_shrink(img))  # phone photos: upright as shown
                     return _grey(img)
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not a PNG or JPEG image") from None
-    except Image.DecompressionBombError as e:   # so big that Pillow refuses it before we look
+    except Image.DecompressionBombError as e:  # so big that Pillow refuses it before we look
         n = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(n[1]) / 1e6:.1f} megapixels" if n else "more megapixels than Pillow allows"
         raise ImageError(f"{path}: {size}, over the cap of {max_pixels / 1e6:g}; refusing to decode it") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:   # truncated or corrupt data
+    except (OSError, ValueError, SyntaxError, EOFError) as e:  # truncated or corrupt data
         raise ImageError(f"{path}: cannot decode image ({e})") from None
 
 
 # ---------------------------------------------------------------- grey -> MNIST digit
 
+
 def _ink(grey: np.ndarray, name) -> np.ndarray:
     """(h, w) grey -> (h', w') the digit's ink in [0, 1] on a zero background (nn.predict.page finds it)."""
     border = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
-    background = float(np.median(border))       # the frame is mostly paper, whatever the digit does
+    background = float(np.median(border))  # the frame is mostly paper, whatever the digit does
     ink, contrast = digit_ink(grey, background, MIN_CONTRAST)
     if ink is None or ink.max() <= 0:
-        raise ImageError(f"{name}: blank image (nothing differs from the background by "
-                         f"{MIN_CONTRAST:.0%} of full scale)")
+        raise ImageError(
+            f"{name}: blank image (nothing differs from the background by {MIN_CONTRAST:.0%} of full scale)"
+        )
     strong = ink[ink > 0.5 * ink.max()]
-    ink = np.clip(ink / np.percentile(strong, 90), 0, 1)   # stretch: paper 0, strokes 1 (grain and noise saturate)
+    ink = np.clip(ink / np.percentile(strong, 90), 0, 1)  # stretch: paper 0, strokes 1 (grain and noise saturate)
     ink[ink < NOISE] = 0
     return ink
 
@@ -159,13 +165,13 @@ def _ink(grey: np.ndarray, name) -> np.ndarray:
 def _fit_box(ink: np.ndarray) -> np.ndarray:
     """Crop to the ink's bounding box and scale so the longer side is BOX pixels, aspect kept."""
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]          # (h, w) around the digit
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # (h, w) around the digit
     h, w = crop.shape
     scale = BOX / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))      # Pillow wants (width, height)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # Pillow wants (width, height)
     # Pillow's BILINEAR widens its kernel when shrinking (anti-aliased), and never rings past [0, 1]
     small = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.BILINEAR))
-    return np.clip(small, 0, 1)                                      # (≤20, ≤20)
+    return np.clip(small, 0, 1)  # (≤20, ≤20)
 
 
 def _centre(digit: np.ndarray) -> np.ndarray:
@@ -178,7 +184,7 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     top = int(np.clip(np.floor(CENTRE - cy + 0.5), 0, SIDE - h))
     left = int(np.clip(np.floor(CENTRE - cx + 0.5), 0, SIDE - w))
     out = np.zeros((SIDE, SIDE), np.float32)
-    out[top:top + h, left:left + w] = digit
+    out[top : top + h, left : left + w] = digit
     return out
 
 
@@ -193,7 +199,7 @@ def to_mnist(grey: np.ndarray, name="image") -> np.ndarray:
     digit = _fit_box(_ink(grey, name))
     if digit.max() <= 0:  # a speck so small that shrinking it left nothing
         raise ImageError(f"{name}: blank image (the only mark vanishes at 20×20)")
-    digit = _centre(digit / digit.max())                             # (28, 28), brightest 1
+    digit = _centre(digit / digit.max())  # (28, 28), brightest 1
     return np.round(digit * 255).astype(np.uint8)
 
 

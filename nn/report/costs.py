@@ -16,12 +16,13 @@ Each published cost gets one verdict:
 - else the verdict rule (nn.report.verdicts.judge_within) on a 95% prediction interval from our
   seeds, where "reproduced" asks for a half-width of at most COST_REPRODUCED of the published cost.
 """
+
 from __future__ import annotations
 
 from nn import stats
 from nn.report import verdicts
 
-COST_REPRODUCED = 0.05   # a cost's interval at most 5 % of the published value each way: "reproduced"
+COST_REPRODUCED = 0.05  # a cost's interval at most 5 % of the published value each way: "reproduced"
 
 
 def ours_after(seed: dict, after_rounds: int, epochs: int) -> float | None:
@@ -45,8 +46,18 @@ def cost_row(cost: dict, seeds, epochs: int) -> dict:
     {after_rounds, published, values, mean, sd, half_width, gap, verdict, reason, quote}."""
     published, rounds = cost["value"], cost["after_rounds"]
     values = [v for v in (ours_after(s, rounds, epochs) for s in seeds) if v is not None]
-    row = {"after_rounds": rounds, "published": published, "values": values, "mean": None, "sd": None,
-           "half_width": None, "gap": None, "verdict": None, "reason": "", "quote": cost.get("quote", "")}
+    row = {
+        "after_rounds": rounds,
+        "published": published,
+        "values": values,
+        "mean": None,
+        "sd": None,
+        "half_width": None,
+        "gap": None,
+        "verdict": None,
+        "reason": "",
+        "quote": cost.get("quote", ""),
+    }
     if values:
         summary = stats.sample_summary(values)
         row["mean"], row["sd"] = summary["mean"], summary["sd"]
@@ -54,8 +65,11 @@ def cost_row(cost: dict, seeds, epochs: int) -> dict:
         row["half_width"] = stats.prediction_half_width(values)
     least = least_cost(seeds)
     if least is not None and published < least:
-        row.update(verdict="contradicts", reason=f"a cost of {published:g} is below the least this protocol's "
-                                                 f"loss can reach on its training images, {least:.4g}")
+        row.update(
+            verdict="contradicts",
+            reason=f"a cost of {published:g} is below the least this protocol's "
+            f"loss can reach on its training images, {least:.4g}",
+        )
     elif cost.get("chose"):
         row.update(verdict="used to choose", reason=f"used to choose {', '.join(cost['chose'])}")
     elif row["half_width"] is not None:

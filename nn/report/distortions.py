@@ -1,4 +1,5 @@
 """The data figure for distortions: ten digits, each beside five of its random distortions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def distortion_grid(path, images, labels, settings: dict, source: str, per_digit
     digits, classes = first_of_each_class(images, labels)
     augment = compose(**settings)
     rng = np.random.default_rng(seed)
-    x = np.repeat(to_inputs(digits), per_digit, axis=0)                     # (k * per_digit, 784)
+    x = np.repeat(to_inputs(digits), per_digit, axis=0)  # (k * per_digit, 784)
     distorted = (augment(x, rng) if augment else x).reshape(len(digits), per_digit, 28, 28)
     fig = _figure(1.1 * (per_digit + 1), 1.1 * max(len(digits), 1) + 0.6)
     fig.suptitle(f"Training distortions ({source}): {in_words(settings)}", fontsize=9)
@@ -29,7 +30,12 @@ def distortion_grid(path, images, labels, settings: dict, source: str, per_digit
     for row, (digit, label) in enumerate(zip(digits, classes)):
         for col, ax in enumerate(axes[row]):
             ax.set_axis_off()
-            ax.imshow(digit if col == 0 else distorted[row, col - 1], cmap="gray_r", vmin=0,
-                      vmax=255 if col == 0 else 1, interpolation="nearest")
+            ax.imshow(
+                digit if col == 0 else distorted[row, col - 1],
+                cmap="gray_r",
+                vmin=0,
+                vmax=255 if col == 0 else 1,
+                interpolation="nearest",
+            )
         axes[row, 0].set_title(f"{label}: original" if row == 0 else str(label), fontsize=8)
     _save(fig, path)

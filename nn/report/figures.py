@@ -4,6 +4,7 @@ Figures are built on matplotlib's object API (Figure, not pyplot), so no global
 figure list grows across calls, and saved through nn.fileio.atomic_path with a fixed
 dpi and no "Software" stamp, so the same data always gives the same PNG bytes.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,9 +43,10 @@ def _empty(path, title, message):
 
 # ---------------------------------------------------------------- digit galleries
 
+
 def digit_gallery(path, images, titles, title, wrong=None, ncols=8):
     """A grid of digits, each with its own caption; captions of `wrong` ones in red."""
-    images = np.asarray(images).reshape(len(titles), 28, 28)   # (n, 28, 28), also from (n, 784)
+    images = np.asarray(images).reshape(len(titles), 28, 28)  # (n, 28, 28), also from (n, 784)
     n = len(titles)
     if n == 0:
         return _empty(path, title, "no images to show")
@@ -74,16 +76,18 @@ def prediction_gallery(path, images, labels, predicted, title="Test predictions 
 
 def error_gallery(path, images, labels, probs, losses, title):
     """Misclassified digits captioned with true → predicted, the loss and p(predicted)."""
-    probs = np.asarray(probs)                   # (n, 10) output vectors of these images
+    probs = np.asarray(probs)  # (n, 10) output vectors of these images
     predicted = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
-    titles = [f"{int(y)} → {int(p)}  p={probs[i, p]:.2f}\nloss {float(losses[i]):.3g}"
-              for i, (y, p) in enumerate(zip(labels, predicted))]
+    titles = [
+        f"{int(y)} → {int(p)}  p={probs[i, p]:.2f}\nloss {float(losses[i]):.3g}"
+        for i, (y, p) in enumerate(zip(labels, predicted))
+    ]
     digit_gallery(path, images, titles, title, wrong=np.ones(len(titles), bool))
 
 
 def class_means(path, images, labels, n_classes=10):
     """The average image of each class: what the network has to tell apart."""
-    images, labels = np.asarray(images), np.asarray(labels)   # (n, 28, 28) uint8, (n,)
+    images, labels = np.asarray(images), np.asarray(labels)  # (n, 28, 28) uint8, (n,)
     fig = _figure(1.25 * n_classes, 1.7)
     fig.suptitle("Mean training image of each class")
     for c, ax in enumerate(fig.subplots(1, n_classes)):
@@ -108,24 +112,25 @@ def label_histogram(path, train_labels, test_labels, n_classes=10):
         ax.bar(classes + offset, share, width=0.4, label=f"{name} (n={counts.sum()})")
         top = max(top, share.max())
     ax.set_xticks(classes)
-    ax.set(xlabel="digit", ylabel="share of the set (%)", title="Label distribution, train vs test",
-           ylim=(0, 1.3 * top))                 # headroom so the legend covers no bar
+    ax.set(
+        xlabel="digit", ylabel="share of the set (%)", title="Label distribution, train vs test", ylim=(0, 1.3 * top)
+    )  # headroom so the legend covers no bar
     ax.legend(loc="upper right", ncols=2)
     _save(fig, path)
 
 
 # ---------------------------------------------------------------- one run
 
+
 def confusion_heatmap(path, confusion, title="Confusion matrix"):
     """Counts in each cell; colour is the share of the true class, so errors show up."""
-    cm = np.asarray(confusion, np.int64)                               # (C, C) rows true
+    cm = np.asarray(confusion, np.int64)  # (C, C) rows true
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     fig = _figure(6.5, 5.5)
     ax = fig.subplots()
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for (t, p), count in np.ndenumerate(cm):
-        ax.text(p, t, str(count), ha="center", va="center", fontsize=7,
-                color="white" if share[t, p] > 0.5 else "black")
+        ax.text(p, t, str(count), ha="center", va="center", fontsize=7, color="white" if share[t, p] > 0.5 else "black")
     ticks = np.arange(cm.shape[0])
     ax.set_xticks(ticks)
     ax.set_yticks(ticks)
@@ -146,7 +151,7 @@ def training_curves(path, history, title="Training curves"):
             ax.plot(epochs, [np.nan if v is None else v for v in val], marker=".", label="validation")
             if history.get("best_epoch"):
                 ax.axvline(history["best_epoch"], color="gray", linestyle=":", label="best epoch")
-        if history.get(f"test_{what}"):     # monitor_test: measured after each epoch, chose nothing
+        if history.get(f"test_{what}"):  # monitor_test: measured after each epoch, chose nothing
             ax.plot(epochs, history[f"test_{what}"], marker=".", label="test (monitored)")
         ax.set(xlabel="epoch", ylabel=what, title=what)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -157,11 +162,10 @@ def training_curves(path, history, title="Training curves"):
 
 def output_vector(path, output, label, image=None, title="Output vector of the first test image"):
     """The network's 10 outputs for one image, the predicted class highlighted."""
-    output = np.asarray(output, np.float64)                            # (10,)
+    output = np.asarray(output, np.float64)  # (10,)
     predicted = int(output.argmax())
     fig = _figure(8 if image is not None else 6, 3.5)
-    fig.suptitle(f"{title}: true {int(label)}, predicted {predicted} "
-                 f"(confidence {output[predicted]:.3f})")
+    fig.suptitle(f"{title}: true {int(label)}, predicted {predicted} (confidence {output[predicted]:.3f})")
     axes = fig.subplots(1, 2, width_ratios=[1, 3]) if image is not None else [None, fig.subplots()]
     if image is not None:
         axes[0].imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", interpolation="nearest")
@@ -176,6 +180,7 @@ def output_vector(path, output, label, image=None, title="Output vector of the f
 
 
 # ---------------------------------------------------------------- all runs
+
 
 def _styles(i):
     # 10 colours x 4 line styles: 40 runs stay distinguishable
@@ -199,8 +204,15 @@ def val_accuracy_overlay(path, histories):
     if ax.lines:
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     if without:
-        ax.text(0.01, 0.01, "no validation set: " + ", ".join(without), transform=ax.transAxes,
-                fontsize=7, va="bottom", wrap=True)
+        ax.text(
+            0.01,
+            0.01,
+            "no validation set: " + ", ".join(without),
+            transform=ax.transAxes,
+            fontsize=7,
+            va="bottom",
+            wrap=True,
+        )
     _save(fig, path)
 
 
@@ -224,7 +236,7 @@ def _axis(key, values):
 
 def _label(v):
     v = _unwrap(v)
-    return "x".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)   # [64, 64] -> 64x64
+    return "x".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)  # [64, 64] -> 64x64
 
 
 def sweep_plot(path, name, keys, points):
@@ -237,7 +249,7 @@ def sweep_plot(path, name, keys, points):
     if not done:
         return _empty(path, title, "no finished runs in this sweep")
     xs, base = _axis(keys[0], [v[keys[0]] for v, _ in done])
-    groups = {}    # second key's label -> [(x, x label, accuracy)], in order of appearance
+    groups = {}  # second key's label -> [(x, x label, accuracy)], in order of appearance
     for x, (v, acc) in zip(xs, done):
         group = _label(v[keys[1]]) if len(keys) > 1 else None
         groups.setdefault(group, []).append((x, _label(v[keys[0]]), acc))
@@ -245,15 +257,19 @@ def sweep_plot(path, name, keys, points):
     ax = fig.subplots()
     for i, (group, pts) in enumerate(groups.items()):
         pts.sort()
-        ax.plot([p[0] for p in pts], [100 * p[2] for p in pts], marker="o", **_styles(i),
-                label=None if group is None else f"{keys[1]} = {group}")
+        ax.plot(
+            [p[0] for p in pts],
+            [100 * p[2] for p in pts],
+            marker="o",
+            **_styles(i),
+            label=None if group is None else f"{keys[1]} = {group}",
+        )
     if base:
         ax.set_xscale("log", base=base)
     ticks = dict(sorted((x, lab) for x, lab, _ in (p for pts in groups.values() for p in pts)))
     ax.set_xticks(list(ticks), list(ticks.values()))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set(xlabel=keys[0] + (f" (log{base} scale)" if base else ""), ylabel="test accuracy (%)",
-           title=title)
+    ax.set(xlabel=keys[0] + (f" (log{base} scale)" if base else ""), ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     if len(keys) > 1:
         ax.legend()
@@ -270,10 +286,15 @@ def comparison_marks(row) -> dict:
     interval = None if row.get("interval") is None else tuple(min(max(100 * x, 0.0), 100.0) for x in row["interval"])
     published = 100 * row["published"]
     xs = [published, *points, *(interval or ())]
-    pad = max(0.08 * (max(xs) - min(xs)), 0.25)        # a row with every mark on one value still has a scale
-    return {"label": f"{row['run']}\n{row['verdict']}", "interval": interval, "points": points,
-            "hollow": [i in excluded for i in range(len(points))], "published": published,
-            "xlim": (min(xs) - pad, max(xs) + pad)}
+    pad = max(0.08 * (max(xs) - min(xs)), 0.25)  # a row with every mark on one value still has a scale
+    return {
+        "label": f"{row['run']}\n{row['verdict']}",
+        "interval": interval,
+        "points": points,
+        "hollow": [i in excluded for i in range(len(points))],
+        "published": published,
+        "xlim": (min(xs) - pad, max(xs) + pad),
+    }
 
 
 def reference_comparison(path, rows):
@@ -307,15 +328,24 @@ def reference_comparison(path, rows):
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     axes[-1].set_xlabel("accuracy (%), each row on its own scale")
-    fig.legend([Line2D([], [], color="C0", alpha=0.3, linewidth=8), Line2D([], [], ls="none", marker="o", color="C0"),
-                Line2D([], [], ls="none", marker="o", mfc="none", mec="C0"),
-                Line2D([], [], ls="none", marker="D", color=WRONG)],
-               ["our interval", "our seeds", "stalled, left out of the verdict", "published"],
-               loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    fig.legend(
+        [
+            Line2D([], [], color="C0", alpha=0.3, linewidth=8),
+            Line2D([], [], ls="none", marker="o", color="C0"),
+            Line2D([], [], ls="none", marker="o", mfc="none", mec="C0"),
+            Line2D([], [], ls="none", marker="D", color=WRONG),
+        ],
+        ["our interval", "our seeds", "stalled, left out of the verdict", "published"],
+        loc="outside lower center",
+        ncols=4,
+        fontsize=8,
+        frameon=False,
+    )
     _save(fig, path)
 
 
 # ---------------------------------------------------------------- your own digits (nn.predict.cli)
+
 
 def contact_sheet(path, thumbs, digits, captions, failed, title, ncols=4):
     """Each image beside the 28×28 digit the model saw, under its caption (failures in red).
@@ -329,18 +359,20 @@ def contact_sheet(path, thumbs, digits, captions, failed, title, ncols=4):
     nrows = math.ceil(n / ncols)
     fig = _figure(2.6 * ncols, 1.75 * nrows + 0.4)
     fig.suptitle(title)
-    axes = fig.subplots(nrows, 2 * ncols, squeeze=False)     # (rows, original|digit pairs)
-    for ax in axes.flat[2 * n:]:
+    axes = fig.subplots(nrows, 2 * ncols, squeeze=False)  # (rows, original|digit pairs)
+    for ax in axes.flat[2 * n :]:
         ax.set_axis_off()
-    missing = np.full((28, 28), 0.85)                          # a grey box holds a failed image's place
+    missing = np.full((28, 28), 0.85)  # a grey box holds a failed image's place
     for i in range(n):
         left, right = axes[i // ncols, 2 * (i % ncols)], axes[i // ncols, 2 * (i % ncols) + 1]
         left.set_title(captions[i], fontsize=7, loc="left", color=WRONG if failed[i] else "black")
-        left.imshow(missing if thumbs[i] is None else thumbs[i], cmap="gray", vmin=0, vmax=1,
-                    interpolation="antialiased")
-        right.imshow(missing * 255 if digits[i] is None else digits[i], cmap="gray", vmin=0, vmax=255,
-                     interpolation="nearest")
-        for ax in (left, right):                               # a frame: white paper shows on white
+        left.imshow(
+            missing if thumbs[i] is None else thumbs[i], cmap="gray", vmin=0, vmax=1, interpolation="antialiased"
+        )
+        right.imshow(
+            missing * 255 if digits[i] is None else digits[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest"
+        )
+        for ax in (left, right):  # a frame: white paper shows on white
             ax.set_xticks([])
             ax.set_yticks([])
     _save(fig, path)

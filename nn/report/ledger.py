@@ -6,6 +6,7 @@ reproductions, a published training cost beside ours (cost_text), the Markdown t
 holds (and the README copies), and a run's protocol described from its hyperparameters.
 nn.report.ledger_html draws the same rows as the report's first table.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -32,8 +33,10 @@ def ours_extras(row) -> list[str]:
     figures come from."""
     out = []
     if b := row.get("best_of_k"):
-        out.append(f"best of {b['k']}: {100 * b['mean']:.2f} % [{100 * b['low']:.2f}, {100 * b['high']:.2f}], "
-                   f"P(≤ published) {b['p_at_most']:.2f}")
+        out.append(
+            f"best of {b['k']}: {100 * b['mean']:.2f} % [{100 * b['low']:.2f}, {100 * b['high']:.2f}], "
+            f"P(≤ published) {b['p_at_most']:.2f}"
+        )
     if (k := row.get("judged_stats")) and row.get("n_stalled"):
         out.append(f"the {k['n']} that did not stall: {_mean_sd(k)} %")
     if row["measure"] == "final_test_subset" and row.get("test_accuracy_mean") is not None:
@@ -55,8 +58,7 @@ def ours_text(row, extras=True) -> str:
 
 
 # The ledger's word for each verdict of nn.report.verdicts.judge (and "comparison", "not measured").
-SHORT_WORDS = {"within_spread": "within spread", "contradicts": "figures contradict the protocol",
-               None: "not measured"}
+SHORT_WORDS = {"within_spread": "within spread", "contradicts": "figures contradict the protocol", None: "not measured"}
 
 
 def verdict_word(row) -> str:
@@ -71,7 +73,7 @@ def verdict_text(row) -> str:
     'reproduced ±0.25 · published -0.10 pts vs best of 3'. Empty when nothing was measured."""
     if row["verdict"] is None:
         return ""
-    if row["gap"] is None:        # a comparison whose best of k had too few seeds: no distance to give
+    if row["gap"] is None:  # a comparison whose best of k had too few seeds: no distance to give
         return verdict_word(row)
     text = f"{verdict_word(row)} ±{100 * row['half_width']:.2f} · published {pct(row['gap'], signed=True)}"
     if b := row.get("best_of_k"):
@@ -119,10 +121,14 @@ def band_text(row) -> str:
 
 
 # headline()'s words for each verdict
-HEADLINE_WORDS = {"within_spread": "within the protocol's own spread", "inconclusive": "inconclusive",
-                  "above": "published above ours", "below": "published below ours",
-                  "contradicts": "where the source's figures contradict its stated protocol",
-                  "not measured": "not measured"}
+HEADLINE_WORDS = {
+    "within_spread": "within the protocol's own spread",
+    "inconclusive": "inconclusive",
+    "above": "published above ours",
+    "below": "published below ours",
+    "contradicts": "where the source's figures contradict its stated protocol",
+    "not measured": "not measured",
+}
 
 
 def headline(rows) -> str:
@@ -134,8 +140,9 @@ def headline(rows) -> str:
         word = r["verdict"] or "not measured"
         counts[word] = counts.get(word, 0) + 1
     rest = [f"{counts[w]} {text}" for w, text in HEADLINE_WORDS.items() if counts.get(w)]
-    return (f"{counts.get('reproduced', 0)} of {len(repro)} published figures reproduced"
-            + (f" ({', '.join(rest)})" if rest else ""))
+    return f"{counts.get('reproduced', 0)} of {len(repro)} published figures reproduced" + (
+        f" ({', '.join(rest)})" if rest else ""
+    )
 
 
 def ledger_rows(rows, order) -> list[dict]:
@@ -171,8 +178,13 @@ def ledger_markdown(rows, hps: dict) -> str:
     more = []
     for r in rows:
         ref = hps[r["run"]]["reference"]
-        cells = [r["run"], short_source(ref["source"]), published_text(r, ref),
-                 ours_text(r, extras=False) or r["status"], verdict_text(r) or verdict_word(r)]
+        cells = [
+            r["run"],
+            short_source(ref["source"]),
+            published_text(r, ref),
+            ours_text(r, extras=False) or r["status"],
+            verdict_text(r) or verdict_word(r),
+        ]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
         for c in r.get("costs") or []:
             cells = [f"↳ {cost_label(c)}", "", f"{c['published']:.4g}", cost_ours(c), cost_verdict(c)]
@@ -187,16 +199,24 @@ def _cell_list(v) -> str:
     return "/".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else f"{v:g}"
 
 
-INIT_NAMES = {"normal": "N(0,1)", "scaled_normal": "N(0,1/n_in)", "xavier": "Glorot", "he": "He",
-              "uniform_pm1": "U(-1,1)"}
-INPUT_NAMES = {"raw": "raw 0-255 inputs", "div256": "inputs k/256", "max_standardise": "inputs by image max, "
-               "then standardised per set"}
+INIT_NAMES = {
+    "normal": "N(0,1)",
+    "scaled_normal": "N(0,1/n_in)",
+    "xavier": "Glorot",
+    "he": "He",
+    "uniform_pm1": "U(-1,1)",
+}
+INPUT_NAMES = {
+    "raw": "raw 0-255 inputs",
+    "div256": "inputs k/256",
+    "max_standardise": "inputs by image max, then standardised per set",
+}
 
 
 def _activation_name(entry) -> str:
     """'relu', '0.2z' for {"scaled": 0.2}, 'relu (identity grad)'."""
     if isinstance(entry, dict):
-        (name, setting), = entry.items()
+        ((name, setting),) = entry.items()
         return f"{setting:g}z" if name == "scaled" else f"{name} {setting:g}"
     return "relu (identity grad)" if entry == "relu_identity_grad" else entry
 

@@ -1,5 +1,6 @@
 """Figures that put a published result beside ours: per-epoch curves over every seed, and the
 accuracy every recipe tried for `best` bought against its training seconds."""
+
 from __future__ import annotations
 
 import textwrap
@@ -9,8 +10,14 @@ from matplotlib.ticker import MaxNLocator
 
 from nn.report.figures import _empty, _figure, _save
 
-LABELS = {"test_accuracy": "test accuracy", "val_accuracy": "validation accuracy", "train_accuracy": "training accuracy",
-          "train_loss": "training cost", "val_loss": "validation cost", "test_loss": "test cost"}
+LABELS = {
+    "test_accuracy": "test accuracy",
+    "val_accuracy": "validation accuracy",
+    "train_accuracy": "training accuracy",
+    "train_loss": "training cost",
+    "val_loss": "validation cost",
+    "test_loss": "test cost",
+}
 
 
 def published_overlay(path, run, histories, curves, source):
@@ -30,15 +37,26 @@ def published_overlay(path, run, histories, curves, source):
         ours = [np.asarray(h.get(key) or [np.nan] * len(h["epoch"]), np.float64) * scale for h in histories]
         for i, (h, y) in enumerate(zip(histories, ours)):
             # markers too: a one-epoch run is a single point, which a bare line would not show
-            ax.plot(h["epoch"], y, ".-", color="C0", alpha=0.35, lw=1, ms=4, label="ours, each seed" if i == 0 else None)
+            ax.plot(
+                h["epoch"], y, ".-", color="C0", alpha=0.35, lw=1, ms=4, label="ours, each seed" if i == 0 else None
+            )
         longest = max(histories, key=lambda h: len(h["epoch"]))["epoch"]
         stacked = np.full((len(ours), len(longest)), np.nan)
         for i, y in enumerate(ours):
-            stacked[i, :len(y)] = y
+            stacked[i, : len(y)] = y
         if len(ours) > 1 and np.isfinite(stacked).any():
-            ax.plot(longest, np.nanmean(stacked, axis=0), "o-", color="C0", lw=2, ms=3, label=f"ours, mean of {len(ours)}")
-        ax.plot(curve["epochs"], np.asarray(curve["values"], np.float64) * scale, "o-", color="black", ms=4,
-                lw=1, label="published")
+            ax.plot(
+                longest, np.nanmean(stacked, axis=0), "o-", color="C0", lw=2, ms=3, label=f"ours, mean of {len(ours)}"
+            )
+        ax.plot(
+            curve["epochs"],
+            np.asarray(curve["values"], np.float64) * scale,
+            "o-",
+            color="black",
+            ms=4,
+            lw=1,
+            label="published",
+        )
         ax.set(xlabel="epoch (round)", ylabel=LABELS.get(key, key) + (" (%)" if accuracy else ""))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -60,17 +78,41 @@ def recipe_frontier(path, records, frontier, target=None, budget_seconds=None, c
     for loaded, marker in ((False, "o"), (True, "s")):
         group = [r for r in records if r["loaded"] == loaded]
         if group:
-            ax.scatter([r["train_seconds"] for r in group], [100 * r["best_val_accuracy"] for r in group],
-                       marker=marker, s=28, facecolors="none" if loaded else "C0", edgecolors="C0",
-                       label="timed on a loaded machine" if loaded else "timed alone")
-    ax.plot([r["train_seconds"] for r in frontier], [100 * r["best_val_accuracy"] for r in frontier],
-            "-", color="C1", lw=1.2, label="frontier")
+            ax.scatter(
+                [r["train_seconds"] for r in group],
+                [100 * r["best_val_accuracy"] for r in group],
+                marker=marker,
+                s=28,
+                facecolors="none" if loaded else "C0",
+                edgecolors="C0",
+                label="timed on a loaded machine" if loaded else "timed alone",
+            )
+    ax.plot(
+        [r["train_seconds"] for r in frontier],
+        [100 * r["best_val_accuracy"] for r in frontier],
+        "-",
+        color="C1",
+        lw=1.2,
+        label="frontier",
+    )
     for r in frontier:
-        ax.annotate(r["name"], (r["train_seconds"], 100 * r["best_val_accuracy"]), fontsize=7,
-                    xytext=(4, -9), textcoords="offset points")
+        ax.annotate(
+            r["name"],
+            (r["train_seconds"], 100 * r["best_val_accuracy"]),
+            fontsize=7,
+            xytext=(4, -9),
+            textcoords="offset points",
+        )
     if chosen:
-        ax.scatter([r["train_seconds"] for r in chosen], [100 * r["best_val_accuracy"] for r in chosen],
-                   marker="*", s=160, color="C3", zorder=3, label=f"best's recipe ({len(chosen)} seeds)")
+        ax.scatter(
+            [r["train_seconds"] for r in chosen],
+            [100 * r["best_val_accuracy"] for r in chosen],
+            marker="*",
+            s=160,
+            color="C3",
+            zorder=3,
+            label=f"best's recipe ({len(chosen)} seeds)",
+        )
     if target is not None:
         ax.axhline(100 * target, color="gray", ls="--", lw=1, label=f"target {100 * target:.2f} %")
     if budget_seconds is not None:

@@ -5,6 +5,7 @@ training seconds figure.
 Every recipe is measured on the validation split (the first 50,000 training images train, the
 last 10,000 measure), never on the test set; see docs/performance.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,20 @@ import os
 
 from nn.fileio import loads_json, open_regular
 
-TARGET = 0.9935              # what `best` aims at: past Simard et al.'s 99.3 % (elastic distortions)
-BUDGET_SECONDS = 300         # ... with each seed trained in at most 5 minutes alone on 2 cores
-CHOSEN = "best"              # the name under which the recipe `best` runs was recorded
-MAX_BYTES = 1 << 20          # a line is ~400 bytes: a megabyte is thousands of recipes
-REQUIRED = {"name": str, "recipe": dict, "epochs": int, "best_val_accuracy": float,
-            "last_val_accuracy": float, "train_seconds": float, "threads": int, "loaded": bool}
+TARGET = 0.9935  # what `best` aims at: past Simard et al.'s 99.3 % (elastic distortions)
+BUDGET_SECONDS = 300  # ... with each seed trained in at most 5 minutes alone on 2 cores
+CHOSEN = "best"  # the name under which the recipe `best` runs was recorded
+MAX_BYTES = 1 << 20  # a line is ~400 bytes: a megabyte is thousands of recipes
+REQUIRED = {
+    "name": str,
+    "recipe": dict,
+    "epochs": int,
+    "best_val_accuracy": float,
+    "last_val_accuracy": float,
+    "train_seconds": float,
+    "threads": int,
+    "loaded": bool,
+}
 
 
 def check(record, where: str) -> dict:
@@ -48,7 +57,7 @@ def parse(text: str, source: str) -> list[dict]:
         if line.strip():
             where = f"{source}:{number}"
             try:
-                record = loads_json(line, where)     # nesting bounded before parsing
+                record = loads_json(line, where)  # nesting bounded before parsing
             except json.JSONDecodeError as e:
                 raise ValueError(f"{where}: not JSON ({e.msg})") from None
             records.append(check(record, where))

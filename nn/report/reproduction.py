@@ -6,6 +6,7 @@ predictions: the uint8 predicted class of each test image). workflow/scripts/rep
 builds them; nn.report.ledger words them, nn.report.html draws them. A row scored_from another run (hp["scored_from"] =
 {"run", "round"}) trains nothing: scored_run builds its seed records from that run's histories.
 """
+
 from __future__ import annotations
 
 from nn import stats
@@ -14,9 +15,13 @@ from nn.report import costs, verdicts
 
 # What a published figure can be compared with: (history key, at) per reference `measure`.
 # final_test_subset: evaluate's accuracy on the run's first test_subset test images (metrics.json).
-MEASURES = {"final_test": ("test_accuracy", "final"), "peak_test": ("test_accuracy", "peak"),
-            "final_validation": ("val_accuracy", "final"), "peak_validation": ("val_accuracy", "peak"),
-            "final_test_subset": ("test_accuracy_subset", "final")}
+MEASURES = {
+    "final_test": ("test_accuracy", "final"),
+    "peak_test": ("test_accuracy", "peak"),
+    "final_validation": ("val_accuracy", "final"),
+    "peak_validation": ("val_accuracy", "peak"),
+    "final_test_subset": ("test_accuracy_subset", "final"),
+}
 
 
 def seed_status(seed) -> tuple[str, str]:
@@ -66,20 +71,33 @@ def scored_seed(parent_seed, seed: int, scored: dict, n_test: int) -> dict:
     name, n = scored["run"], scored["round"]
     error = _scored_failure(parent_seed, name, seed, n)
     if error:
-        return {"seed": seed, "metrics": {"status": "failed", "error": error}, "history": None, "timings": None,
-                "predictions": None}
+        return {
+            "seed": seed,
+            "metrics": {"status": "failed", "error": error},
+            "history": None,
+            "timings": None,
+            "predictions": None,
+        }
     history = parent_seed["history"]
-    metrics = {"seed": seed, "test_accuracy": history["test_accuracy"][n - 1], "test_loss": history["test_loss"][n - 1],
-               "n_test": n_test, "scored_from": dict(scored)}
-    return {"seed": seed, "metrics": metrics, "history": first_rounds(history, n), "timings": None,
-            "predictions": None}
+    metrics = {
+        "seed": seed,
+        "test_accuracy": history["test_accuracy"][n - 1],
+        "test_loss": history["test_loss"][n - 1],
+        "n_test": n_test,
+        "scored_from": dict(scored),
+    }
+    return {"seed": seed, "metrics": metrics, "history": first_rounds(history, n), "timings": None, "predictions": None}
 
 
 def scored_run(name: str, hp: dict, seeds, parent: dict, n_test: int) -> dict:
     """A run dict for a row scored_from `parent` (a run dict holding its seeds): one scored_seed per seed."""
     by_seed = {s["seed"]: s for s in parent["seeds"]}
-    return {"run": name, "hp": hp, "plots": {},
-            "seeds": [scored_seed(by_seed.get(seed), seed, hp["scored_from"], n_test) for seed in seeds]}
+    return {
+        "run": name,
+        "hp": hp,
+        "plots": {},
+        "seeds": [scored_seed(by_seed.get(seed), seed, hp["scored_from"], n_test) for seed in seeds],
+    }
 
 
 def measured(seed, measure: str) -> float | None:
@@ -110,14 +128,31 @@ def run_row(run) -> dict:
     errors = [f"seed {s['seed']}: {seed_status(s)[1]}" for s in seeds if seed_status(s)[0] != "ok"]
     status = "ok" if not errors else ("failed" if not ok else "partial")
     ref = hp.get("reference") or {}
-    row = {"run": run["run"], "status": status, "error": "; ".join(errors), "n_seeds": len(seeds),
-           "n_ok": len(ok), "seeds": [s["seed"] for s in seeds],
-           "test_accuracies": [s["metrics"]["test_accuracy"] for s in ok],
-           "reference_accuracy": ref.get("accuracy"), "reference_source": ref.get("source"),
-           "reference_kind": ref.get("kind") if ref else None, "measure": ref.get("measure") if ref else None,
-           "evidence": ref.get("evidence"), "band": ref.get("band"), "measured": [], "verdict": None, "gap": None, "z": None,
-           "half_width": None, "interval": None, "excluded": [], "scored_from": hp.get("scored_from"), "costs": [],
-           "contradiction": ""}
+    row = {
+        "run": run["run"],
+        "status": status,
+        "error": "; ".join(errors),
+        "n_seeds": len(seeds),
+        "n_ok": len(ok),
+        "seeds": [s["seed"] for s in seeds],
+        "test_accuracies": [s["metrics"]["test_accuracy"] for s in ok],
+        "reference_accuracy": ref.get("accuracy"),
+        "reference_source": ref.get("source"),
+        "reference_kind": ref.get("kind") if ref else None,
+        "measure": ref.get("measure") if ref else None,
+        "evidence": ref.get("evidence"),
+        "band": ref.get("band"),
+        "measured": [],
+        "verdict": None,
+        "gap": None,
+        "z": None,
+        "half_width": None,
+        "interval": None,
+        "excluded": [],
+        "scored_from": hp.get("scored_from"),
+        "costs": [],
+        "contradiction": "",
+    }
     acc = stats.sample_summary(row["test_accuracies"]) if ok else {}
     row.update({f"test_accuracy_{k}": acc.get(k) for k in ("mean", "sd", "min", "max", "ci_low", "ci_high")})
     row["test_loss_mean"] = stats.sample_summary([s["metrics"]["test_loss"] for s in ok])["mean"] if ok else None
@@ -130,14 +165,14 @@ def run_row(run) -> dict:
         values = [measured(s, ref["measure"]) for s in ok]
         row["measured"] = [v for v in values if v is not None]
         if row["measured"]:
-            row["measured_stats"] = stats.sample_summary(row["measured"])    # read by ours_text and the ledger
+            row["measured_stats"] = stats.sample_summary(row["measured"])  # read by ours_text and the ledger
             row["measured_mean"] = row["measured_stats"]["mean"]
             judged_values = row["measured"]
-            if MEASURES[ref["measure"]][1] == "peak":      # the stall rule is about peaks
+            if MEASURES[ref["measure"]][1] == "peak":  # the stall rule is about peaks
                 stalled = verdicts.stalls(row["measured"])
                 row["n_stalled"] = stalled["n_stalled"]
-                if ref.get("exclude_stalled"):   # one published run of a protocol that sometimes stalls
-                    row["excluded"] = stalled["stalled"]     # indices into measured: left out of the verdict
+                if ref.get("exclude_stalled"):  # one published run of a protocol that sometimes stalls
+                    row["excluded"] = stalled["stalled"]  # indices into measured: left out of the verdict
                     judged_values = [v for i, v in enumerate(row["measured"]) if i not in stalled["stalled"]]
                     row["judged_stats"] = stats.sample_summary(judged_values)
             n_measured = _n_measured(hp, ok[0], ref["measure"])
@@ -147,8 +182,13 @@ def run_row(run) -> dict:
                 row.update(judged)
             else:
                 v = verdicts.verdict(ref["accuracy"], judged_values, n_measured)
-                row.update(gap=v["gap"], z=v["z"], half_width=v["half_width"], verdict=v["verdict"],
-                           interval=(v["low"], v["high"]))
+                row.update(
+                    gap=v["gap"],
+                    z=v["z"],
+                    half_width=v["half_width"],
+                    verdict=v["verdict"],
+                    interval=(v["low"], v["high"]),
+                )
             # a different protocol can be compared but not reproduced: no verdict word for it
             if ref["kind"] != "reproduction":
                 row["verdict"] = "comparison"
@@ -163,12 +203,17 @@ def _best_of_verdict(ref, values, n_measured) -> dict:
     """A published best of k runs (reference best_of: k) against the best of k of our seeds
     (stats.best_of_k: every k-subset), judged by the same rule on that interval."""
     k = ref["best_of"]
-    if len(values) < k:   # the config asks for 2k seeds; failed seeds can leave fewer
+    if len(values) < k:  # the config asks for 2k seeds; failed seeds can leave fewer
         return {"verdict": None, "error": f"best of {k} needs at least {k} finished seeds, {len(values)} finished"}
     b = stats.best_of_k(values, k, published=ref["accuracy"])
-    return {"best_of_k": b, "gap": ref["accuracy"] - b["mean"], "z": None, "half_width": (b["high"] - b["low"]) / 2,
-            "interval": (b["low"], b["high"]),
-            "verdict": verdicts.judge(ref["accuracy"], b["low"], b["high"], len(values), n_measured)}
+    return {
+        "best_of_k": b,
+        "gap": ref["accuracy"] - b["mean"],
+        "z": None,
+        "half_width": (b["high"] - b["low"]) / 2,
+        "interval": (b["low"], b["high"]),
+        "verdict": verdicts.judge(ref["accuracy"], b["low"], b["high"], len(values), n_measured),
+    }
 
 
 def rows_best_first(runs) -> list[dict]:
@@ -192,15 +237,24 @@ def paired_tests(runs, pairs, labels, best: str | None) -> list[dict]:
         for sa, sb in zip(by_name[a]["seeds"], by_name[b]["seeds"]):
             if seed_status(sa)[0] != "ok" or seed_status(sb)[0] != "ok":
                 continue
-            if sa.get("predictions") is None or sb.get("predictions") is None:   # a scored_from row has none
+            if sa.get("predictions") is None or sb.get("predictions") is None:  # a scored_from row has none
                 continue
             tests.append(stats.mcnemar(sa["predictions"] == labels, sb["predictions"] == labels))
         if not tests:
             continue
         first = tests[0]
-        out.append({"a": a, "b": b, "vs_best": (a, b) not in pairs, "only_a": first["only_a"],
-                    "only_b": first["only_b"], "p_value": first["p_value"], "n_pairs": len(tests),
-                    "n_significant": sum(t["p_value"] < 0.05 for t in tests)})
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "vs_best": (a, b) not in pairs,
+                "only_a": first["only_a"],
+                "only_b": first["only_b"],
+                "p_value": first["p_value"],
+                "n_pairs": len(tests),
+                "n_significant": sum(t["p_value"] < 0.05 for t in tests),
+            }
+        )
     return out
 
 
@@ -212,12 +266,19 @@ def seed_rows(runs) -> list[dict]:
             status, error = seed_status(s)
             m, h = s.get("metrics") or {}, s.get("history") or {}
             peak = max(h["test_accuracy"]) if h.get("test_accuracy") else None
-            out.append({"run": run["run"], "seed": s["seed"], "status": status,
-                        "test_accuracy": m.get("test_accuracy") if status == "ok" else None,
-                        "test_loss": m.get("test_loss") if status == "ok" else None,
-                        "peak_test_accuracy": peak,
-                        "final_val_accuracy": h["val_accuracy"][-1] if h.get("val_accuracy") else None,
-                        "epochs_run": len(h["epoch"]) if h.get("epoch") is not None else None, "error": error})
+            out.append(
+                {
+                    "run": run["run"],
+                    "seed": s["seed"],
+                    "status": status,
+                    "test_accuracy": m.get("test_accuracy") if status == "ok" else None,
+                    "test_loss": m.get("test_loss") if status == "ok" else None,
+                    "peak_test_accuracy": peak,
+                    "final_val_accuracy": h["val_accuracy"][-1] if h.get("val_accuracy") else None,
+                    "epochs_run": len(h["epoch"]) if h.get("epoch") is not None else None,
+                    "error": error,
+                }
+            )
     return out
 
 
@@ -231,7 +292,13 @@ def timing_rows(runs) -> list[dict]:
             continue
         for s in run["seeds"]:
             t = s.get("timings") or {}
-            out.append({"run": run["run"], "seed": s["seed"], "train_seconds": t.get("total_seconds"),
-                        "epoch_seconds": " ".join(map(str, t.get("epoch_seconds") or [])),
-                        "resumed_after": " ".join(map(str, t.get("resumed_after") or []))})
+            out.append(
+                {
+                    "run": run["run"],
+                    "seed": s["seed"],
+                    "train_seconds": t.get("total_seconds"),
+                    "epoch_seconds": " ".join(map(str, t.get("epoch_seconds") or [])),
+                    "resumed_after": " ".join(map(str, t.get("resumed_after") or [])),
+                }
+            )
     return out

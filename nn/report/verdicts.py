@@ -11,6 +11,7 @@
 The intervals, quantiles and tests are statistics and live in nn.stats; this module holds only the
 limits and the words, so that the rule can be read, and tested, in one place.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ from nn import stats
 REPRODUCED_HALF_WIDTH = 0.01
 SMALL_SET_FACTOR = 1.25
 SPREAD_MIN_SEEDS = 8
-STALL_POINTS = 0.05      # a seed stalls when its peak is more than 5 points below the best seed's peak
+STALL_POINTS = 0.05  # a seed stalls when its peak is more than 5 points below the best seed's peak
 
 
 def reproduced_limit(published: float, n_measured: int) -> float:
@@ -78,9 +79,16 @@ def verdict(published: float, values, n_measured: int) -> dict:
     se = interval["se"]
     z = gap / se if se > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
     low, high = interval["low"], interval["high"]
-    return {"verdict": judge(published, low, high, interval["n"], n_measured), "gap": gap, "z": z,
-            "half_width": interval["half_width"], "low": low, "high": high,
-            "limit": reproduced_limit(published, n_measured), "n": interval["n"]}
+    return {
+        "verdict": judge(published, low, high, interval["n"], n_measured),
+        "gap": gap,
+        "z": z,
+        "half_width": interval["half_width"],
+        "low": low,
+        "high": high,
+        "limit": reproduced_limit(published, n_measured),
+        "n": interval["n"],
+    }
 
 
 def stalls(values, points: float = STALL_POINTS) -> dict:

@@ -9,13 +9,13 @@ runs only when asked for, from a venv that has the Slurm executor plugin (docs/c
     python3 -m venv .venv-slurm && .venv-slurm/bin/pip install --require-hashes -r requirements-slurm.lock \
         && .venv-slurm/bin/pip install --no-deps -e . && .venv-slurm/bin/pytest --slurm tests/slurm
 """
+
 from __future__ import annotations
 
 import importlib.util
 import re
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -37,8 +37,10 @@ def localhost(action: str) -> subprocess.CompletedProcess:
 def slurm():
     """A running one-node Slurm; stopped afterwards unless it was already up before."""
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        pytest.fail("the Slurm executor plugin is not installed in this venv: run this test from one made "
-                    "with requirements-slurm.lock (see this file's docstring)")
+        pytest.fail(
+            "the Slurm executor plugin is not installed in this venv: run this test from one made "
+            "with requirements-slurm.lock (see this file's docstring)"
+        )
     was_up = localhost("status").returncode == 0
     started = localhost("start")
     if started.returncode != 0:
@@ -61,8 +63,13 @@ def announced_jobs(log: str) -> tuple[Counter, Counter]:
 def slurm_record(run_uuid: str) -> dict[str, tuple[str, str]]:
     """Slurm's record of one Snakemake run: {job id: (state, rule)}. The plugin names every job of
     a run by its run uuid and puts `rule_<name>[_wildcards_...]` in the job's comment."""
-    out = subprocess.run(["squeue", "--states=all", "--noheader", "--name", run_uuid, "--format=%i|%T|%k"],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--name", run_uuid, "--format=%i|%T|%k"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     record = {}
     for line in out.splitlines():
         job_id, state, comment = line.strip().split("|", 2)

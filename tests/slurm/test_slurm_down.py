@@ -4,6 +4,7 @@ with profiles/slurm stops before submitting anything. The controller's answer co
 `scontrol` that prints what Slurm 22.05's does for a stopped controller, so no daemon is needed,
 but the plugin is: these run with the other Slurm tests (pytest --slurm, requirements-slurm.lock).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,7 +30,8 @@ def controller_down(tmp_path, monkeypatch):
     # `scontrol ping` as Slurm prints it; every other subcommand fails at once as Slurm's would after 10 s
     (bin_dir / "scontrol").write_text(
         f'#!/bin/sh\nif [ "$1" = ping ]; then echo "{DOWN}"; echo "*****"; exit 1; fi\n'
-        'echo "slurm_load_ctl_conf error: Unable to contact slurm controller (connect failure)" >&2; exit 1\n')
+        'echo "slurm_load_ctl_conf error: Unable to contact slurm controller (connect failure)" >&2; exit 1\n'
+    )
     (bin_dir / "scontrol").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
@@ -42,8 +44,10 @@ def workflow(tmp_path, tiny_mirror) -> Workflow:
 def test_a_local_run_says_in_one_line_that_the_controller_is_down(controller_down, tmp_path, tiny_mirror):
     proc = workflow(tmp_path, tiny_mirror).run("--cores", "1", "-n")
     notes = [line for line in proc.stderr.splitlines() if "Slurm" in line]
-    assert notes == [f"Note: Slurm's controller is down ({DOWN}): the Slurm executor plugin waits about 10 s "
-                     "for it whenever Snakemake starts; local runs are not otherwise affected (docs/cluster.md)."]
+    assert notes == [
+        f"Note: Slurm's controller is down ({DOWN}): the Slurm executor plugin waits about 10 s "
+        "for it whenever Snakemake starts; local runs are not otherwise affected (docs/cluster.md)."
+    ]
 
 
 def test_a_slurm_run_stops_in_one_line_before_submitting(controller_down, tmp_path, tiny_mirror):
@@ -53,8 +57,10 @@ def test_a_slurm_run_stops_in_one_line_before_submitting(controller_down, tmp_pa
     seconds = time.monotonic() - start
     assert proc.returncode == 1
     said = proc.stdout + proc.stderr
-    assert (f"Slurm's controller does not answer ({DOWN}); nothing was submitted. Start it, or run without "
-            "--profile profiles/slurm (docs/cluster.md).") in said.splitlines()
+    assert (
+        f"Slurm's controller does not answer ({DOWN}); nothing was submitted. Start it, or run without "
+        "--profile profiles/slurm (docs/cluster.md)."
+    ) in said.splitlines()
     assert "submitted with SLURM jobid" not in said and "Traceback" not in said
     assert not wf.path("results/raw").exists(), "a job ran although the run should stop before any"
     print(f"\nstopped after {seconds:.1f} s")  # for the record; not asserted (the machine is shared)

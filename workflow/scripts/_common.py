@@ -31,6 +31,7 @@ Snakemake's own preamble runs before any of this: the Snakefile starts every job
 blocked (`env --block-signal=INT`, workflow/rules/common.smk), so a Ctrl-C there stays pending
 until this module unblocks it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,6 +43,7 @@ from pathlib import Path
 # The nn package beside this workflow comes first, not whichever copy is installed, so a
 # checkout (or a test's copy of the project) always runs its own code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 
 def interrupted_line(snakemake) -> str:
     """The one line an interrupted job prints: its rule and wildcards."""
@@ -84,7 +86,7 @@ from nn.pipeline import numerics  # noqa: E402 (imports no numpy: it must pin be
 
 def _numerics_mode() -> str:
     snakemake = getattr(sys.modules["__main__"], "snakemake", None)
-    config = getattr(snakemake, "config", None) or {}     # a test's stand-in may have no config
+    config = getattr(snakemake, "config", None) or {}  # a test's stand-in may have no config
     return config.get("numerics") or "pinned"
 
 
@@ -100,9 +102,15 @@ if "numpy" not in sys.modules:
 def numerics_lines() -> list[str]:
     """What this job computes with, and, where that is not the reference's, why its bytes differ."""
     blas = numerics.blas_info()
-    lines = [f"numerics {NUMERICS}: OpenBLAS {blas['version'] or '?'} kernel {blas['corename'] or '?'}, "
-             f"numpy dispatch {' '.join(numerics.active_targets()) or 'baseline only'}"]
-    why = numerics.honoured() if NUMERICS == "pinned" else "numerics: native (the config asks for this CPU's fastest code)"
+    lines = [
+        f"numerics {NUMERICS}: OpenBLAS {blas['version'] or '?'} kernel {blas['corename'] or '?'}, "
+        f"numpy dispatch {' '.join(numerics.active_targets()) or 'baseline only'}"
+    ]
+    why = (
+        numerics.honoured()
+        if NUMERICS == "pinned"
+        else "numerics: native (the config asks for this CPU's fastest code)"
+    )
     if why:
         lines.append(f"WARNING: {why}; this job's result bytes will differ from the reference's")
     return lines
@@ -127,7 +135,7 @@ def run(main, snakemake=None) -> None:
             data = f"{line}\n".encode()
             try:
                 while data:
-                    data = data[stream.write(data):]
+                    data = data[stream.write(data) :]
             except OSError as e:  # a full disk: name the log, as atomic_path names an output
                 raise OSError(e.errno, e.strerror, log_path) from None
 

@@ -1,4 +1,5 @@
 """Rule decode: one split's two IDX .gz files -> validated images and labels .npy."""
+
 import os
 import sys
 

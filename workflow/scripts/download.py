@@ -3,6 +3,7 @@
 The mirrors and network limits come from the config, not params, so that changing a
 mirror reruns nothing (see workflow/rules/data.smk); `mnist_mirror`, if set, is tried first.
 """
+
 import os
 import sys
 

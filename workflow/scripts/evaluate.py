@@ -4,6 +4,7 @@ A run whose training diverged (history.json says so) is not evaluated: metrics.j
 {"status": "failed", ...}, confusion.csv has only its header and test-predictions.npy is
 empty. The job succeeds, so the report lists the run as failed.
 """
+
 import os
 import sys
 
@@ -32,8 +33,10 @@ def main(log):
     if isinstance(history, dict) and history.get("status") == "failed":
         error = str(history.get("error"))
         log(f"run {run}: not evaluated, training failed: {error}")
-        fileio.write_json(out.metrics, {"run": wc.run, "seed": int(wc.seed), "status": "failed", "error": error,
-                                        "test_accuracy": None})
+        fileio.write_json(
+            out.metrics,
+            {"run": wc.run, "seed": int(wc.seed), "status": "failed", "error": error, "test_accuracy": None},
+        )
         fileio.write_text(out.confusion_csv, metrics.confusion_csv(np.zeros((0, 10), np.int64)))
         fileio.save_npy(out.predictions, np.zeros(0, np.uint8))
         return
@@ -44,20 +47,26 @@ def main(log):
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
 
     # one forward pass for outputs and losses; everything below is derived from them
-    x = network_inputs(hp, images, net.dtype)            # (n, 784), scaled as in training
-    (probs,), (losses,) = net.outputs_and_losses(x, labels)    # one network: (n, 10), (n,)
+    x = network_inputs(hp, images, net.dtype)  # (n, 784), scaled as in training
+    (probs,), (losses,) = net.outputs_and_losses(x, labels)  # one network: (n, 10), (n,)
     summary = metrics.evaluation(labels, probs, losses, k=k, subset=hp.get("test_subset", 0))
     fileio.write_json(out.metrics, {"run": wc.run, "seed": int(wc.seed), **summary})
     fileio.write_text(out.confusion_csv, metrics.confusion_csv(summary["confusion"]))
     fileio.save_npy(out.predictions, probs.argmax(axis=1).astype(np.uint8))
-    log(f"run {run}: test accuracy {summary['test_accuracy']:.4f}, test loss {summary['test_loss']:.4f}, "
-        f"{summary['n_errors']} errors in {summary['n_test']}")
+    log(
+        f"run {run}: test accuracy {summary['test_accuracy']:.4f}, test loss {summary['test_loss']:.4f}, "
+        f"{summary['n_errors']} errors in {summary['n_test']}"
+    )
     if "test_subset" in summary:
-        log(f"run {run}: test accuracy on the first {summary['test_subset']} test images "
-            f"{summary['test_accuracy_subset']:.4f}")
+        log(
+            f"run {run}: test accuracy on the first {summary['test_subset']} test images "
+            f"{summary['test_accuracy_subset']:.4f}"
+        )
     first = summary["first_test_image"]
-    log(f"first test image: label {first['label']}, predicted {first['predicted']} "
-        f"(confidence {first['confidence']}), output {first['output']}")
+    log(
+        f"first test image: label {first['label']}, predicted {first['predicted']} "
+        f"(confidence {first['confidence']}), output {first['output']}"
+    )
 
 
 _common.run(main)

@@ -1,4 +1,5 @@
 """Rule plot_data: the sanity plots that say "the data makes sense" before any training."""
+
 import os
 import sys
 
@@ -20,8 +21,13 @@ def main(log):
     figures.label_histogram(out.label_histogram, train_labels, test_labels)
     log("first ten labels: " + " ".join(map(str, train_labels[:10])))
     run, settings = snakemake.params.distortions  # noqa: F821
-    distortion_grid(out.distortions, train_images, train_labels, settings,
-                    f"run {run}" if run else "no run distorts; Simard 2003's elastic setting")
+    distortion_grid(
+        out.distortions,
+        train_images,
+        train_labels,
+        settings,
+        f"run {run}" if run else "no run distorts; Simard 2003's elastic setting",
+    )
 
 
 _common.run(main)

@@ -2,6 +2,7 @@
 
 A run whose first seed failed gets placeholder figures that say why.
 """
+
 import os
 import sys
 
@@ -23,22 +24,30 @@ def main(log):
     if summary.get("status") == "failed":
         log(f"run {run} failed: placeholder figures")
         for key in FIGURES:
-            figures.run_failed(getattr(out, key), f"{run}: {key.removesuffix('_png').replace('_', ' ')}",
-                             summary.get("error"))
+            figures.run_failed(
+                getattr(out, key), f"{run}: {key.removesuffix('_png').replace('_', ' ')}", summary.get("error")
+            )
         return
     history = fileio.read_json(inp.history)
     net = serialize.load(inp.model)
     images, labels = data.load_arrays(inp.test_images, inp.test_labels)
-    x = network_inputs(params.hp, images, net.dtype)                                          # as in training
-    (probs,), (losses,) = net.outputs_and_losses(x, labels)                                   # one network: (n, 10), (n,)
+    x = network_inputs(params.hp, images, net.dtype)  # as in training
+    (probs,), (losses,) = net.outputs_and_losses(x, labels)  # one network: (n, 10), (n,)
     predicted = probs.argmax(axis=1)
 
     figures.confusion_heatmap(out.confusion_png, summary["confusion"], f"Confusion matrix: {run}")
     figures.training_curves(out.curves, history, f"Training curves: {run}")
-    figures.prediction_gallery(out.predictions, images[:k], labels[:k], predicted[:k],
-                             f"{run}: the first {k} test images, predicted / true (wrong in red)")
-    for path, idx, what in ((out.worst_errors, summary["worst_errors"], "highest-loss (most confident) mistakes"),
-                            (out.near_misses, summary["near_misses"], "lowest-loss mistakes (near misses)")):
+    figures.prediction_gallery(
+        out.predictions,
+        images[:k],
+        labels[:k],
+        predicted[:k],
+        f"{run}: the first {k} test images, predicted / true (wrong in red)",
+    )
+    for path, idx, what in (
+        (out.worst_errors, summary["worst_errors"], "highest-loss (most confident) mistakes"),
+        (out.near_misses, summary["near_misses"], "lowest-loss mistakes (near misses)"),
+    ):
         figures.error_gallery(path, images[idx], labels[idx], probs[idx], losses[idx], f"{run}: the {len(idx)} {what}")
     figures.output_vector(out.first_output, probs[0], labels[0], images[0], f"{run}: output for the first test image")
     log(f"run {run}: {len(FIGURES)} figures")

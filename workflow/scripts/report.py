@@ -1,6 +1,7 @@
 """Rule report (and quick): every run and seed side by side -> report.html (self-contained),
 summary.csv (per run), seeds.csv (per seed), timings.csv (wall times, per seed), ledger.md, and the
 comparison figures."""
+
 import os
 import platform
 import subprocess
@@ -55,11 +56,22 @@ def load_trained(params, inp, log):
         for seed in seeds:
             m, h, t, p = next(files)
             cost = costs.get((name, f"seed-{seed}"))
-            records.append({"seed": seed, "metrics": read_optional(m, log), "history": read_optional(h, log),
-                            "timings": read_optional(t, log), "predictions": read_optional(p, log, fileio.load_npy),
-                            "train_cost": read_optional(cost, log) if cost else None})
-        runs[name] = {"run": name, "hp": params.runs[name], "seeds": records,
-                      "plots": {kind: folders[name] / f"{kind}.png" for kind, _ in RUN_FIGURES}}
+            records.append(
+                {
+                    "seed": seed,
+                    "metrics": read_optional(m, log),
+                    "history": read_optional(h, log),
+                    "timings": read_optional(t, log),
+                    "predictions": read_optional(p, log, fileio.load_npy),
+                    "train_cost": read_optional(cost, log) if cost else None,
+                }
+            )
+        runs[name] = {
+            "run": name,
+            "hp": params.runs[name],
+            "seeds": records,
+            "plots": {kind: folders[name] / f"{kind}.png" for kind, _ in RUN_FIGURES},
+        }
     if next(files, None) is not None:
         raise ValueError("report: more per-seed inputs than the configured seeds")
     return runs
@@ -67,8 +79,10 @@ def load_trained(params, inp, log):
 
 def git_commit():
     """HEAD of the checkout we run in, marked when the tree has uncommitted changes; None outside git."""
+
     def git(*args):
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+
     try:
         commit = git("rev-parse", "HEAD")
         return commit + (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
@@ -78,16 +92,28 @@ def git_commit():
 
 def provenance(config, checksums):
     env = environment.check(LOCK)
-    machine = numerics.provenance()     # what the jobs computed with: the fingerprint explains a difference
+    machine = numerics.provenance()  # what the jobs computed with: the fingerprint explains a difference
     versions = {"python": env["python"], **{name: v["imported"] for name, v in env["versions"].items()}}
-    return {"config": config, "checksums": checksums, "versions": versions, "environment": env,
-            "platform": platform.platform(), "git_commit": git_commit(), "numerics": machine}
+    return {
+        "config": config,
+        "checksums": checksums,
+        "versions": versions,
+        "environment": env,
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "numerics": machine,
+    }
 
 
 def machine_record(prov) -> dict:
     """results/provenance.json: what a user compares with the reference's (nn-verify reads it)."""
-    return {"numerics": prov["numerics"], "versions": prov["versions"], "platform": prov["platform"],
-            "lock_sha256": prov["environment"].get("lock_sha256"), "git_commit": prov["git_commit"]}
+    return {
+        "numerics": prov["numerics"],
+        "versions": prov["versions"],
+        "platform": prov["platform"],
+        "lock_sha256": prov["environment"].get("lock_sha256"),
+        "git_commit": prov["git_commit"],
+    }
 
 
 def main(log):
@@ -102,23 +128,45 @@ def main(log):
     paired = reproduction.paired_tests(runs.values(), pairs, test_labels, best_trained)
 
     # a scored_from row's curve is its source's first rounds: drawn once, as the source's
-    first_histories = {name: r["seeds"][0]["history"] for name, r in runs.items()
-                       if reproduction.seed_status(r["seeds"][0])[0] == "ok" and not r["hp"].get("scored_from")}
+    first_histories = {
+        name: r["seeds"][0]["history"]
+        for name, r in runs.items()
+        if reproduction.seed_status(r["seeds"][0])[0] == "ok" and not r["hp"].get("scored_from")
+    }
     figures.val_accuracy_overlay(out.val_curves, first_histories)
     published = ledger.ledger_rows(rows, runs)
-    figures.reference_comparison(out.comparison, [
-        {"run": r["run"], "verdict": ledger.verdict_word(r), "published": r["reference_accuracy"],
-         "interval": r["interval"], "measured": r["measured"], "excluded": r["excluded"]} for r in published])
-    tried = [dict(r) for r in dict(params.recipes or {}).values()]   # checked when the Snakefile read them
-    recipe_frontier(out.recipes, tried, recipes.frontier(tried), target=recipes.TARGET,
-                    budget_seconds=recipes.BUDGET_SECONDS, chosen=recipes.chosen(tried))
+    figures.reference_comparison(
+        out.comparison,
+        [
+            {
+                "run": r["run"],
+                "verdict": ledger.verdict_word(r),
+                "published": r["reference_accuracy"],
+                "interval": r["interval"],
+                "measured": r["measured"],
+                "excluded": r["excluded"],
+            }
+            for r in published
+        ],
+    )
+    tried = [dict(r) for r in dict(params.recipes or {}).values()]  # checked when the Snakefile read them
+    recipe_frontier(
+        out.recipes,
+        tried,
+        recipes.frontier(tried),
+        target=recipes.TARGET,
+        budget_seconds=recipes.BUDGET_SECONDS,
+        chosen=recipes.chosen(tried),
+    )
     mean_accuracy = {r["run"]: r["test_accuracy_mean"] for r in rows}
     sweep_names = list(params.sweeps)
     if len(sweep_names) != len(out.sweep_plots):
         raise ValueError(f"report: {len(sweep_names)} sweeps but {len(out.sweep_plots)} sweep_plots outputs")
     for name, path in zip(sweep_names, out.sweep_plots):
         sweep = params.sweeps[name]
-        figures.sweep_plot(path, name, list(sweep["keys"]), [(v, mean_accuracy.get(run)) for run, v in sweep["runs"].items()])
+        figures.sweep_plot(
+            path, name, list(sweep["keys"]), [(v, mean_accuracy.get(run)) for run, v in sweep["runs"].items()]
+        )
     curve_runs = list(params.curve_runs or [])
     for name, path in zip(curve_runs, out.curve_plots):
         ref = runs[name]["hp"]["reference"]
@@ -131,21 +179,29 @@ def main(log):
     prov = provenance(dict(params.config), dict(params.checksums))
     fileio.write_json(out.provenance, machine_record(prov))
     page = html.render_report(
-        runs, rows, paired,
-        data_plots={"The first ten training images and their labels": inp.first_ten,
-                    "Mean training image of each class": inp.class_means,
-                    "Label distribution, train vs test": inp.label_histogram},
-        overview_plots={"Validation accuracy of every run (first seed)": out.val_curves,
-                        "Recipes tried for best, on the validation split: accuracy against training seconds "
-                        "(benchmarks/recipes.jsonl)": out.recipes},
+        runs,
+        rows,
+        paired,
+        data_plots={
+            "The first ten training images and their labels": inp.first_ten,
+            "Mean training image of each class": inp.class_means,
+            "Label distribution, train vs test": inp.label_histogram,
+        },
+        overview_plots={
+            "Validation accuracy of every run (first seed)": out.val_curves,
+            "Recipes tried for best, on the validation split: accuracy against training seconds "
+            "(benchmarks/recipes.jsonl)": out.recipes,
+        },
         sweep_plots=dict(zip(sweep_names, out.sweep_plots)),
         curve_plots=dict(zip(curve_runs, out.curve_plots)),
         provenance=prov,
         ledger_plot=out.comparison,
     )
     fileio.write_text(out.html, page)
-    log(f"{len(rows)} runs, {sum(r['n_seeds'] for r in rows)} seeds, best {best}; "
-        f"{sum(r['status'] != 'ok' for r in rows)} with failures; {len(paired)} paired tests")
+    log(
+        f"{len(rows)} runs, {sum(r['n_seeds'] for r in rows)} seeds, best {best}; "
+        f"{sum(r['status'] != 'ok' for r in rows)} with failures; {len(paired)} paired tests"
+    )
 
 
 _common.run(main)

@@ -11,13 +11,20 @@ After every epoch the job saves one checkpoint for its block (in params.checkpoi
 output: Snakemake keeps it when the job dies); a rerun resumes every seed from it if it was made
 from the same hyperparameters, data and code (nn/pipeline/checkpoint.py). A finished job removes it.
 """
+
 import os
 import sys
 
 # BLAS threads = the run's own `threads`, set before numpy loads. Snakemake scales a
 # job's threads down to --cores, but OpenBLAS gives different bits with 1 and 2
 # threads; pinning to the configured value keeps `--cores 1` and `--cores 4` identical.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
     os.environ[_var] = str(snakemake.params.hp["threads"])  # noqa: F821 (injected by Snakemake)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -7,6 +7,7 @@ reach on those images' labels within the output activation's range (nn.losses.le
 published cost below it cannot come from this protocol. A run whose training failed gets
 {"status": "failed", ...}; the job succeeds and the report says why.
 """
+
 import os
 import sys
 
@@ -30,13 +31,15 @@ def main(log):
     net = serialize.load(inp.model)
     check_belongs(net, hp, inp.model, wc.run)
     images, labels = data.load_arrays(inp.train_images, inp.train_labels)
-    n = len(labels) - hp["validation"]                     # the images it trained on
-    x = network_inputs(hp, images[:n], net.dtype)          # (n, 784), scaled as in training
+    n = len(labels) - hp["validation"]  # the images it trained on
+    x = network_inputs(hp, images[:n], net.dtype)  # (n, 784), scaled as in training
     (loss,), _ = net.evaluate(x, labels[:n])
     floor = least_cost(net.loss, one_hot(labels[:n], net.n_out, net.dtype), net.layers[-1].bounds)
     fileio.write_json(out.cost, {"train_loss": float(loss), "least_cost": floor, "n_images": int(n)})
-    log(f"run {wc.run} (seed {wc.seed}): training cost {loss:.6g} on {n} images after the last round "
-        f"(the least this loss can reach there: {floor:.6g})")
+    log(
+        f"run {wc.run} (seed {wc.seed}): training cost {loss:.6g} on {n} images after the last round "
+        f"(the least this loss can reach there: {floor:.6g})"
+    )
 
 
 _common.run(main)
