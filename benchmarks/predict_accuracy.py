@@ -380,7 +380,7 @@ def main():
     net, name = (load_model(args.model), args.model) if args.model else trained_model()
     images = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[: args.n]
     labels = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")[: args.n]
-    baseline = float(np.mean(net.predict(to_inputs(images, net.dtype))[0] == labels))
+    baseline = float(np.mean(net.predict_proba(to_inputs(images, net.dtype)).argmax(axis=-1)[0] == labels))
     conditions = {
         f"{k} (tests' form)": ((lambda d, rng, spec=spec: render(d, *spec)), spec[-1].lower())
         for k, spec in VARIANTS.items()

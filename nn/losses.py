@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn.layers import Sigmoid, Softmax, row_max, sigmoid
+from nn.layers import row_max, sigmoid
 from nn.quirks import LabelDifference
 
 
@@ -38,7 +38,7 @@ class Quadratic:
     """C = 1/(2n) sum_x ||y - a||^2, on the network's output a."""
 
     name = "quadratic"
-    fuses = None  # works on the output of whatever the last layer is
+    takes_logits = False  # works on the output of whatever the last layer is
 
     def target(self, y):
         """The output that costs nothing: the one-hot target itself."""
@@ -64,7 +64,7 @@ class SquaredError:
     """
 
     name = "squared_error"
-    fuses = None
+    takes_logits = False
     target = Quadratic.target
 
     def per_sample(self, a, y):
@@ -83,7 +83,7 @@ class SoftmaxCrossEntropy:
     """C = -1/n sum_x log softmax(z)_label, taking the logits z (the Softmax layer is absorbed)."""
 
     name = "cross_entropy"
-    fuses = Softmax
+    takes_logits = True  # fused with the softmax output layer: training skips that layer
 
     def per_sample(self, z, y):
         shifted = z - row_max(z)  # (k, batch, 10), max 0: exp can't overflow
@@ -111,7 +111,7 @@ class SigmoidCrossEntropy:
     """
 
     name = "cross_entropy"
-    fuses = Sigmoid
+    takes_logits = True  # fused with the sigmoid output layer: training skips that layer
 
     def per_sample(self, z, y):
         return (np.logaddexp(0, z) - y * z).sum(axis=-1)

@@ -43,7 +43,7 @@ class Sequential:
         self.output = last.kind if last.kind in ACTIVATIONS else None
         self.loss = get_loss(loss or ("cross_entropy" if self.output == "softmax" else "quadratic"), self.output)
         # a fused loss takes the logits, so training skips the last layer's forward and backward
-        self.body = self.layers[:-1] if self.loss.fuses else self.layers
+        self.body = self.layers[:-1] if self.loss.takes_logits else self.layers
         self.flat_params, self.flat_grads = self._flatten()
 
     def _flatten(self):
@@ -136,16 +136,9 @@ class Sequential:
         """(n, n_in) -> (k, n, n_out): softmax probabilities or sigmoid activations."""
         return self._chunked(self.layers, x)
 
-    def predict(self, x):
-        """(n, n_in) -> (k, n) int64 predicted classes."""
-        return self._chunked(self.body, x).argmax(axis=-1).astype(np.int64)
-
-    def sample_losses(self, x, labels):
-        """(k, n) loss of each image under the model's own training loss."""
-        return self.loss.per_sample(self._chunked(self.body, x), one_hot(labels, self.n_out, self.dtype))
-
     def outputs_and_losses(self, x, labels):
-        """(predict_proba(x), sample_losses(x, labels)) from one forward pass: what evaluation needs."""
+        """(predict_proba(x), the (k, n) loss of each image under the model's own training loss),
+        from one forward pass: what an evaluation image by image needs."""
         scores = self._chunked(self.body, x)  # (k, n, n_out)
         losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
         tail = self.layers[len(self.body) :]  # the fused output layer, if any

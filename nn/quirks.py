@@ -109,7 +109,7 @@ class LabelDifference:
     """
 
     name = "label_difference"
-    fuses = None
+    takes_logits = False
 
     def target(self, y):
         """The output that costs nothing: the label in every one of the outputs."""

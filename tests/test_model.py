@@ -20,9 +20,9 @@ def assert_gradients_match(model, x, y):
     losses, _ = model.backprop(x, y)
     assert losses.shape == (model.replicas,) and losses.dtype == np.float64
     analytic = model.flat_grads.copy()  # (k, n_params): every parameter's grad, a row per replica
-    if x.ndim == 2:  # sample_losses: the inference path, not backprop's own
-        mean_loss = lambda: float(model.sample_losses(x, y.argmax(axis=-1)).mean(axis=-1).sum())  # noqa: E731
-        np.testing.assert_allclose(losses, model.sample_losses(x, y.argmax(axis=-1)).mean(axis=-1), rtol=1e-12)
+    if x.ndim == 2:  # outputs_and_losses: the inference path, not backprop's own
+        mean_loss = lambda: float(model.outputs_and_losses(x, y.argmax(axis=-1))[1].mean(axis=-1).sum())  # noqa: E731
+        np.testing.assert_allclose(losses, model.outputs_and_losses(x, y.argmax(axis=-1))[1].mean(axis=-1), rtol=1e-12)
     else:
         mean_loss = lambda: float(model.backprop(x, y)[0].sum())  # noqa: E731
     bounds, start = {}, 0
@@ -96,10 +96,10 @@ def test_inference_shapes_and_dtypes(replicas):
     proba = model.predict_proba(x)
     assert proba.shape == (replicas, 9, 4) and proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=-1), 1, rtol=1e-6)
-    predicted = model.predict(x)
+    predicted = model.predict_proba(x).argmax(axis=-1)
     assert predicted.shape == (replicas, 9) and predicted.dtype == np.int64
     np.testing.assert_array_equal(predicted, proba.argmax(axis=-1))
-    losses = model.sample_losses(x, labels)
+    losses = model.outputs_and_losses(x, labels)[1]
     assert losses.shape == (replicas, 9)
     np.testing.assert_allclose(losses, -np.log(proba[:, np.arange(9), labels]), rtol=1e-5)
     loss, acc = model.evaluate(x, labels)
@@ -109,7 +109,7 @@ def test_inference_shapes_and_dtypes(replicas):
     for r in range(replicas):  # replica r's numbers are those of its network alone, bit for bit
         alone = mlp([6, 5, 4], activation="relu", output="softmax", init="he", rng=np.random.default_rng(r))
         assert alone.predict_proba(x)[0].tobytes() == proba[r].tobytes()
-        assert alone.sample_losses(x, labels)[0].tobytes() == losses[r].tobytes()
+        assert alone.outputs_and_losses(x, labels)[1][0].tobytes() == losses[r].tobytes()
         assert alone.evaluate(x, labels)[0][0] == loss[r] and alone.evaluate(x, labels)[1][0] == acc[r]
     if replicas > 1:
         assert not np.array_equal(proba[0], proba[1])
@@ -118,7 +118,7 @@ def test_inference_shapes_and_dtypes(replicas):
 def test_bad_inputs_and_architectures():
     model = mlp([6, 4], rng=0)
     with pytest.raises(ValueError, match=r"expected shape \(n, 6\), got \(2, 5\)"):
-        model.predict(np.zeros((2, 5)))
+        model.predict_proba(np.zeros((2, 5))).argmax(axis=-1)
     with pytest.raises(ValueError, match="feeds 4 values into"):
         Sequential([Linear(3, 4), ReLU(), Linear(5, 2)])
     with pytest.raises(ValueError, match="Linear layers mix dtypes"):
@@ -283,7 +283,7 @@ def test_outputs_and_losses_equal_the_two_separate_passes(output, loss):
     probs, losses = net.outputs_and_losses(x, labels)
     assert probs.shape == (1, 37, 10) and losses.shape == (1, 37)
     assert np.array_equal(probs, net.predict_proba(x))
-    assert np.array_equal(losses, net.sample_losses(x, labels))
+    assert np.array_equal(losses, net.outputs_and_losses(x, labels)[1])
 
 
 def test_dropout_model_saves_loads_and_predicts_deterministically(tmp_path):

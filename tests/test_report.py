@@ -557,7 +557,9 @@ def test_evaluate_script_scales_as_the_run_and_scores_its_subset(evaluated, tiny
     )
     m = fileio.read_json(elsewhere["metrics"])
     images, labels = fileio.load_npy(tiny_data["test_images"]), fileio.load_npy(tiny_data["test_labels"])
-    (predicted,) = serialize.load(folder / "model.npz").predict(to_inputs(images, scaling="raw"))  # one network
+    (predicted,) = (
+        serialize.load(folder / "model.npz").predict_proba(to_inputs(images, scaling="raw")).argmax(axis=-1)
+    )  # one network
     np.testing.assert_array_equal(fileio.load_npy(elsewhere["predictions"]), predicted)
     assert m["test_subset"] == 20 and m["test_accuracy_subset"] == np.mean(predicted[:20] == labels[:20])
     assert m["test_accuracy"] == np.mean(predicted == labels) and m["n_test"] == 60

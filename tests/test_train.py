@@ -95,7 +95,7 @@ def test_learns_xor():
         FitConfig(epochs=1000, batch_size=4),
         [TrainState(np.random.default_rng(0))],
     )
-    np.testing.assert_array_equal(model.predict(x), [labels])
+    np.testing.assert_array_equal(model.predict_proba(x).argmax(axis=-1), [labels])
 
 
 def test_fits_100_random_examples():
@@ -106,7 +106,7 @@ def test_fits_100_random_examples():
         model, SGD(model, lr=0.05, momentum=0.9), (x, labels), FitConfig(epochs=300, batch_size=10), [TrainState(rng)]
     )
     history = state.history
-    assert np.mean(model.predict(x) == labels) == 1.0
+    assert np.mean(model.predict_proba(x).argmax(axis=-1) == labels) == 1.0
     assert history["train_loss"][-1] < history["train_loss"][0] / 10
 
 
@@ -428,7 +428,10 @@ def test_full_batch_monitor_and_zero_epochs_work_with_every_optimizer():
             and history["test_loss"][-1] == evaluate_one(model, to_inputs(test[0]), test[1])[0]
         )
     model, history, _ = train_run(hp(epochs=0), images, labels, log=lambda line: None)
-    assert history["epoch"] == [] and model.predict(to_inputs(images[:3])).shape == (1, 3)  # a stack of one
+    assert history["epoch"] == [] and model.predict_proba(to_inputs(images[:3])).argmax(axis=-1).shape == (
+        1,
+        3,
+    )  # a stack of one
 
 
 def test_source_keys_at_their_defaults_train_todays_bits():
