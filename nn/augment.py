@@ -15,9 +15,15 @@ None when every one is off, so a run without them pays nothing.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy.typing as npt
 
 SIDE = 28
 ELASTIC_SIGMA = 4.0  # Simard et al. 2003's width of the smoothing Gaussian: the default wherever sigma is unset
@@ -25,7 +31,7 @@ DISTORTION_KEYS = ("rotate", "scale", "shear", "translate", "elastic_alpha", "el
 AUGMENT_KEYS = ("shift", *DISTORTION_KEYS)  # every setting compose() takes
 
 
-def shift_images(x, k: int, rng: np.random.Generator, side: int = SIDE):
+def shift_images(x: np.ndarray, k: int, rng: np.random.Generator, side: int = SIDE) -> np.ndarray:
     """Shift each flattened image by its own random (dy, dx) in [-k, k]^2, zero-filling the edge.
 
     x (batch, side*side) -> a new (batch, side*side). Vectorised: pad the batch once, view
@@ -41,7 +47,7 @@ def shift_images(x, k: int, rng: np.random.Generator, side: int = SIDE):
 
 
 @functools.lru_cache(maxsize=8)
-def gaussian_matrix(sigma: float, side: int = SIDE, dtype=np.float64) -> np.ndarray:
+def gaussian_matrix(sigma: float, side: int = SIDE, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
     """(side, side) G with G @ f = f convolved with a normalised Gaussian (truncated at 4 sigma),
     zero outside the image, as scipy.ndimage.gaussian_filter(mode="constant") does. Cached:
     treat it as read-only."""
@@ -53,12 +59,14 @@ def gaussian_matrix(sigma: float, side: int = SIDE, dtype=np.float64) -> np.ndar
     return np.where(np.abs(d) <= radius, kernel[np.clip(d + radius, 0, 2 * radius)], 0.0).astype(dtype)
 
 
-def elastic_field(m: int, alpha: float, sigma: float, rng, side: int = SIDE, dtype=np.float64):
+def elastic_field(
+    m: int, alpha: float, sigma: float, rng: np.random.Generator, side: int = SIDE, dtype: npt.DTypeLike = np.float64
+) -> np.ndarray:
     """(2, m, side, side) displacements (dy, dx) in pixels: uniform(-1, 1) per pixel, smoothed, x alpha."""
     return Distortion(elastic_alpha=alpha, elastic_sigma=sigma, side=side).elastic_field(m, rng, np.dtype(dtype))
 
 
-def affine_matrices(m: int, rotate: float, scale: float, shear: float, rng):
+def affine_matrices(m: int, rotate: float, scale: float, shear: float, rng: np.random.Generator) -> np.ndarray:
     """(m, 2, 2) forward matrices on (y, x): rotation by U(-rotate, rotate) degrees, a shear of
     U(-shear, shear) degrees, and scalings of (1 + U(-scale, scale)) on each axis separately."""
     angle, skew = np.deg2rad(rng.uniform(-1, 1, size=(2, m)) * [[rotate], [shear]])
@@ -71,14 +79,14 @@ def affine_matrices(m: int, rotate: float, scale: float, shear: float, rng):
     return rot @ sh @ sc
 
 
-def bilinear(images, y, x):
+def bilinear(images: np.ndarray, y: npt.ArrayLike, x: npt.ArrayLike) -> np.ndarray:
     """images (m, side, side), sample points y, x (m, side*side) in pixel units -> (m, side*side).
 
     Points outside the image read zeros."""
     return Distortion().bilinear(images, np.array(y, images.dtype), np.array(x, images.dtype)).copy()
 
 
-def distort_images(x, rng, **settings):
+def distort_images(x: np.ndarray, rng: np.random.Generator, **settings: float) -> np.ndarray:
     """x (batch, side*side) -> a new distorted batch: Distortion(**settings)(x, rng), copied."""
     return Distortion(**settings)(x, rng).copy()
 
@@ -95,14 +103,14 @@ class Distortion:
 
     def __init__(
         self,
-        rotate=0.0,
-        scale=0.0,
-        shear=0.0,
-        translate=0.0,
-        elastic_alpha=0.0,
-        elastic_sigma=ELASTIC_SIGMA,
+        rotate: float = 0.0,
+        scale: float = 0.0,
+        shear: float = 0.0,
+        translate: float = 0.0,
+        elastic_alpha: float = 0.0,
+        elastic_sigma: float = ELASTIC_SIGMA,
         side: int = SIDE,
-    ):
+    ) -> None:
         self.rotate, self.scale, self.shear, self.translate = rotate, scale, shear, translate
         self.alpha, self.sigma, self.side = elastic_alpha, float(elastic_sigma), side
         self._bufs = {}
@@ -113,7 +121,7 @@ class Distortion:
             self._bufs[key] = (np.zeros if zero else np.empty)(shape, dtype)
         return self._bufs[key]
 
-    def __call__(self, x, rng):
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         m, dtype, side = len(x), x.dtype, self.side
         c = dtype.type((side - 1) / 2)
         grid_y, grid_x = _centred_grid(side, dtype)  # (side*side,) each
@@ -142,7 +150,7 @@ class Distortion:
             xx += dx
         return self.bilinear(x.reshape(m, side, side), y, xx)
 
-    def elastic_field(self, m, rng, dtype):
+    def elastic_field(self, m: int, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
         """(2, m, side, side): uniform(-1, 1) per pixel, smoothed by the Gaussian, x alpha.
 
         The smoothing is separable: one matrix product along x for every row of every field
@@ -162,7 +170,7 @@ class Distortion:
         np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
         return transposed.reshape(2, m, side, side)
 
-    def bilinear(self, images, y, x):
+    def bilinear(self, images: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         """images (m, side, side), points y, x (m, side*side) -> (m, side*side); y and x are overwritten.
 
         Points outside the image read zeros; one gather per corner for the whole batch."""
@@ -212,7 +220,7 @@ def _centred_grid(side: int, dtype):
     return np.stack([rows, cols]).astype(dtype) - dtype.type((side - 1) / 2)
 
 
-def compose(shift: int = 0, **distortions):
+def compose(shift: int = 0, **distortions: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
     """The augmentation these settings (AUGMENT_KEYS) describe, (batch (m, 784), rng) -> batch,
     or None if every one is off.
 
@@ -229,7 +237,7 @@ def compose(shift: int = 0, **distortions):
 
     distortion = Distortion(**distortions) if distort else None
 
-    def augment(xb, rng):
+    def augment(xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if shift:
             xb = shift_images(xb, shift, rng)
         if distortion is not None:

@@ -23,8 +23,15 @@ import select
 import stat
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import IO, Any, TypeAlias
+
+    StrPath: TypeAlias = str | os.PathLike[str]  # a file's path, as open() and Path() take it; for annotations only
 
 
 def physical_memory() -> int:
@@ -52,7 +59,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(path) -> None:
+def remove_stale_temps(path: StrPath) -> None:
     """Remove the temporary files of `path` whose writer is gone: a writer killed with SIGKILL (or
     on a machine that crashed) has no chance to remove its own. A live writer's stays (two processes
     writing one path: the last rename wins); a PID taken again by another process keeps
@@ -71,7 +78,7 @@ def remove_stale_temps(path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: StrPath) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` on success.
 
     The temporary name keeps the suffix, so writers that infer a format from it
@@ -97,22 +104,22 @@ def atomic_path(path):
             tmp.unlink()
 
 
-def write_bytes(path, data: bytes) -> None:
+def write_bytes(path: StrPath, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
 
 
-def write_text(path, text: str) -> None:
+def write_text(path: StrPath, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def dumps_json(obj) -> str:
+def dumps_json(obj: object) -> str:
     """Canonical JSON: sorted keys, fixed indentation, so equal data gives equal bytes."""
     return json.dumps(obj, sort_keys=True, indent=2, allow_nan=True) + "\n"
 
 
-def write_json(path, obj) -> None:
+def write_json(path: StrPath, obj: object) -> None:
     write_text(path, dumps_json(obj))
 
 
@@ -151,13 +158,13 @@ def _fdopen(fd, mode="rb", encoding=None):
         raise
 
 
-def open_regular(path, mode="rb", encoding=None):
+def open_regular(path: StrPath, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
     """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
     would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
     return _fdopen(_open_fd(path), mode, encoding)
 
 
-def open_regular_or_pipe(path, max_pipe_bytes: int, seconds: float):
+def open_regular_or_pipe(path: StrPath, max_pipe_bytes: int, seconds: float) -> IO[bytes]:
     """A binary file object for `path`: a regular file as open_regular opens it; a FIFO or a pipe
     (`<(cmd)`, /dev/fd/N, /dev/stdin) read whole into memory by read_pipe, at most `max_pipe_bytes`
     within `seconds`; any other kind refused as open_regular refuses it."""
@@ -170,7 +177,7 @@ def open_regular_or_pipe(path, max_pipe_bytes: int, seconds: float):
         os.close(fd)
 
 
-def read_pipe(fd: int, name, max_bytes: int, seconds: float) -> io.BytesIO:
+def read_pipe(fd: int, name: StrPath, max_bytes: int, seconds: float) -> io.BytesIO:
     """Everything a writer sends through the FIFO or pipe `fd` (opened O_NONBLOCK) until it closes
     its end, in memory, at its start: ValueError naming `name` past `max_bytes` (checked as the
     bytes arrive), or when the writer has not closed within `seconds`.
@@ -237,7 +244,7 @@ def json_depth(data: bytes) -> int:
     return peak
 
 
-def loads_json(data: bytes | str, name, max_depth: int = MAX_JSON_DEPTH):
+def loads_json(data: bytes | str, name: StrPath, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """json.loads of UTF-8 JSON text read from `name` (a file, or a part of one), refused with one
     ValueError naming it when not UTF-8 or nested deeper than `max_depth` (checked before parsing).
     A syntax error is json.JSONDecodeError, for the caller to word."""
@@ -257,7 +264,7 @@ def loads_json(data: bytes | str, name, max_depth: int = MAX_JSON_DEPTH):
     return json.loads(data)
 
 
-def read_json(path, max_bytes: int = MAX_JSON_BYTES):
+def read_json(path: StrPath, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """Parse a JSON file of at most `max_bytes` (checked before reading it) and MAX_JSON_DEPTH levels."""
     try:
         with open_regular(path) as f:
@@ -278,13 +285,15 @@ class _WritesOnly:
         self.write = f.write
 
 
-def save_npy(path, array: np.ndarray) -> None:
+def save_npy(path: StrPath, array: np.ndarray) -> None:
     """np.save's bytes, written atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.lib.format.write_array(_WritesOnly(f), np.asanyarray(array), allow_pickle=False)
 
 
-def npy_header(f, name, size: int, max_bytes: int | None = None):
+def npy_header(
+    f: IO[bytes], name: StrPath, size: int, max_bytes: int | None = None
+) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) from the .npy header at f's position, checked before anything is allocated:
     no object (pickled) dtype, and the data the header declares is exactly the `size` bytes the
     file (or zip member) holds after it, and at most `max_bytes` (default array_bound())."""
@@ -307,7 +316,7 @@ def npy_header(f, name, size: int, max_bytes: int | None = None):
     return shape, dtype
 
 
-def load_npy(path, max_bytes: int | None = None) -> np.ndarray:
+def load_npy(path: StrPath, max_bytes: int | None = None) -> np.ndarray:
     """Load a .npy file, refusing pickled (object) arrays (they could run code) and any header
     whose declared size the file does not hold or that is over the bound (see npy_header)."""
     try:
@@ -323,7 +332,7 @@ def load_npy(path, max_bytes: int | None = None) -> np.ndarray:
         raise ValueError(f"{path}: cannot read .npy file ({e})") from None
 
 
-def check_writable(top) -> None:
+def check_writable(top: StrPath) -> None:
     """Raise OSError naming the first folder under `top` that cannot be written (read-only,
     immutable, full quota), before any job starts rather than midway."""
     import tempfile
@@ -340,7 +349,7 @@ def check_writable(top) -> None:
             ) from None
 
 
-def check_folders(folders) -> None:
+def check_folders(folders: Iterable[StrPath]) -> None:
     """Raise OSError naming the first existing path that stands where a folder of `folders`
     (or one of its parents) must be, but is not a folder (a plain file called `results`)."""
     for folder in folders:

@@ -5,10 +5,17 @@ Use float64: central differences lose about half the digits, which float32 canno
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    import numpy.typing as npt
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """dF/dx by central differences, F = f() a scalar that reads x, which is nudged in place."""
     grad = np.zeros_like(x)
     # by index into x itself: a replica's slice of a stack is no contiguous array, and reshape would copy it
@@ -23,7 +30,7 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
-def relative_error(a, b) -> float:
+def relative_error(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """max |a - b| / max(|a| + |b|): scale-free, so one tolerance fits large and small gradients."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-12))

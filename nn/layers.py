@@ -16,7 +16,19 @@ output is only valid until the layer's next call: copy it if you want to keep it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeAlias
+
+    import numpy.typing as npt
+
+    # what a stack's random numbers are drawn from (generators()): one Generator per replica, or
+    # one Generator or an int seed (None: seed 0) for a stack of one; for annotations only
+    Seeds: TypeAlias = list[np.random.Generator] | tuple[np.random.Generator, ...] | np.random.Generator | int | None
 
 # The one list of layers: a model file's `type` names (nn.serialize rebuilds a layer with
 # LAYERS[type].from_spec(spec, dtype)), and the activations mlp() and the config accept.
@@ -25,13 +37,13 @@ LAYERS: dict[str, type] = {}
 ACTIVATIONS: dict[str, type] = {}
 
 
-def register(name: str, activation: bool = False, before: str | None = None):
+def register(name: str, activation: bool = False, before: str | None = None) -> Callable[[type[Layer]], type[Layer]]:
     """Class decorator: the class becomes LAYERS[name] (and ACTIVATIONS[name] with activation=True)
     and its `kind` is name. before: a name already registered to list it ahead of, for a layer
     defined in a module loaded after this one (nn.quirks); the registries' order is the order the
     config schema and the error messages list the names in."""
 
-    def add(cls):
+    def add(cls: type[Layer]) -> type[Layer]:
         cls.kind = name
         for registry in (LAYERS, ACTIVATIONS) if activation else (LAYERS,):
             _place(registry, name, cls, before)
@@ -61,11 +73,11 @@ class Layer:
     bounds = (-np.inf, np.inf)  # the values its outputs can take (nn.losses.least_cost)
 
     @classmethod
-    def from_spec(cls, spec: dict, dtype) -> "Layer":
+    def from_spec(cls, spec: dict, dtype: npt.DTypeLike) -> "Layer":
         """The layer spec() describes, with zero weights (nn.serialize.load fills them in)."""
         return cls()
 
-    def set_mode(self, training: bool, rng=None) -> None:
+    def set_mode(self, training: bool, rng: Seeds = None) -> None:
         """Training mode draws random numbers (if the layer needs any) from the Generator rng."""
         self.training = training
 
@@ -89,7 +101,7 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
-def generators(rng) -> list:
+def generators(rng: Seeds) -> list[np.random.Generator]:
     """One numpy Generator per replica: a list of them as given, or one Generator or an int seed
     for a stack of one (None means seed 0, so an unseeded model is still repeatable)."""
     if isinstance(rng, (list, tuple)):
@@ -105,12 +117,12 @@ class Linear(Layer):
         self,
         n_in: int,
         n_out: int,
-        init: str = "normal",
-        rng=None,
-        dtype=np.float32,
+        init: str | None = "normal",
+        rng: Seeds = None,
+        dtype: npt.DTypeLike = np.float32,
         init_scale: float | None = None,
         replicas: int | None = None,
-    ):
+    ) -> None:
         # rng: one Generator per replica (generators()); each replica's W and b come from its own.
         # init=None gives zeros for `replicas` networks (default 1), for weights about to be loaded
         # from a file; with an init, `replicas`, if given, must be the number of Generators.
@@ -131,10 +143,10 @@ class Linear(Layer):
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.params["W"].shape[1:]
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
         self.x = x  # (k, batch, n_in) or a shared (batch, n_in)
         out = self._buffer("out", (W.shape[0], x.shape[-2], W.shape[2]), W.dtype)
@@ -142,7 +154,7 @@ class Linear(Layer):
         out += b[:, None, :]
         return out
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         W = self.params["W"]
         np.matmul(self.x.swapaxes(-1, -2), grad, out=self.grads["W"])  # (k, n_in, n_out)
         grad.sum(axis=-2, out=self.grads["b"])  # (k, n_out)
@@ -151,12 +163,12 @@ class Linear(Layer):
         dx = self._buffer("dx", grad.shape[:-1] + W.shape[1:2], W.dtype)
         return np.matmul(grad, W.swapaxes(-1, -2), out=dx)  # (k, batch, n_in)
 
-    def spec(self):
+    def spec(self) -> dict:
         n_in, n_out = self.shape
         return {"type": self.kind, "n_in": n_in, "n_out": n_out}
 
     @classmethod
-    def from_spec(cls, spec, dtype):
+    def from_spec(cls, spec: dict, dtype: npt.DTypeLike) -> Linear:
         return cls(int(spec["n_in"]), int(spec["n_out"]), init=None, dtype=dtype)
 
 
@@ -170,21 +182,21 @@ class Activation(Layer):
 
     function = None  # (z, out=buffer) -> out
 
-    def fill(self, z, out):
+    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
         self.function(z, out=out)
 
-    def forward(self, z):
+    def forward(self, z: np.ndarray) -> np.ndarray:
         self.out = self._buffer("out", z.shape, z.dtype)
         self.fill(z, self.out)
         return self.out
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         dz = self._buffer("dz", grad.shape, grad.dtype)
         self.local_backward(grad, self.out, dz)
         return dz
 
 
-def sigmoid(z, out=None):
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """1 / (1 + e^-z), as (1 + tanh(z/2)) / 2: no exp, so no overflow warning for any z."""
     out = np.multiply(z, 0.5, out=out)
     np.tanh(out, out=out)
@@ -198,7 +210,7 @@ class Sigmoid(Activation):
     function = staticmethod(sigmoid)
     bounds = (0.0, 1.0)
 
-    def local_backward(self, grad, s, dz):
+    def local_backward(self, grad: np.ndarray, s: np.ndarray, dz: np.ndarray) -> None:
         np.subtract(1, s, out=dz)  # sigma' = sigma (1 - sigma)
         dz *= s
         dz *= grad
@@ -209,7 +221,7 @@ class Tanh(Activation):
     function = staticmethod(np.tanh)
     bounds = (-1.0, 1.0)
 
-    def local_backward(self, grad, t, dz):
+    def local_backward(self, grad: np.ndarray, t: np.ndarray, dz: np.ndarray) -> None:
         np.multiply(t, t, out=dz)  # tanh' = 1 - tanh^2
         np.subtract(1, dz, out=dz)
         dz *= grad
@@ -219,20 +231,20 @@ class Tanh(Activation):
 class ReLU(Activation):
     bounds = (0.0, np.inf)
 
-    def fill(self, z, out):
+    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
         np.maximum(z, 0, out=out)
 
-    def local_backward(self, grad, r, dz):
+    def local_backward(self, grad: np.ndarray, r: np.ndarray, dz: np.ndarray) -> None:
         np.multiply(grad, r > 0, out=dz)
 
 
-def row_max(z):
+def row_max(z: np.ndarray) -> np.ndarray:
     """(..., classes) -> (..., 1) row maxima. Same as z.max(axis=-1, keepdims=True), but numpy's
     reductions along a short last axis are slow (~10 us for 128x10) and argmax is not."""
     return np.take_along_axis(z, z.argmax(axis=-1)[..., None], axis=-1)
 
 
-def softmax(z, out=None):
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Row-wise e^z / sum(e^z), shifted by the row max first so exp never overflows."""
     out = np.subtract(z, row_max(z), out=out)
     np.exp(out, out=out)
@@ -245,7 +257,7 @@ class Softmax(Activation):
     function = staticmethod(softmax)
     bounds = (0.0, 1.0)
 
-    def local_backward(self, grad, s, dz):
+    def local_backward(self, grad: np.ndarray, s: np.ndarray, dz: np.ndarray) -> None:
         # Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)
         np.multiply(grad, s, out=dz)
         dz -= s * dz.sum(axis=-1, keepdims=True)
@@ -261,18 +273,18 @@ class Dropout(Layer):
     set_mode() (the run's seeded Generators, one per replica), so the same seed gives the same masks.
     """
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float) -> None:
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
         self.rngs = None
 
-    def set_mode(self, training, rng=None):
+    def set_mode(self, training: bool, rng: Seeds = None) -> None:
         if training and self.rate and rng is None:
             raise ValueError("Dropout: training mode needs a numpy Generator to draw masks from")
         self.training, self.rngs = training, None if rng is None else generators(rng)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         self.active = self.training and self.rate > 0
         if not self.active:
             return x
@@ -286,21 +298,21 @@ class Dropout(Layer):
         out = self._buffer("out", x.shape, x.dtype)
         return np.multiply(x, mask, out=out)
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
         if not self.active:
             return grad
         dx = self._buffer("dx", grad.shape, grad.dtype)
         return np.multiply(grad, self._buffer("mask", grad.shape, grad.dtype), out=dx)
 
-    def spec(self):
+    def spec(self) -> dict:
         return {"type": self.kind, "rate": self.rate}
 
     @classmethod
-    def from_spec(cls, spec, dtype):
+    def from_spec(cls, spec: dict, dtype: npt.DTypeLike) -> Dropout:
         return cls(float(spec["rate"]))
 
 
-def activation_layer(entry) -> Layer:
+def activation_layer(entry: str | dict[str, float]) -> Layer:
     """One activation from its config form: a name ("relu") or {name: setting} for an
     activation that takes one ({"scaled": 0.2} -> Scaled(0.2))."""
     if isinstance(entry, dict):

@@ -13,13 +13,24 @@ respect to z is simply (a - y) / n, no saturating sigma'(z) factor.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nn.layers import row_max, sigmoid
 from nn.quirks import LabelDifference
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import SupportsFloat, TypeAlias
 
-def one_hot(labels, n_classes: int = 10, dtype=np.float32):
+    import numpy.typing as npt
+
+    # a loss object: what get_loss() returns (LOSSES' classes, built); for annotations only
+    Loss: TypeAlias = "Quadratic | SquaredError | SoftmaxCrossEntropy | SigmoidCrossEntropy | LabelDifference"
+
+
+def one_hot(labels: npt.ArrayLike, n_classes: int = 10, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
     """(n,) integer labels -> (n, n_classes) rows with a single 1."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= n_classes)):
@@ -29,7 +40,7 @@ def one_hot(labels, n_classes: int = 10, dtype=np.float32):
     return y
 
 
-def per_replica(values) -> np.ndarray:
+def per_replica(values: Iterable[SupportsFloat]) -> np.ndarray:
     """(k,) float64 from k numpy scalars: one mean loss per replica."""
     return np.array([float(v) for v in values])
 
@@ -40,15 +51,15 @@ class Quadratic:
     name = "quadratic"
     takes_logits = False  # works on the output of whatever the last layer is
 
-    def target(self, y):
+    def target(self, y: np.ndarray) -> np.ndarray:
         """The output that costs nothing: the one-hot target itself."""
         return y
 
-    def per_sample(self, a, y):
+    def per_sample(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         d = a - y
         return 0.5 * np.einsum("...ij,...ij->...i", d, d)  # (k, batch)
 
-    def value_and_grad(self, a, y):
+    def value_and_grad(self, a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = a.shape[-2]
         d = a - y  # (k, batch, 10)
         loss = per_replica(0.5 * np.vdot(r, r) / n for r in d)
@@ -67,11 +78,11 @@ class SquaredError:
     takes_logits = False
     target = Quadratic.target
 
-    def per_sample(self, a, y):
+    def per_sample(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         d = a - y
         return np.einsum("...ij,...ij->...i", d, d)  # (k, batch)
 
-    def value_and_grad(self, a, y):
+    def value_and_grad(self, a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = a.shape[-2]
         d = a - y  # (k, batch, 10)
         loss = per_replica(np.vdot(r, r) / n for r in d)
@@ -85,11 +96,11 @@ class SoftmaxCrossEntropy:
     name = "cross_entropy"
     takes_logits = True  # fused with the softmax output layer: training skips that layer
 
-    def per_sample(self, z, y):
+    def per_sample(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         shifted = z - row_max(z)  # (k, batch, 10), max 0: exp can't overflow
         return np.log(np.exp(shifted).sum(axis=-1)) - np.einsum("...ij,...ij->...i", shifted, y)
 
-    def value_and_grad(self, z, y):
+    def value_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # per_sample and softmax in one pass: the exp is the costly part, do it once
         n = z.shape[-2]
         shifted = z - row_max(z)  # (k, batch, 10)
@@ -113,10 +124,10 @@ class SigmoidCrossEntropy:
     name = "cross_entropy"
     takes_logits = True  # fused with the sigmoid output layer: training skips that layer
 
-    def per_sample(self, z, y):
+    def per_sample(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (np.logaddexp(0, z) - y * z).sum(axis=-1)
 
-    def value_and_grad(self, z, y):
+    def value_and_grad(self, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         loss = per_replica(row.mean() for row in self.per_sample(z, y))
         a = sigmoid(z)
         a -= y
@@ -124,7 +135,7 @@ class SigmoidCrossEntropy:
         return loss, a
 
 
-def least_cost(loss, y, bounds) -> float:
+def least_cost(loss: Loss, y: np.ndarray, bounds: tuple[float, float]) -> float:
     """The least mean cost `loss` can reach on the one-hot targets y (n, classes) when every output
     lies within bounds = (low, high), the output activation's range: each output at the value nearest
     its target, which for these sums of squares over the outputs is the least. A loss with no such
@@ -146,7 +157,7 @@ LOSSES = {
 }
 
 
-def get_loss(name: str, output: str | None):
+def get_loss(name: str, output: str | None) -> Loss:
     """The loss object for a loss name and the network's output activation name."""
     if name not in LOSSES:
         raise ValueError(f"loss: unknown loss {name!r}; expected one of {', '.join(LOSSES)}")

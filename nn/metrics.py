@@ -8,7 +8,14 @@ bytes for the same inputs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import SupportsFloat
+
+    import numpy.typing as npt
 
 
 class MetricsError(ValueError):
@@ -35,13 +42,13 @@ def _pair(y_true, y_pred, n_classes):
     return y_true, y_pred
 
 
-def accuracy(y_true, y_pred, n_classes=10) -> float:
+def accuracy(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int = 10) -> float:
     """Fraction of images whose predicted class is the true one (0.0 for no images)."""
     y_true, y_pred = _pair(y_true, y_pred, n_classes)
     return float(np.mean(y_true == y_pred)) if y_true.size else 0.0
 
 
-def confusion_matrix(y_true, y_pred, n_classes=10) -> np.ndarray:
+def confusion_matrix(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, n_classes: int = 10) -> np.ndarray:
     """(n_classes, n_classes) int64 counts; row = true class, column = predicted class."""
     y_true, y_pred = _pair(y_true, y_pred, n_classes)
     # each (true, pred) pair is one cell of the flattened matrix: one bincount counts them all
@@ -55,7 +62,7 @@ def _safe_div(num, den):
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def confusion_csv(confusion) -> str:
+def confusion_csv(confusion: npt.ArrayLike) -> str:
     """The confusion matrix as CSV text: a header of predicted classes, one row per true class."""
     cm = np.asarray(confusion)
     lines = ["true/predicted," + ",".join(map(str, range(cm.shape[1])))]
@@ -63,7 +70,7 @@ def confusion_csv(confusion) -> str:
     return "\n".join(lines) + "\n"
 
 
-def per_class(confusion) -> list[dict]:
+def per_class(confusion: npt.ArrayLike) -> list[dict]:
     """Precision, recall, F1 and support of each class, from a confusion matrix."""
     cm = np.asarray(confusion)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
@@ -86,7 +93,9 @@ def per_class(confusion) -> list[dict]:
     ]
 
 
-def ranked_errors(y_true, y_pred, losses, k):
+def ranked_errors(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, losses: npt.ArrayLike, k: int
+) -> tuple[list[int], list[int]]:
     """Indices of the k highest-loss and the k lowest-loss misclassified images.
 
     The highest-loss ones are the confident mistakes; the lowest-loss ones are the
@@ -100,12 +109,14 @@ def ranked_errors(y_true, y_pred, losses, k):
     return [int(i) for i in worst], [int(i) for i in near]
 
 
-def rounded(x, digits=6) -> float:
+def rounded(x: SupportsFloat, digits: int = 6) -> float:
     """x as a float with `digits` significant digits: short, stable JSON."""
     return float(f"{float(x):.{digits}g}")
 
 
-def evaluation(labels, probs, losses, k=16, subset=0) -> dict:
+def evaluation(
+    labels: npt.ArrayLike, probs: npt.ArrayLike, losses: npt.ArrayLike, k: int = 16, subset: int = 0
+) -> dict:
     """The content of metrics.json for one run's test set.
 
     labels (n,) true classes; probs (n, C) the network's output vectors; losses (n,)

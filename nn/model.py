@@ -14,16 +14,25 @@ Its file format (save, load) is nn.serialize.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nn.layers import ACTIVATIONS, Dropout, Linear, activation_layer, generators
 from nn.losses import get_loss, one_hot, per_replica
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    import numpy.typing as npt
+
+    from nn.layers import Layer, Seeds
+
 INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
 
 
 class Sequential:
-    def __init__(self, layers, loss: str | None = None):
+    def __init__(self, layers: Iterable[Layer], loss: str | None = None) -> None:
         """loss: "quadratic" or "cross_entropy"; None picks cross_entropy after a softmax, else quadratic."""
         self.layers = list(layers)
         linears = [layer for layer in self.layers if isinstance(layer, Linear)]
@@ -75,11 +84,11 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> np.ndarray:
         """(batch, n_in) -> (k, batch, n_out) output activations; a layer buffer, see nn.layers."""
         return self._run(self.layers, self._check_inputs(x))
 
-    def backprop(self, x, y):
+    def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One forward and backward pass on a batch: fills every layer's grads.
 
         x (k, batch, n_in) inputs, one batch per replica, or a (batch, n_in) batch they share;
@@ -93,7 +102,7 @@ class Sequential:
             grad = self.body[i].backward(grad, need_input_grad=i > 0)
         return loss, scores
 
-    def train(self, rng=None) -> None:
+    def train(self, rng: Seeds = None) -> None:
         """Training mode: Dropout layers drop, each replica drawing its masks from its own Generator
         (rng: a list, one per replica; needed if any). fit() switches it on for its training batches only."""
         for layer in self.layers:
@@ -104,7 +113,7 @@ class Sequential:
         for layer in self.layers:
             layer.set_mode(False)
 
-    def parameters(self):
+    def parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, bool]]:
         """(name, array, grad, is_weight) for every trainable array, in a fixed order; arrays (k, ...)."""
         for i, layer in enumerate(self.layers):
             for key, p in layer.params.items():
@@ -132,11 +141,11 @@ class Sequential:
             out[:, start : start + INFERENCE_ROWS] = self._run(layers, x[start : start + INFERENCE_ROWS])
         return out
 
-    def predict_proba(self, x):
+    def predict_proba(self, x: npt.ArrayLike) -> np.ndarray:
         """(n, n_in) -> (k, n, n_out): softmax probabilities or sigmoid activations."""
         return self._chunked(self.layers, x)
 
-    def outputs_and_losses(self, x, labels):
+    def outputs_and_losses(self, x: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(predict_proba(x), the (k, n) loss of each image under the model's own training loss),
         from one forward pass: what an evaluation image by image needs."""
         scores = self._chunked(self.body, x)  # (k, n, n_out)
@@ -144,7 +153,7 @@ class Sequential:
         tail = self.layers[len(self.body) :]  # the fused output layer, if any
         return (self._run(tail, scores).copy() if tail else scores), losses
 
-    def evaluate(self, x, labels):
+    def evaluate(self, x: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(mean loss, accuracy) of each replica, two (k,) float64 arrays, on inputs x (n, n_in)
         and integer labels (n,), in one pass."""
         scores = self._chunked(self.body, x)
@@ -166,17 +175,17 @@ class Sequential:
 
 
 def mlp(
-    sizes,
-    activation="sigmoid",
-    output="sigmoid",
-    loss=None,
-    init="normal",
-    rng=None,
-    dtype=np.float32,
-    dropout=0.0,
-    init_scale=None,
-    replicas=1,
-):
+    sizes: Sequence[int],
+    activation: str | dict[str, float] | list[str | dict[str, float]] | tuple[str | dict[str, float], ...] = "sigmoid",
+    output: str | dict[str, float] = "sigmoid",
+    loss: str | None = None,
+    init: str | None = "normal",
+    rng: Seeds = None,
+    dtype: npt.DTypeLike = np.float32,
+    dropout: float | list[float] | tuple[float, ...] = 0.0,
+    init_scale: float | None = None,
+    replicas: int = 1,
+) -> Sequential:
     """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
 
     activation: one activation for every hidden layer, or a list of one per hidden layer

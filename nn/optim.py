@@ -20,8 +20,23 @@ The config schema's `optimizer` and `schedule` enums are filled from the two (nn
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Protocol
+
+    class _Model(Protocol):
+        """What an optimiser reads of its model: nn.model.Sequential, described here rather than
+        imported, since a rule's code hash follows this module's imports (nn.pipeline.sources)."""
+
+        flat_params: np.ndarray
+        flat_grads: np.ndarray
+
+        def parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, bool]]: ...
+
 
 FLUSH_EVERY = 64  # steps between flushes of subnormal state (Optimizer.DECAYING)
 # Parameters per update() call. A rule makes several passes over its arrays; on a chunk of
@@ -31,7 +46,7 @@ FLUSH_EVERY = 64  # steps between flushes of subnormal state (Optimizer.DECAYING
 UPDATE_CHUNK = 1 << 16
 
 
-def flush_subnormals(a, scratch) -> None:
+def flush_subnormals(a: np.ndarray, scratch: np.ndarray) -> None:
     """Set every subnormal (and zero) entry of `a` to +0, using `scratch` (same shape) as work space.
 
     Why: a weight whose gradient stays zero (a pixel that is always or almost always blank)
@@ -57,7 +72,7 @@ class Optimizer:
     BUFFERS: tuple = ()  # names of the state arrays, e.g. ("m", "v"), each shaped like all parameters
     DECAYING: tuple = ()  # those that shrink geometrically under a zero gradient: flushed of subnormals
 
-    def __init__(self, model, lr: float, weight_decay: float = 0.0):
+    def __init__(self, model: _Model, lr: float, weight_decay: float = 0.0) -> None:
         if not lr > 0:
             raise ValueError(f"{self.name}: lr must be > 0, got {lr}")
         if weight_decay < 0:
@@ -102,7 +117,7 @@ class Optimizer:
                 for name in self.DECAYING:
                     flush_subnormals(state[name], scratch)
 
-    def update(self, p, g, state, scratch) -> None:
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], scratch: np.ndarray) -> None:
         """The rule itself, on one chunk: parameters p, their grads g, {buffer: its chunk} and
         a scratch array, all (k, chunk). g may be overwritten."""
         raise NotImplementedError
@@ -139,14 +154,16 @@ class SGD(Optimizer):
 
     KEYS = ("momentum", "nesterov")
 
-    def __init__(self, model, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(
+        self, model: _Model, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
+    ) -> None:
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         self.BUFFERS = self.DECAYING = ("velocity",) if momentum else ()
         super().__init__(model, lr, weight_decay)
         self.momentum, self.nesterov = momentum, nesterov
 
-    def update(self, p, g, state, scratch):
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], scratch: np.ndarray) -> None:
         mu = self.momentum
         g *= self.lr  # g is now the plain SGD step
         if not mu:
@@ -180,13 +197,13 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        model,
+        model: _Model,
         lr: float = 1e-3,
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-    ):
+    ) -> None:
         for key, value in (("beta1", beta1), ("beta2", beta2)):
             if not 0 <= value < 1:
                 raise ValueError(f"Adam: {key} must be in [0, 1), got {value}")
@@ -195,7 +212,7 @@ class Adam(Optimizer):
         super().__init__(model, lr, weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def update(self, p, g, state, scratch):
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], scratch: np.ndarray) -> None:
         b1, b2, t = self.beta1, self.beta2, self.t
         m, v = state["m"], state["v"]
         np.multiply(g, 1 - b1, out=scratch)
@@ -226,7 +243,9 @@ class RMSprop(Optimizer):
     KEYS = ("rho", "eps")
     BUFFERS = DECAYING = ("mean_square",)
 
-    def __init__(self, model, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7, weight_decay: float = 0.0):
+    def __init__(
+        self, model: _Model, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7, weight_decay: float = 0.0
+    ) -> None:
         if not 0 <= rho < 1:
             raise ValueError(f"RMSprop: rho must be in [0, 1), got {rho}")
         if not eps > 0:
@@ -234,7 +253,7 @@ class RMSprop(Optimizer):
         super().__init__(model, lr, weight_decay)
         self.rho, self.eps = rho, eps
 
-    def update(self, p, g, state, scratch):
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], scratch: np.ndarray) -> None:
         a = state["mean_square"]
         np.multiply(g, g, out=scratch)
         scratch *= 1 - self.rho
@@ -254,21 +273,21 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 # --- learning-rate schedules: epoch e = 0..epochs-1 -> lr; each evaluated once per epoch -------------
 
 
-def constant(lr, epoch, epochs, lr_min, step_size, step_gamma):
+def constant(lr: float, epoch: int, epochs: int, lr_min: float, step_size: int, step_gamma: float) -> float:
     return lr
 
 
-def linear(lr, epoch, epochs, lr_min, step_size, step_gamma):
+def linear(lr: float, epoch: int, epochs: int, lr_min: float, step_size: int, step_gamma: float) -> float:
     """lr at epoch 0 down to lr_min at the last epoch."""
     return lr if epochs == 1 else lr + (lr_min - lr) * epoch / (epochs - 1)
 
 
-def step(lr, epoch, epochs, lr_min, step_size, step_gamma):
+def step(lr: float, epoch: int, epochs: int, lr_min: float, step_size: int, step_gamma: float) -> float:
     """lr * step_gamma ** (e // step_size)."""
     return lr * step_gamma ** (epoch // step_size)
 
 
-def cosine(lr, epoch, epochs, lr_min, step_size, step_gamma):
+def cosine(lr: float, epoch: int, epochs: int, lr_min: float, step_size: int, step_gamma: float) -> float:
     """lr_min + (lr - lr_min) (1 + cos(pi e / epochs)) / 2: half a cosine period over the run, so
     the last epoch still learns (it stops just short of lr_min)."""
     return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2

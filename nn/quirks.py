@@ -41,9 +41,14 @@ registries hold the quirks (and in the order the config schema lists them).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nn.layers import Activation, register
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 # --- layers ----------------------------------------------------------------------------------
 # Listed before softmax: the registries' order is the order the config schema and the error
@@ -62,10 +67,10 @@ class ReLUPassThrough(Activation):
 
     bounds = (0.0, np.inf)
 
-    def fill(self, z, out):
+    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
         np.maximum(z, 0, out=out)
 
-    def local_backward(self, grad, r, dz):
+    def local_backward(self, grad: np.ndarray, r: np.ndarray, dz: np.ndarray) -> None:
         np.copyto(dz, grad)  # d out / d z taken as 1 everywhere, negative z included
 
 
@@ -76,23 +81,23 @@ class Scaled(Activation):
 
     setting = "c"
 
-    def __init__(self, c: float):
+    def __init__(self, c: float) -> None:
         c = float(c)
         if not np.isfinite(c) or c == 0:
             raise ValueError(f"Scaled: c must be a finite non-zero number, got {c}")
         self.c = c
 
-    def fill(self, z, out):
+    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
         np.multiply(z, out.dtype.type(self.c), out=out)  # c in z's dtype: float32 stays float32
 
-    def local_backward(self, grad, out, dz):
+    def local_backward(self, grad: np.ndarray, out: np.ndarray, dz: np.ndarray) -> None:
         np.multiply(grad, dz.dtype.type(self.c), out=dz)  # d(c z)/dz = c
 
-    def spec(self):
+    def spec(self) -> dict:
         return {"type": self.kind, "c": self.c}
 
     @classmethod
-    def from_spec(cls, spec, dtype):
+    def from_spec(cls, spec: dict, dtype: npt.DTypeLike) -> Scaled:
         return cls(float(spec["c"]))
 
 
@@ -111,15 +116,15 @@ class LabelDifference:
     name = "label_difference"
     takes_logits = False
 
-    def target(self, y):
+    def target(self, y: np.ndarray) -> np.ndarray:
         """The output that costs nothing: the label in every one of the outputs."""
         return np.broadcast_to(y.argmax(axis=-1)[..., None], y.shape).astype(y.dtype)
 
-    def per_sample(self, a, y):
+    def per_sample(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)  # (k, batch, 10): output minus the label
         return np.einsum("...ij,...ij->...i", d, d)
 
-    def value_and_grad(self, a, y):
+    def value_and_grad(self, a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = a.shape[-2]
         d = a - y.argmax(axis=-1)[..., None].astype(a.dtype)
         # each replica's mean loss as a (k,) float64 array, as nn.losses.per_replica makes it (not
@@ -134,12 +139,12 @@ class LabelDifference:
 # keyword `scale` (nn.init.takes_scale reads the signature).
 
 
-def plain(n_in, n_out, rng, scale=0.01):
+def plain(n_in: int, n_out: int, rng: np.random.Generator, scale: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """W = scale * N(0, 1), b = 0: NothingButNumPy's default 'plain' (randn * 0.01, zero biases).
     Small enough that sigmoids start in their linear middle, whatever n_in."""
     return scale * rng.standard_normal((n_in, n_out)), np.zeros(n_out)
 
 
-def uniform_pm1(n_in, n_out, rng):
+def uniform_pm1(n_in: int, n_out: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """W, b ~ U(-1, 1): pocket-model's np.random.uniform(-1, 1) for both, no fan-in scaling."""
     return rng.uniform(-1, 1, (n_in, n_out)), rng.uniform(-1, 1, n_out)

@@ -13,12 +13,20 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nn.fileio import array_bound, atomic_path, loads_json, npy_header, open_regular
 from nn.layers import LAYERS
 from nn.model import Sequential
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy.typing as npt
+
+    from nn.fileio import StrPath
 
 FORMAT = "nn-sequential"
 VERSION = 1
@@ -29,7 +37,7 @@ class ModelFileError(ValueError):
     """A model file that is missing, corrupt, or does not describe a valid model."""
 
 
-def save(model: Sequential, path, replica: int = 0) -> None:
+def save(model: Sequential, path: StrPath, replica: int = 0) -> None:
     """Write one network of the stack (`replica`) as one .npz, byte-identical for identical weights
     (fixed zip timestamps). The file holds one network: W (n_in, n_out), b (n_out,)."""
     arrays = {"architecture": _json_array({"format": FORMAT, "version": VERSION, **model.architecture()})}
@@ -37,7 +45,7 @@ def save(model: Sequential, path, replica: int = 0) -> None:
     write_npz(path, arrays)
 
 
-def save_failed(path, reason: str) -> None:
+def save_failed(path: StrPath, reason: str) -> None:
     """A model file for a run that produced no usable model (e.g. it diverged): no weights,
     only the reason, which load() raises. Downstream rules find their input, and refuse it."""
     write_npz(path, {"architecture": _json_array({"format": FORMAT, "version": VERSION, "failed": str(reason)})})
@@ -47,7 +55,7 @@ def _json_array(obj):
     return np.frombuffer(json.dumps(obj, sort_keys=True).encode(), np.uint8)
 
 
-def write_npz(path, arrays) -> None:
+def write_npz(path: StrPath, arrays: Mapping[str, npt.ArrayLike]) -> None:
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for name, array in arrays.items():
             buf = io.BytesIO()
@@ -58,7 +66,7 @@ def write_npz(path, arrays) -> None:
 MAX_ARCHITECTURE_BYTES = 1 << 20  # the architecture entry of a 10-layer model is under 2 kB
 
 
-def load(path) -> Sequential:
+def load(path: StrPath) -> Sequential:
     """Read a model written by save(); ModelFileError names the file and what is wrong.
 
     Nothing is allocated from a size the file states before it is checked: the architecture
@@ -87,7 +95,7 @@ def load(path) -> Sequential:
         raise ModelFileError(f"{path}: not a readable model .npz ({e})") from None
 
 
-def read_member(zf, info, path, max_bytes):
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: StrPath, max_bytes: int) -> np.ndarray:
     """One .npy entry of the archive, its sizes checked (zip header, then .npy header) before reading."""
     if info.file_size > max_bytes:
         raise ModelFileError(

@@ -24,8 +24,15 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import SupportsFloat
+
+    import numpy.typing as npt
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 
@@ -39,7 +46,7 @@ def _t_cdf(t: float, dof: int) -> float:
     u_end, n = math.atan(t), 2000
     h = u_end / n
 
-    def f(u):
+    def f(u: float) -> float:
         x = math.tan(u)
         return math.exp(log_c - (dof + 1) / 2 * math.log1p(x * x / dof)) / math.cos(u) ** 2
 
@@ -70,7 +77,7 @@ def _normal_quantile(p: float) -> float:
     return (lo + hi) / 2
 
 
-def sample_summary(values) -> dict:
+def sample_summary(values: Iterable[SupportsFloat]) -> dict:
     """{n, mean, sd, min, max, ci_low, ci_high} of per-seed figures; sd and the interval are
     None for a single seed (one number says nothing about the spread)."""
     v = [float(x) for x in values]
@@ -90,7 +97,7 @@ def sampling_half_width(p: float, n_images: int) -> float:
     return Z95 * math.sqrt(max(p * (1 - p), 0.0) / n_images)
 
 
-def prediction_half_width(values) -> float | None:
+def prediction_half_width(values: Iterable[SupportsFloat]) -> float | None:
     """t(0.975, n-1) sd sqrt(1 + 1/n): the half-width of a 95% prediction interval for one more run,
     from n seeds' figures (None for one seed: its spread is unknown)."""
     s = sample_summary(values)
@@ -99,7 +106,7 @@ def prediction_half_width(values) -> float | None:
     return t_quantile(0.975, s["n"] - 1) * s["sd"] * math.sqrt(1 + 1 / s["n"])
 
 
-def prediction_interval(values, n_measured: int) -> dict:
+def prediction_interval(values: Iterable[SupportsFloat], n_measured: int) -> dict:
     """The 95% prediction interval for one more run's figure, from our per-seed figures `values`
     (fractions, each measured on `n_measured` images).
 
@@ -126,7 +133,7 @@ def prediction_interval(values, n_measured: int) -> dict:
     return {"n": s["n"], "mean": mean, "half_width": half, "low": mean - half, "high": mean + half, "se": se}
 
 
-def best_of_k(values, k: int, published: float | None = None, level: float = 0.95) -> dict:
+def best_of_k(values: Iterable[SupportsFloat], k: int, published: float | None = None, level: float = 0.95) -> dict:
     """The best of k runs, when each of our n seeds' `values` is one run: its exact distribution
     over all C(n, k) k-subsets of the seeds (no sampling), for a figure that is a best of k
     (Nielsen ch. 1: "best-of-three runs", each at its best epoch).
@@ -154,7 +161,7 @@ def best_of_k(values, k: int, published: float | None = None, level: float = 0.9
     weights = [math.comb(i, k - 1) for i in range(n)]  # subsets whose maximum is v[i]; they sum to total
     tail = (1 - Fraction(str(level))) / 2  # exact: 0.95 -> 1/40
 
-    def quantile(q):
+    def quantile(q: Fraction) -> float:
         below = 0
         for x, w in zip(v, weights):
             below += w
@@ -177,7 +184,7 @@ def best_of_k(values, k: int, published: float | None = None, level: float = 0.9
     }
 
 
-def mcnemar(correct_a, correct_b) -> dict:
+def mcnemar(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> dict:
     """McNemar's exact test on paired per-image outcomes (booleans, same images, same order).
 
     only_a: images A gets right and B wrong; only_b: the reverse. Under "A and B are equally

@@ -23,11 +23,38 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from nn.losses import one_hot
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    import numpy.typing as npt
+
+    from nn.layers import Seeds
+
+    # nn.model.Sequential and nn.optim's optimisers as fit uses them, described here rather than
+    # imported, since a rule's code hash follows this module's imports (nn.pipeline.sources)
+    class _Model(Protocol):
+        replicas: int
+        dtype: np.dtype
+        n_out: int
+        flat_params: np.ndarray
+
+        def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+        def train(self, rng: Seeds = None) -> None: ...
+        def eval(self) -> None: ...
+        def evaluate(self, x: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
+
+    class _Optimizer(Protocol):
+        lr: float
+
+        def step(self) -> None: ...
+        def state_dict(self) -> dict: ...
+        def load_state_dict(self, state: dict) -> None: ...
 
 
 class TrainingDiverged(ValueError):
@@ -154,7 +181,17 @@ def _buffer(buffers: dict, shape, dtype):
     return buf
 
 
-def train_epoch(model, opt, x, y, labels, batch_size, augment, states, epoch):
+def train_epoch(
+    model: _Model,
+    opt: _Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None,
+    states: list[TrainState],
+    epoch: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """One pass over x, each replica in its own fresh random order. Returns (summed batch loss x
     size (k,), correct count (k,)); a replica whose loss is not finite is failed on the way."""
     n, k = len(x), model.replicas
@@ -206,8 +243,16 @@ def _fail_diverged(states, losses, message: str) -> None:
 
 
 def fit(
-    model, optimizer, train, config: FitConfig, states: list, *, validation=None, monitor=None, on_epoch=None
-) -> list:
+    model: _Model,
+    optimizer: _Optimizer,
+    train: tuple[np.ndarray, np.ndarray],
+    config: FitConfig,
+    states: list[TrainState],
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    monitor: tuple[np.ndarray, np.ndarray] | None = None,
+    on_epoch: Callable[[list[TrainState]], None] | None = None,
+) -> list[TrainState]:
     """Train `model` (a stack of k replicas) in place with `optimizer` (built on it) on train =
     (inputs (n, n_in), integer labels (n,)), as `config` says, from `states` (k TrainStates:
     fresh ones, TrainState(rng) each, or the ones a hook saved). Returns the states after the last epoch.
