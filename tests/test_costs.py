@@ -129,3 +129,17 @@ def test_a_cost_that_chose_a_parameter_says_so_in_the_ledger():
     assert row["verdict"] == "above"  # the figure's verdict; the cost gives none
     md = ledger.ledger_markdown([row], {"blog-bug": run["hp"]})
     assert "| ↳ cost after 1 round |  | 211 | 211 ± 1 (3 seeds) | used to choose lr |" in md
+
+
+def test_after_the_last_round_the_interval_holds_the_sampling_error_of_a_cost_on_those_images():
+    """Seeds that all agree to 1e-7 still leave the cost of one more run uncertain by the images' own
+    spread: a published cost 7e-5 away is inside (reproduced), as an accuracy on a finite set is."""
+    seeds = [seed([0.9], final=0.44985 + 1e-7 * i) for i in range(3)]
+    for s in seeds:
+        s["train_cost"].update(train_loss_sd=0.1, n_images=60000)
+    row = cost_row({"after_rounds": 1, "value": 0.44992, "quote": "q"}, seeds, epochs=1)
+    assert row["half_width"] == pytest.approx(1.959963984540054 * 0.1 / 60000**0.5, rel=1e-3)
+    assert row["verdict"] == "reproduced"
+    for s in seeds:
+        del s["train_cost"]["train_loss_sd"]  # without the images' spread: our seeds alone, far too narrow
+    assert cost_row({"after_rounds": 1, "value": 0.44992, "quote": "q"}, seeds, epochs=1)["verdict"] == "above"

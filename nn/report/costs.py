@@ -14,10 +14,14 @@ Each published cost gets one verdict:
   (train-cost.json's least_cost): the source's figure cannot come from the protocol as read;
 - "used to choose" when it chose an unpublished parameter (its `chose`): shown, never judged;
 - else the verdict rule (nn.report.verdicts.judge_within) on a 95% prediction interval from our
-  seeds, where "reproduced" asks for a half-width of at most COST_REPRODUCED of the published cost.
+  seeds, widened after the last round by the sampling error of one cost measured on those images
+  (their costs' spread / sqrt(n)), as an accuracy's is by its set's; "reproduced" asks for a
+  half-width of at most COST_REPRODUCED of the published cost.
 """
 
 from __future__ import annotations
+
+import math
 
 from nn import stats
 from nn.report import verdicts
@@ -31,6 +35,17 @@ def ours_after(seed: dict, after_rounds: int, epochs: int) -> float | None:
         return (seed.get("train_cost") or {}).get("train_loss")
     curve = (seed.get("history") or {}).get("train_loss") or []
     return curve[after_rounds] if after_rounds < len(curve) else None
+
+
+def sampling_error(seeds, after_rounds: int, epochs: int) -> float | None:
+    """The standard error of a cost measured on the run's training images after its last round:
+    the images' spread (train-cost.json's train_loss_sd, averaged over the seeds) / sqrt(n). None
+    for an earlier round, whose per-image spread is not recorded."""
+    records = [s.get("train_cost") or {} for s in seeds] if after_rounds == epochs else []
+    spreads = [(r["train_loss_sd"], r["n_images"]) for r in records if "train_loss_sd" in r and r.get("n_images")]
+    if not spreads:
+        return None
+    return sum(sd for sd, _ in spreads) / len(spreads) / math.sqrt(spreads[0][1])
 
 
 def least_cost(seeds) -> float | None:
@@ -62,7 +77,13 @@ def cost_row(cost: dict, seeds, epochs: int) -> dict:
         summary = stats.sample_summary(values)
         row["mean"], row["sd"] = summary["mean"], summary["sd"]
         row["gap"] = published - row["mean"]
-        row["half_width"] = stats.prediction_half_width(values)
+        # as for an accuracy: our seeds' prediction interval widened by the sampling error of one cost
+        # measured on those images, where it is known (after the last round)
+        seeds_part, se = stats.prediction_half_width(values), sampling_error(seeds, rounds, epochs)
+        if se is not None:
+            row["half_width"] = math.sqrt((seeds_part or 0.0) ** 2 + (stats.Z95 * se) ** 2)
+        else:
+            row["half_width"] = seeds_part
     least = least_cost(seeds)
     if least is not None and published < least:
         row.update(

@@ -1,10 +1,11 @@
 """Rule training_cost: one seed's training cost after its last round, for a reference that publishes
-training costs -> train-cost.json {"train_loss", "least_cost", "n_images"}.
+training costs -> train-cost.json {"train_loss", "train_loss_sd", "least_cost", "n_images"}.
 
 train_loss: the run's own loss (the source's sum and factor) on the images it trained on, with the
-final weights, as a source prints its cost after a round's update. least_cost: the least that loss can
-reach on those images' labels within the output activation's range (nn.losses.least_cost): a
-published cost below it cannot come from this protocol. A run whose training failed gets
+final weights, as a source prints its cost after a round's update; train_loss_sd: the spread of the
+images' costs around it, from which the ledger takes the sampling error of a cost measured on them.
+least_cost: the least that loss can reach on those images' labels within the output activation's
+range (nn.losses.least_cost): a published cost below it cannot come from this protocol. A run whose training failed gets
 {"status": "failed", ...}; the job succeeds and the report says why.
 """
 
@@ -33,9 +34,10 @@ def main(log):
     images, labels = data.load_arrays(inp.train_images, inp.train_labels)
     n = len(labels) - hp["validation"]  # the images it trained on
     x = network_inputs(hp, images[:n], net.dtype)  # (n, 784), scaled as in training
-    (loss,), _ = net.evaluate(x, labels[:n])
+    _, (per_image,) = net.outputs_and_losses(x, labels[:n])  # (n,): each image's cost
+    loss, spread = float(per_image.mean()), float(per_image.std(ddof=1)) if n > 1 else 0.0
     floor = least_cost(net.loss, one_hot(labels[:n], net.n_out, net.dtype), net.layers[-1].bounds)
-    fileio.write_json(out.cost, {"train_loss": float(loss), "least_cost": floor, "n_images": int(n)})
+    fileio.write_json(out.cost, {"train_loss": loss, "train_loss_sd": spread, "least_cost": floor, "n_images": int(n)})
     log(
         f"run {wc.run} (seed {wc.seed}): training cost {loss:.6g} on {n} images after the last round "
         f"(the least this loss can reach there: {floor:.6g})"
