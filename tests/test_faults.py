@@ -300,8 +300,10 @@ def test_second_snakemake_meets_the_lock_then_a_clean_run(done, tmp_path):
 
 # ---------------------------------------------------------------- the disk and the folder
 
+# PYTHONDONTWRITEBYTECODE: under the limit CPython would install a .pyc cut short (it does not check the
+# length written), which every later process importing that module then fails to load
 FSIZE_LAUNCHER = (
-    "import os, resource, sys; limit = int(sys.argv[1]); "
+    "import os, resource, sys; limit = int(sys.argv[1]); os.environ['PYTHONDONTWRITEBYTECODE'] = '1'; "
     "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); "
     "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
 )

@@ -90,8 +90,10 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, kind):
     path = tmp_path / f"out.{kind}"
     path.write_bytes(b"the previous, good version")
     code = (
-        f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); import numpy as np; "
-        "from nn import fileio, model, serialize; from nn.report import figures; "
+        # no bytecode written under the limit: CPython installs a .pyc cut short by it (it does not check
+        # the length written), and every later process that imports that module then fails
+        f"import resource, sys; sys.dont_write_bytecode = True; sys.path.insert(0, {str(REPO)!r}); "
+        "import numpy as np; from nn import fileio, model, serialize; from nn.report import figures; "
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000)); "
         f"path = {str(path)!r}; {WRITERS[kind]}"
     )
