@@ -104,7 +104,7 @@ def measure_extras(x, labels, repeats, batch=128):
     for name, (optimizer, dropout, augmentation) in EXTRAS.items():
         rng = np.random.default_rng(0)
         model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng, dropout=dropout)
-        w1, w2 = (layer.params["W"].copy() for layer in model.layers if "W" in layer.params)
+        w1, w2 = (layer.params["W"][0].copy() for layer in model.layers if "W" in layer.params)
         hp = {
             **HP,
             "optimizer": optimizer,
@@ -119,8 +119,8 @@ def measure_extras(x, labels, repeats, batch=128):
                 build_optimizer(hp, model),
                 (x, labels),
                 FitConfig(epochs=1, batch_size=batch, augment=augment),
-                TrainState(rng),
-            ).timings
+                [TrainState(rng)],
+            )[0].timings
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append(
@@ -176,7 +176,7 @@ def measure(threads, batches, repeats):
     for batch in batches:
         rng = np.random.default_rng(0)
         model = mlp([784, 128, 10], activation="relu", output="softmax", init="he", rng=rng)
-        w1, w2 = model.layers[0].params["W"].copy(), model.layers[2].params["W"].copy()
+        w1, w2 = model.layers[0].params["W"][0].copy(), model.layers[2].params["W"][0].copy()
         epochs, matmuls = [], []
         for r in range(repeats + 1):  # the first round warms caches up
             timings = fit(
@@ -184,8 +184,8 @@ def measure(threads, batches, repeats):
                 SGD(model, lr=0.05, momentum=0.9),
                 (x, labels),
                 FitConfig(epochs=1, batch_size=batch),
-                TrainState(rng),
-            ).timings
+                [TrainState(rng)],
+            )[0].timings
             epochs.append(timings["epoch_seconds"][0])
             matmuls.append(matmul_epoch(x, batch, w1, w2))
         rows.append(
@@ -220,8 +220,8 @@ def measure(threads, batches, repeats):
         SGD(model, lr=3.0),
         (x[:50000], labels[:50000]),
         FitConfig(epochs=repeats + 1, batch_size=10),
-        TrainState(rng),
-    ).timings
+        [TrainState(rng)],
+    )[0].timings
     rows.append(
         {
             "threads": threads,
