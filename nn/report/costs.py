@@ -78,7 +78,7 @@ def cost_row(cost: dict, seeds, epochs: int) -> dict:
         row["mean"], row["sd"] = summary["mean"], summary["sd"]
         row["gap"] = published - row["mean"]
         # as for an accuracy: our seeds' prediction interval widened by the sampling error of one cost
-        # measured on those images, where it is known (after the last round)
+        # on those images, where their spread is recorded (after the last round)
         seeds_part, se = stats.prediction_half_width(values), sampling_error(seeds, rounds, epochs)
         if se is not None:
             row["half_width"] = math.sqrt((seeds_part or 0.0) ** 2 + (stats.Z95 * se) ** 2)

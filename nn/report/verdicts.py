@@ -19,8 +19,8 @@ import math
 from nn import stats
 
 # A published figure inside our 95% interval of half-width h is
-#   "reproduced"     when h <= REPRODUCED_HALF_WIDTH (1 point), or, for a source that measured on so
-#                    few images that its own sampling half-width is wider than that, when
+#   "reproduced"     when h <= REPRODUCED_HALF_WIDTH (1 point), or, for a source whose figure comes from
+#                    so few images that its own sampling half-width is wider than that, when
 #                    h <= SMALL_SET_FACTOR x that half-width (pocket-model's 1,000 images: ±2.2 points);
 #   "within_spread"  (reproduced within the protocol's own spread) when h is wider but comes from
 #                    at least SPREAD_MIN_SEEDS seeds: the protocol itself varies that much;
