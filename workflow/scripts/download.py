@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from nn.pipeline.config import mirrors  # noqa: E402
+from nn.pipeline.mirrors import mirrors  # noqa: E402
 from nn.mnist.download import fetch  # noqa: E402
 
 
