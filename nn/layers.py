@@ -6,12 +6,9 @@ the leading axis, as JAX's vmap or torch.func.stack_module_state hold an ensembl
 is a stack of one. numpy's matmul runs each slice as its own BLAS product, so every replica's
 numbers are the bits it gets trained alone. A first layer also takes one (batch, n_in) batch
 shared by every replica (full-batch training, evaluation): matmul broadcasts it.
-forward() remembers what backward() will need; backward(grad) takes dLoss/dOutput and returns
-dLoss/dInput, filling self.grads (same keys as self.params) on the way.
-
-Speed: every array a layer produces lives in a buffer it owns and reuses for the next
-batch of the same shape, so training allocates nothing per step. The price is that an
-output is only valid until the layer's next call: copy it if you want to keep it.
+forward() keeps what backward() will need; backward(grad) takes dLoss/dOutput and returns
+dLoss/dInput, filling self.grads (same keys as self.params) on the way. Each reads as its formula:
+numpy allocates the arrays it returns, and a layer keeps only what its backward reads.
 """
 
 from __future__ import annotations
@@ -71,6 +68,16 @@ class Layer:
     training = False  # train/eval mode: only layers that behave differently (Dropout) read it
     setting = None  # an activation's one setting (its constructor argument), e.g. nn.quirks.Scaled's "c"
     bounds = (-np.inf, np.inf)  # the values its outputs can take (nn.losses.least_cost)
+    kind = ""  # its name in LAYERS (and in a model file's architecture), set by register()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(k, batch, n_in) -> (k, batch, n_out), keeping what backward needs."""
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dLoss/dOutput (k, batch, n_out) -> dLoss/dInput (k, batch, n_in), filling self.grads.
+        need_input_grad=False: the first layer, whose input gradient nobody reads (None may be returned)."""
+        raise NotImplementedError
 
     @classmethod
     def from_spec(cls, spec: dict, dtype: npt.DTypeLike) -> "Layer":
@@ -80,17 +87,6 @@ class Layer:
     def set_mode(self, training: bool, rng: Seeds = None) -> None:
         """Training mode draws random numbers (if the layer needs any) from the Generator rng."""
         self.training = training
-
-    def _buffer(self, name, shape, dtype):
-        # keyed by shape too: an epoch alternates between full batches and one short last batch
-        key = (name, shape, dtype)
-        bufs = self.__dict__.setdefault("_bufs", {})
-        buf = bufs.get(key)
-        if buf is None:
-            buf = bufs[key] = np.empty(shape, dtype)
-        return buf
-
-    kind = ""  # its name in LAYERS (and in a model file's architecture), set by register()
 
     def spec(self) -> dict:
         """A JSON description from which the same layer (minus its weights) can be rebuilt."""
@@ -111,7 +107,7 @@ def generators(rng: Seeds) -> list[np.random.Generator]:
 
 @register("linear")
 class Linear(Layer):
-    """y = x @ W + b for each replica: W (k, n_in, n_out), so a batch of rows multiplies without a transpose."""
+    """y = x W + b for each replica: W (k, n_in, n_out), so a batch of rows multiplies without a transpose."""
 
     def __init__(
         self,
@@ -148,20 +144,18 @@ class Linear(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
-        self.x = x  # (k, batch, n_in) or a shared (batch, n_in)
-        out = self._buffer("out", (W.shape[0], x.shape[-2], W.shape[2]), W.dtype)
-        np.matmul(x, W, out=out)  # (k, batch, n_out)
-        out += b[:, None, :]
-        return out
+        self.x = x  # (k, batch, n_in), or one (batch, n_in) every replica shares
+        return x @ W + b[:, None, :]  # (k, batch, n_out)
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        # grad: dLoss/dy (k, batch, n_out). The grads are the model's arrays (views into its flat
+        # buffer, nn.model), so they are filled in place, not rebound.
         W = self.params["W"]
-        np.matmul(self.x.swapaxes(-1, -2), grad, out=self.grads["W"])  # (k, n_in, n_out)
-        grad.sum(axis=-2, out=self.grads["b"])  # (k, n_out)
-        if not need_input_grad:  # the first layer: dLoss/dpixels is a third matmul nobody uses
+        np.matmul(self.x.swapaxes(-1, -2), grad, out=self.grads["W"])  # dW = x^T grad   (k, n_in, n_out)
+        grad.sum(axis=-2, out=self.grads["b"])  # db = sum over the batch   (k, n_out)
+        if not need_input_grad:  # the first layer: dLoss/dpixels is a third product nobody uses
             return None
-        dx = self._buffer("dx", grad.shape[:-1] + W.shape[1:2], W.dtype)
-        return np.matmul(grad, W.swapaxes(-1, -2), out=dx)  # (k, batch, n_in)
+        return grad @ W.swapaxes(-1, -2)  # dx = grad W^T   (k, batch, n_in)
 
     def spec(self) -> dict:
         n_in, n_out = self.shape
@@ -173,69 +167,55 @@ class Linear(Layer):
 
 
 class Activation(Layer):
-    """An elementwise (or row-wise) function with no parameters.
+    """An elementwise (or row-wise) function a = f(z) with no parameters.
 
-    Subclasses fill `out` from z in forward (their `function(z, out=...)`, or a `fill` of their
-    own), and compute the local derivative from their own output in backward, which is all
-    sigmoid, tanh, ReLU and softmax need.
+    forward(z) computes a and keeps it; backward(grad) returns f'(z) * grad, where every activation
+    here writes f' in terms of its own output a (sigma' = sigma (1 - sigma), tanh' = 1 - tanh^2, ...).
+    All arrays are (k, batch, n), the shape of z.
     """
 
-    function = None  # (z, out=buffer) -> out
 
-    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
-        self.function(z, out=out)
-
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        self.out = self._buffer("out", z.shape, z.dtype)
-        self.fill(z, self.out)
-        return self.out
-
-    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
-        dz = self._buffer("dz", grad.shape, grad.dtype)
-        self.local_backward(grad, self.out, dz)
-        return dz
-
-
-def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-z), as (1 + tanh(z/2)) / 2: no exp, so no overflow warning for any z."""
-    out = np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1
-    out *= 0.5
-    return out
+    return (np.tanh(z * 0.5) + 1) * 0.5
 
 
 @register("sigmoid", activation=True)
 class Sigmoid(Activation):
-    function = staticmethod(sigmoid)
     bounds = (0.0, 1.0)
 
-    def local_backward(self, grad: np.ndarray, s: np.ndarray, dz: np.ndarray) -> None:
-        np.subtract(1, s, out=dz)  # sigma' = sigma (1 - sigma)
-        dz *= s
-        dz *= grad
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        self.s = sigmoid(z)
+        return self.s
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        s = self.s
+        return (1 - s) * s * grad  # sigma' = sigma (1 - sigma)
 
 
 @register("tanh", activation=True)
 class Tanh(Activation):
-    function = staticmethod(np.tanh)
     bounds = (-1.0, 1.0)
 
-    def local_backward(self, grad: np.ndarray, t: np.ndarray, dz: np.ndarray) -> None:
-        np.multiply(t, t, out=dz)  # tanh' = 1 - tanh^2
-        np.subtract(1, dz, out=dz)
-        dz *= grad
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        self.t = np.tanh(z)
+        return self.t
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        t = self.t
+        return (1 - t * t) * grad  # tanh' = 1 - tanh^2
 
 
 @register("relu", activation=True)
 class ReLU(Activation):
     bounds = (0.0, np.inf)
 
-    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
-        np.maximum(z, 0, out=out)
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        self.r = np.maximum(z, 0)
+        return self.r
 
-    def local_backward(self, grad: np.ndarray, r: np.ndarray, dz: np.ndarray) -> None:
-        np.multiply(grad, r > 0, out=dz)
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        return grad * (self.r > 0)  # 1 where z > 0, else 0
 
 
 def row_max(z: np.ndarray) -> np.ndarray:
@@ -244,23 +224,25 @@ def row_max(z: np.ndarray) -> np.ndarray:
     return np.take_along_axis(z, z.argmax(axis=-1)[..., None], axis=-1)
 
 
-def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise e^z / sum(e^z), shifted by the row max first so exp never overflows."""
-    out = np.subtract(z, row_max(z), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=-1, keepdims=True)
-    return out
+    e = np.exp(z - row_max(z))  # (..., classes)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 @register("softmax", activation=True)
 class Softmax(Activation):
-    function = staticmethod(softmax)
     bounds = (0.0, 1.0)
 
-    def local_backward(self, grad: np.ndarray, s: np.ndarray, dz: np.ndarray) -> None:
-        # Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)
-        np.multiply(grad, s, out=dz)
-        dz -= s * dz.sum(axis=-1, keepdims=True)
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        self.s = softmax(z)
+        return self.s
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        # the Jacobian diag(s) - s s^T applied to each row: s * (g - <g, s>)
+        s = self.s
+        gs = grad * s
+        return gs - s * gs.sum(axis=-1, keepdims=True)
 
 
 @register("dropout")
@@ -288,21 +270,14 @@ class Dropout(Layer):
         self.active = self.training and self.rate > 0
         if not self.active:
             return x
-        mask = self._buffer("mask", x.shape, x.dtype)  # (k, batch, n): 0 or 1 / (1 - rate)
-        if len(self.rngs) != len(mask):
-            raise ValueError(f"Dropout: {len(self.rngs)} Generators for {len(mask)} replicas")
-        for rng, replica_mask in zip(self.rngs, mask):
-            rng.random(out=replica_mask, dtype=mask.dtype)  # uniform [0, 1), each replica from its own
-        np.greater_equal(mask, self.rate, out=mask)  # kept with probability 1 - rate
-        mask *= 1 / (1 - self.rate)
-        out = self._buffer("out", x.shape, x.dtype)
-        return np.multiply(x, mask, out=out)
+        if len(self.rngs) != len(x):
+            raise ValueError(f"Dropout: {len(self.rngs)} Generators for {len(x)} replicas")
+        u = np.stack([rng.random(x.shape[1:], dtype=x.dtype) for rng in self.rngs])  # (k, batch, n) in [0, 1)
+        self.mask = (u >= self.rate) * x.dtype.type(1 / (1 - self.rate))  # kept (prob. 1 - rate): 1 / (1 - rate)
+        return x * self.mask
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
-        if not self.active:
-            return grad
-        dx = self._buffer("dx", grad.shape, grad.dtype)
-        return np.multiply(grad, self._buffer("mask", grad.shape, grad.dtype), out=dx)
+        return grad * self.mask if self.active else grad
 
     def spec(self) -> dict:
         return {"type": self.kind, "rate": self.rate}
@@ -310,30 +285,6 @@ class Dropout(Layer):
     @classmethod
     def from_spec(cls, spec: dict, dtype: npt.DTypeLike) -> Dropout:
         return cls(float(spec["rate"]))
-
-
-def activation_layer(entry: str | dict[str, float]) -> Layer:
-    """One activation from its config form: a name ("relu") or {name: setting} for an
-    activation that takes one ({"scaled": 0.2} -> Scaled(0.2))."""
-    if isinstance(entry, dict):
-        if len(entry) != 1:
-            raise ValueError(f"activation: {entry!r} must be one name with its setting, e.g. {{'scaled': 0.2}}")
-        ((name, setting),) = entry.items()
-    else:
-        name, setting = entry, None
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
-    cls = ACTIVATIONS[name]
-    if (cls.setting is None) != (setting is None):
-        raise ValueError(
-            f"activation {name!r} "
-            + (
-                f"takes no setting, got {setting!r}"
-                if cls.setting is None
-                else f"needs its {cls.setting}: {{{name!r}: value}}"
-            )
-        )
-    return cls() if setting is None else cls(setting)
 
 
 # The sources' layers (relu_identity_grad, scaled) register themselves from nn.quirks, which

@@ -14,19 +14,23 @@ Its file format (save, load) is nn.serialize.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nn.layers import ACTIVATIONS, Dropout, Linear, activation_layer, generators
+from nn.layers import ACTIVATIONS, Dropout, Layer, Linear, generators
 from nn.losses import get_loss, one_hot, per_replica
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from typing import TypeAlias
 
     import numpy.typing as npt
 
-    from nn.layers import Layer, Seeds
+    from nn.layers import Seeds
+
+    ActivationArg: TypeAlias = "str | Layer"  # a registered name ("relu") or an activation layer (Scaled(0.2))
 
 INFERENCE_ROWS = 4096  # rows per forward pass at inference: bounded memory for any n
 
@@ -85,7 +89,7 @@ class Sequential:
         return x
 
     def forward(self, x: npt.ArrayLike) -> np.ndarray:
-        """(batch, n_in) -> (k, batch, n_out) output activations; a layer buffer, see nn.layers."""
+        """(batch, n_in) -> (k, batch, n_out) output activations."""
         return self._run(self.layers, self._check_inputs(x))
 
     def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +155,7 @@ class Sequential:
         scores = self._chunked(self.body, x)  # (k, n, n_out)
         losses = self.loss.per_sample(scores, one_hot(labels, self.n_out, self.dtype))
         tail = self.layers[len(self.body) :]  # the fused output layer, if any
-        return (self._run(tail, scores).copy() if tail else scores), losses
+        return self._run(tail, scores), losses
 
     def evaluate(self, x: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """(mean loss, accuracy) of each replica, two (k,) float64 arrays, on inputs x (n, n_in)
@@ -176,8 +180,8 @@ class Sequential:
 
 def mlp(
     sizes: Sequence[int],
-    activation: str | dict[str, float] | list[str | dict[str, float]] | tuple[str | dict[str, float], ...] = "sigmoid",
-    output: str | dict[str, float] = "sigmoid",
+    activation: ActivationArg | list[ActivationArg] | tuple[ActivationArg, ...] = "sigmoid",
+    output: ActivationArg = "sigmoid",
     loss: str | None = None,
     init: str | None = "normal",
     rng: Seeds = None,
@@ -188,9 +192,10 @@ def mlp(
 ) -> Sequential:
     """Layer sizes [784, 30, 10] -> Linear, activation, ..., Linear, output activation.
 
-    activation: one activation for every hidden layer, or a list of one per hidden layer
-    (pocket-model's net is [{"scaled": 0.2}, "relu", {"scaled": 0.05}] with output "sigmoid");
-    an activation is a name or {name: setting} (nn.layers.activation_layer).
+    activation: one activation for every hidden layer, or a list of one per hidden layer; an
+    activation is a registered name ("relu") or an activation layer, for one that takes a setting
+    (pocket-model's net is [Scaled(0.2), "relu", Scaled(0.05)] with output "sigmoid"). Each hidden
+    layer gets its own copy of a layer given.
     rng: a numpy Generator or an int seed (None = 0), shared by all layers in order; or a list of
     Generators, one per replica (a stack of networks, each drawn from its own, as if alone).
     replicas: the number of networks of weights init=None leaves at zero (with a list: its length).
@@ -210,17 +215,29 @@ def mlp(
         raise ValueError(f"mlp: dropout lists {len(rates)} rates for {n_hidden} hidden layers")
     # every activation checked before any weight is drawn (a single name even without hidden layers)
     entries = [*hidden, output] + ([] if n_hidden or isinstance(activation, (list, tuple)) else [activation])
-    try:
-        for entry in entries:
-            activation_layer(entry)
-    except ValueError as e:
-        raise ValueError(f"mlp: {e}") from None
+    for entry in entries:
+        activation_from(entry)
     rngs = generators(rng)
     replicas = len(rngs) if isinstance(rng, (list, tuple)) else replicas
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         layers.append(Linear(n_in, n_out, init=init, rng=rngs, dtype=dtype, init_scale=init_scale, replicas=replicas))
-        layers.append(activation_layer(output if i == n_hidden else hidden[i]))
+        layers.append(activation_from(output if i == n_hidden else hidden[i]))
         if i < n_hidden and rates[i]:
             layers.append(Dropout(rates[i]))
     return Sequential(layers, loss=loss)
+
+
+def activation_from(entry: ActivationArg) -> Layer:
+    """A new activation layer for mlp: ACTIVATIONS[name]() for a name, a copy of a layer given (so
+    no two positions share one); ValueError for anything else, or a name whose layer needs a setting."""
+    if isinstance(entry, Layer):
+        if entry.kind not in ACTIVATIONS:
+            raise ValueError(f"mlp: {entry!r} is not an activation; expected one of {', '.join(ACTIVATIONS)}")
+        return copy.deepcopy(entry)
+    if not isinstance(entry, str) or entry not in ACTIVATIONS:
+        raise ValueError(f"mlp: unknown activation {entry!r}; expected one of {', '.join(ACTIVATIONS)}")
+    cls = ACTIVATIONS[entry]
+    if cls.setting is not None:
+        raise ValueError(f"mlp: activation {entry!r} needs its {cls.setting}: pass the layer, e.g. {cls.__name__}(...)")
+    return cls()

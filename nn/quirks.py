@@ -67,11 +67,11 @@ class ReLUPassThrough(Activation):
 
     bounds = (0.0, np.inf)
 
-    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
-        np.maximum(z, 0, out=out)
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        return np.maximum(z, 0)
 
-    def local_backward(self, grad: np.ndarray, r: np.ndarray, dz: np.ndarray) -> None:
-        np.copyto(dz, grad)  # d out / d z taken as 1 everywhere, negative z included
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        return grad  # d out / d z taken as 1 everywhere, negative z included
 
 
 @register("scaled", activation=True, before="softmax")
@@ -87,11 +87,11 @@ class Scaled(Activation):
             raise ValueError(f"Scaled: c must be a finite non-zero number, got {c}")
         self.c = c
 
-    def fill(self, z: np.ndarray, out: np.ndarray) -> None:
-        np.multiply(z, out.dtype.type(self.c), out=out)  # c in z's dtype: float32 stays float32
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        return z * z.dtype.type(self.c)  # c in z's dtype: float32 stays float32
 
-    def local_backward(self, grad: np.ndarray, out: np.ndarray, dz: np.ndarray) -> None:
-        np.multiply(grad, dz.dtype.type(self.c), out=dz)  # d(c z)/dz = c
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
+        return grad * grad.dtype.type(self.c)  # d(c z)/dz = c
 
     def spec(self) -> dict:
         return {"type": self.kind, "c": self.c}

@@ -10,7 +10,8 @@ from nn.gradcheck import numerical_gradient, relative_error
 from nn.layers import Linear, ReLU, Sigmoid, Softmax
 from nn.losses import one_hot
 from nn.serialize import ModelFileError, load, save, save_failed
-from nn.model import Sequential, mlp
+from nn.model import Sequential, activation_from, mlp
+from nn.quirks import Scaled
 
 
 def assert_gradients_match(model, x, y):
@@ -343,7 +344,7 @@ def test_per_layer_activations_build_the_blogs_network():
     """pocket-model: 784 -> 30 (0.2 z) -> 30 (ReLU) -> 10 (0.05 z) -> 10 (sigmoid), U(-1, 1) weights."""
     net = mlp(
         [784, 30, 30, 10, 10],
-        activation=[{"scaled": 0.2}, "relu", {"scaled": 0.05}],
+        activation=[Scaled(0.2), "relu", Scaled(0.05)],
         output="sigmoid",
         loss="squared_error",
         init="uniform_pm1",
@@ -364,9 +365,25 @@ def test_per_layer_activations_build_the_blogs_network():
         mlp([5, 4, 2], activation="scaled")
 
 
+def test_an_activation_is_a_name_or_a_layer_and_each_position_gets_its_own():
+    assert type(activation_from("relu")) is ReLU
+    given = Scaled(0.05)
+    made = activation_from(given)
+    assert type(made) is Scaled and made.c == 0.05 and made is not given
+    net = mlp([5, 4, 4, 2], activation=given, rng=0)
+    hidden = [layer for layer in net.layers if layer.kind == "scaled"]
+    assert len(hidden) == 2 and hidden[0] is not hidden[1]  # no layer object in two places
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        activation_from("swish")
+    with pytest.raises(ValueError, match="Linear.* is not an activation"):
+        activation_from(Linear(2, 2))
+    with pytest.raises(ValueError, match=r"needs its c: pass the layer, e.g. Scaled\(...\)"):
+        activation_from("scaled")
+
+
 @pytest.mark.parametrize(
     "activation, output",
-    [([{"scaled": 0.2}, "relu"], "sigmoid"), ("sigmoid", "relu"), ([{"scaled": -0.5}, "tanh"], "relu")],
+    [([Scaled(0.2), "relu"], "sigmoid"), ("sigmoid", "relu"), ([Scaled(-0.5), "tanh"], "relu")],
 )
 def test_new_activations_backprop_through_a_whole_network(activation, output):
     rng = np.random.default_rng(11)
@@ -393,7 +410,7 @@ def test_init_scale_reaches_every_linear_layer():
 
 
 def test_new_layers_save_and_load(tmp_path):
-    net = mlp([6, 5, 4, 3], activation=[{"scaled": 0.2}, "relu_identity_grad"], output="sigmoid", rng=2)
+    net = mlp([6, 5, 4, 3], activation=[Scaled(0.2), "relu_identity_grad"], output="sigmoid", rng=2)
     save(net, tmp_path / "m.npz")
     again = load(tmp_path / "m.npz")
     assert again.architecture() == net.architecture()

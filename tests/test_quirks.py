@@ -81,7 +81,7 @@ def test_a_saved_quirk_layer_loads_in_a_fresh_interpreter(tmp_path, module):
 
     net = mlp(
         [6, 5, 4, 3],
-        activation=[{"scaled": 0.2}, "relu_identity_grad"],
+        activation=[Scaled(0.2), "relu_identity_grad"],
         output="relu_identity_grad",
         loss="quadratic",
         rng=2,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nn.layers import ACTIVATIONS, Layer
 from nn.mnist.data import to_inputs
 from nn.model import Sequential, mlp
 from nn.serialize import ModelFileError
@@ -15,12 +16,15 @@ from nn.serialize import ModelFileError
 
 def build_model(hp: dict, n_in: int, rng) -> Sequential:
     """mlp([n_in, *hidden, 10]) as the run describes it; rng=None gives the architecture only.
-    activation: one name or one per hidden layer ({"scaled": c} for a Scaled layer);
-    init_scale (optional, None = the scheme's default) goes to an init that takes one."""
+    activation: one entry or one per hidden layer (activation_layer); init_scale (optional, None =
+    the scheme's default) goes to an init that takes one."""
+    activation = hp["activation"]
     return mlp(
         [n_in, *hp["hidden"], 10],
-        activation=hp["activation"],
-        output=hp["output"],
+        activation=[activation_layer(a) for a in activation]
+        if isinstance(activation, list)
+        else activation_layer(activation),
+        output=activation_layer(hp["output"]),
         loss=hp["loss"],
         init=hp["init"] if rng is not None else None,
         rng=rng,
@@ -28,6 +32,21 @@ def build_model(hp: dict, n_in: int, rng) -> Sequential:
         dropout=hp.get("dropout", 0.0),
         init_scale=hp.get("init_scale"),
     )
+
+
+def activation_layer(entry: str | dict) -> str | Layer:
+    """A config's activation as mlp takes it: a name as it is, {name: setting} (an activation that
+    takes one, e.g. {scaled: 0.2}) as that layer, Scaled(0.2). The schema has checked the form; a
+    name or setting the layer refuses is a ValueError naming it."""
+    if not isinstance(entry, dict):
+        return entry
+    if len(entry) != 1:
+        raise ValueError(f"activation: {entry!r} must be one name with its setting, e.g. {{scaled: 0.2}}")
+    ((name, setting),) = entry.items()
+    cls = ACTIVATIONS.get(name)
+    if cls is None or cls.setting is None:
+        raise ValueError(f"activation: {name!r} takes no setting; expected one of {', '.join(ACTIVATIONS)}")
+    return cls(setting)
 
 
 def input_scaling(hp: dict) -> str:
