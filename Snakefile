@@ -11,7 +11,7 @@ min_version("9.0")
 # `nn` is the project's package; make it importable here even if not installed.
 sys.path.insert(0, workflow.basedir)
 from nn.pipeline import config as nnconfig
-from nn import fileio
+from nn.pipeline import folders as nnfolders
 
 # config.yaml, unless `--configfile` names another: that one then replaces it whole
 # (Snakemake's default would merge the two, mixing both files' runs). A --configfile is
@@ -45,7 +45,7 @@ except nnconfig.ConfigError as e:
 # A file where an output folder belongs: one line here (Snakemake's own failure, while it
 # builds the DAG, is a traceback, and comes before onstart).
 try:
-    fileio.check_folders(
+    nnfolders.check_folders(
         [
             "results/raw",
             "results/data/plots",
@@ -96,6 +96,6 @@ onstart:
     stop_if_slurm_is_not_there()
     # One line, before any job, if an output folder is read-only (Snakemake's own failure is a traceback).
     try:
-        fileio.check_writable("results")
+        nnfolders.check_writable("results")
     except OSError as e:
         sys.exit(e.strerror)

@@ -1,34 +1,32 @@
 """Atomic file writes and bounded, safe loads.
 
 Every output is written to a temporary name in the same folder and renamed into
-place only when complete, so a crash, Ctrl-C or full disk never leaves a
-half-written file where a later stage would take it as good (and the next write of a
-file removes the temporary ones a killed writer could not). Every reader checks a
+place only when complete (atomic_path), so a crash, Ctrl-C or full disk never leaves a
+half-written file where a later stage would take it as good; the next write of a file
+removes the temporary ones a killed writer could not (nn._tempfiles). Every reader checks a
 size it read from a file against the file's own length and a bound (array_bound: half
 this machine's memory) BEFORE allocating (load_npy, nn.serialize.load, nn.mnist.idx).
-Readers open regular files only (open_regular), or also a FIFO or pipe read whole up to a
-byte cap within a deadline (open_regular_or_pipe: nn-predict's `<(cmd)`); JSON's nesting is
-bounded before it is parsed (loads_json).
+Readers open regular files only, without blocking on anything else (open_regular); JSON's
+nesting is bounded before it is parsed (loads_json).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
 import re
-import select
 import stat
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nn._tempfiles import remove_stale, temp_path
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
     from typing import IO, Any, TypeAlias
 
     StrPath: TypeAlias = str | os.PathLike[str]  # a file's path, as open() and Path() take it; for annotations only
@@ -47,48 +45,18 @@ def array_bound() -> int:
     return physical_memory() // 2
 
 
-def _alive(pid: int) -> bool:
-    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no question: it ends the process
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process (EPERM): alive
-        return True
-    return True
-
-
-def remove_stale_temps(path: StrPath) -> None:
-    """Remove the temporary files of `path` whose writer is gone: a writer killed with SIGKILL (or
-    on a machine that crashed) has no chance to remove its own. A live writer's stays (two processes
-    writing one path: the last rename wins); a PID taken again by another process keeps
-    its file, which is only litter: no reader takes a temporary name for the file."""
-    path = Path(path)
-    prefix, suffix = f".{path.stem}.partial-", path.suffix
-    try:
-        names = [e.name for e in os.scandir(path.parent)]
-    except OSError:
-        return
-    for name in names:
-        pid = name[len(prefix) : len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path.parent / name)
-
-
 @contextlib.contextmanager
 def atomic_path(path: StrPath) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` on success.
 
     The temporary name keeps the suffix, so writers that infer a format from it
     (np.save, matplotlib's savefig) behave as they would on the real name. Temporary files
-    of `path` left by a killed writer are removed first (remove_stale_temps).
+    of `path` left by a killed writer are removed first (nn._tempfiles.remove_stale).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)
-    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    remove_stale(path)
+    tmp = temp_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -123,7 +91,7 @@ def write_json(path: StrPath, obj: object) -> None:
     write_text(path, dumps_json(obj))
 
 
-KINDS = {
+_KINDS = {
     stat.S_IFIFO: "a FIFO",
     stat.S_IFSOCK: "a socket",
     stat.S_IFCHR: "a character device",
@@ -131,17 +99,17 @@ KINDS = {
 }
 
 
-def _open_fd(path, pipes: bool = False) -> int:
+def _open_fd(path: StrPath, pipes: bool = False) -> int:
     """os.open(path) for reading without blocking (opening a FIFO would wait for a writer), then fstat
     of what was opened (no race): a folder is IsADirectoryError; anything but a regular file (or, with
-    `pipes`, a FIFO or pipe) a ValueError naming the path and its kind."""
+    `pipes`, a FIFO or pipe: nn.predict.pipes reads one) a ValueError naming the path and its kind."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(21, "Is a directory", str(path))
         if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
-            kind = KINDS.get(stat.S_IFMT(mode), "of an unknown kind")
+            kind = _KINDS.get(stat.S_IFMT(mode), "of an unknown kind")
             raise ValueError(f"{path}: not a regular file ({kind}); refusing to read it")
         return fd
     except BaseException:
@@ -149,7 +117,8 @@ def _open_fd(path, pipes: bool = False) -> int:
         raise
 
 
-def _fdopen(fd, mode="rb", encoding=None):
+def _fdopen(fd: int, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
+    """A file object for `fd` (from _open_fd), blocking again; `fd` is closed if that fails."""
     try:
         os.set_blocking(fd, True)
         return open(fd, mode, encoding=encoding)
@@ -162,58 +131,6 @@ def open_regular(path: StrPath, mode: str = "rb", encoding: str | None = None) -
     """open(path) for reading, refusing anything but a regular file without blocking on it: a FIFO
     would hang the reader until a writer came, a device could be endless (IsADirectoryError for a folder)."""
     return _fdopen(_open_fd(path), mode, encoding)
-
-
-def open_regular_or_pipe(path: StrPath, max_pipe_bytes: int, seconds: float) -> IO[bytes]:
-    """A binary file object for `path`: a regular file as open_regular opens it; a FIFO or a pipe
-    (`<(cmd)`, /dev/fd/N, /dev/stdin) read whole into memory by read_pipe, at most `max_pipe_bytes`
-    within `seconds`; any other kind refused as open_regular refuses it."""
-    fd = _open_fd(path, pipes=True)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-        return _fdopen(fd)
-    try:
-        return read_pipe(fd, path, max_pipe_bytes, seconds)
-    finally:
-        os.close(fd)
-
-
-def read_pipe(fd: int, name: StrPath, max_bytes: int, seconds: float) -> io.BytesIO:
-    """Everything a writer sends through the FIFO or pipe `fd` (opened O_NONBLOCK) until it closes
-    its end, in memory, at its start: ValueError naming `name` past `max_bytes` (checked as the
-    bytes arrive), or when the writer has not closed within `seconds`.
-
-    Linux, with no writer yet, reads b"" and poll() reports nothing (it reports POLLHUP only once
-    a writer has come and gone); with a writer that has nothing to say yet, read raises EAGAIN. So
-    b"" is the end of the stream after data or after a hang-up, and otherwise a wait for a writer.
-    """
-    deadline = time.monotonic() + seconds
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    buf, size, hung_up = io.BytesIO(), 0, False
-    while True:
-        try:
-            chunk = os.read(fd, min(1 << 16, max_bytes + 1 - size))
-        except BlockingIOError:
-            chunk = None  # a writer, nothing sent yet
-        if chunk:
-            size += buf.write(chunk)
-            if size > max_bytes:
-                raise ValueError(
-                    f"{name}: more than {max_bytes} bytes arrived through the pipe; refusing to read further"
-                )
-            continue
-        if chunk == b"" and (size or hung_up):
-            buf.seek(0)
-            return buf  # the writer sent its data and closed
-        left = deadline - time.monotonic()
-        if left <= 0:
-            if size:
-                raise ValueError(
-                    f"{name}: the stream did not end within {seconds:g} s ({size} bytes arrived); "
-                    "refusing to wait longer"
-                )
-            raise ValueError(f"{name}: no data arrived within {seconds:g} s; refusing to wait longer")
-        hung_up = any(event & select.POLLHUP for _, event in poller.poll(max(1, math.ceil(left * 1000))))
 
 
 MAX_JSON_BYTES = 64 << 20  # a history of 100,000 epochs is about 20 MB
@@ -330,33 +247,3 @@ def load_npy(path: StrPath, max_bytes: int | None = None) -> np.ndarray:
         raise ValueError(f"{path}: not a valid .npy file ({e})") from None
     except (OSError, EOFError) as e:
         raise ValueError(f"{path}: cannot read .npy file ({e})") from None
-
-
-def check_writable(top: StrPath) -> None:
-    """Raise OSError naming the first folder under `top` that cannot be written (read-only,
-    immutable, full quota), before any job starts rather than midway."""
-    import tempfile
-
-    for folder, _, _ in os.walk(top):
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-                pass
-        except OSError as e:
-            raise OSError(
-                e.errno,
-                f"Output folder {folder} is not writable ({e.strerror or e}); "
-                "make it writable and run again: nothing was changed",
-            ) from None
-
-
-def check_folders(folders: Iterable[StrPath]) -> None:
-    """Raise OSError naming the first existing path that stands where a folder of `folders`
-    (or one of its parents) must be, but is not a folder (a plain file called `results`)."""
-    for folder in folders:
-        parts = Path(folder).parts
-        for i in range(1, len(parts) + 1):
-            path = Path(*parts[:i])
-            if path.exists() and not path.is_dir():
-                raise OSError(
-                    20, f"Output folder {path} is a file, not a folder; move it away and run again: nothing was changed"
-                )

@@ -285,29 +285,3 @@ def test_a_fifo_in_place_of_a_file_is_refused_without_blocking(tmp_path, reader)
         thread.join()
         pytest.fail(f"{reader} blocked on a FIFO")
     assert outcome["error"] == f"{path}: not a regular file (a FIFO); refusing to read it"
-
-
-def test_a_pipe_whose_writer_closes_without_sending_is_empty_not_a_wait(tmp_path):
-    """POLLHUP tells a writer that came and went from no writer yet: the read ends at once with nothing,
-    well before its 60 s (without it, the reader would wait them out and say no data arrived)."""
-    path = tmp_path / "pipe"
-    os.mkfifo(path)
-    writer = threading.Thread(target=lambda: open(path, "wb").close(), daemon=True)
-    writer.start()  # its open() returns once the reader has opened
-    with fileio.open_regular_or_pipe(path, 100, 60) as f:
-        assert f.read() == b""
-    writer.join(timeout=60)
-
-
-def test_a_pipe_is_read_whole_and_a_regular_file_opened_as_is(tmp_path):
-    path = tmp_path / "pipe"
-    os.mkfifo(path)
-    data = bytes(range(256)) * 1000  # more than a pipe holds (64 kB): several reads
-    writer = threading.Thread(target=lambda: path.write_bytes(data), daemon=True)
-    writer.start()
-    with fileio.open_regular_or_pipe(path, len(data), 60) as f:
-        assert f.read() == data
-    writer.join(timeout=60)
-    (tmp_path / "file").write_bytes(data)
-    with fileio.open_regular_or_pipe(tmp_path / "file", 10, 60) as f:  # no byte cap on a file: its size is known
-        assert f.read() == data

@@ -140,10 +140,19 @@ def test_validation_does_not_change_a_valid_config_twice(cfg):
 
 def test_module_sources_follow_imports_transitively(tmp_path):
     files = module_sources("nn.mnist.download")
-    # download imports fileio, http and idx; importing nn.mnist.x runs nn/__init__.py and nn/mnist/__init__.py
+    # download imports fileio (which imports _tempfiles), http and idx; importing nn.mnist.x runs nn/__init__.py
+    # and nn/mnist/__init__.py
     assert files == [
         str(REPO / "nn" / n)
-        for n in ("__init__.py", "fileio.py", "mnist/__init__.py", "mnist/download.py", "mnist/http.py", "mnist/idx.py")
+        for n in (
+            "__init__.py",
+            "_tempfiles.py",
+            "fileio.py",
+            "mnist/__init__.py",
+            "mnist/download.py",
+            "mnist/http.py",
+            "mnist/idx.py",
+        )
     ]
     script = tmp_path / "s.py"
     script.write_text("import os\nfrom nn.mnist import http\nimport nn.stats\n")
@@ -157,7 +166,8 @@ def test_module_sources_follow_imports_transitively(tmp_path):
 def test_a_name_from_the_public_api_counts_as_the_module_that_defines_it(tmp_path):
     script = tmp_path / "s.py"
     script.write_text("from nn import SGD, fileio\n")  # SGD through nn/__init__.py's lazy API table
-    assert script_sources(script) == [str(REPO / "nn" / n) for n in ("__init__.py", "fileio.py", "optim.py")]
+    expected = ("__init__.py", "_tempfiles.py", "fileio.py", "optim.py")
+    assert script_sources(script) == [str(REPO / "nn" / n) for n in expected]
 
 
 def test_relative_imports_are_followed(tmp_path):

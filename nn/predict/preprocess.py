@@ -24,8 +24,9 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from nn.fileio import open_regular, open_regular_or_pipe
+from nn.fileio import open_regular
 from nn.predict.page import digit_ink
+from nn.predict.pipes import open_regular_or_pipe
 
 # More pixels are refused from the header. Measured (peak RSS of a fresh process, resource.getrusage;
 # tests/test_preprocess.py): a 40-MP RGBA PNG 345 MB, of which the decoded image is 160 MB and Pillow's
@@ -73,7 +74,7 @@ def pipe_cap(max_pixels: int) -> int:
 
 def _open(path, max_pixels: int, wait: float | None):
     """A binary file object for the image at `path`: a regular file, or with `wait` (seconds) a FIFO or
-    pipe read whole (nn.fileio.open_regular_or_pipe); ImageError naming the file and why not."""
+    pipe read whole (nn.predict.pipes.open_regular_or_pipe); ImageError naming the file and why not."""
     try:
         if wait is None:
             return open_regular(path)

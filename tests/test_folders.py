@@ -1,0 +1,41 @@
+"""nn.pipeline.folders: the output folders, checked before any job.
+
+Through the Snakefile: tests/test_faults_config.py (a file where a folder belongs) and
+tests/test_faults.py (a read-only folder).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from nn.pipeline.folders import check_folders, check_writable
+
+
+def test_a_file_where_a_folder_belongs_is_named(tmp_path):
+    (tmp_path / "results").write_text("not a folder")
+    check_folders([tmp_path / "elsewhere" / "runs"])  # missing folders are fine: they are made later
+    with pytest.raises(OSError) as e:
+        check_folders([tmp_path / "elsewhere", tmp_path / "results" / "runs" / "a"])
+    assert e.value.strerror == (
+        f"Output folder {tmp_path / 'results'} is a file, not a folder; move it away and run again: nothing was changed"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_folder_is_named_and_nothing_is_left(tmp_path):
+    frozen = tmp_path / "runs" / "a"
+    frozen.mkdir(parents=True)
+    check_writable(tmp_path)
+    frozen.chmod(0o555)
+    try:
+        with pytest.raises(OSError) as e:
+            check_writable(tmp_path)
+    finally:
+        frozen.chmod(0o755)
+    assert e.value.strerror == (
+        f"Output folder {frozen} is not writable (Permission denied); "
+        "make it writable and run again: nothing was changed"
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "runs"]
