@@ -23,17 +23,24 @@ def test_a_file_where_a_folder_belongs_is_named(tmp_path):
     )
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes to read-only folders")
-def test_a_read_only_folder_is_named_and_nothing_is_left(tmp_path):
+def test_a_read_only_folder_is_named_and_nothing_is_left(tmp_path, monkeypatch):
+    """The folder a file cannot be made in is named. As root, chmod does not stop a write, so the
+    refusal is the one the kernel gives a non-root user: PermissionError from the file's creation."""
+    import tempfile
+
     frozen = tmp_path / "runs" / "a"
     frozen.mkdir(parents=True)
     check_writable(tmp_path)
-    frozen.chmod(0o555)
-    try:
-        with pytest.raises(OSError) as e:
-            check_writable(tmp_path)
-    finally:
-        frozen.chmod(0o755)
+    real = tempfile.NamedTemporaryFile
+
+    def refuse_in_frozen(*args, dir=None, **kwargs):
+        if os.fspath(dir) == os.fspath(frozen):
+            raise PermissionError(13, "Permission denied", os.path.join(dir, ".write-test-x"))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse_in_frozen)
+    with pytest.raises(OSError) as e:
+        check_writable(tmp_path)
     assert e.value.strerror == (
         f"Output folder {frozen} is not writable (Permission denied); "
         "make it writable and run again: nothing was changed"
