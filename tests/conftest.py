@@ -194,7 +194,7 @@ def pytest_addoption(parser):
         type=int,
         default=2,
         metavar="N",
-        help="tests/test_crash.py: kill the pipeline at N seeded moments across its stages (default 2, "
+        help="tests/faults/test_crash.py: kill the pipeline at N seeded moments across its stages (default 2, "
         "what CI runs; docs/faults.md records a run of 24)",
     )
 
@@ -290,6 +290,14 @@ class Workflow:
 
     def path(self, rel: str) -> Path:
         return self.workdir / rel
+
+
+@pytest.fixture
+def cfg() -> dict:
+    """config.yaml as nn.pipeline.config.read gives it: each test edits its own copy."""
+    from nn.pipeline import config as nnconfig
+
+    return nnconfig.read(REPO / "config.yaml")
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from nn.predict.page import digit_ink
 from nn.predict.pipes import open_regular_or_pipe
 
 # More pixels are refused from the header. Measured (peak RSS of a fresh process, resource.getrusage;
-# tests/test_preprocess.py): a 40-MP RGBA PNG 345 MB, of which the decoded image is 160 MB and Pillow's
+# tests/predict/test_preprocess.py): a 40-MP RGBA PNG 345 MB, of which the decoded image is 160 MB and Pillow's
 # premultiplied copy for the shrink as much again; a 40-MP JPEG 41 MB (decoded at 1/8 scale).
 MAX_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG")

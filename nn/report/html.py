@@ -319,7 +319,7 @@ REPRODUCIBLE = (
     "Same config and seed give byte-identical results: two fresh runs of the pipeline, one with "
     "<code>--cores 4</code> and one with <code>--cores 1</code>, are compared file by file (models, "
     "histories, metrics, figures, <code>summary.csv</code>, <code>seeds.csv</code>, ...) in "
-    "<code>tests/test_workflow.py::test_two_fresh_runs_are_byte_identical_whatever_the_cores</code>. "
+    "<code>tests/workflow/test_workflow.py::test_two_fresh_runs_are_byte_identical_whatever_the_cores</code>. "
     "Only training times differ: they are kept in <code>timings.json</code>, <code>timings.csv</code> "
     "and this page, which also names the git commit."
 )
