@@ -166,8 +166,8 @@ class Distortion:
         transposed = noise.reshape(2 * m, side, side)  # noise is spent: reuse it
         np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
         np.matmul(noise, g_t, out=smooth)  # along y (rows are columns now)
-        smooth *= self.alpha
-        np.copyto(transposed, smooth.reshape(2 * m, side, side).transpose(0, 2, 1))
+        # x alpha and back to rows in one pass (the same products, written transposed)
+        np.multiply(smooth.reshape(2 * m, side, side).transpose(0, 2, 1), self.alpha, out=transposed)
         return transposed.reshape(2, m, side, side)
 
     def bilinear(self, images: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
