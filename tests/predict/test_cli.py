@@ -1,4 +1,7 @@
-"""nn.predict.cli: your own digit images through a trained model, as a command and as a rule."""
+"""nn.predict.cli: your own digit images through a trained model, as a command.
+
+The predict rule, which calls it through Snakemake: tests/workflow/test_predict_rule.py.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SHARED_MNIST, Workflow
+from conftest import REPO, SHARED_MNIST
 from nn.report import figures as plots
 from nn.mnist.data import to_inputs
 from nn.mnist.idx import read_idx
@@ -26,37 +29,18 @@ from nn.predict.cli import CSV_COLUMNS, caption, classify, load_model, main, to_
 from nn.predict.preprocess import load_digit, pipe_cap
 from nn.optim import SGD
 from nn.train import FitConfig, TrainState, fit
-from test_preprocess import diff, png_header_only, ring, seven, write_into
-
-
-def write_grey(path, grey, **kw):
-    Image.fromarray(np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8)).save(path, **kw)
-    return path
+from digits import BAD, GOOD, make_mixed_folder, save_untrained_model, seven, write_grey
+from test_preprocess import diff, write_into
 
 
 @pytest.fixture
 def model_path(tmp_path):
-    """An untrained 784-16-10 softmax network: enough to test everything but accuracy."""
-    path = tmp_path / "model.npz"
-    save(mlp([784, 16, 10], activation="relu", output="softmax", init="he", rng=5), path)
-    return path
+    return save_untrained_model(tmp_path / "model.npz")
 
 
 @pytest.fixture
 def mixed_folder(tmp_path):
-    """Good digits in three forms and the bad inputs the command must survive."""
-    d = tmp_path / "digits"
-    d.mkdir()
-    write_grey(d / "a-seven.png", 1 - seven())  # black on white
-    write_grey(d / "b-ring.JPG", ring(), format="JPEG", quality=90)  # white on black, upper-case suffix
-    Image.fromarray(np.dstack([seven(60, 40) * 200] * 3).astype(np.uint8)).save(d / "c-colour.jpeg")
-    (d / "d-notes.png").write_text("not an image\n")
-    write_grey(d / "e-blank.png", np.ones((40, 40)))
-    png_header_only(d / "f-huge.png", 9000, 9000)
-    return d
-
-
-GOOD, BAD = ["a-seven.png", "b-ring.JPG", "c-colour.jpeg"], ["d-notes.png", "e-blank.png", "f-huge.png"]
+    return make_mixed_folder(tmp_path / "digits")
 
 
 # ---------------------------------------------------------------- accuracy on rendered test digits
@@ -376,138 +360,3 @@ def test_contact_sheet_is_reproducible(model_path, mixed_folder, tmp_path):
         assert sheet.size[0] > 400
     plots.contact_sheet(tmp_path / "empty.png", [], [], [], [], "none")
     assert (tmp_path / "empty.png").stat().st_size > 0
-
-
-# ---------------------------------------------------------------- the rule, through Snakemake
-
-SNAKEFILE = f"""
-import os, re, sys
-sys.path.insert(0, {str(REPO)!r})
-from nn.pipeline import config as nnconfig
-HP = {{"seed": 1, "replicates": 1, "monitor_test": False, "threads": 1, "epochs": 1, "hidden": [16],
-      "activation": "relu", "output": "softmax", "loss": "cross_entropy", "dtype": "float32",
-      "batch_size": 32, "validation": 0}}
-RUNS = {{"best": HP, "wide": HP}}
-config.setdefault("numerics", "pinned")   # what the schema's default gives the real Snakefile
-include: {str(REPO / "workflow" / "rules" / "common.smk")!r}
-include: {str(REPO / "workflow" / "rules" / "train.smk")!r}
-include: {str(REPO / "workflow" / "rules" / "predict.smk")!r}
-rule all:
-    input: PREDICT_TARGETS
-"""
-
-
-@pytest.fixture
-def predict_workflow(tmp_path, model_path, mixed_folder):
-    work = tmp_path / "work"
-    (work / "results" / "runs" / "best" / "seed-1").mkdir(parents=True)
-    (work / "results" / "runs" / "best" / "seed-1" / "model.npz").write_bytes(model_path.read_bytes())
-    (mixed_folder / "ignored.txt").write_text("not an image name\n")
-    (mixed_folder / "folder.png").mkdir()
-    (tmp_path / "Snakefile").write_text(SNAKEFILE)
-    return Workflow(work, {"predict_dir": str(mixed_folder), "predict_run": "best"}, snakefile=tmp_path / "Snakefile")
-
-
-@pytest.mark.slow
-def test_rule_classifies_a_mixed_folder(predict_workflow):
-    wf = predict_workflow
-    wf.run("--cores", "1")
-    rows = list(csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text())))
-    assert [r["file"] for r in rows] == GOOD + BAD  # sorted, images only
-    assert [bool(r["error"]) for r in rows] == [False] * 3 + [True] * 3
-    log = wf.path("results/logs/predict.log").read_text()
-    assert "3 classified, 3 could not be: d-notes.png, e-blank.png, f-huge.png" in log
-    assert "d-notes.png: error: not a PNG or JPEG image" in log
-    first = {p: wf.path(p).read_bytes() for p in ("results/predictions.csv", "results/predictions.png")}
-    for p in first:
-        wf.path(p).unlink()
-    wf.run("--cores", "1")
-    assert first == {p: wf.path(p).read_bytes() for p in first}  # same inputs, same bytes
-    again = wf.run("--cores", "1")
-    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout + again.stderr
-
-
-@pytest.mark.slow
-def test_rule_fails_on_a_bad_model_and_leaves_nothing(predict_workflow):
-    wf = predict_workflow
-    wf.path("results/runs/best/seed-1/model.npz").write_text("not a model")
-    proc = wf.run("--cores", "1", check=False)
-    assert proc.returncode != 0
-    assert "error in rule predict: results/runs/best/seed-1/model.npz: not a readable model .npz" in proc.stderr
-    assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
-
-
-@pytest.mark.slow
-def test_rule_refuses_a_model_of_another_run_in_one_line(predict_workflow):
-    """The model file of predict_run must have the architecture its hyperparameters describe."""
-    wf = predict_workflow
-    save(
-        mlp([784, 32, 10], activation="relu", output="softmax", init="he", rng=5),
-        wf.path("results/runs/best/seed-1/model.npz"),
-    )
-    proc = wf.run("--cores", "1", check=False)
-    assert proc.returncode != 0
-    line = next(line for line in proc.stderr.splitlines() if line.startswith("error in rule predict:"))
-    assert line.startswith(
-        "error in rule predict: results/runs/best/seed-1/model.npz: this model is Linear(784->32) relu"
-    )
-    assert "but run best's hyperparameters describe Linear(784->16) relu Linear(16->10)" in line, line
-    assert not wf.path("results/predictions.csv").exists() and not wf.path("results/predictions.png").exists()
-
-
-@pytest.mark.slow
-def test_rule_config(predict_workflow, tmp_path):
-    wf = predict_workflow
-    wf.write_config({"predict_dir": None})
-    training = ["train_0_1", "train_1_1"]  # one block of one seed per run
-    assert wf.run("--list-rules").stdout.split() == ["all", *training]  # no folder, no rule, no targets
-    wf.write_config({"predict_dir": str(tmp_path)})
-    assert sorted(wf.run("--list-rules").stdout.split()) == ["all", "predict", *training]
-    wf.write_config({"predict_dir": str(tmp_path / "nowhere")})
-    proc = wf.run("--cores", "1", "-n", check=False)
-    assert proc.returncode != 0 and f"predict_dir: {tmp_path / 'nowhere'} is not a folder" in proc.stderr
-    wf.write_config({"predict_dir": str(tmp_path), "predict_run": "tiny"})
-    proc = wf.run("--cores", "1", "-n", check=False)
-    assert proc.returncode != 0 and "predict_run: 'tiny' is not a run (runs: best, wide)" in proc.stderr
-
-
-ODD_NAMES = [
-    "{run}.png",
-    "{run,\\d+}.png",
-    "a{{b.png",
-    "}.png",
-    "x{.png",
-    "sp ace.png",
-    "q'uote.png",
-    "-dash.png",
-    "ü.png",
-    "*.png",
-    "[a].png",
-    "new\nline.png",
-]
-
-
-@pytest.mark.slow
-def test_rule_takes_any_file_name(predict_workflow, mixed_folder):
-    """Names Snakemake would read as wildcards or cannot write to its lock file, a FIFO, a dangling link."""
-    wf = predict_workflow
-    for name in ODD_NAMES:
-        write_grey(mixed_folder / name, 1 - seven())
-    write_grey(os.fsencode(mixed_folder) + b"/bad\xff.png", 1 - seven())  # not UTF-8
-    os.mkfifo(mixed_folder / "pipe.png")
-    os.symlink(mixed_folder / "gone", mixed_folder / "dangling.png")
-    wf.run("--cores", "1")
-    rows = {r["file"]: r for r in csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text()))}
-    shown = [n.replace("\n", " ") for n in ODD_NAMES] + ["bad\ufffd.png"]
-    assert set(rows) == set(GOOD + BAD + shown + ["pipe.png", "dangling.png"])
-    assert all(rows[n]["predicted"] == rows["a-seven.png"]["predicted"] and not rows[n]["error"] for n in shown)
-    assert rows["pipe.png"]["error"] == "not a regular file (a FIFO); refusing to read it"
-    assert rows["dangling.png"]["error"] == "no such file"
-    again = wf.run("--cores", "1")
-    assert "Nothing to be done" in again.stdout + again.stderr
-    write_grey(mixed_folder / "{run}.png", 1 - ring())  # a new image, same name
-    os.utime(mixed_folder / "{run}.png", ns=(1, 10**18))
-    rerun = wf.run("--cores", "1")
-    assert "Nothing to be done" not in rerun.stdout + rerun.stderr
-    rows = {r["file"]: r for r in csv.DictReader(io.StringIO(wf.path("results/predictions.csv").read_text()))}
-    assert rows["{run}.png"]["predicted"] == rows["b-ring.JPG"]["predicted"]

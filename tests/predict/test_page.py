@@ -12,7 +12,8 @@ import pytest
 
 from nn.predict.page import STROKE, _filter, _label
 from nn.predict.preprocess import to_mnist
-from test_preprocess import diff, ring, seven
+from digits import ring, seven
+from test_preprocess import diff
 
 CLEAN = to_mnist(1 - seven())
 

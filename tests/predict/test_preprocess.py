@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import sys
 import threading
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +13,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
+from digits import png_header_only, ring, seven
 from nn.predict.preprocess import MAX_PIXELS, READ_SIDE, ImageError, load_digit, pipe_cap, read_image, to_mnist
-
-
-def seven(height=120, width=80) -> np.ndarray:
-    """A light-on-dark '7' drawn at any size: (height, width) float32 grey in [0, 1]."""
-    g = np.zeros((height, width), np.float32)
-    t = max(2, height // 10)  # stroke thickness
-    g[:t, :] = 1  # the bar
-    for r in range(t, height):  # the diagonal, right to lower middle
-        c = int(width - 1 - (width / 2) * (r - t) / (height - t))
-        g[r, max(0, c - t) : c + 1] = 1
-    return g
 
 
 def save(path, grey, mode="L", **kw):
@@ -52,13 +40,6 @@ def ink_box(d):
 
 
 # ---------------------------------------------------------------- the MNIST recipe
-
-
-def ring(height=150, width=100) -> np.ndarray:
-    """A light-on-dark '0', an ellipse with a thick outline, off-centre mass."""
-    r, c = np.mgrid[:height, :width]
-    e = ((r - height / 2) / (height / 2)) ** 2 + ((c - width / 2) / (width / 2)) ** 2
-    return ((e <= 1) & (e >= 0.55) | (r < height / 4) & (e <= 1)).astype(np.float32)  # filled on top
 
 
 def test_digit_is_mnist_shaped_and_centred():
@@ -164,19 +145,6 @@ def test_exif_orientation_is_applied(tmp_path):
 
 
 # ---------------------------------------------------------------- bad input: one line naming the file
-
-
-def png_header_only(path, width, height):
-    """A PNG whose header claims width×height and whose data is a stub: only the header is sound."""
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-    return path
 
 
 def error_of(path, **kw):
