@@ -127,6 +127,17 @@ def test_ctrl_c_before_main_is_one_line_and_death_by_sigint(tmp_path):
     assert proc.returncode == -signal.SIGINT  # as an interrupted program ends: the shell and Snakemake see SIGINT
 
 
+def test_the_ctrl_c_line_is_one_write_with_its_newline(monkeypatch):
+    """Snakemake writes "Terminating processes ..." to the stream the jobs share at the moment of a
+    Ctrl-C: a line written in two parts (print writes the text, then the newline) can get it in
+    between, and the job's line then runs on into Snakemake's."""
+    writes = []
+    monkeypatch.setattr(sys, "stderr", SimpleNamespace(write=writes.append, flush=lambda: None))
+    monkeypatch.setattr(sys.modules["__main__"], "snakemake", SimpleNamespace(rule="train_1_3"), raising=False)
+    _common._excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)
+    assert writes == ["interrupted (Ctrl-C) in rule train_1_3; outputs not written\n"]
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
 def test_a_log_on_a_full_disk_is_named_in_one_line():
     """/dev/full refuses every write with ENOSPC, as a full results/ refuses the log's next line."""

@@ -62,7 +62,10 @@ def _on_sigint(signum, frame) -> None:
 
 def _excepthook(kind, value, tb, previous=sys.excepthook) -> None:
     if issubclass(kind, KeyboardInterrupt):  # Python then ends the process with SIGINT
-        print(interrupted_line(getattr(sys.modules["__main__"], "snakemake", None)), file=sys.stderr, flush=True)
+        # one write of the line and its newline: Snakemake writes "Terminating processes ..." to the
+        # same stream at the same moment, and print's two writes would let it in between
+        sys.stderr.write(interrupted_line(getattr(sys.modules["__main__"], "snakemake", None)) + "\n")
+        sys.stderr.flush()
     else:
         previous(kind, value, tb)
 
