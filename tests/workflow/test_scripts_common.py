@@ -37,7 +37,7 @@ def test_lines_go_to_the_log(tmp_path):
 
 
 @pytest.mark.parametrize("error", [IdxError("x.gz: bad magic 0x1234"), FileNotFoundError("x.gz: missing")])
-def test_expected_errors_exit_1_with_one_message(tmp_path, error):
+def test_expected_errors_exit_1_with_one_message(tmp_path, capsys, error):
     def main(log):
         log("started")
         raise error
@@ -45,7 +45,7 @@ def test_expected_errors_exit_1_with_one_message(tmp_path, error):
     with pytest.raises(SystemExit) as e:
         _common.run(main, fake_snakemake(tmp_path))
     message = f"error in rule decode: {error}"
-    assert e.value.code == message  # sys.exit(str): Python prints it and exits with status 1
+    assert e.value.code == 1 and capsys.readouterr().err == f"{message}\n"
     assert after_numerics((tmp_path / "logs" / "job.log").read_text()) == f"started\n{message}\n"
 
 
@@ -127,21 +127,29 @@ def test_ctrl_c_before_main_is_one_line_and_death_by_sigint(tmp_path):
     assert proc.returncode == -signal.SIGINT  # as an interrupted program ends: the shell and Snakemake see SIGINT
 
 
-def test_the_ctrl_c_line_is_one_write_with_its_newline(monkeypatch):
-    """Snakemake writes "Terminating processes ..." to the stream the jobs share at the moment of a
-    Ctrl-C: a line written in two parts (print writes the text, then the newline) can get it in
-    between, and the job's line then runs on into Snakemake's."""
+def test_a_jobs_closing_line_is_one_write_with_its_newline(monkeypatch):
+    """Snakemake and the other jobs write to the stream a job's closing line goes to (at a Ctrl-C,
+    Snakemake's "Terminating processes ..."): a line written in two parts (print and sys.exit(str)
+    write the text, then the newline) can get another line in between, running the two together."""
     writes = []
     monkeypatch.setattr(sys, "stderr", SimpleNamespace(write=writes.append, flush=lambda: None))
     monkeypatch.setattr(sys.modules["__main__"], "snakemake", SimpleNamespace(rule="train_1_3"), raising=False)
     _common._excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)
     assert writes == ["interrupted (Ctrl-C) in rule train_1_3; outputs not written\n"]
 
+    def main(log):
+        raise ValueError("x.gz: bad")
+
+    with pytest.raises(SystemExit):
+        _common.run(main, SimpleNamespace(rule="decode", log=[]))  # no log: its lines go to stderr too
+    assert writes[-1] == "error in rule decode: x.gz: bad\n"
+
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
-def test_a_log_on_a_full_disk_is_named_in_one_line():
+def test_a_log_on_a_full_disk_is_named_in_one_line(capsys):
     """/dev/full refuses every write with ENOSPC, as a full results/ refuses the log's next line."""
     sm = SimpleNamespace(rule="decode", log=["/dev/full"])
     with pytest.raises(SystemExit) as e:
         _common.run(lambda log: log("started"), sm)
-    assert e.value.code == "error in rule decode: [Errno 28] No space left on device: '/dev/full'"
+    assert e.value.code == 1
+    assert capsys.readouterr().err == "error in rule decode: [Errno 28] No space left on device: '/dev/full'\n"

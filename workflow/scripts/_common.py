@@ -155,7 +155,9 @@ def run(main, snakemake=None) -> None:
         except (ValueError, OSError) as e:
             message = f"error in rule {snakemake.rule}: {e}"
             log_too(message)
-            sys.exit(message)  # to stderr, exit status 1
+            sys.stderr.write(message + "\n")  # one write: other jobs write to the same terminal
+            sys.stderr.flush()
+            sys.exit(1)
         except KeyboardInterrupt:  # Ctrl-C: the line in the log; sys.excepthook prints it to stderr
             log_too(interrupted_line(snakemake))
             raise
