@@ -7,6 +7,7 @@ tests/report/test_html.py.)
 
 import csv
 import json
+import re
 import runpy
 from pathlib import Path
 from types import SimpleNamespace
@@ -63,12 +64,19 @@ def test_plot_data_script(tiny_data, tmp_path):
     assert all(Path(p).read_bytes()[:4] == b"\x89PNG" for p in out.values())
 
 
-def test_plot_data_script_rejects_bad_labels(tiny_data, tmp_path):
+def failed_with(exit_info, capsys, pattern: str) -> None:
+    """The job ended as an expected error does: status 1, its one line on stderr (_common.run)."""
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and re.search(pattern, err), err
+
+
+def test_plot_data_script_rejects_bad_labels(tiny_data, tmp_path, capsys):
     bad = dict(tiny_data, test_labels=str(tmp_path / "bad.npy"))
     fileio.save_npy(bad["test_labels"], np.full(60, 12, np.uint8))
     out = {k: str(tmp_path / f"{k}.png") for k in ("first_ten", "class_means", "label_histogram", "distortions")}
-    with pytest.raises(SystemExit, match=r"bad\.npy: label 12"):
+    with pytest.raises(SystemExit) as e:
         _script("plot_data", tmp_path, input=bad, output=out, params={"distortions": (None, {})})
+    failed_with(e, capsys, r"bad\.npy: label 12")
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +191,7 @@ def test_evaluate_script_scales_as_the_run_and_scores_its_subset(evaluated, tiny
     assert f"on the first 20 test images {m['test_accuracy_subset']:.4f}" in log
 
 
-def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):
+def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path, capsys):
     folder, out, _ = evaluated
     bad = tmp_path / "history.json"
     bad.write_text(json.dumps({"epoch": [1]}))
@@ -194,7 +202,7 @@ def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):
         "test_labels": tiny_data["test_labels"],
     }
     elsewhere = {k: str(tmp_path / Path(v).name) for k, v in out.items()}
-    with pytest.raises(SystemExit, match="history.json: a history needs the lists"):
+    with pytest.raises(SystemExit) as e:
         _script(
             "evaluate",
             tmp_path,
@@ -203,10 +211,11 @@ def test_evaluate_script_rejects_bad_history(evaluated, tiny_data, tmp_path):
             params=SimpleNamespace(k=5, hp=dict(HP, hidden=[8])),
             wildcards=SimpleNamespace(run="tiny", seed="1"),
         )
+    failed_with(e, capsys, "history.json: a history needs the lists")
     assert not any(Path(p).exists() for p in elsewhere.values())
 
 
-def test_evaluate_script_refuses_a_model_of_another_run(evaluated, tiny_data, tmp_path):
+def test_evaluate_script_refuses_a_model_of_another_run(evaluated, tiny_data, tmp_path, capsys):
     folder, out, _ = evaluated
     inp = {
         "model": str(folder / "model.npz"),
@@ -215,12 +224,7 @@ def test_evaluate_script_refuses_a_model_of_another_run(evaluated, tiny_data, tm
         "test_labels": tiny_data["test_labels"],
     }
     elsewhere = {k: str(tmp_path / Path(v).name) for k, v in out.items()}
-    with pytest.raises(
-        SystemExit,
-        match=r"model.npz: this model is Linear\(784->8\) relu Linear\(8->10\) softmax, "
-        r"cross_entropy, float32, but run tiny's hyperparameters describe "
-        r"Linear\(784->32\) relu",
-    ):
+    with pytest.raises(SystemExit) as e:
         _script(
             "evaluate",
             tmp_path,
@@ -229,6 +233,13 @@ def test_evaluate_script_refuses_a_model_of_another_run(evaluated, tiny_data, tm
             params=SimpleNamespace(k=5, hp=dict(HP, hidden=[32])),
             wildcards=SimpleNamespace(run="tiny", seed="1"),
         )
+    failed_with(
+        e,
+        capsys,
+        r"model.npz: this model is Linear\(784->8\) relu Linear\(8->10\) softmax, "
+        r"cross_entropy, float32, but run tiny's hyperparameters describe "
+        r"Linear\(784->32\) relu",
+    )
     assert not any(Path(p).exists() for p in elsewhere.values())
 
 
