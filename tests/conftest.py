@@ -312,3 +312,20 @@ def tiny_workflow(tmp_path, tiny_mirror) -> Workflow:
     work = tmp_path / "work"
     work.mkdir()
     return Workflow(work, tiny_config(mirror, sums))
+
+
+# the predict tests' model and image folder (tests/predict/, tests/workflow/test_predict_rule.py)
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    from digits import save_untrained_model
+
+    return save_untrained_model(tmp_path / "model.npz")
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    from digits import make_mixed_folder
+
+    return make_mixed_folder(tmp_path / "digits")

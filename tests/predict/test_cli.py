@@ -29,18 +29,8 @@ from nn.predict.cli import CSV_COLUMNS, caption, classify, load_model, main, to_
 from nn.predict.preprocess import load_digit, pipe_cap
 from nn.optim import SGD
 from nn.train import FitConfig, TrainState, fit
-from digits import BAD, GOOD, make_mixed_folder, save_untrained_model, seven, write_grey
+from digits import BAD, GOOD, seven, write_grey
 from test_preprocess import diff, write_into
-
-
-@pytest.fixture
-def model_path(tmp_path):
-    return save_untrained_model(tmp_path / "model.npz")
-
-
-@pytest.fixture
-def mixed_folder(tmp_path):
-    return make_mixed_folder(tmp_path / "digits")
 
 
 # ---------------------------------------------------------------- accuracy on rendered test digits

@@ -10,19 +10,9 @@ import os
 import pytest
 
 from conftest import REPO, Workflow
-from digits import BAD, GOOD, make_mixed_folder, ring, save_untrained_model, seven, write_grey
+from digits import BAD, GOOD, ring, seven, write_grey
 from nn.model import mlp
 from nn.serialize import save
-
-
-@pytest.fixture
-def model_path(tmp_path):
-    return save_untrained_model(tmp_path / "model.npz")
-
-
-@pytest.fixture
-def mixed_folder(tmp_path):
-    return make_mixed_folder(tmp_path / "digits")
 
 
 SNAKEFILE = f"""

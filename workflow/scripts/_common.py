@@ -60,12 +60,17 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _say(line: str) -> None:
+    """A job's closing line on stderr, in one write with its newline: Snakemake and the other jobs
+    write to the same stream (at a Ctrl-C, Snakemake's "Terminating processes ..."), and a line
+    written in two parts, as print and sys.exit(str) write it, can get theirs in between."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def _excepthook(kind, value, tb, previous=sys.excepthook) -> None:
     if issubclass(kind, KeyboardInterrupt):  # Python then ends the process with SIGINT
-        # one write of the line and its newline: Snakemake writes "Terminating processes ..." to the
-        # same stream at the same moment, and print's two writes would let it in between
-        sys.stderr.write(interrupted_line(getattr(sys.modules["__main__"], "snakemake", None)) + "\n")
-        sys.stderr.flush()
+        _say(interrupted_line(getattr(sys.modules["__main__"], "snakemake", None)))
     else:
         previous(kind, value, tb)
 
@@ -155,8 +160,7 @@ def run(main, snakemake=None) -> None:
         except (ValueError, OSError) as e:
             message = f"error in rule {snakemake.rule}: {e}"
             log_too(message)
-            sys.stderr.write(message + "\n")  # one write: other jobs write to the same terminal
-            sys.stderr.flush()
+            _say(message)
             sys.exit(1)
         except KeyboardInterrupt:  # Ctrl-C: the line in the log; sys.excepthook prints it to stderr
             log_too(interrupted_line(snakemake))
